@@ -25,7 +25,8 @@ export interface Rng {
  * Streams with different labels do not overlap in practice (ARC4 keyed by both).
  */
 export function rng(seed: number, label = "", state?: object): Rng {
-  const prng = seedrandom(`${seed}:${label}`, state ? { state } : { state: true });
+  // deno-lint-ignore no-explicit-any
+  const prng: any = seedrandom(`${seed}:${label}`, (state ? { state } : { state: true }) as any);
   let spare: number | null = null;
   const next = (): number => prng.quick();
   return {

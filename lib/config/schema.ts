@@ -1,0 +1,169 @@
+/**
+ * The experiment config schema: every key, its type, range, default and meaning. The loader
+ * validates YAML against it; `--help` and docs are generated from the same table.
+ * @module
+ */
+
+/** Type and constraints of one config key. */
+export interface FieldSpec {
+  type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]";
+  default: unknown;
+  doc: string;
+  min?: number;
+  max?: number;
+  /** Allowed values for enums. */
+  values?: readonly (string | number)[];
+  nullable?: boolean;
+  /** Exact length for arrays. */
+  length?: number;
+}
+
+/** A section of the config: a map of keys to field specs or nested sections. */
+export type SectionSpec = { [key: string]: FieldSpec | SectionSpec };
+
+/** True if `s` is a leaf field spec rather than a section. */
+export function isField(s: FieldSpec | SectionSpec): s is FieldSpec {
+  return typeof (s as FieldSpec).type === "string" && "doc" in s;
+}
+
+/** The whole schema. Defaults are the official MedMamba recipe where one exists. */
+export const SCHEMA: SectionSpec = {
+  experiment: { type: "string", default: "experiment", doc: "name; results go to results/<experiment>/<version>/" },
+  description: { type: "string", default: "", doc: "free text recorded in the result" },
+  seed: { type: "int", default: 1, min: 0, max: 2 ** 31 - 1, doc: "seeds data order, augmentation, init and DropPath" },
+  backend: {
+    type: "enum",
+    default: "wasm",
+    values: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
+    doc: "tfjs backend",
+  },
+  data: {
+    source: { type: "enum", default: "synthetic", values: ["synthetic", "folder"], doc: "built-in synthetic sky or an ImageFolder on disk" },
+    root: { type: "string", default: null, nullable: true, doc: "ImageFolder root, relative to the config file (else $STARMAMBA_DATA)" },
+    size: { type: "int", default: 64, min: 32, max: 1024, doc: "image side in pixels (multiple of 32)" },
+    channels: { type: "enum", default: 3, values: [1, 3], doc: "input channels" },
+    resize: { type: "enum", default: "reject", values: ["resize", "reject"], doc: "images not of data.size: resize or reject" },
+    on_bad_file: { type: "enum", default: "error", values: ["error", "skip"], doc: "unreadable/stray/mis-sized files: stop, or skip and record" },
+    synthetic_n: { type: "int", default: 2000, min: 20, max: 1000000, doc: "number of synthetic images" },
+    galaxy_fraction: { type: "number", default: 0.25, min: 0.01, max: 0.99, doc: "synthetic class ratio" },
+    split: { type: "enum", default: "random", values: ["random", "grouped"], doc: "random stratified split, or grouped by sky position" },
+    val_fraction: { type: "number", default: 0.2, min: 0.05, max: 0.5, doc: "validation share" },
+    kfold: { type: "int", default: 0, min: 0, max: 20, doc: "k > 1: run k folds and report mean ± std" },
+  },
+  model: {
+    preset: { type: "enum", default: "cpu", values: ["cpu", "tiny", "small", "base"], doc: "cpu (C=32, 2-2-2-2), tiny = MedMamba-T, small, base" },
+    dim: { type: "int", default: null, nullable: true, min: 2, max: 1024, doc: "override the preset's C" },
+    depths: { type: "int[]", default: null, nullable: true, length: 4, min: 1, max: 64, doc: "override the preset's depths" },
+    patch_size: { type: "int", default: 4, min: 1, max: 16, doc: "PatchEmbed kernel = stride" },
+    d_state: { type: "int", default: 16, min: 1, max: 64, doc: "SSM state size N" },
+    directions: { type: "enum", default: 4, values: [1, 2, 4], doc: "scan directions K" },
+    drop_path_rate: { type: "number", default: 0.1, min: 0, max: 0.9, doc: "final DropPath rate" },
+    conv_branch: { type: "bool", default: true, doc: "conv half of each block" },
+    ssm_branch: { type: "bool", default: true, doc: "SSM half of each block" },
+    conv_pre_bn: { type: "bool", default: true, doc: "leading BN of the conv half (official code)" },
+    ssm_residual: { type: "bool", default: false, doc: "residual around the SSM half (paper text)" },
+    head_norm: { type: "bool", default: false, doc: "LayerNorm before pooling (paper text)" },
+    scan_kernel: { type: "enum", default: "auto", values: ["auto", "native", "loop"], doc: "selective-scan kernel: native C if it builds, else the TS loop" },
+  },
+  train: {
+    epochs: { type: "int", default: 10, min: 1, max: 10000, doc: "training epochs" },
+    batch_size: { type: "int", default: 32, min: 1, max: 4096, doc: "images per step" },
+    eval_batch_size: { type: "int", default: 64, min: 1, max: 4096, doc: "images per evaluation step" },
+    optimizer: { type: "enum", default: "adam", values: ["adam", "adamw"], doc: "Adam or AdamW (decoupled weight decay)" },
+    lr: { type: "number", default: 5e-5, min: 0, max: 10, doc: "peak learning rate" },
+    weight_decay: { type: "number", default: 0, min: 0, max: 1, doc: "AdamW decay" },
+    schedule: { type: "enum", default: "constant", values: ["constant", "cosine"], doc: "LR schedule after warm-up" },
+    warmup_epochs: { type: "number", default: 0, min: 0, max: 1000, doc: "linear warm-up length" },
+    min_lr: { type: "number", default: 0, min: 0, max: 10, doc: "cosine floor" },
+    class_balance: { type: "enum", default: "sampler", values: ["sampler", "loss", "none"], doc: "weighted sampler (reference), weighted loss, or none" },
+    label_smoothing: { type: "number", default: 0, min: 0, max: 0.5, doc: "label smoothing" },
+    steps_per_epoch: { type: "int", default: null, nullable: true, min: 1, max: 1000000, doc: "cap steps per epoch (default: one pass)" },
+    workers: { type: "int", default: 1, min: 1, max: 64, doc: "data-parallel workers (1 = this process)" },
+  },
+  augment: {
+    enabled: { type: "bool", default: true, doc: "master switch" },
+    hflip: { type: "bool", default: true, doc: "horizontal flip p = 0.5" },
+    vflip: { type: "bool", default: false, doc: "vertical flip p = 0.5" },
+    rot90: { type: "bool", default: false, doc: "random multiples of 90°" },
+    rotate_deg: { type: "number", default: 15, min: 0, max: 180, doc: "random rotation ±deg" },
+    crop_scale: { type: "number[]", default: [0.8, 1.0], nullable: true, length: 2, min: 0.01, max: 1, doc: "RandomResizedCrop scale range (null = off)" },
+    brightness: { type: "number", default: 0.2, min: 0, max: 1, doc: "brightness jitter" },
+    contrast: { type: "number", default: 0.2, min: 0, max: 1, doc: "contrast jitter" },
+    grayscale_p: { type: "number", default: 0.1, min: 0, max: 1, doc: "random grayscale probability" },
+    noise_std: { type: "number", default: 0.1, min: 0, max: 2, doc: "Gaussian noise σ after normalisation" },
+    normalize_mean: { type: "number", default: 0.5, min: -10, max: 10, doc: "normalisation mean" },
+    normalize_std: { type: "number", default: 0.5, min: 1e-6, max: 10, doc: "normalisation std" },
+  },
+  output: {
+    dir: { type: "string", default: "results", doc: "published results folder (relative to the project)" },
+    scratch_dir: { type: "string", default: "scratch", doc: "unpublished runs go here (git-ignored)" },
+    publish: { type: "bool", default: false, doc: "write to output.dir (citable) instead of scratch" },
+    checkpoint_every: { type: "int", default: 50, min: 1, max: 1000000, doc: "save resumable state every N steps" },
+  },
+};
+
+/** The resolved, validated config. */
+export interface ExperimentConfig {
+  experiment: string;
+  description: string;
+  seed: number;
+  backend: string;
+  data: {
+    source: "synthetic" | "folder";
+    root: string | null;
+    size: number;
+    channels: 1 | 3;
+    resize: "resize" | "reject";
+    on_bad_file: "error" | "skip";
+    synthetic_n: number;
+    galaxy_fraction: number;
+    split: "random" | "grouped";
+    val_fraction: number;
+    kfold: number;
+  };
+  model: {
+    preset: string;
+    dim: number | null;
+    depths: number[] | null;
+    patch_size: number;
+    d_state: number;
+    directions: 1 | 2 | 4;
+    drop_path_rate: number;
+    conv_branch: boolean;
+    ssm_branch: boolean;
+    conv_pre_bn: boolean;
+    ssm_residual: boolean;
+    head_norm: boolean;
+    scan_kernel: "auto" | "native" | "loop";
+  };
+  train: {
+    epochs: number;
+    batch_size: number;
+    eval_batch_size: number;
+    optimizer: "adam" | "adamw";
+    lr: number;
+    weight_decay: number;
+    schedule: "constant" | "cosine";
+    warmup_epochs: number;
+    min_lr: number;
+    class_balance: "sampler" | "loss" | "none";
+    label_smoothing: number;
+    steps_per_epoch: number | null;
+    workers: number;
+  };
+  augment: {
+    enabled: boolean;
+    hflip: boolean;
+    vflip: boolean;
+    rot90: boolean;
+    rotate_deg: number;
+    crop_scale: [number, number] | null;
+    brightness: number;
+    contrast: number;
+    grayscale_p: number;
+    noise_std: number;
+    normalize_mean: number;
+    normalize_std: number;
+  };
+  output: { dir: string; scratch_dir: string; publish: boolean; checkpoint_every: number };
+}

@@ -1,0 +1,174 @@
+/**
+ * Gradient overrides that make training work, and fast, on the wasm backend.
+ *
+ * tfjs-backend-wasm has no Conv2DBackpropFilter and no DepthwiseConv2dNative backprop kernels,
+ * so the stock gradients throw there; and BatchMatMul with transposeA/transposeB (what the stock
+ * matMul gradient dispatches) runs ~7× slower than an explicit transpose followed by a plain
+ * matmul. We re-register the gradients of those three kernels in terms of ops every backend has:
+ *
+ * - BatchMatMul: dA = dY·Bᵀ, dB = Aᵀ·dY with explicit transposes.
+ * - Conv2D (stride 1, SAME, odd square kernel, NHWC): dx is a SAME convolution of dY with the
+ *   spatially flipped filter with in/out channels swapped; dW is im2col(x)ᵀ·dY.
+ * - DepthwiseConv2dNative (stride 1, SAME, multiplier 1): dx is a depthwise convolution of dY
+ *   with the flipped filter; dW[kh,kw,c] = Σ x_shifted·dY.
+ *
+ * The overrides apply to every backend, so the cpu backend (the cross-check in tests) runs the
+ * same maths. Other conv configurations throw a clear error rather than a wrong gradient.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+
+let installed = false;
+
+/** Installs the gradient overrides once per process (idempotent). */
+export function installGradients(): void {
+  if (installed) return;
+  installed = true;
+  // tfjs warns on every override; these are deliberate.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    tf.registerGradient(batchMatMulGrad);
+    tf.registerGradient(conv2dGrad);
+    tf.registerGradient(depthwiseGrad);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** Swaps the last two axes with an explicit transpose (fast on wasm). */
+export function transposeLast2(x: tf.Tensor): tf.Tensor {
+  const r = x.rank;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+/** Sums leading batch axes of `g` down to `shape` (undoes matmul batch broadcasting). */
+function reduceBatchTo(g: tf.Tensor, shape: number[]): tf.Tensor {
+  if (g.shape[0] === shape[0]) return g;
+  return tf.reshape(tf.sum(g, 0, true), shape);
+}
+
+const batchMatMulGrad: tf.GradConfig = {
+  kernelName: "BatchMatMul",
+  inputsToSave: ["a", "b"],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const g = dy as tf.Tensor;
+    const [a, b] = saved;
+    const { transposeA, transposeB } = attrs as unknown as {
+      transposeA: boolean;
+      transposeB: boolean;
+    };
+    const T = transposeLast2;
+    const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
+    // Effective A' = op(a), B' = op(b); dA' = g·B'ᵀ, dB' = A'ᵀ·g; then undo op.
+    const aEff = () => (transposeA ? T(a) : a);
+    const bEff = () => (transposeB ? T(b) : b);
+    return {
+      a: () => {
+        const dAeff = mm(g, T(bEff()));
+        return reduceBatchTo(transposeA ? T(dAeff) : dAeff, a.shape);
+      },
+      b: () => {
+        const dBeff = mm(T(aEff()), g);
+        return reduceBatchTo(transposeB ? T(dBeff) : dBeff, b.shape);
+      },
+    };
+  },
+};
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: string | number;
+  dilations: number | [number, number];
+  dataFormat: string;
+}
+
+function checkSameStride1(attrs: ConvAttrs, filterShape: number[], op: string): void {
+  const s = Array.isArray(attrs.strides) ? attrs.strides : [attrs.strides, attrs.strides];
+  const d = attrs.dilations == null
+    ? [1, 1]
+    : Array.isArray(attrs.dilations)
+    ? attrs.dilations
+    : [attrs.dilations, attrs.dilations];
+  const [kh, kw] = filterShape;
+  const ok = s[0] === 1 && s[1] === 1 && d[0] === 1 && d[1] === 1 &&
+    (attrs.pad === "same" || (kh === 1 && kw === 1 && attrs.pad === "valid")) &&
+    kh === kw && kh % 2 === 1 && (attrs.dataFormat ?? "NHWC") === "NHWC";
+  if (!ok) {
+    throw new Error(
+      `${op} gradient: starmamba supports stride 1, SAME padding, odd square kernels, NHWC ` +
+        `(got strides ${JSON.stringify(attrs.strides)}, pad ${attrs.pad}, filter ${filterShape})`,
+    );
+  }
+}
+
+/** Flips a [k, k, ...] filter along both spatial axes, without tf.reverse (slow on wasm). */
+function flipSpatial(w: tf.Tensor): tf.Tensor {
+  const [kh, kw, ...rest] = w.shape;
+  const flat = tf.reshape(w, [kh * kw, ...rest]);
+  const idx = tf.tensor1d([...Array(kh * kw).keys()].reverse(), "int32");
+  const flipped = tf.gather(flat, idx, 0);
+  idx.dispose();
+  return tf.reshape(flipped, w.shape);
+}
+
+/** The k·k shifted views of x (B,H,W,C) under SAME padding, in (kh, kw) row-major order. */
+function shiftedViews(x: tf.Tensor4D, k: number): tf.Tensor4D[] {
+  const p = (k - 1) / 2;
+  const [b, h, w, c] = x.shape;
+  const xp = p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) : x;
+  const views: tf.Tensor4D[] = [];
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) views.push(tf.slice(xp, [0, i, j, 0], [b, h, w, c]));
+  }
+  return views;
+}
+
+const conv2dGrad: tf.GradConfig = {
+  kernelName: "Conv2D",
+  inputsToSave: ["x", "filter"],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const g = dy as tf.Tensor4D;
+    const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const a = attrs as unknown as ConvAttrs;
+    checkSameStride1(a, filter.shape, "Conv2D");
+    const [k, , ci, co] = filter.shape;
+    return {
+      x: () => {
+        const wT = tf.transpose(flipSpatial(filter), [0, 1, 3, 2]) as tf.Tensor4D;
+        return tf.conv2d(g, wT, 1, "same");
+      },
+      filter: () => {
+        const [b, h, w] = x.shape;
+        const cols = tf.concat(shiftedViews(x, k), 3); // (B,H,W,k*k*ci)
+        const colsT = tf.transpose(tf.reshape(cols, [b * h * w, k * k * ci]));
+        const dW = tf.matMul(colsT, tf.reshape(g, [b * h * w, co]));
+        return tf.reshape(dW, [k, k, ci, co]);
+      },
+    };
+  },
+};
+
+const depthwiseGrad: tf.GradConfig = {
+  kernelName: "DepthwiseConv2dNative",
+  inputsToSave: ["x", "filter"],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const g = dy as tf.Tensor4D;
+    const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const a = attrs as unknown as ConvAttrs;
+    checkSameStride1(a, filter.shape, "DepthwiseConv2dNative");
+    if (filter.shape[3] !== 1) throw new Error("depthwise gradient: channel multiplier must be 1");
+    const k = filter.shape[0];
+    const c = filter.shape[2];
+    return {
+      x: () => tf.depthwiseConv2d(g, flipSpatial(filter) as tf.Tensor4D, 1, "same"),
+      filter: () => {
+        const taps = shiftedViews(x, k).map((v) => tf.sum(tf.mul(v, g), [0, 1, 2]));
+        return tf.reshape(tf.stack(taps), [k, k, c, 1]);
+      },
+    };
+  },
+};

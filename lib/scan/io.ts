@@ -1,0 +1,36 @@
+/**
+ * Raw-array access to tensors inside a custom kernel, for the cpu and wasm backends.
+ *
+ * On wasm, inputs are read as views of the wasm heap (no copy) and outputs are allocated on the
+ * heap first, so no heap growth can detach the views while a kernel runs. On cpu, readSync
+ * returns the backing array itself.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+
+// deno-lint-ignore no-explicit-any
+type AnyBackend = any;
+
+/**
+ * Runs `fn` on float32 views of `inputs` and of freshly allocated, zero-filled outputs of
+ * `outShapes`; returns the output TensorInfos. `fn` must not call back into tfjs.
+ */
+export function withArrays(
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  outShapes: number[][],
+  fn: (ins: Float32Array[], outs: Float32Array[]) => void,
+): tf.TensorInfo[] {
+  const be = backend as AnyBackend;
+  if (typeof be.typedArrayFromHeap === "function") {
+    const outInfos: tf.TensorInfo[] = outShapes.map((s) => be.makeOutput(s, "float32"));
+    const ins = inputs.map((t) => be.typedArrayFromHeap(t) as Float32Array);
+    const outs = outInfos.map((t) => (be.typedArrayFromHeap(t) as Float32Array).fill(0));
+    fn(ins, outs);
+    return outInfos;
+  }
+  const ins = inputs.map((t) => be.readSync(t.dataId) as Float32Array);
+  const outs = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  fn(ins, outs);
+  return outs.map((v, i) => be.makeTensorInfo(outShapes[i], "float32", v));
+}
