@@ -8,6 +8,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+// tfjs-core's node bundle registers no gradients; the union package registers all of them on
+// import (it shares our tfjs-core instance, same pinned version).
+import "@tensorflow/tfjs";
 import { StarmambaError } from "../util/errors.ts";
 import { installGradients } from "../model/grads.ts";
 import { registerScanOp } from "../scan/op.ts";
@@ -83,5 +86,8 @@ export async function setupBackend(name: string): Promise<string> {
           : `Check that ${name} is installed and supported on this machine.`),
     );
   }
+  // The cpu backend greets Node users with a banner recommending tfjs-node; we choose
+  // backends explicitly, so silence it.
+  if (tfName === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   return tfName;
 }

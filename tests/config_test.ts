@@ -1,0 +1,64 @@
+import { assert, assertEquals, assertThrows } from "../lib/util/assert.ts";
+import { canonicalJson, loadConfig, parseOverride, validateConfig } from "../lib/config/load.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+import { join } from "node:path";
+
+function tmpConfig(files: Record<string, string>): string {
+  const dir = Deno.makeTempDirSync();
+  for (const [name, text] of Object.entries(files)) Deno.writeTextFileSync(join(dir, name), text);
+  return dir;
+}
+
+Deno.test("defaults fill a minimal config; hash is stable and order-independent", () => {
+  const dir = tmpConfig({ "a.yaml": "seed: 3\ntrain:\n  epochs: 2\n  lr: 0.1\n", "b.yaml": "train:\n  lr: 0.1\n  epochs: 2\nseed: 3\n" });
+  const a = loadConfig(join(dir, "a.yaml")), b = loadConfig(join(dir, "b.yaml"));
+  assertEquals(a.config.train.batch_size, 32);
+  assertEquals(a.config.backend, "wasm");
+  assertEquals(a.hash, b.hash);
+  assertEquals(a.hash.length, 64);
+  assertEquals(canonicalJson({ b: 1, a: [2, { d: 1, c: 2 }] }), '{"a":[2,{"c":2,"d":1}],"b":1}');
+});
+
+Deno.test("unknown key names the key, the file and the closest valid key", () => {
+  const dir = tmpConfig({ "c.yaml": "train:\n  epoch: 3\n" });
+  const e = assertThrows(() => loadConfig(join(dir, "c.yaml")), StarmambaError);
+  assert(e.message.includes('"train.epoch"'), e.message);
+  assert(e.message.includes('"train.epochs"'), e.message);
+  assert(e.message.includes("c.yaml"), e.message);
+});
+
+Deno.test("wrong type names the expected type; ranges and enums are checked", () => {
+  assertThrows(() => validateConfig({ train: { epochs: "ten" } }), StarmambaError, "expected an integer");
+  assertThrows(() => validateConfig({ train: { lr: -1 } }), StarmambaError, "out of range");
+  assertThrows(() => validateConfig({ backend: "tpu" }), StarmambaError, "not one of");
+  assertThrows(() => validateConfig({ model: { preset: "huge" } }), StarmambaError, "not one of");
+  assertThrows(() => validateConfig({ model: { conv_branch: "yes" } }), StarmambaError, "true or false");
+  assertThrows(() => validateConfig({ train: 5 }), StarmambaError, "must be a mapping");
+});
+
+Deno.test("extends merges base first, --set overrides last, cycles are caught", () => {
+  const dir = tmpConfig({
+    "base.yaml": "seed: 1\ntrain:\n  epochs: 5\n  lr: 0.01\n",
+    "child.yaml": "extends: base.yaml\ntrain:\n  epochs: 7\n",
+    "loop1.yaml": "extends: loop2.yaml\n",
+    "loop2.yaml": "extends: loop1.yaml\n",
+  });
+  const c = loadConfig(join(dir, "child.yaml"), ["train.epochs=9", "model.directions=2"]);
+  assertEquals(c.config.train.epochs, 9);
+  assertEquals(c.config.train.lr, 0.01);
+  assertEquals(c.config.model.directions, 2);
+  assertEquals(c.files.length, 2);
+  assertThrows(() => loadConfig(join(dir, "loop1.yaml")), StarmambaError, "cycle");
+  assertEquals(parseOverride("a.b=[1, 2]"), { a: { b: [1, 2] } });
+  assertThrows(() => parseOverride("novalue"), StarmambaError, "key=value");
+});
+
+Deno.test("missing config file is a clear error", () => {
+  assertThrows(() => loadConfig("/nonexistent/x.yaml"), StarmambaError, "config file not found");
+});
+
+Deno.test("shipped configs all validate", () => {
+  for (const e of Deno.readDirSync(new URL("../configs", import.meta.url))) {
+    if (e.name.endsWith(".yaml")) loadConfig(new URL(`../configs/${e.name}`, import.meta.url).pathname);
+  }
+});
