@@ -7,7 +7,13 @@
 import YAML from "yaml";
 import { dirname, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { type ExperimentConfig, type FieldSpec, isField, SCHEMA, type SectionSpec } from "./schema.ts";
+import {
+  type ExperimentConfig,
+  type FieldSpec,
+  isField,
+  SCHEMA,
+  type SectionSpec,
+} from "./schema.ts";
 import { StarmambaError } from "../util/errors.ts";
 
 type Obj = Record<string, unknown>;
@@ -22,14 +28,21 @@ export function editDistance(a: string, b: string): number {
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return d[a.length][b.length];
 }
 
 function closest(key: string, candidates: string[]): string {
-  return candidates.reduce((best, c) => (editDistance(key, c) < editDistance(key, best) ? c : best));
+  return candidates.reduce((
+    best,
+    c,
+  ) => (editDistance(key, c) < editDistance(key, best) ? c : best));
 }
 
 /** Recursively merges `over` onto `base` (objects merge, everything else replaces). */
@@ -47,7 +60,9 @@ function readYaml(path: string): Obj {
     text = Deno.readTextFileSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new StarmambaError(`config file not found: ${path} (check the path; configs live in configs/)`);
+      throw new StarmambaError(
+        `config file not found: ${path} (check the path; configs live in configs/)`,
+      );
     }
     throw new StarmambaError(`cannot read config ${path}: ${(e as Error).message}`);
   }
@@ -82,7 +97,9 @@ function readWithExtends(path: string, seen: string[] = []): { raw: Obj; files: 
 /** Parses `a.b.c=value` (value as YAML, so numbers, booleans, lists work) into a nested object. */
 export function parseOverride(s: string): Obj {
   const eq = s.indexOf("=");
-  if (eq <= 0) throw new StarmambaError(`--set expects key=value, e.g. --set train.epochs=5 (got "${s}")`);
+  if (eq <= 0) {
+    throw new StarmambaError(`--set expects key=value, e.g. --set train.epochs=5 (got "${s}")`);
+  }
   const keys = s.slice(0, eq).trim().split(".");
   let value: unknown;
   try {
@@ -113,7 +130,11 @@ function checkField(v: unknown, spec: FieldSpec, where: string): unknown {
   }
   const num = (x: unknown, int: boolean, label: string): number => {
     if (typeof x !== "number" || !Number.isFinite(x) || (int && !Number.isInteger(x))) {
-      throw new StarmambaError(`${label}: expected ${int ? "an integer" : "a number"}, got ${typeName(x)} ${JSON.stringify(x)}`);
+      throw new StarmambaError(
+        `${label}: expected ${int ? "an integer" : "a number"}, got ${typeName(x)} ${
+          JSON.stringify(x)
+        }`,
+      );
     }
     if ((spec.min !== undefined && x < spec.min) || (spec.max !== undefined && x > spec.max)) {
       throw new StarmambaError(`${label}: ${x} is out of range [${spec.min}, ${spec.max}]`);
@@ -125,21 +146,37 @@ function checkField(v: unknown, spec: FieldSpec, where: string): unknown {
     case "number":
       return num(v, spec.type === "int", where);
     case "bool":
-      if (typeof v !== "boolean") throw new StarmambaError(`${where}: expected true or false, got ${typeName(v)} ${JSON.stringify(v)}`);
+      if (typeof v !== "boolean") {
+        throw new StarmambaError(
+          `${where}: expected true or false, got ${typeName(v)} ${JSON.stringify(v)}`,
+        );
+      }
       return v;
     case "string":
-      if (typeof v !== "string") throw new StarmambaError(`${where}: expected a string, got ${typeName(v)} ${JSON.stringify(v)}`);
+      if (typeof v !== "string") {
+        throw new StarmambaError(
+          `${where}: expected a string, got ${typeName(v)} ${JSON.stringify(v)}`,
+        );
+      }
       return v;
     case "enum":
       if (!spec.values!.includes(v as string | number)) {
-        throw new StarmambaError(`${where}: ${JSON.stringify(v)} is not one of ${spec.values!.map((x) => JSON.stringify(x)).join(", ")}`);
+        throw new StarmambaError(
+          `${where}: ${JSON.stringify(v)} is not one of ${
+            spec.values!.map((x) => JSON.stringify(x)).join(", ")
+          }`,
+        );
       }
       return v;
     case "int[]":
     case "number[]": {
-      if (!Array.isArray(v)) throw new StarmambaError(`${where}: expected a list of numbers, got ${typeName(v)}`);
+      if (!Array.isArray(v)) {
+        throw new StarmambaError(`${where}: expected a list of numbers, got ${typeName(v)}`);
+      }
       if (spec.length !== undefined && v.length !== spec.length) {
-        throw new StarmambaError(`${where}: expected a list of ${spec.length} numbers, got ${v.length}`);
+        throw new StarmambaError(
+          `${where}: expected a list of ${spec.length} numbers, got ${v.length}`,
+        );
       }
       return v.map((x, i) => num(x, spec.type === "int[]", `${where}[${i}]`));
     }
@@ -156,7 +193,9 @@ function validateSection(raw: Obj, spec: SectionSpec, path: string, file: string
     if (!(key in spec)) {
       const full = path ? `${path}.${key}` : key;
       throw new StarmambaError(
-        `${file}: unknown key "${full}" — did you mean "${path ? path + "." : ""}${closest(key, Object.keys(spec))}"?`,
+        `${file}: unknown key "${full}" — did you mean "${path ? path + "." : ""}${
+          closest(key, Object.keys(spec))
+        }"?`,
       );
     }
   }
@@ -166,7 +205,11 @@ function validateSection(raw: Obj, spec: SectionSpec, path: string, file: string
       out[key] = checkField(raw[key], s, `${file}: key "${full}"`);
     } else {
       const v = raw[key] ?? {};
-      if (!isObj(v)) throw new StarmambaError(`${file}: key "${full}" must be a mapping (section), got ${typeName(v)}`);
+      if (!isObj(v)) {
+        throw new StarmambaError(
+          `${file}: key "${full}" must be a mapping (section), got ${typeName(v)}`,
+        );
+      }
       out[key] = validateSection(v, s, full, file);
     }
   }
@@ -195,7 +238,9 @@ export interface LoadedConfig {
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
   if (isObj(v)) {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(",")}}`;
+    return `{${
+      Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(",")
+    }}`;
   }
   return JSON.stringify(v);
 }

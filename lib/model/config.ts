@@ -79,7 +79,9 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.image_size % mult !== 0) {
     throw new StarmambaError(
       `model.image_size ${cfg.image_size} is not a multiple of ${mult} (patch ${cfg.patch_size} ` +
-        `× 2^${cfg.depths.length - 1} merges): use e.g. ${Math.max(mult, Math.round(cfg.image_size / mult) * mult)}`,
+        `× 2^${cfg.depths.length - 1} merges): use e.g. ${
+          Math.max(mult, Math.round(cfg.image_size / mult) * mult)
+        }`,
     );
   }
   if (![1, 2, 4].includes(cfg.directions)) {

@@ -115,7 +115,11 @@ export function initConv(
   cout: number,
   r: Rng,
 ): void {
-  ps.add(`${name}.weight`, [k, k, cin, cout], normal(k * k * cin * cout, Math.sqrt(2 / (k * k * cout)), r));
+  ps.add(
+    `${name}.weight`,
+    [k, k, cin, cout],
+    normal(k * k * cin * cout, Math.sqrt(2 / (k * k * cout)), r),
+  );
   ps.add(`${name}.bias`, [cout], uniform(cout, 1 / Math.sqrt(k * k * cin), r));
 }
 
@@ -183,7 +187,11 @@ export function initPatchEmbed(
   dim: number,
   r: Rng,
 ): void {
-  ps.add(`${name}.proj.weight`, [p, p, cin, dim], normal(p * p * cin * dim, Math.sqrt(2 / (p * p * dim)), r));
+  ps.add(
+    `${name}.proj.weight`,
+    [p, p, cin, dim],
+    normal(p * p * cin * dim, Math.sqrt(2 / (p * p * dim)), r),
+  );
   ps.add(`${name}.proj.bias`, [dim], uniform(dim, 1 / Math.sqrt(p * p * cin), r));
   initLayerNorm(ps, `${name}.norm`, dim);
 }
@@ -196,7 +204,10 @@ export function patchEmbed(ps: ParamStore, name: string, x: tf.Tensor4D): tf.Ten
   const hp = h / p, wp = wd / p;
   // (B, hp, p, wp, p·cin) → (B, hp, wp, p, p·cin): patch pixels in (row, col, channel) order
   const cols = tf.transpose(tf.reshape(x, [b * hp, p, wp, p * cin]), [0, 2, 1, 3]);
-  let y = tf.matMul(tf.reshape(cols, [b * hp * wp, p * p * cin]), tf.reshape(w, [p * p * cin, dim]));
+  let y = tf.matMul(
+    tf.reshape(cols, [b * hp * wp, p * p * cin]),
+    tf.reshape(w, [p * p * cin, dim]),
+  );
   y = tf.add(y, ps.get(`${name}.proj.bias`));
   return layerNorm(ps, `${name}.norm`, tf.reshape(y, [b, hp, wp, dim])) as tf.Tensor4D;
 }

@@ -102,7 +102,12 @@ function block(
   const [left, right] = tf.split(x, 2, 3) as tf.Tensor4D[];
   let s = right;
   if (cfg.ssm_branch) {
-    const y = ss2d(ps, `${name}.self_attention`, layerNorm(ps, `${name}.ln_1`, right) as tf.Tensor4D, dims);
+    const y = ss2d(
+      ps,
+      `${name}.self_attention`,
+      layerNorm(ps, `${name}.ln_1`, right) as tf.Tensor4D,
+      dims,
+    );
     s = dropPath(y, dropRate, ctx);
     if (cfg.ssm_residual) s = tf.add(right, s);
   }

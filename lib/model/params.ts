@@ -17,12 +17,14 @@ export interface Param {
 
 /** An ordered collection of named parameters. Insertion order is the canonical order. */
 export class ParamStore {
-  readonly params = new Map<string, Param>();
+  readonly params: Map<string, Param> = new Map();
 
   /** Adds a parameter initialised with `values`. */
   add(name: string, shape: number[], values: Float32Array, trainable = true): tf.Variable {
     if (this.params.has(name)) throw new Error(`duplicate parameter ${name}`);
-    const variable = tf.variable(tf.tensor(values, shape, "float32"), trainable, name);
+    // tfjs variable names are global to the engine; parameter names live here instead, so two
+    // models with the same layout can coexist.
+    const variable = tf.variable(tf.tensor(values, shape, "float32"), trainable);
     this.params.set(name, { name, variable, trainable });
     return variable;
   }

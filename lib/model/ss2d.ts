@@ -28,7 +28,13 @@ export interface SS2DDims {
 
 /** d_inner = 2·d_model, dt_rank = ⌈d_model/16⌉ (VMamba defaults). */
 export function ss2dDims(dModel: number, dState: number, K: number): SS2DDims {
-  return { d_model: dModel, d_inner: 2 * dModel, dt_rank: Math.ceil(dModel / 16), d_state: dState, K };
+  return {
+    d_model: dModel,
+    d_inner: 2 * dModel,
+    dt_rank: Math.ceil(dModel / 16),
+    d_state: dState,
+    K,
+  };
 }
 
 /** Adds the parameters of one SS2D module under `name`. */
@@ -36,7 +42,11 @@ export function initSS2D(ps: ParamStore, name: string, dims: SS2DDims, r: Rng): 
   const { d_model: dm, d_inner: di, dt_rank: R, d_state: N, K } = dims;
   initLinear(ps, `${name}.in_proj`, dm, 2 * di, false, r);
   initDepthwise(ps, `${name}.conv2d`, 3, di, r);
-  ps.add(`${name}.x_proj_weight`, [K, R + 2 * N, di], uniform(K * (R + 2 * N) * di, 1 / Math.sqrt(di), r));
+  ps.add(
+    `${name}.x_proj_weight`,
+    [K, R + 2 * N, di],
+    uniform(K * (R + 2 * N) * di, 1 / Math.sqrt(di), r),
+  );
   ps.add(`${name}.dt_projs_weight`, [K, di, R], uniform(K * di * R, R ** -0.5, r));
   // Mamba's dt init: dt log-uniform in [1e-3, 0.1] (floored at 1e-4), bias = softplus⁻¹(dt).
   const bias = new Float32Array(K * di);

@@ -1,0 +1,89 @@
+/**
+ * `deno task experiment <config.yaml> [--set key=value ...] [--publish] [--resume <run dir>]`
+ * — the thin CLI over {@link runExperiment}.
+ * @module
+ */
+import { loadConfig } from "../lib/config/load.ts";
+import { runExperiment } from "../lib/experiment/run.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
+import type { Metrics } from "../lib/metrics/metrics.ts";
+import { relative } from "node:path";
+
+const USAGE = `usage: deno task experiment <config.yaml> [options]
+
+Trains and evaluates one experiment described by a YAML config and writes a versioned result
+folder (result.json, metrics.md, metrics.csv, history.csv, plots, the best model).
+
+options:
+  --set key=value     override a config key (repeatable), e.g. --set train.epochs=5
+  --publish           write to the citable results/ folder instead of scratch/
+  --resume <run dir>  continue an interrupted run (same config and --set overrides)
+  --quiet             no progress output
+  -h, --help          this help
+
+examples:
+  deno task experiment configs/quickstart.yaml
+  deno task experiment configs/baseline-cpu.yaml --set seed=2 --publish`;
+
+await runMain(async () => {
+  const { values, positionals } = parseArgs(Deno.args, {
+    set: { type: "string", multiple: true },
+    publish: { type: "boolean" },
+    resume: { type: "string" },
+    quiet: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new StarmambaError(
+      `expected exactly one config file, got ${positionals.length}\n\n${USAGE}`,
+    );
+  }
+  const overrides = (values.set as string[] | undefined) ?? [];
+  const loaded = loadConfig(positionals[0], overrides);
+
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) Deno.exit(130);
+    stopRequested = true;
+    console.error("\nstopping after the current step (Ctrl-C again to abort without saving)…");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const summary = await runExperiment(loaded, {
+    publish: values.publish ? true : undefined,
+    resumeDir: values.resume as string | undefined,
+    quiet: Boolean(values.quiet),
+    shouldStop: () => stopRequested,
+  });
+  Deno.removeSignalListener("SIGINT", onSigint);
+  const dir = relative(Deno.cwd(), summary.runDir);
+  if (summary.interrupted) {
+    const sets = overrides.map((o) => ` --set ${o}`).join("");
+    console.log(`\nstopped; state saved in ${dir}/state`);
+    console.log(`resume with: deno task experiment ${positionals[0]}${sets} --resume ${dir}`);
+    return 130;
+  }
+  const r = summary.result!;
+  const best = r.best as { epoch: number; metrics: Metrics };
+  const last = r.last as { epoch: number; metrics: Metrics };
+  console.log(`\nresult: ${dir}/result.json  (metrics: ${dir}/metrics.md)`);
+  console.log(`\nbest validation epoch ${best.epoch} (reference protocol):\n`);
+  console.log(formatMetricsMarkdown(best.metrics));
+  console.log(
+    `\nlast epoch ${last.epoch}: accuracy ${(100 * last.metrics.accuracy).toFixed(2)}%, ` +
+      `balanced ${(100 * last.metrics.balancedAccuracy).toFixed(2)}%`,
+  );
+  const b = r.baselines as { majority_accuracy: number; logistic_regression: { accuracy: number } };
+  console.log(
+    `baselines: majority ${(100 * b.majority_accuracy).toFixed(2)}%, logistic regression ` +
+      `${(100 * b.logistic_regression.accuracy).toFixed(2)}%;  wall time ${
+        (r.wall_seconds as number).toFixed(0)
+      } s`,
+  );
+  return 0;
+});

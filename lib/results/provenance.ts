@@ -1,0 +1,58 @@
+/**
+ * What produced a number: code commit, runtime versions, hardware. Recorded in every result.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import os from "node:os";
+
+/** Git commit of the working tree and whether it had uncommitted changes. */
+export interface CodeVersion {
+  commit: string;
+  dirty: boolean;
+}
+
+/** Reads the git commit of `dir` ("unknown" outside a git checkout or without git). */
+export function codeVersion(dir: string): CodeVersion {
+  const run = (args: string[]): string | null => {
+    try {
+      const out = new Deno.Command("git", { args, cwd: dir, stdout: "piped", stderr: "null" })
+        .outputSync();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    } catch {
+      return null;
+    }
+  };
+  const commit = run(["rev-parse", "HEAD"]);
+  if (!commit) return { commit: "unknown", dirty: true };
+  const status = run(["status", "--porcelain", "--untracked-files=no"]) ?? "";
+  return { commit, dirty: status.length > 0 };
+}
+
+/** Runtime and hardware description. */
+export interface Environment {
+  backend: string;
+  tfjs: string;
+  deno: string;
+  v8: string;
+  typescript: string;
+  os: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+}
+
+/** Describes the current process's runtime and machine. */
+export function environment(): Environment {
+  const cpus = os.cpus();
+  return {
+    backend: tf.getBackend(),
+    tfjs: tf.version_core,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    typescript: Deno.version.typescript,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * The native CPU selective-scan kernel: native/cpu/selective_scan.c, compiled on first use with
+ * gcc (or $CC) into native/build/<sha256>/libss.so and loaded with Deno.dlopen.
+ *
+ * The build is cached by a hash of the source, compiler, flags and (for -march=native) the CPU,
+ * so editing the C file or moving to another machine rebuilds it. When there is no compiler or
+ * no permission to use one, {@link loadNativeKernel} returns null and callers fall back to the
+ * portable loop kernel.
+ *
+ * Needs --allow-ffi, --allow-read, --allow-env, and for the first build --allow-run and
+ * --allow-write.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
+import { checkScanInputs } from "./loop.ts";
+
+/** What was compiled and loaded, for result files. */
+export interface NativeKernelInfo {
+  /** The compiler's first --version line, e.g. "gcc (Debian 12.2.0-14) 12.2.0". */
+  compiler: string;
+  /** Compiler flags used. */
+  flags: string[];
+  /** Absolute path of the loaded shared library. */
+  path: string;
+}
+
+/**
+ * The native kernel, plus variants that write into caller-provided arrays. Those avoid both a
+ * copy and fresh allocations, whose first touch is expensive on some VMs (~3 ms per MB measured
+ * in a Firecracker guest, far more than the scan itself).
+ */
+export interface NativeScanKernel extends ScanKernel {
+  /** Like forward, writing y (batch·dim·len) into `y`. */
+  forwardInto(x: ScanInputs, y: Float32Array): void;
+  /**
+   * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
+   * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
+   */
+  backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
+}
+
+/** Options of {@link loadNativeKernel}. */
+export interface NativeKernelOptions {
+  /** OpenMP threads per call; default (or ≤ 0): OMP_NUM_THREADS, else one per core. */
+  threads?: number;
+  /** Don't print the one-line notice when the kernel is unavailable. */
+  quiet?: boolean;
+  /**
+   * Build without -march=native (plain -O3 -fopenmp), i.e. the code path of a machine without
+   * AVX-512. For tests; slower.
+   */
+  portable?: boolean;
+}
+
+const ABI_VERSION = 1;
+const SOURCE_URL = new URL("../../native/cpu/selective_scan.c", import.meta.url);
+const BUILD_URL = new URL("../../native/build/", import.meta.url);
+const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
+
+const I32 = "i32" as const;
+const BUF = "buffer" as const;
+const SHAPE = [I32, I32, I32, I32, I32] as const; // batch, dim, len, dstate, groups
+const INPUTS = [BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32] as const; // u … deltaBias, softplus
+
+const SYMBOLS = {
+  ss_version: { parameters: [], result: I32 },
+  ss_default_threads: { parameters: [], result: I32 },
+  ss_fwd: { parameters: [...SHAPE, ...INPUTS, I32, BUF], result: I32 },
+  ss_bwd: {
+    parameters: [...SHAPE, ...INPUTS, BUF, I32, BUF, BUF, BUF, BUF, BUF, BUF, BUF],
+    result: I32,
+  },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+interface Loaded {
+  lib: Lib;
+  info: NativeKernelInfo;
+}
+
+/** Loaded libraries by build flavour, or why loading failed (so the notice prints once). */
+const loaded = new Map<string, Loaded | { error: string }>();
+let lastInfo: NativeKernelInfo | null = null;
+let lastError: string | null = null;
+
+function granted(desc: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(desc).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** First line of `cc --version`, or null when there is no such compiler. */
+function compilerVersion(cc: string): string | null {
+  try {
+    const out = new Deno.Command(cc, { args: ["--version"], stdout: "piped", stderr: "null" })
+      .outputSync();
+    if (!out.success) return null;
+    return new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+  } catch {
+    return null;
+  }
+}
+
+/** CPU model and feature flags, part of the cache key of -march=native builds. */
+function cpuSignature(): string {
+  try {
+    const text = Deno.readTextFileSync("/proc/cpuinfo");
+    const line = (key: string): string =>
+      text.split("\n").find((l) => l.startsWith(key))?.trim() ?? "";
+    return `${line("model name")}|${line("flags")}`;
+  } catch {
+    return `${Deno.build.target}|unknown-cpu`;
+  }
+}
+
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Compiles to a temp file and renames it into place, so a concurrent reader never sees half a
+ * library. Returns null on success, else the compiler's first error line. */
+function compile(cc: string, flags: string[], src: string, out: string): string | null {
+  const dir = out.slice(0, out.lastIndexOf("/"));
+  Deno.mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    const res = new Deno.Command(cc, {
+      args: [...flags, "-o", tmp, src, "-lm"],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (!res.success) {
+      const err = new TextDecoder().decode(res.stderr).split("\n").find((l) => l.includes("error"));
+      return err?.trim() ?? `${cc} exited with code ${res.code}`;
+    }
+    Deno.renameSync(tmp, out);
+    return null;
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* renamed or never written */ }
+  }
+}
+
+/** Builds (if needed) and dlopens one flavour; throws an Error whose message is the notice. */
+function buildAndOpen(portable: boolean): Loaded {
+  if (!granted({ name: "ffi" })) throw new Error("needs --allow-ffi");
+  if (SOURCE_URL.protocol !== "file:") throw new Error(`source is not a local file: ${SOURCE_URL}`);
+  const src = fileURLToPath(SOURCE_URL);
+  const buildDir = fileURLToPath(BUILD_URL);
+  if (!granted({ name: "read", path: src })) throw new Error("needs --allow-read");
+  if (!granted({ name: "env" })) throw new Error("needs --allow-env (to set OMP_WAIT_POLICY)");
+  const cc = Deno.env.get("CC") || "gcc";
+  if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
+  const version = compilerVersion(cc);
+  if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
+  const source = Deno.readTextFileSync(src);
+  const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
+  let lastFailure = "";
+  for (const flags of candidates) {
+    const native = flags.includes("-march=native") ? cpuSignature() : "";
+    const key = [source, cc, version, flags.join(" "), native].join("\0");
+    const path = `${buildDir}${sha256Hex(key)}/libss.so`;
+    if (!exists(path)) {
+      if (!granted({ name: "write", path: buildDir })) {
+        throw new Error("needs --allow-write to build native/build/");
+      }
+      const failure = compile(cc, flags, src, path);
+      if (failure !== null) {
+        lastFailure = `${cc} ${flags.join(" ")}: ${failure}`;
+        continue;
+      }
+    }
+    // libgomp reads this when the library loads; spinning workers can crash Deno at exit
+    if (!Deno.env.get("OMP_WAIT_POLICY")) Deno.env.set("OMP_WAIT_POLICY", "passive");
+    const lib = Deno.dlopen(path, SYMBOLS);
+    const abi = lib.symbols.ss_version();
+    if (abi !== ABI_VERSION) {
+      lib.close();
+      throw new Error(`${path} has ABI ${abi}, expected ${ABI_VERSION}`);
+    }
+    return { lib, info: { compiler: version, flags, path } };
+  }
+  throw new Error(`compilation failed: ${lastFailure}`);
+}
+
+function nullable(a: Float32Array | undefined): Float32Array | null {
+  return a === undefined ? null : a;
+}
+
+function checkOut(name: string, arr: Float32Array | undefined, expected: number): void {
+  if (!(arr instanceof Float32Array) || arr.length !== expected) {
+    throw new Error(`native selective scan: output ${name} must be a Float32Array(${expected})`);
+  }
+}
+
+function checkGrads(x: ScanInputs, g: ScanGrads): void {
+  const n = x.batch * x.dim * x.len, nbc = x.batch * x.groups * x.dstate * x.len;
+  checkOut("du", g.du, n);
+  checkOut("ddelta", g.ddelta, n);
+  checkOut("dA", g.dA, x.dim * x.dstate);
+  checkOut("dB", g.dB, nbc);
+  checkOut("dC", g.dC, nbc);
+  if (x.D || g.dD) checkOut("dD", x.D ? g.dD : undefined, x.dim);
+  if (x.deltaBias || g.ddeltaBias) {
+    checkOut("ddeltaBias", x.deltaBias ? g.ddeltaBias : undefined, x.dim);
+  }
+}
+
+function makeKernel(lib: Lib, threads: number): NativeScanKernel {
+  const s = lib.symbols;
+  const shape = (x: ScanInputs) => [x.batch, x.dim, x.len, x.dstate, x.groups] as const;
+  const inputs = (x: ScanInputs) =>
+    [
+      x.u,
+      x.delta,
+      x.A,
+      x.B,
+      x.C,
+      nullable(x.D),
+      nullable(x.deltaBias),
+      x.deltaSoftplus ? 1 : 0,
+    ] as const;
+  const forwardInto = (x: ScanInputs, y: Float32Array): void => {
+    checkScanInputs(x);
+    checkOut("y", y, x.batch * x.dim * x.len);
+    const rc = s.ss_fwd(...shape(x), ...inputs(x), threads, y);
+    if (rc !== 0) throw new Error(`native selective scan forward failed (code ${rc})`);
+  };
+  const backwardInto = (x: ScanInputs, dy: Float32Array, g: ScanGrads): void => {
+    checkScanInputs(x, dy);
+    checkGrads(x, g);
+    const rc = s.ss_bwd(
+      ...shape(x),
+      ...inputs(x),
+      dy,
+      threads,
+      g.du,
+      g.ddelta,
+      g.dA,
+      g.dB,
+      g.dC,
+      nullable(g.dD),
+      nullable(g.ddeltaBias),
+    );
+    if (rc !== 0) throw new Error(`native selective scan backward failed (code ${rc})`);
+  };
+  return {
+    name: "native",
+    forward(x: ScanInputs): Float32Array {
+      checkScanInputs(x); // before allocating, so a bad shape gets a clear message
+      const y = new Float32Array(x.batch * x.dim * x.len);
+      forwardInto(x, y);
+      return y;
+    },
+    backward(x: ScanInputs, dy: Float32Array): ScanGrads {
+      checkScanInputs(x, dy);
+      const n = x.batch * x.dim * x.len, nbc = x.batch * x.groups * x.dstate * x.len;
+      const g: ScanGrads = {
+        du: new Float32Array(n),
+        ddelta: new Float32Array(n),
+        dA: new Float32Array(x.dim * x.dstate),
+        dB: new Float32Array(nbc),
+        dC: new Float32Array(nbc),
+      };
+      if (x.D) g.dD = new Float32Array(x.dim);
+      if (x.deltaBias) g.ddeltaBias = new Float32Array(x.dim);
+      backwardInto(x, dy, g);
+      return g;
+    },
+    forwardInto,
+    backwardInto,
+  };
+}
+
+/**
+ * Builds (first time) and loads the native kernel. Returns null, after printing one notice line
+ * to stderr unless `quiet`, when it cannot: no compiler, a failed build, or missing permissions.
+ * Calls are synchronous; arrays are passed to C without copies.
+ */
+export function loadNativeKernel(opts: NativeKernelOptions = {}): NativeScanKernel | null {
+  const flavour = opts.portable ? "portable" : "native";
+  let entry = loaded.get(flavour);
+  if (entry === undefined) {
+    try {
+      entry = buildAndOpen(Boolean(opts.portable));
+    } catch (e) {
+      entry = { error: (e as Error).message };
+      if (!opts.quiet) {
+        console.error(`starmamba: native scan kernel unavailable (${entry.error}); using loop`);
+      }
+    }
+    loaded.set(flavour, entry);
+  }
+  if ("error" in entry) {
+    lastError = entry.error;
+    return null;
+  }
+  lastError = null;
+  lastInfo = entry.info;
+  const threads = Math.max(0, Math.floor(opts.threads ?? 0));
+  return makeKernel(entry.lib, threads);
+}
+
+/** Compiler, flags and path of the most recently loaded native library, or null if none. */
+export function nativeKernelInfo(): NativeKernelInfo | null {
+  return lastInfo;
+}
+
+/** Why the last {@link loadNativeKernel} call returned null, or null if it did not. */
+export function nativeKernelError(): string | null {
+  return lastError;
+}
+
+/** Threads the native kernel uses when none are given (OMP_NUM_THREADS or the core count). */
+export function nativeDefaultThreads(): number | null {
+  for (const entry of loaded.values()) {
+    if ("lib" in entry) return entry.lib.symbols.ss_default_threads();
+  }
+  return null;
+}

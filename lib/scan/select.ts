@@ -1,0 +1,30 @@
+/**
+ * Chooses the selective-scan kernel for this process: the native C kernel when it builds and
+ * loads (needs a C compiler and --allow-ffi), else the portable TypeScript loop.
+ * @module
+ */
+import type { ScanKernel } from "./kernel.ts";
+import { loopKernel } from "./loop.ts";
+import { loadNativeKernel } from "./native.ts";
+import { setScanKernel } from "./op.ts";
+import { StarmambaError } from "../util/errors.ts";
+
+/** Selects and activates a kernel: "auto" (native, else loop), "native" (required), "loop". */
+export function selectScanKernel(
+  choice: "auto" | "native" | "loop",
+  opts: { threads?: number; quiet?: boolean } = {},
+): ScanKernel {
+  let kernel: ScanKernel | null = null;
+  if (choice !== "loop") {
+    kernel = loadNativeKernel({ threads: opts.threads, quiet: opts.quiet || choice === "auto" });
+    if (!kernel && choice === "native") {
+      throw new StarmambaError(
+        "model.scan_kernel is native but the C kernel could not be built or loaded: install gcc " +
+          "(or set $CC) and run with --allow-ffi, or set model.scan_kernel: auto",
+      );
+    }
+  }
+  kernel ??= loopKernel;
+  setScanKernel(kernel);
+  return kernel;
+}

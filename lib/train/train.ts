@@ -1,0 +1,359 @@
+/**
+ * The training loop: seeded data order (weighted sampler or shuffle), per-sample augmentation,
+ * class-weighted cross-entropy, Adam/AdamW with warm-up + cosine, evaluation every epoch,
+ * the best-validation checkpoint, and resumable state.
+ *
+ * Every random draw of step s in epoch e comes from streams keyed by (seed, e, s), so a run
+ * resumed at any step boundary draws exactly what the uninterrupted run would have.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { join } from "node:path";
+import type { Dataset } from "../data/types.ts";
+import type { ExperimentConfig } from "../config/schema.ts";
+import type { MedMamba } from "../model/medmamba.ts";
+import { evalContext, type ForwardContext } from "../model/layers.ts";
+import { type AugmentConfig, makeBatch } from "../data/augment.ts";
+import { rng, shuffle } from "../util/rng.ts";
+import { Adam, learningRate } from "./optim.ts";
+import { crossEntropy, inverseFrequencyWeights, weightedSample } from "./loss.ts";
+import { loadTensors, saveTensors } from "./checkpoint.ts";
+import { Progress } from "./progress.ts";
+import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
+import { exists } from "../util/fs.ts";
+
+/** One row of the per-epoch history. */
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number;
+  valBalancedAcc: number;
+  imagesPerSec: number;
+  seconds: number;
+}
+
+/** Predictions and metrics on the validation set at one epoch. */
+export interface Evaluation {
+  epoch: number;
+  loss: number;
+  probs: number[];
+  metrics: Metrics;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  history: EpochRecord[];
+  /** Best validation accuracy over epochs (the reference protocol's number); null if interrupted before any epoch ended. */
+  best: Evaluation | null;
+  /** The last epoch; null if interrupted. */
+  last: Evaluation | null;
+  interrupted: boolean;
+  trainSeconds: number;
+  steps: number;
+}
+
+/** Inputs of {@link train}. */
+export interface TrainOptions {
+  model: MedMamba;
+  data: Dataset;
+  trainIdx: number[];
+  valIdx: number[];
+  config: ExperimentConfig;
+  /** Run folder: best model in model/, resumable state in state/. */
+  runDir: string;
+  /** Continue from runDir/state if present. */
+  resume?: boolean;
+  /** Polled after each step; true = save state and return early. */
+  shouldStop?: () => boolean;
+  quiet?: boolean;
+}
+
+/** The augmentation settings of a config, or null when disabled. */
+export function augmentFromConfig(cfg: ExperimentConfig): AugmentConfig | null {
+  const a = cfg.augment;
+  if (!a.enabled) return null;
+  return {
+    hflip: a.hflip,
+    vflip: a.vflip,
+    rot90: a.rot90,
+    rotate_deg: a.rotate_deg,
+    crop_scale: a.crop_scale,
+    brightness: a.brightness,
+    contrast: a.contrast,
+    grayscale_p: a.grayscale_p,
+    noise_std: a.noise_std,
+  };
+}
+
+/** Images for `idx` as an NHWC tensor (normalised; augmented when `augment` is given). */
+function batchTensor(
+  ds: Dataset,
+  idx: number[],
+  cfg: ExperimentConfig,
+  augment: AugmentConfig | null,
+  seedKey?: string,
+): tf.Tensor4D {
+  const x = makeBatch(ds, idx, {
+    augment,
+    mean: cfg.augment.normalize_mean,
+    std: cfg.augment.normalize_std,
+    rng: seedKey ? rng(cfg.seed, seedKey) : undefined,
+  });
+  return tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]);
+}
+
+/** Softmax probabilities (row-major n × k) and mean loss of `model` on `idx`. */
+export function predict(
+  model: MedMamba,
+  ds: Dataset,
+  idx: number[],
+  cfg: ExperimentConfig,
+): { probs: Float32Array; loss: number } {
+  const k = model.config.num_classes;
+  const probs = new Float32Array(idx.length * k);
+  let lossSum = 0;
+  const bs = cfg.train.eval_batch_size;
+  for (let i = 0; i < idx.length; i += bs) {
+    const part = idx.slice(i, i + bs);
+    const labels = Int32Array.from(part, (j) => ds.labels[j]);
+    tf.tidy(() => {
+      const logits = model.forward(batchTensor(ds, part, cfg, null), evalContext());
+      probs.set(tf.softmax(logits).dataSync() as Float32Array, i * k);
+      lossSum += crossEntropy(logits, labels, null).dataSync()[0] * part.length;
+    });
+  }
+  return { probs, loss: lossSum / Math.max(idx.length, 1) };
+}
+
+function evaluate(
+  model: MedMamba,
+  ds: Dataset,
+  valIdx: number[],
+  cfg: ExperimentConfig,
+  epoch: number,
+): Evaluation {
+  const { probs, loss } = predict(model, ds, valIdx, cfg);
+  const labels = Int32Array.from(valIdx, (j) => ds.labels[j]);
+  return {
+    epoch,
+    loss,
+    probs: Array.from(probs),
+    metrics: computeMetrics(labels, probs, ds.classNames),
+  };
+}
+
+/** The epoch's sample order: weighted draws (sampler) or a shuffle, keyed by (seed, epoch). */
+export function epochOrder(
+  ds: Dataset,
+  trainIdx: number[],
+  cfg: ExperimentConfig,
+  epoch: number,
+): number[] {
+  const r = rng(cfg.seed, `order:${epoch}`);
+  if (cfg.train.class_balance === "sampler") {
+    return weightedSample(ds.labels, trainIdx, trainIdx.length, r);
+  }
+  return shuffle([...trainIdx], r);
+}
+
+/** Steps in one epoch (a trailing batch of one is dropped: BatchNorm needs ≥ 2). */
+export function stepsPerEpoch(nTrain: number, cfg: ExperimentConfig): number {
+  const bs = cfg.train.batch_size;
+  let steps = Math.floor(nTrain / bs) + (nTrain % bs >= 2 ? 1 : 0);
+  if (cfg.train.steps_per_epoch) steps = Math.min(steps, cfg.train.steps_per_epoch);
+  return Math.max(steps, 1);
+}
+
+interface RunState {
+  epoch: number;
+  step: number;
+  history: EpochRecord[];
+  best: Evaluation | null;
+  acc: { loss: number; correct: number; seen: number; seconds: number };
+  adamT: number;
+  trainSeconds: number;
+}
+
+async function saveState(
+  dir: string,
+  model: MedMamba,
+  opt: Adam,
+  st: RunState,
+): Promise<void> {
+  const tensors: Record<string, tf.Tensor> = { ...opt.stateTensors() };
+  for (const p of model.params.params.values()) tensors[p.name] = p.variable;
+  await saveTensors(join(dir, "state"), "state", tensors, { state: { ...st, adamT: opt.t } });
+}
+
+function restoreState(dir: string, model: MedMamba, opt: Adam): RunState {
+  const { tensors, meta } = loadTensors(join(dir, "state"), "state");
+  for (const p of model.params.params.values()) p.variable.assign(tensors[p.name]);
+  const st = meta.state as RunState;
+  opt.restore(tensors, st.adamT);
+  Object.values(tensors).forEach((t) => t.dispose());
+  return st;
+}
+
+/** Saves the model's parameters (including BN statistics) to `<dir>/model.json|bin`. */
+export async function saveModel(
+  model: MedMamba,
+  dir: string,
+  meta: Record<string, unknown>,
+): Promise<void> {
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const p of model.params.params.values()) tensors[p.name] = p.variable;
+  await saveTensors(dir, "model", tensors, { modelConfig: model.config, ...meta });
+}
+
+/** Trains `model` as the config says; see the module comment for the guarantees. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const { model, data: ds, trainIdx, valIdx, config: cfg } = o;
+  const t = cfg.train;
+  const vars = model.params.trainable();
+  const opt = new Adam(vars, { weightDecay: t.optimizer === "adamw" ? t.weight_decay : 0 });
+  const classWeights = t.class_balance === "loss"
+    ? inverseFrequencyWeights(Int32Array.from(trainIdx, (i) => ds.labels[i]), ds.classNames.length)
+    : null;
+  const augment = augmentFromConfig(cfg);
+  const steps = stepsPerEpoch(trainIdx.length, cfg);
+
+  let st: RunState = {
+    epoch: 0,
+    step: 0,
+    history: [],
+    best: null,
+    acc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+    adamT: 0,
+    trainSeconds: 0,
+  };
+  if (o.resume && exists(join(o.runDir, "state", "state.json"))) {
+    st = restoreState(o.runDir, model, opt);
+  }
+
+  const progress = new Progress(t.epochs * steps, 10, o.quiet);
+  let interrupted = false;
+  let last: Evaluation | null = null;
+  let totalSteps = 0;
+
+  for (
+    ;
+    st.epoch < t.epochs;
+    st.epoch++, st.step = 0, st.acc = { loss: 0, correct: 0, seen: 0, seconds: 0 }
+  ) {
+    const order = epochOrder(ds, trainIdx, cfg, st.epoch);
+    let lr = 0;
+    for (; st.step < steps; st.step++) {
+      const t0 = performance.now();
+      const idx = order.slice(st.step * t.batch_size, (st.step + 1) * t.batch_size);
+      lr = learningRate(st.epoch + st.step / steps, {
+        lr: t.lr,
+        epochs: t.epochs,
+        warmup: t.warmup_epochs,
+        schedule: t.schedule,
+        minLr: t.min_lr,
+      });
+      const labels = Int32Array.from(idx, (i) => ds.labels[i]);
+      const ctx: ForwardContext = {
+        training: true,
+        rng: rng(cfg.seed, `droppath:${st.epoch}:${st.step}`),
+        bnUpdates: [],
+      };
+      const stepKey = `augment:${st.epoch}:${st.step}`;
+      const { lossValue, correct } = tf.tidy(() => {
+        const x = batchTensor(ds, idx, cfg, augment, stepKey);
+        let logits: tf.Tensor2D | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          logits = tf.keep(model.forward(x, ctx));
+          return crossEntropy(logits, labels, classWeights, t.label_smoothing);
+        }, vars);
+        opt.step(vars.map((v) => grads[v.name]), lr);
+        for (const u of ctx.bnUpdates) {
+          u.variable.assign(u.value);
+          u.value.dispose();
+        }
+        const pred = tf.argMax(logits!, 1).dataSync();
+        let c = 0;
+        for (let i = 0; i < idx.length; i++) c += pred[i] === labels[i] ? 1 : 0;
+        return { lossValue: value.dataSync()[0], correct: c };
+      });
+      const dt = (performance.now() - t0) / 1000;
+      st.acc.loss += lossValue * idx.length;
+      st.acc.correct += correct;
+      st.acc.seen += idx.length;
+      st.acc.seconds += dt;
+      st.trainSeconds += dt;
+      totalSteps++;
+      progress.update(st.epoch * steps + st.step + 1, `epoch ${st.epoch + 1}/${t.epochs}`, {
+        loss: (st.acc.loss / st.acc.seen).toFixed(4),
+        acc: (st.acc.correct / st.acc.seen).toFixed(3),
+        "img/s": (st.acc.seen / st.acc.seconds).toFixed(1),
+      });
+      const stop = o.shouldStop?.() ?? false;
+      if (stop || (st.step + 1) % cfg.output.checkpoint_every === 0) {
+        st.step++;
+        await saveState(o.runDir, model, opt, st);
+        st.step--;
+      }
+      if (stop) {
+        interrupted = true;
+        break;
+      }
+    }
+    if (interrupted) break;
+    const e0 = performance.now();
+    const ev = evaluate(model, ds, valIdx, cfg, st.epoch + 1);
+    last = ev;
+    const rec: EpochRecord = {
+      epoch: st.epoch + 1,
+      lr,
+      trainLoss: st.acc.loss / st.acc.seen,
+      trainAcc: st.acc.correct / st.acc.seen,
+      valLoss: ev.loss,
+      valAcc: ev.metrics.accuracy,
+      valBalancedAcc: ev.metrics.balancedAccuracy,
+      imagesPerSec: st.acc.seen / st.acc.seconds,
+      seconds: st.acc.seconds + (performance.now() - e0) / 1000,
+    };
+    st.history.push(rec);
+    if (!st.best || ev.metrics.accuracy > st.best.metrics.accuracy) {
+      st.best = ev;
+      await saveModel(model, join(o.runDir, "model"), {
+        epoch: ev.epoch,
+        valAccuracy: ev.metrics.accuracy,
+      });
+    }
+    progress.log(
+      `epoch ${rec.epoch}/${t.epochs}  train loss ${rec.trainLoss.toFixed(4)} acc ${
+        rec.trainAcc.toFixed(3)
+      }  ` +
+        `val loss ${rec.valLoss.toFixed(4)} acc ${rec.valAcc.toFixed(4)} bal ${
+          rec.valBalancedAcc.toFixed(4)
+        }  ` +
+        `${rec.imagesPerSec.toFixed(1)} img/s`,
+    );
+    // State at the epoch boundary: the next epoch starts at step 0.
+    await saveState(o.runDir, model, opt, {
+      ...st,
+      epoch: st.epoch + 1,
+      step: 0,
+      acc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+    });
+  }
+  progress.finish();
+  opt.dispose();
+  if (!last && st.history.length === t.epochs && st.best) {
+    // Resumed after the final epoch finished: re-evaluate to report the last epoch.
+    last = evaluate(model, ds, valIdx, cfg, t.epochs);
+  }
+  return {
+    history: st.history,
+    best: st.best,
+    last: interrupted ? null : last,
+    interrupted,
+    trainSeconds: st.trainSeconds,
+    steps: totalSteps,
+  };
+}

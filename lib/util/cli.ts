@@ -1,0 +1,49 @@
+/**
+ * Command-line parsing behind one small module (node:util parseArgs today; jsr:@std/cli can
+ * replace it when JSR is reachable), plus the shared CLI error handling: a
+ * {@link StarmambaError} prints one message and exits with its code, never a stack trace.
+ * @module
+ */
+import { parseArgs as nodeParseArgs } from "node:util";
+import { StarmambaError } from "./errors.ts";
+
+/** Option spec: name → type, short alias, multiple. */
+export type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean; default?: string | boolean }
+>;
+
+/** Parsed arguments. */
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** Parses `args` against `options`; unknown options are a StarmambaError naming the fix. */
+export function parseArgs(args: string[], options: OptionSpec, usage: string): ParsedArgs {
+  try {
+    const { values, positionals } = nodeParseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as ParsedArgs["values"], positionals };
+  } catch (e) {
+    throw new StarmambaError(`${(e as Error).message}\n\n${usage}`);
+  }
+}
+
+/** Runs a CLI main function: user errors → message + exit code; other errors → stack trace, exit 1. */
+export async function runMain(main: () => Promise<number | void>): Promise<never> {
+  try {
+    const code = await main();
+    Deno.exit(code ?? 0);
+  } catch (e) {
+    if (e instanceof StarmambaError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(e.exitCode);
+    }
+    throw e;
+  }
+}

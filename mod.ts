@@ -1,0 +1,58 @@
+/**
+ * starmamba — MedMamba-style vision Mamba networks (conv branch + 2-D selective scan, SS2D)
+ * in TensorFlow.js, for reproducible star/galaxy classification experiments.
+ *
+ * ```ts
+ * import { loadConfig, runExperiment } from "./mod.ts";
+ * const summary = await runExperiment(loadConfig("configs/quickstart.yaml"));
+ * console.log(summary.runDir);
+ * ```
+ * @module
+ */
+
+// config
+export {
+  canonicalJson,
+  configHash,
+  loadConfig,
+  type LoadedConfig,
+  validateConfig,
+} from "./lib/config/load.ts";
+export { type ExperimentConfig, SCHEMA } from "./lib/config/schema.ts";
+// runner
+export {
+  loadData,
+  makeSplit,
+  modelConfigFor,
+  runExperiment,
+  type RunOptions,
+  type RunSummary,
+} from "./lib/experiment/run.ts";
+// backend
+export { BACKENDS, setupBackend } from "./lib/backend/backend.ts";
+// model
+export { MODEL_DEFAULTS, type ModelConfig, modelConfig, PRESETS } from "./lib/model/config.ts";
+export { buildMedMamba, type MedMamba } from "./lib/model/medmamba.ts";
+export { evalContext, type ForwardContext } from "./lib/model/layers.ts";
+export { ss2d, ss2dDims } from "./lib/model/ss2d.ts";
+// selective scan
+export { getScanKernel, selectiveScan, setScanKernel } from "./lib/scan/op.ts";
+export { selectiveScanReference } from "./lib/scan/reference.ts";
+export { crossMerge, crossScan } from "./lib/scan/cross.ts";
+export type { ScanGrads, ScanInputs, ScanKernel } from "./lib/scan/kernel.ts";
+export { loopKernel, scanForward64 } from "./lib/scan/loop.ts";
+export { loadNativeKernel } from "./lib/scan/native.ts";
+export { selectScanKernel } from "./lib/scan/select.ts";
+// data
+export type { Dataset } from "./lib/data/types.ts";
+export { generateSynthetic } from "./lib/data/synthetic.ts";
+export { loadImageFolder, resolveDataRoot } from "./lib/data/imagefolder.ts";
+export { groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
+export { makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
+// training
+export { predict, saveModel, train, type TrainResult } from "./lib/train/train.ts";
+export { loadTensors, saveTensors } from "./lib/train/checkpoint.ts";
+// metrics and results
+export { computeMetrics, mcnemar, type Metrics } from "./lib/metrics/metrics.ts";
+export { formatMetricsMarkdown } from "./lib/metrics/format.ts";
+export { StarmambaError } from "./lib/util/errors.ts";

@@ -1,0 +1,66 @@
+import { assert, assertEquals } from "../lib/util/assert.ts";
+import { join } from "node:path";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number; stderr: string; stdout: string } {
+  const out = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-run",
+      "--allow-sys",
+      join(ROOT, "experiments/experiment.ts"),
+      ...args,
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function tmpYaml(text: string): string {
+  const dir = Deno.makeTempDirSync();
+  const p = join(dir, "exp.yaml");
+  Deno.writeTextFileSync(p, text);
+  return p;
+}
+
+const cases: [string, () => string[], string][] = [
+  ["missing config file", () => ["/no/such/config.yaml"], "config file not found"],
+  ["unknown key", () => [tmpYaml("trian:\n  epochs: 1\n")], 'did you mean "train"'],
+  ["wrong type", () => [tmpYaml("train:\n  batch_size: big\n")], "expected an integer"],
+  ["unknown backend", () => [tmpYaml("backend: tpu\n")], "not one of"],
+  ["unknown preset", () => [tmpYaml("model:\n  preset: huge\n")], "not one of"],
+  ["bad --set", () => ["configs/quickstart.yaml", "--set", "train.epochs"], "key=value"],
+  ["unknown option", () => ["configs/quickstart.yaml", "--frobnicate"], "Unknown option"],
+  [
+    "data folder that does not exist",
+    () => [tmpYaml("data:\n  source: folder\n  root: /no/such/data\n")],
+    "10.34740/kaggle/ds/1396185",
+  ],
+];
+
+for (const [name, args, msg] of cases) {
+  Deno.test(`bad input → exit code 2 and one clear message: ${name}`, () => {
+    const r = runCli(args(), { STARMAMBA_DATA: "" });
+    assertEquals(r.code, 2, r.stderr);
+    assert(r.stderr.includes(msg), `expected "${msg}" in: ${r.stderr}`);
+    assert(!/\n\s+at /.test(r.stderr), `no stack trace expected: ${r.stderr}`);
+  });
+}
+
+Deno.test("--help prints usage and exits 0", () => {
+  const r = runCli(["--help"]);
+  assertEquals(r.code, 0);
+  assert(r.stdout.includes("usage: deno task experiment"));
+});
