@@ -10,7 +10,10 @@ function tmpConfig(files: Record<string, string>): string {
 }
 
 Deno.test("defaults fill a minimal config; hash is stable and order-independent", () => {
-  const dir = tmpConfig({ "a.yaml": "seed: 3\ntrain:\n  epochs: 2\n  lr: 0.1\n", "b.yaml": "train:\n  lr: 0.1\n  epochs: 2\nseed: 3\n" });
+  const dir = tmpConfig({
+    "a.yaml": "seed: 3\ntrain:\n  epochs: 2\n  lr: 0.1\n",
+    "b.yaml": "train:\n  lr: 0.1\n  epochs: 2\nseed: 3\n",
+  });
   const a = loadConfig(join(dir, "a.yaml")), b = loadConfig(join(dir, "b.yaml"));
   assertEquals(a.config.train.batch_size, 32);
   assertEquals(a.config.backend, "wasm");
@@ -28,11 +31,19 @@ Deno.test("unknown key names the key, the file and the closest valid key", () =>
 });
 
 Deno.test("wrong type names the expected type; ranges and enums are checked", () => {
-  assertThrows(() => validateConfig({ train: { epochs: "ten" } }), StarmambaError, "expected an integer");
+  assertThrows(
+    () => validateConfig({ train: { epochs: "ten" } }),
+    StarmambaError,
+    "expected an integer",
+  );
   assertThrows(() => validateConfig({ train: { lr: -1 } }), StarmambaError, "out of range");
   assertThrows(() => validateConfig({ backend: "tpu" }), StarmambaError, "not one of");
   assertThrows(() => validateConfig({ model: { preset: "huge" } }), StarmambaError, "not one of");
-  assertThrows(() => validateConfig({ model: { conv_branch: "yes" } }), StarmambaError, "true or false");
+  assertThrows(
+    () => validateConfig({ model: { conv_branch: "yes" } }),
+    StarmambaError,
+    "true or false",
+  );
   assertThrows(() => validateConfig({ train: 5 }), StarmambaError, "must be a mapping");
 });
 
@@ -59,6 +70,8 @@ Deno.test("missing config file is a clear error", () => {
 
 Deno.test("shipped configs all validate", () => {
   for (const e of Deno.readDirSync(new URL("../configs", import.meta.url))) {
-    if (e.name.endsWith(".yaml")) loadConfig(new URL(`../configs/${e.name}`, import.meta.url).pathname);
+    if (e.name.endsWith(".yaml")) {
+      loadConfig(new URL(`../configs/${e.name}`, import.meta.url).pathname);
+    }
   }
 });

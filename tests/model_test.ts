@@ -40,7 +40,16 @@ Deno.test("SS2D and full-network output shapes, 1 and 3 input channels", async (
   const y = ss2d(ps, "s", tf.randomNormal([2, 4, 4, 8]) as tf.Tensor4D, dims);
   assertEquals(y.shape, [2, 4, 4, 8]);
   for (const ch of [1, 3]) {
-    const m = buildMedMamba(modelConfig("cpu", { dim: 8, depths: [1, 1, 1, 1], image_size: 32, in_channels: ch, num_classes: 3 }), 1);
+    const m = buildMedMamba(
+      modelConfig("cpu", {
+        dim: 8,
+        depths: [1, 1, 1, 1],
+        image_size: 32,
+        in_channels: ch,
+        num_classes: 3,
+      }),
+      1,
+    );
     const out = m.forward(tf.randomNormal([2, 32, 32, ch]) as tf.Tensor4D, evalContext());
     assertEquals(out.shape, [2, 3]);
     m.params.dispose();
@@ -76,7 +85,13 @@ Deno.test("same seed → bitwise-identical initial weights; different seed diffe
 Deno.test("whole-model gradient matches central finite differences on sampled weights", async () => {
   await setupBackend("cpu");
   // Float32 forward: use a smooth, small network and moderately large steps.
-  const cfg = modelConfig("cpu", { dim: 4, depths: [1, 1, 1, 1], image_size: 32, drop_path_rate: 0, d_state: 2 });
+  const cfg = modelConfig("cpu", {
+    dim: 4,
+    depths: [1, 1, 1, 1],
+    image_size: 32,
+    drop_path_rate: 0,
+    d_state: 2,
+  });
   const m = buildMedMamba(cfg, 5);
   const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 11) as tf.Tensor4D;
   const wOut = tf.randomNormal([2, 2], 0, 1, "float32", 12);
@@ -88,7 +103,10 @@ Deno.test("whole-model gradient matches central finite differences on sampled we
   const names = [...m.params.params.values()].filter((p) => p.trainable);
   let checked = 0;
   for (const p of names) {
-    if (!/(in_proj|x_proj|dt_projs|A_logs|Ds|conv1|conv2d|out_proj|head|patch_embed|reduction|ln_1)/.test(p.name)) continue;
+    if (
+      !/(in_proj|x_proj|dt_projs|A_logs|Ds|conv1|conv2d|out_proj|head|patch_embed|reduction|ln_1)/
+        .test(p.name)
+    ) continue;
     const g = grads[p.variable.name].dataSync();
     const vals = p.variable.dataSync().slice();
     for (let s = 0; s < 2; s++) {
@@ -128,13 +146,24 @@ Deno.test("save → load round trip gives identical logits", async () => {
 });
 
 Deno.test("cpu and wasm backends agree on logits and gradients within 1e-5", async () => {
-  const cfg = modelConfig("cpu", { dim: 8, depths: [1, 1, 1, 1], image_size: 32, drop_path_rate: 0 });
+  const cfg = modelConfig("cpu", {
+    dim: 8,
+    depths: [1, 1, 1, 1],
+    image_size: 32,
+    drop_path_rate: 0,
+  });
   const run = async (backend: string) => {
     await setupBackend(backend);
     const m = buildMedMamba(cfg, 4);
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37)), [2, 32, 32, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37)),
+      [2, 32, 32, 3],
+    );
     const ctx = evalContext();
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(m.forward(x, ctx))) as tf.Scalar, m.params.trainable());
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(m.forward(x, ctx))) as tf.Scalar,
+      m.params.trainable(),
+    );
     const out = {
       loss: value.dataSync()[0],
       grads: m.params.trainable().map((v) => Array.from(grads[v.name].dataSync())),

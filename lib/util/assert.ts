@@ -7,17 +7,21 @@ import nodeAssert from "node:assert/strict";
 
 /** Throws if `cond` is falsy. */
 export function assert(cond: unknown, message?: string): asserts cond {
-  nodeAssert.ok(cond, message);
+  if (message === undefined) nodeAssert.ok(cond);
+  else nodeAssert.ok(cond, message);
 }
 
 /** Deep strict equality. */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, message);
+  // Without a message node prints a diff of the two values.
+  if (message === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
 /** Deep strict inequality. */
 export function assertNotEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.notDeepStrictEqual(actual, expected, message);
+  if (message === undefined) nodeAssert.notDeepStrictEqual(actual, expected);
+  else nodeAssert.notDeepStrictEqual(actual, expected, message);
 }
 
 /** Throws unless `fn` throws; returns the thrown error. Optionally checks its class and message. */

@@ -1,0 +1,83 @@
+import { assert, assertEquals } from "../lib/util/assert.ts";
+import { loadConfig } from "../lib/config/load.ts";
+import { runExperiment } from "../lib/experiment/run.ts";
+import { join } from "node:path";
+import { sha256Hex } from "../lib/util/fs.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TINY = [
+  "data.synthetic_n=96",
+  "data.size=32",
+  "model.dim=8",
+  "model.depths=[1, 1, 1, 1]",
+  "model.patch_size=2",
+  "train.epochs=2",
+  "train.batch_size=16",
+  "train.eval_batch_size=32",
+  "train.steps_per_epoch=3",
+  "output.checkpoint_every=1",
+];
+
+function tinyConfig(extra: string[] = []) {
+  return loadConfig(join(ROOT, "configs/quickstart.yaml"), [...TINY, ...extra]);
+}
+
+async function modelHash(runDir: string): Promise<string> {
+  const meta = JSON.parse(Deno.readTextFileSync(join(runDir, "model", "model.json")));
+  return await sha256Hex(
+    Deno.readFileSync(join(runDir, "model", meta.weightsManifest[0].paths[0])),
+  );
+}
+
+Deno.test("same config + same seed ⇒ bitwise-identical weights and metrics (default backend)", async () => {
+  const root = Deno.makeTempDirSync();
+  const a = await runExperiment(tinyConfig(), { projectRoot: root, quiet: true });
+  const b = await runExperiment(tinyConfig(), { projectRoot: root, quiet: true });
+  assert(a.runDir !== b.runDir, "each run gets its own version folder");
+  assertEquals(await modelHash(a.runDir), await modelHash(b.runDir));
+  const ra = a.result!, rb = b.result!;
+  assertEquals(ra.best, rb.best);
+  assertEquals(ra.last, rb.last);
+  assertEquals(ra.config_hash, rb.config_hash);
+  assertEquals((ra.environment as { backend: string }).backend, "wasm");
+  const c = await runExperiment(tinyConfig(["seed=2"]), { projectRoot: root, quiet: true });
+  assert((await modelHash(c.runDir)) !== (await modelHash(a.runDir)), "another seed differs");
+  // the result folder is complete and indexed
+  for (
+    const f of [
+      "result.json",
+      "metrics.md",
+      "metrics.csv",
+      "history.csv",
+      "split.json",
+      "curves.svg",
+      "roc.svg",
+    ]
+  ) {
+    Deno.statSync(join(a.runDir, f));
+  }
+  const index = Deno.readTextFileSync(join(root, "scratch", "index.md"));
+  assert(index.includes("quickstart/v1") && index.includes("quickstart/v3"), index);
+});
+
+Deno.test("a run stopped mid-epoch and resumed ends with exactly the uninterrupted weights and metrics", async () => {
+  const root = Deno.makeTempDirSync();
+  const full = await runExperiment(tinyConfig(), { projectRoot: root, quiet: true });
+  let steps = 0;
+  const part = await runExperiment(tinyConfig(), {
+    projectRoot: root,
+    quiet: true,
+    shouldStop: () => ++steps === 4, // stop after the first step of epoch 2
+  });
+  assert(part.interrupted);
+  const resumed = await runExperiment(tinyConfig(), {
+    projectRoot: root,
+    quiet: true,
+    resumeDir: part.runDir,
+  });
+  assert(!resumed.interrupted);
+  assertEquals(resumed.runDir, part.runDir);
+  assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
+  assertEquals(resumed.result!.best, full.result!.best);
+  assertEquals(resumed.result!.last, full.result!.last);
+});
