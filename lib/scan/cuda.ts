@@ -1,0 +1,211 @@
+/**
+ * The CUDA selective-scan kernel (native/cuda/selective_scan.cu) as a {@link ScanKernel}:
+ * builds the library with nvcc if needed, opens it with Deno.dlopen (needs --allow-ffi) and
+ * checks that a GPU is visible.
+ *
+ * ```ts
+ * const r = loadCudaKernel();
+ * if (r.ok) setScanKernel(r.kernel); else console.error(`CUDA scan unavailable: ${r.reason}`);
+ * ```
+ * The kernels copy the host arrays to the GPU and back on every call (simplest correct path).
+ * @module
+ */
+import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
+import { buildCudaSync, cudaLibPath } from "../../native/cuda/build.ts";
+
+const SHAPE = ["i32", "i32", "i32", "i32", "i32", "i32"] as const; // batch dim len dstate groups sp
+const B7 = ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"] as const;
+const P7 = ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"] as const;
+
+/** FFI signatures of the library's C ABI (see native/cuda/selective_scan.cu). */
+export const CUDA_SYMBOLS = {
+  ss_cuda_device_count: { parameters: [], result: "i32" },
+  ss_cuda_last_error: { parameters: [], result: "pointer" },
+  ss_cuda_device_name: { parameters: [], result: "pointer" },
+  ss_cuda_is_emulated: { parameters: [], result: "i32" },
+  ss_cuda_set_tile: { parameters: ["i32", "i32"], result: "i32" },
+  ss_cuda_set_scratch_limit: { parameters: ["u64"], result: "void" },
+  ss_cuda_emu_set_schedule: { parameters: ["i32", "u32"], result: "i32" },
+  ss_cuda_alloc: { parameters: ["usize"], result: "pointer" },
+  ss_cuda_free: { parameters: ["pointer"], result: "i32" },
+  ss_cuda_memcpy_h2d: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  ss_cuda_memcpy_d2h: { parameters: ["buffer", "pointer", "usize"], result: "i32" },
+  /** (shape, softplus, u, delta, A, B, C, D?, bias?, y) */
+  ss_cuda_fwd: { parameters: [...SHAPE, ...B7, "buffer"], result: "i32" },
+  ss_cuda_fwd_dev: { parameters: [...SHAPE, ...P7, "pointer"], result: "i32" },
+  /** (shape, softplus, u, delta, A, B, C, D?, bias?, dy, du, ddelta, dA, dB, dC, dD?, dbias?) */
+  ss_cuda_bwd: { parameters: [...SHAPE, ...B7, "buffer", ...B7], result: "i32" },
+  ss_cuda_bwd_dev: { parameters: [...SHAPE, ...P7, "pointer", ...P7], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The opened library. */
+export type CudaLibrary = Deno.DynamicLibrary<typeof CUDA_SYMBOLS>;
+
+/** Default bytes of dB/dC scratch per backward batch slice. */
+export const DEFAULT_SCRATCH_BYTES = 256 * 2 ** 20;
+
+/** Return codes of the C ABI. */
+export const CUDA_RC = { ok: 0, invalid: 1, cudaError: 2, noDevice: 3 } as const;
+
+/** A {@link ScanKernel} backed by the CUDA library. */
+export interface CudaScanKernel extends ScanKernel {
+  /** Device description, e.g. "NVIDIA H100 80GB HBM3 (sm_90)". */
+  readonly device: string;
+  /** True for the CPU-emulation build (tests only; name "cuda-emu"). */
+  readonly emulated: boolean;
+  /** The raw library, for device-buffer use (ss_cuda_alloc, ss_cuda_fwd_dev, ...). */
+  readonly lib: CudaLibrary;
+  /** Closes the library; the kernel must not be used afterwards. */
+  close(): void;
+}
+
+/** Outcome of {@link loadCudaKernel}: a kernel, or why there is none. */
+export type CudaLoadResult =
+  | { ok: true; kernel: CudaScanKernel }
+  | { ok: false; reason: string };
+
+/** Options of {@link loadCudaKernel}. */
+export interface LoadCudaOptions {
+  /** Load the CPU-emulation build (libss_cuda_emu.so) instead of the GPU one. Tests only. */
+  emulate?: boolean;
+  /** Build (cached by source hash) before loading; default true. */
+  build?: boolean;
+  /** Open this library file instead of the default build output. */
+  libPath?: string;
+  /** Force the block shape [threads, itemsPerThread] (one of the compiled tiles); tests use it to
+   * get several chunks from short sequences. Default: chosen from len. */
+  tile?: [number, number];
+  /** Bytes of dB/dC scratch the backward may use per batch slice (default
+   * {@link DEFAULT_SCRATCH_BYTES}); tests use 1 to force one batch element per slice. */
+  scratchBytes?: number;
+}
+
+/** Reads a C string returned by the library ("" for null). */
+function cString(p: Deno.PointerValue): string {
+  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+}
+
+/** The library's last error message. */
+export function cudaLastError(lib: CudaLibrary): string {
+  return cString(lib.symbols.ss_cuda_last_error());
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function checkLength(name: string, arr: Float32Array | undefined, want: number): void {
+  if (arr && arr.length !== want) {
+    throw new Error(`cuda scan: ${name} has ${arr.length} elements, expected ${want}`);
+  }
+}
+
+/** Checks every array against the shape, so the C side never reads out of bounds. */
+function checkInputs(x: ScanInputs): void {
+  const { batch, dim, len, dstate, groups } = x;
+  for (const [k, v] of Object.entries({ batch, dim, len, dstate, groups })) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new Error(`cuda scan: ${k}=${v} must be an integer >= 1`);
+    }
+  }
+  checkLength("u", x.u, batch * dim * len);
+  checkLength("delta", x.delta, batch * dim * len);
+  checkLength("A", x.A, dim * dstate);
+  checkLength("B", x.B, batch * groups * dstate * len);
+  checkLength("C", x.C, batch * groups * dstate * len);
+  checkLength("D", x.D, dim);
+  checkLength("deltaBias", x.deltaBias, dim);
+}
+
+function makeKernel(lib: CudaLibrary, opts: LoadCudaOptions): CudaScanKernel {
+  const s = lib.symbols;
+  const emulated = s.ss_cuda_is_emulated() === 1;
+  const device = cString(s.ss_cuda_device_name());
+  const configure = (): void => {
+    const [threads, items] = opts.tile ?? [0, 0];
+    if (s.ss_cuda_set_tile(threads, items) !== CUDA_RC.ok) {
+      throw new Error(`cuda scan: ${cudaLastError(lib)}`);
+    }
+    // Set on every call: the library's settings are per process, shared by every handle.
+    s.ss_cuda_set_scratch_limit(BigInt(opts.scratchBytes ?? DEFAULT_SCRATCH_BYTES));
+  };
+  const check = (rc: number, what: string): void => {
+    if (rc !== CUDA_RC.ok) {
+      throw new Error(`cuda scan ${what} failed (code ${rc}): ${cudaLastError(lib)}`);
+    }
+  };
+  return {
+    name: emulated ? "cuda-emu" : "cuda",
+    device,
+    emulated,
+    lib,
+    forward(x: ScanInputs): Float32Array {
+      checkInputs(x);
+      configure();
+      const y = new Float32Array(x.batch * x.dim * x.len);
+      // deno-fmt-ignore
+      const rc = s.ss_cuda_fwd(
+        x.batch, x.dim, x.len, x.dstate, x.groups, x.deltaSoftplus ? 1 : 0,
+        x.u, x.delta, x.A, x.B, x.C, x.D ?? null, x.deltaBias ?? null, y,
+      );
+      check(rc, "forward");
+      return y;
+    },
+    backward(x: ScanInputs, dy: Float32Array): ScanGrads {
+      checkInputs(x);
+      checkLength("dy", dy, x.batch * x.dim * x.len);
+      configure();
+      const g: ScanGrads = {
+        du: new Float32Array(x.u.length),
+        ddelta: new Float32Array(x.delta.length),
+        dA: new Float32Array(x.A.length),
+        dB: new Float32Array(x.B.length),
+        dC: new Float32Array(x.C.length),
+      };
+      // ScanGrads: dD / ddeltaBias present iff D / deltaBias were given.
+      if (x.D) g.dD = new Float32Array(x.dim);
+      if (x.deltaBias) g.ddeltaBias = new Float32Array(x.dim);
+      // deno-fmt-ignore
+      const rc = s.ss_cuda_bwd(
+        x.batch, x.dim, x.len, x.dstate, x.groups, x.deltaSoftplus ? 1 : 0,
+        x.u, x.delta, x.A, x.B, x.C, x.D ?? null, x.deltaBias ?? null, dy,
+        g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD ?? null, g.ddeltaBias ?? null,
+      );
+      check(rc, "backward");
+      return g;
+    },
+    close(): void {
+      lib.close();
+    },
+  };
+}
+
+/**
+ * Builds (if needed) and opens the CUDA library and returns a kernel when a GPU is visible.
+ * Never throws for an unavailable GPU or toolchain: the reason comes back instead, e.g.
+ * "nvcc not found ...", "no GPU visible: ss_cuda_device_count() = 0 (...)".
+ */
+export function loadCudaKernel(opts: LoadCudaOptions = {}): CudaLoadResult {
+  const emulate = opts.emulate ?? false;
+  let libPath = opts.libPath ?? cudaLibPath(emulate);
+  if (!opts.libPath && opts.build !== false) {
+    try {
+      libPath = buildCudaSync({ emulate, quiet: true }).libPath ?? libPath;
+    } catch (e) {
+      return { ok: false, reason: errorMessage(e) };
+    }
+  }
+  let lib: CudaLibrary;
+  try {
+    lib = Deno.dlopen(libPath, CUDA_SYMBOLS);
+  } catch (e) {
+    return { ok: false, reason: `cannot open ${libPath}: ${errorMessage(e)}` };
+  }
+  const n = lib.symbols.ss_cuda_device_count();
+  if (n <= 0) {
+    const why = cudaLastError(lib).replace(/^no GPU visible: /, "");
+    lib.close();
+    return { ok: false, reason: `no GPU visible: ss_cuda_device_count() = ${n} (${why})` };
+  }
+  return { ok: true, kernel: makeKernel(lib, opts) };
+}
