@@ -15,6 +15,7 @@ import { StarmambaError } from "../util/errors.ts";
 import { installGradients } from "../model/grads.ts";
 import { registerScanOp } from "../scan/op.ts";
 import { registerCrossOps } from "../scan/cross.ts";
+import { installFastKernels } from "./fast_kernels.ts";
 
 /** Backends a config may name. */
 export const BACKENDS = ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
@@ -69,7 +70,10 @@ export async function setupBackend(name: string): Promise<string> {
     );
   }
   const b = name as BackendName;
-  if (b === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+  if (b === "wasm") {
+    await import("@tensorflow/tfjs-backend-wasm");
+    installFastKernels();
+  }
   else if (b !== "cpu") await importOptional(b);
   installGradients();
   const tfName = TF_NAME[b];

@@ -306,7 +306,7 @@ export interface ExperimentConfig {
     conv_pre_bn: boolean;
     ssm_residual: boolean;
     head_norm: boolean;
-    scan_kernel: "auto" | "native" | "loop";
+    scan_kernel: "auto" | "native" | "loop" | "cuda";
   };
   train: {
     epochs: number;

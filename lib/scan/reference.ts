@@ -25,18 +25,19 @@ export function selectiveScanReference(
     if (opts.deltaSoftplus) dt = tf.softplus(dt);
     // expand groups to channels: (b, g, n, l) → (b, d, n, l)
     const expand = (t: tf.Tensor4D) =>
-      tf.reshape(tf.tile(tf.reshape(t, [b, g, 1, n, l]), [1, 1, d / g, 1, 1]), [b, d, n, l]);
+      tf.reshape(tf.mul(tf.reshape(t, [b, g, 1, n, l]), tf.ones([1, 1, d / g, 1, 1])), [b, d, n, l]);
     const Bd = expand(B), Cd = expand(C);
     const dA = tf.exp(tf.mul(tf.reshape(dt, [b, d, 1, l]), tf.reshape(A, [1, d, n, 1])));
     const dBu = tf.mul(tf.reshape(tf.mul(dt, u), [b, d, 1, l]), Bd);
-    const dAs = tf.unstack(dA, 3), dBus = tf.unstack(dBu, 3), Cs = tf.unstack(Cd, 3);
+    // Step t of each (b, d, n, l) tensor, as (b, d, n).
+    const at = (x: tf.Tensor, t: number) => tf.reshape(tf.slice(x, [0, 0, 0, t], [b, d, n, 1]), [b, d, n]);
     let h: tf.Tensor = tf.zeros([b, d, n]);
     const ys: tf.Tensor[] = [];
     for (let t = 0; t < l; t++) {
-      h = tf.add(tf.mul(dAs[t], h), dBus[t]);
-      ys.push(tf.sum(tf.mul(h, Cs[t]), 2));
+      h = tf.add(tf.mul(at(dA, t), h), at(dBu, t));
+      ys.push(tf.sum(tf.mul(h, at(Cd, t)), 2, true));
     }
-    let y = tf.stack(ys, 2) as tf.Tensor3D;
+    let y = tf.reshape(tf.concat(ys, 2), [b, d, l]) as tf.Tensor3D;
     if (D) y = tf.add(y, tf.mul(u, tf.reshape(D, [1, d, 1])));
     return y;
   });

@@ -6,14 +6,30 @@
 import type { ScanKernel } from "./kernel.ts";
 import { loopKernel } from "./loop.ts";
 import { loadNativeKernel } from "./native.ts";
+import { loadCudaKernel } from "./cuda.ts";
 import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
 
-/** Selects and activates a kernel: "auto" (native, else loop), "native" (required), "loop". */
+/**
+ * Selects and activates a kernel: "auto" (native, else loop), "native" or "cuda" (required),
+ * "loop".
+ */
 export function selectScanKernel(
-  choice: "auto" | "native" | "loop",
+  choice: "auto" | "native" | "loop" | "cuda",
   opts: { threads?: number; quiet?: boolean } = {},
 ): ScanKernel {
+  if (choice === "cuda") {
+    const r = loadCudaKernel();
+    if (!r.ok) {
+      throw new StarmambaError(
+        `model.scan_kernel is cuda but the CUDA kernel is unavailable: ${r.reason}. ` +
+          "Use a machine with an NVIDIA GPU and the CUDA toolkit (deno task build:cuda), or set " +
+          "model.scan_kernel: auto",
+      );
+    }
+    setScanKernel(r.kernel);
+    return r.kernel;
+  }
   let kernel: ScanKernel | null = null;
   if (choice !== "loop") {
     kernel = loadNativeKernel({ threads: opts.threads, quiet: opts.quiet || choice === "auto" });
