@@ -144,6 +144,8 @@ export async function runExperiment(
   const t0 = performance.now();
   const cfg = loaded.config;
   const root = resolve(opts.projectRoot ?? Deno.cwd());
+  // Read the commit now: the tree may change while a long run trains.
+  const code = codeVersion(root);
   const log = (s: string) => opts.quiet || console.log(s);
 
   seedGlobal(cfg.seed);
@@ -308,7 +310,6 @@ export async function runExperiment(
       ...modelShards(runDir),
     ])),
   };
-  const code = codeVersion(root);
   const resultJson: Record<string, unknown> = {
     experiment: cfg.experiment,
     version,
