@@ -78,7 +78,9 @@ export function scanForward64(x: ScanInputs): Float64Array {
         }
       }
       if (D) {
-        for (let t = 0; t < len; t++) y[(b * dim + d) * len + t] += D[d] * u[(b * dim + d) * len + t];
+        for (let t = 0; t < len; t++) {
+          y[(b * dim + d) * len + t] += D[d] * u[(b * dim + d) * len + t];
+        }
       }
     }
   }

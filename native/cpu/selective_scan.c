@@ -14,9 +14,9 @@
  * and the 16 states of one channel block sit in 16 vector registers. Inputs of a block are
  * transposed into [t][lane] scratch first. The vector type is a GCC vector extension of 64 bytes:
  * with -march=native on an AVX-512 machine it is one zmm register; elsewhere gcc splits it into
- * AVX2/SSE halves, so the file needs no intrinsics to build anywhere gcc or clang runs. The only
- * intrinsics (the 16x16 transposes and the lane reductions of dB/dC) are guarded by __AVX512F__ and
- * have portable fallbacks.
+ * AVX2/SSE halves, so the file builds with plain -O3 -fopenmp anywhere. Intrinsics are used only
+ * under __AVX512F__, each with a portable fallback: scalef/roundscale in exp, 16x16 transposes,
+ * and the shuffle tree that sums dB/dC over the 16 channel lanes when dstate is 16.
  *
  * Backward recomputes the states of a channel block (they never leave this file), keeping
  * exp(dt A) and h for up to SS_CHUNK steps in scratch; longer sequences first run a forward pass
@@ -25,7 +25,11 @@
  * Determinism: work is split into items that depend only on the shapes, never on the thread
  * count; each output element (or partial sum) is written by exactly one item, and the cross-item
  * reductions (dA, dD, ddelta_bias over batch; dB, dC over parts of a group) run afterwards in a
- * fixed order. Same inputs give bitwise-same outputs for any number of threads.
+ * fixed order. Same inputs give bitwise-same outputs for any number of threads (for one build:
+ * -march=native and portable builds round differently).
+ *
+ * Measured on a 2-core AMD EPYC (Zen 4) VM, batch 32, dim 1536, groups 4, len 256, dstate 16:
+ * about 41 ms forward and 81 ms backward of CPU time on one thread; see bench/scan_bench.ts.
  */
 #include <math.h>
 #include <stddef.h>
@@ -126,7 +130,7 @@ static inline vf exp2_v(vf t) {
 }
 
 /* exp with Cephes' expf polynomial and a two-constant ln 2 split (about 1 ulp); used per
- * (t, channel) for softplus and its derivative, where relative precision of tiny results matters. */
+ * (t, channel) for softplus and its derivative, where tiny results need relative precision. */
 static inline vf exp_v(vf x) {
   x = clamp_v(x, -87.0f, 88.0f);
   const vf k = round_v(x * 1.44269504088896341f);
@@ -234,7 +238,6 @@ static void load_rows_T(const float *restrict src, int len, int lanes, vf *restr
       __m512 r[16];
       for (int c = 0; c < 16; c++) r[c] = _mm512_loadu_ps(src + (size_t)c * len + t);
       transpose16(r);
-      /* after the transpose, row j holds time t + perm(j) */
       for (int j = 0; j < 16; j++) _mm512_store_ps((float *)&dst[t + j], r[j]);
     }
   }
@@ -524,7 +527,9 @@ typedef struct {
   __m512 l[4];
 } Tree16;
 
-static inline __attribute__((always_inline)) int tree16_state(int p) { return 4 * (p & 3) + (p >> 2); }
+static inline __attribute__((always_inline)) int tree16_state(int p) {
+  return 4 * (p & 3) + (p >> 2);
+}
 
 static inline __attribute__((always_inline)) void tree16_push(Tree16 *tr, int p, __m512 v,
                                                               __m512 *out) {
@@ -533,24 +538,28 @@ static inline __attribute__((always_inline)) void tree16_push(Tree16 *tr, int p,
     return;
   }
   /* halves of 8 partials: [a | b] */
-  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[0], v, 0x44), _mm512_shuffle_f32x4(tr->l[0], v, 0xEE));
+  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[0], v, 0x44),
+                    _mm512_shuffle_f32x4(tr->l[0], v, 0xEE));
   if ((p & 2) == 0) {
     tr->l[1] = v;
     return;
   }
   /* quarters of 4 partials: [a b c d] */
-  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[1], v, 0x88), _mm512_shuffle_f32x4(tr->l[1], v, 0xDD));
+  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[1], v, 0x88),
+                    _mm512_shuffle_f32x4(tr->l[1], v, 0xDD));
   if ((p & 4) == 0) {
     tr->l[2] = v;
     return;
   }
   /* pairs of 2 partials within each quarter */
-  v = _mm512_add_ps(_mm512_shuffle_ps(tr->l[2], v, 0x44), _mm512_shuffle_ps(tr->l[2], v, 0xEE));
+  v = _mm512_add_ps(_mm512_shuffle_ps(tr->l[2], v, 0x44),
+                    _mm512_shuffle_ps(tr->l[2], v, 0xEE));
   if ((p & 8) == 0) {
     tr->l[3] = v;
     return;
   }
-  *out = _mm512_add_ps(_mm512_shuffle_ps(tr->l[3], v, 0x88), _mm512_shuffle_ps(tr->l[3], v, 0xDD));
+  *out = _mm512_add_ps(_mm512_shuffle_ps(tr->l[3], v, 0x88),
+                       _mm512_shuffle_ps(tr->l[3], v, 0xDD));
 }
 #else
 #define SS_TREE16 0
@@ -560,14 +569,13 @@ static inline __attribute__((always_inline)) void tree16_push(Tree16 *tr, int p,
  * accumulated per lane ([t][n] vectors, reduced once per part). */
 static inline int uses_tree(int ns) { return SS_TREE16 && ns == 16; }
 
-
 /* Per-thread scratch of the backward pass. */
 typedef struct {
   vf *us, *zs, *dts, *dys, *dus, *ddts; /* [len] each */
   vf *abuf;                              /* [SS_CHUNK + 1][ns]: exp(dt A); last row a_{t1} */
   vf *hbuf;                              /* [SS_CHUNK + 1][ns]: state before t0, then h_t */
   vf *hck;                               /* [nchunks][ns]: states before each chunk */
-  vf *accB, *accC;                       /* [len][ns]: per-lane sums over the part's blocks */
+  vf *accB, *accC; /* over the part's blocks: [len][ns] per-lane sums, or [len] with the tree */
 } SsScratch;
 
 static int scratch_alloc(SsScratch *w, int len, int ns) {
