@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ScanInputs, ScanKernel } from "./kernel.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
 import { withArrays } from "./io.ts";
 
 /** Kernel name of the forward scan. */
@@ -36,6 +36,17 @@ export function getScanKernel(): ScanKernel {
   return active;
 }
 
+/** A kernel that can also write into caller-provided arrays (the native one). */
+interface IntoKernel extends ScanKernel {
+  forwardInto(x: ScanInputs, y: Float32Array): void;
+  backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
+}
+
+function isInto(k: ScanKernel): k is IntoKernel {
+  return typeof (k as Partial<IntoKernel>).forwardInto === "function" &&
+    typeof (k as Partial<IntoKernel>).backwardInto === "function";
+}
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type Infos = Record<string, tf.TensorInfo>;
 
@@ -51,7 +62,11 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo {
   const inp = args.inputs as Infos;
   const infos = INPUT_NAMES.map((n) => inp[n]);
   return withArrays(args.backend, infos, [inp.u.shape], (ins, [y]) => {
-    y.set(getScanKernel().forward(scanInputs(inp, ins, args.attrs)));
+    const k = getScanKernel();
+    const x = scanInputs(inp, ins, args.attrs);
+    // Kernels that can write in place go straight into the backend's output buffer.
+    if (isInto(k)) k.forwardInto(x, y);
+    else y.set(k.forward(x));
   })[0];
 }
 
@@ -60,7 +75,14 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const infos = [...INPUT_NAMES.map((n) => inp[n]), inp.dy];
   const shapes = INPUT_NAMES.map((n) => inp[n].shape);
   return withArrays(args.backend, infos, shapes, (ins, outs) => {
-    const g = getScanKernel().backward(scanInputs(inp, ins, args.attrs), ins[7]);
+    const k = getScanKernel();
+    const x = scanInputs(inp, ins, args.attrs);
+    if (isInto(k)) {
+      const [du, ddelta, dA, dB, dC, dD, ddeltaBias] = outs;
+      k.backwardInto(x, ins[7], { du, ddelta, dA, dB, dC, dD, ddeltaBias });
+      return;
+    }
+    const g = k.backward(x, ins[7]);
     [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.ddeltaBias].forEach((v, i) => v && outs[i].set(v));
   });
 }
