@@ -53,3 +53,14 @@ Deno.test("channel shuffle with 2 groups matches the hand-worked index map", asy
   const x = tf.tensor4d([0, 1, 2, 3, 4, 5], [1, 1, 1, 6]);
   assertEquals(Array.from(channelShuffle(x, 2).dataSync()), [0, 3, 1, 4, 2, 5]);
 });
+
+Deno.test("transposed im2col matches the shifted-view construction it replaces", async () => {
+  await setupBackend("cpu");
+  const { im2colT } = await import("../lib/model/grads.ts");
+  const x = tf.randomNormal([2, 5, 4, 3], 0, 1, "float32", 8) as tf.Tensor4D;
+  const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+  const views: tf.Tensor[] = [];
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) views.push(tf.slice(xp, [0, i, j, 0], [2, 5, 4, 3]));
+  const expected = tf.transpose(tf.reshape(tf.concat(views, 3), [2 * 5 * 4, 27]));
+  assertAllClose(im2colT(x, 3).dataSync(), expected.dataSync(), 0, 0);
+});

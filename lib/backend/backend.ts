@@ -12,7 +12,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // import (it shares our tfjs-core instance, same pinned version).
 import "@tensorflow/tfjs";
 import { StarmambaError } from "../util/errors.ts";
-import { installGradients } from "../model/grads.ts";
+import { installGradients, registerIm2col } from "../model/grads.ts";
 import { registerScanOp } from "../scan/op.ts";
 import { registerCrossOps } from "../scan/cross.ts";
 import { installFastKernels } from "./fast_kernels.ts";
@@ -79,6 +79,7 @@ export async function setupBackend(name: string): Promise<string> {
   const tfName = TF_NAME[b];
   registerScanOp(tfName);
   registerCrossOps(tfName);
+  registerIm2col(tfName);
   const ok = await tf.setBackend(tfName);
   await tf.ready();
   if (!ok || tf.getBackend() !== tfName) {

@@ -17,8 +17,67 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { withArrays } from "../scan/io.ts";
 
 let installed = false;
+
+/** Kernel name of the transposed im2col used by the Conv2D filter gradient. */
+export const IM2COL_T = "StarmambaIm2colT";
+
+/**
+ * Transposed im2col of x (B,H,W,C) for a k×k SAME convolution: row (kh·k + kw)·C + c, column
+ * (b·H + h)·W + w holds x[b, h + kh − p, w + kw − p, c] (0 outside). Exported for tests.
+ */
+export function im2colTInto(
+  x: Float32Array,
+  out: Float32Array,
+  b: number,
+  h: number,
+  w: number,
+  c: number,
+  k: number,
+): void {
+  const p = (k - 1) / 2, n = b * h * w;
+  for (let kh = 0; kh < k; kh++) {
+    for (let kw = 0; kw < k; kw++) {
+      for (let ch = 0; ch < c; ch++) {
+        const row = ((kh * k + kw) * c + ch) * n;
+        for (let bi = 0; bi < b; bi++) {
+          for (let y = 0; y < h; y++) {
+            const sy = y + kh - p;
+            const col = (bi * h + y) * w;
+            if (sy < 0 || sy >= h) continue; // out stays 0
+            const src = ((bi * h + sy) * w) * c + ch;
+            const x0 = Math.max(0, p - kw), x1 = Math.min(w, w + p - kw);
+            for (let xx = x0; xx < x1; xx++) out[row + col + xx] = x[src + (xx + kw - p) * c];
+          }
+        }
+      }
+    }
+  }
+}
+
+function im2colTKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const [b, h, w, c] = x.shape;
+  const k = (args.attrs as unknown as { k: number }).k;
+  return withArrays(args.backend, [x], [[k * k * c, b * h * w]], ([xv], [out]) => {
+    im2colTInto(xv, out, b, h, w, c, k);
+  })[0];
+}
+
+/** Registers the im2col kernel for a backend (idempotent). */
+export function registerIm2col(backendName: string): void {
+  if (tf.getKernel(IM2COL_T, backendName)) return;
+  tf.registerKernel({ kernelName: IM2COL_T, backendName, kernelFunc: im2colTKernel as never });
+}
+
+/** im2colᵀ(x) as a tensor (k·k·C, B·H·W); used only inside gradients, so not differentiable. */
+export function im2colT(x: tf.Tensor4D, k: number): tf.Tensor2D {
+  return tf.engine().runKernel(IM2COL_T, { x }, { k } as never) as tf.Tensor2D;
+}
 
 /** Installs the gradient overrides once per process (idempotent). */
 export function installGradients(): void {
@@ -143,9 +202,7 @@ const conv2dGrad: tf.GradConfig = {
       },
       filter: () => {
         const [b, h, w] = x.shape;
-        const cols = tf.concat(shiftedViews(x, k), 3); // (B,H,W,k*k*ci)
-        const colsT = tf.transpose(tf.reshape(cols, [b * h * w, k * k * ci]));
-        const dW = tf.matMul(colsT, tf.reshape(g, [b * h * w, co]));
+        const dW = tf.matMul(im2colT(x, k), tf.reshape(g, [b * h * w, co]));
         return tf.reshape(dW, [k, k, ci, co]);
       },
     };
