@@ -60,7 +60,9 @@ Deno.test("transposed im2col matches the shifted-view construction it replaces",
   const x = tf.randomNormal([2, 5, 4, 3], 0, 1, "float32", 8) as tf.Tensor4D;
   const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
   const views: tf.Tensor[] = [];
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) views.push(tf.slice(xp, [0, i, j, 0], [2, 5, 4, 3]));
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) views.push(tf.slice(xp, [0, i, j, 0], [2, 5, 4, 3]));
+  }
   const expected = tf.transpose(tf.reshape(tf.concat(views, 3), [2 * 5 * 4, 27]));
   assertAllClose(im2colT(x, 3).dataSync(), expected.dataSync(), 0, 0);
 });

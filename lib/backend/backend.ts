@@ -73,8 +73,7 @@ export async function setupBackend(name: string): Promise<string> {
   if (b === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     installFastKernels();
-  }
-  else if (b !== "cpu") await importOptional(b);
+  } else if (b !== "cpu") await importOptional(b);
   installGradients();
   const tfName = TF_NAME[b];
   registerScanOp(tfName);

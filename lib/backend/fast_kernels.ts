@@ -83,7 +83,9 @@ function batchedViaSingles(orig: tf.KernelFunc, args: KernelArgs): tf.TensorInfo
   let shape: number[] = [];
   for (let i = 0; i < n; i++) {
     const ai = piece(a, na === 1 ? 0 : i), bi = piece(b, nb === 1 ? 0 : i);
-    const oi = orig({ inputs: { a: ai, b: bi }, backend: be, attrs: args.attrs } as never) as tf.TensorInfo;
+    const oi = orig(
+      { inputs: { a: ai, b: bi }, backend: be, attrs: args.attrs } as never,
+    ) as tf.TensorInfo;
     parts.push(be.readSync(oi.dataId) as Float32Array);
     shape = oi.shape;
     be.disposeData(ai.dataId);
@@ -110,12 +112,20 @@ export function installFastKernels(): void {
     const a = args.attrs as unknown as { begin: number[] | number; size: number[] | number };
     const { begin, size } = normalise(x.shape, a.begin, a.size);
     if (size.some((v) => v === 0)) return origSlice(args as never);
-    return withArrays(args.backend, [x], [size], ([xv], [ov]) => sliceInto(xv, x.shape, begin, size, ov))[0];
+    return withArrays(
+      args.backend,
+      [x],
+      [size],
+      ([xv], [ov]) => sliceInto(xv, x.shape, begin, size, ov),
+    )[0];
   };
   const fastSplit = (args: KernelArgs) => {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype !== "float32") return origSplit(args as never);
-    const a = args.attrs as unknown as { numOrSizeSplits: number[] | number; axis: number | number[] };
+    const a = args.attrs as unknown as {
+      numOrSizeSplits: number[] | number;
+      axis: number | number[];
+    };
     const axis = ((Array.isArray(a.axis) ? a.axis[0] : a.axis) + x.shape.length) % x.shape.length;
     const sizes = typeof a.numOrSizeSplits === "number"
       ? new Array(a.numOrSizeSplits).fill(x.shape[axis] / a.numOrSizeSplits)
@@ -142,7 +152,8 @@ export function installFastKernels(): void {
     setupFunc: setupBmm,
     kernelFunc: ((args: KernelArgs) => {
       const a = args.inputs.a as tf.TensorInfo, b = args.inputs.b as tf.TensorInfo;
-      const batched = a.shape.length === 3 && b.shape.length === 3 && Math.max(a.shape[0], b.shape[0]) > 1;
+      const batched = a.shape.length === 3 && b.shape.length === 3 &&
+        Math.max(a.shape[0], b.shape[0]) > 1;
       return batched ? batchedViaSingles(origBmm, args) : origBmm(args as never);
     }) as never,
   });

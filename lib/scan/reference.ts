@@ -25,12 +25,18 @@ export function selectiveScanReference(
     if (opts.deltaSoftplus) dt = tf.softplus(dt);
     // expand groups to channels: (b, g, n, l) → (b, d, n, l)
     const expand = (t: tf.Tensor4D) =>
-      tf.reshape(tf.mul(tf.reshape(t, [b, g, 1, n, l]), tf.ones([1, 1, d / g, 1, 1])), [b, d, n, l]);
+      tf.reshape(tf.mul(tf.reshape(t, [b, g, 1, n, l]), tf.ones([1, 1, d / g, 1, 1])), [
+        b,
+        d,
+        n,
+        l,
+      ]);
     const Bd = expand(B), Cd = expand(C);
     const dA = tf.exp(tf.mul(tf.reshape(dt, [b, d, 1, l]), tf.reshape(A, [1, d, n, 1])));
     const dBu = tf.mul(tf.reshape(tf.mul(dt, u), [b, d, 1, l]), Bd);
     // Step t of each (b, d, n, l) tensor, as (b, d, n).
-    const at = (x: tf.Tensor, t: number) => tf.reshape(tf.slice(x, [0, 0, 0, t], [b, d, n, 1]), [b, d, n]);
+    const at = (x: tf.Tensor, t: number) =>
+      tf.reshape(tf.slice(x, [0, 0, 0, t], [b, d, n, 1]), [b, d, n]);
     let h: tf.Tensor = tf.zeros([b, d, n]);
     const ys: tf.Tensor[] = [];
     for (let t = 0; t < l; t++) {
