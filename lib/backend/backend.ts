@@ -15,6 +15,7 @@ import { StarmambaError } from "../util/errors.ts";
 import { installGradients, registerIm2col } from "../model/grads.ts";
 import { registerScanOp } from "../scan/op.ts";
 import { registerCrossOps } from "../scan/cross.ts";
+import { registerSS2DCore } from "../scan/ss2d_core.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 
 /** Backends a config may name. */
@@ -78,6 +79,7 @@ export async function setupBackend(name: string): Promise<string> {
   const tfName = TF_NAME[b];
   registerScanOp(tfName);
   registerCrossOps(tfName);
+  registerSS2DCore(tfName);
   registerIm2col(tfName);
   const ok = await tf.setBackend(tfName);
   await tf.ready();

@@ -16,6 +16,7 @@ import { uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
 import { crossMerge, crossScan } from "../scan/cross.ts";
 import { selectiveScan } from "../scan/op.ts";
+import { fusedSS2D, ss2dCore } from "../scan/ss2d_core.ts";
 
 /** Sizes of one SS2D module. */
 export interface SS2DDims {
@@ -64,35 +65,64 @@ export function initSS2D(ps: ParamStore, name: string, dims: SS2DDims, r: Rng): 
   initLinear(ps, `${name}.out_proj`, di, dm, false, r);
 }
 
-/** SS2D forward: (B, H, W, d_model) → (B, H, W, d_model). */
-export function ss2d(ps: ParamStore, name: string, x: tf.Tensor4D, dims: SS2DDims): tf.Tensor4D {
-  const { d_inner: di, dt_rank: R, d_state: N, K } = dims;
-  const [b, h, w] = x.shape;
-  const L = h * w;
+/**
+ * SS2D forward: (B, H, W, d_model) → (B, H, W, d_model). The core (cross-scan … cross-merge)
+ * runs as one fused native op when the native kernel is active, else as separate tfjs ops;
+ * `fused: false` forces the latter (the reference the fused op is tested against).
+ */
+export function ss2d(
+  ps: ParamStore,
+  name: string,
+  x: tf.Tensor4D,
+  dims: SS2DDims,
+  opts: { fused?: boolean } = {},
+): tf.Tensor4D {
+  const { d_inner: di } = dims;
   const xz = linear(ps, `${name}.in_proj`, x, false);
   const [xp, z] = tf.split(xz, 2, 3) as tf.Tensor4D[];
   const xc = silu(depthwise(ps, `${name}.conv2d`, xp)) as tf.Tensor4D;
-  const xs = crossScan(xc, K); // (B, K, di, L)
+  const A = tf.neg(tf.exp(ps.get(`${name}.A_logs`))) as tf.Tensor2D;
+  const bias = tf.reshape(ps.get(`${name}.dt_projs_bias`), [dims.K * di]) as tf.Tensor1D;
+  const D = ps.get(`${name}.Ds`) as tf.Tensor1D;
+  const Wx = ps.get(`${name}.x_proj_weight`) as tf.Tensor3D;
+  const Wdt = ps.get(`${name}.dt_projs_weight`) as tf.Tensor3D;
+  const merged = (opts.fused ?? true) && fusedSS2D()
+    ? ss2dCore(xc, Wx, Wdt, bias, A, D)
+    : ss2dCoreOps(xc, Wx, Wdt, bias, A, D, dims);
+  const gated = tf.mul(layerNorm(ps, `${name}.out_norm`, merged), silu(z));
+  return linear(ps, `${name}.out_proj`, gated, false) as tf.Tensor4D;
+}
 
+/** The SS2D core from separate tfjs ops: cross-scan, projections, scan, cross-merge. */
+export function ss2dCoreOps(
+  xc: tf.Tensor4D,
+  Wx: tf.Tensor3D,
+  Wdt: tf.Tensor3D,
+  bias: tf.Tensor1D,
+  A: tf.Tensor2D,
+  D: tf.Tensor1D,
+  dims: SS2DDims,
+): tf.Tensor4D {
+  const { d_inner: di, dt_rank: R, d_state: N, K } = dims;
+  const [b, h, w] = xc.shape;
+  const L = h * w;
+  const xs = crossScan(xc, K); // (B, K, di, L)
   // Per-direction projections as batched matmuls over K, on (K, ·, B·L) layouts.
   const xsK = tf.reshape(tf.transpose(xs, [1, 2, 0, 3]), [K, di, b * L]);
-  const xDbl = tf.matMul(ps.get(`${name}.x_proj_weight`), xsK); // (K, R + 2N, B·L)
+  const xDbl = tf.matMul(Wx, xsK); // (K, R + 2N, B·L)
   const [dtsLow, Bs, Cs] = tf.split(xDbl, [R, N, N], 1);
-  const dts = tf.matMul(ps.get(`${name}.dt_projs_weight`), dtsLow); // (K, di, B·L)
+  const dts = tf.matMul(Wdt, dtsLow); // (K, di, B·L)
   const toBatchMajor = (t: tf.Tensor, c: number) =>
     tf.transpose(tf.reshape(t, [K, c, b, L]), [2, 0, 1, 3]);
-
   const y = selectiveScan(
     tf.reshape(xs, [b, K * di, L]) as tf.Tensor3D,
     tf.reshape(toBatchMajor(dts, di), [b, K * di, L]) as tf.Tensor3D,
-    tf.neg(tf.exp(ps.get(`${name}.A_logs`))) as tf.Tensor2D,
+    A,
     toBatchMajor(Bs, N) as tf.Tensor4D,
     toBatchMajor(Cs, N) as tf.Tensor4D,
-    ps.get(`${name}.Ds`) as tf.Tensor1D,
-    tf.reshape(ps.get(`${name}.dt_projs_bias`), [K * di]) as tf.Tensor1D,
+    D,
+    bias,
     { deltaSoftplus: true },
   );
-  const merged = crossMerge(tf.reshape(y, [b, K, di, L]) as tf.Tensor4D, h, w, K);
-  const gated = tf.mul(layerNorm(ps, `${name}.out_norm`, merged), silu(z));
-  return linear(ps, `${name}.out_proj`, gated, false) as tf.Tensor4D;
+  return crossMerge(tf.reshape(y, [b, K, di, L]) as tf.Tensor4D, h, w, K);
 }

@@ -24,13 +24,23 @@ export const CROSS_SCAN = "StarmambaCrossScan";
 export const CROSS_MERGE = "StarmambaCrossMerge";
 
 /**
- * Position in the row-major grid of step `l` of direction `k`, for an H×W grid.
- * Exported for tests (hand-worked permutations).
+ * Direction code of scan `k` out of `K`: bit 0 = column-major, bit 1 = reversed. K = 4 uses
+ * codes 0..3; K = 2 row-major and its reverse (codes 0, 2); K = 1 row-major.
  */
-export function directionIndex(k: number, l: number, h: number, w: number): number {
+export function directionCode(K: number, k: number): number {
+  if (K === 4) return k;
+  if (K === 2) return k ? 2 : 0;
+  return 0;
+}
+
+/**
+ * Position in the row-major grid of step `l` of the direction with code `code` (see
+ * {@link directionCode}), for an H×W grid. Exported for tests (hand-worked permutations).
+ */
+export function directionIndex(code: number, l: number, h: number, w: number): number {
   const L = h * w;
-  const s = k >= 2 ? L - 1 - l : l;
-  if (k % 2 === 0) return s;
+  const s = code & 2 ? L - 1 - l : l;
+  if ((code & 1) === 0) return s;
   // column-major: step s visits column floor(s/H), row s mod H
   const col = Math.floor(s / h), row = s % h;
   return row * w + col;
@@ -40,7 +50,10 @@ export function directionIndex(k: number, l: number, h: number, w: number): numb
 function permTable(k: number, h: number, w: number): Int32Array {
   const L = h * w;
   const t = new Int32Array(k * L);
-  for (let d = 0; d < k; d++) for (let l = 0; l < L; l++) t[d * L + l] = directionIndex(d, l, h, w);
+  for (let d = 0; d < k; d++) {
+    const code = directionCode(k, d);
+    for (let l = 0; l < L; l++) t[d * L + l] = directionIndex(code, l, h, w);
+  }
   return t;
 }
 

@@ -34,11 +34,56 @@ export interface NativeKernelInfo {
 export interface NativeScanKernel extends ScanKernel {
   /** Like forward, writing y (batch·dim·len) into `y`. */
   forwardInto(x: ScanInputs, y: Float32Array): void;
+  /** The fused SS2D core built into the same library. */
+  readonly ss2d: NativeSS2D;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
    */
   backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
+}
+
+/** Sizes of one fused SS2D core call (see native/cpu/ss2d_core.c). */
+export interface SS2DCoreDims {
+  B: number;
+  H: number;
+  W: number;
+  /** d_inner */
+  di: number;
+  /** scan directions */
+  K: number;
+  /** d_state */
+  N: number;
+  /** dt_rank */
+  R: number;
+}
+
+/** Arrays of one fused SS2D core call (layouts in native/cpu/ss2d_core.c). */
+export interface SS2DCoreArrays {
+  xc: Float32Array;
+  Wx: Float32Array;
+  Wdt: Float32Array;
+  bias: Float32Array;
+  A: Float32Array;
+  D: Float32Array;
+}
+
+/** The fused SS2D core: cross-scan, projections, selective scan, cross-merge. */
+export interface NativeSS2D {
+  forwardInto(s: SS2DCoreDims, a: SS2DCoreArrays, y: Float32Array): void;
+  backwardInto(
+    s: SS2DCoreDims,
+    a: SS2DCoreArrays,
+    dy: Float32Array,
+    out: {
+      dxc: Float32Array;
+      dWx: Float32Array;
+      dWdt: Float32Array;
+      dbias: Float32Array;
+      dA: Float32Array;
+      dD: Float32Array;
+    },
+  ): void;
 }
 
 /** Options of {@link loadNativeKernel}. */
@@ -56,6 +101,8 @@ export interface NativeKernelOptions {
 
 const ABI_VERSION = 1;
 const SOURCE_URL = new URL("../../native/cpu/selective_scan.c", import.meta.url);
+/** Compiled into the same library: the fused SS2D core, which calls ss_fwd / ss_bwd. */
+const SS2D_URL = new URL("../../native/cpu/ss2d_core.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
 
@@ -70,6 +117,19 @@ const SYMBOLS = {
   ss_fwd: { parameters: [...SHAPE, ...INPUTS, I32, BUF], result: I32 },
   ss_bwd: {
     parameters: [...SHAPE, ...INPUTS, BUF, I32, BUF, BUF, BUF, BUF, BUF, BUF, BUF],
+    result: I32,
+  },
+  // B, H, W, di, K, N, R, xc, Wx, Wdt, bias, A, D, nthreads, y
+  ss2d_fwd: {
+    parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF, I32, BUF],
+    result: I32,
+  },
+  // … , dy, nthreads, dxc, dWx, dWdt, dbias, dA, dD
+  ss2d_bwd: {
+    parameters: [
+      ...[I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF],
+      ...[BUF, I32, BUF, BUF, BUF, BUF, BUF, BUF],
+    ],
     result: I32,
   },
 } as const;
@@ -132,13 +192,13 @@ function exists(path: string): boolean {
 
 /** Compiles to a temp file and renames it into place, so a concurrent reader never sees half a
  * library. Returns null on success, else the compiler's first error line. */
-function compile(cc: string, flags: string[], src: string, out: string): string | null {
+function compile(cc: string, flags: string[], src: string[], out: string): string | null {
   const dir = out.slice(0, out.lastIndexOf("/"));
   Deno.mkdirSync(dir, { recursive: true });
   const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     const res = new Deno.Command(cc, {
-      args: [...flags, "-o", tmp, src, "-lm"],
+      args: [...flags, "-o", tmp, ...src, "-lm"],
       stdout: "piped",
       stderr: "piped",
     }).outputSync();
@@ -167,7 +227,8 @@ function buildAndOpen(portable: boolean): Loaded {
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
   const version = compilerVersion(cc);
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
-  const source = Deno.readTextFileSync(src);
+  const ss2dSrc = fileURLToPath(SS2D_URL);
+  const source = Deno.readTextFileSync(src) + "\0" + Deno.readTextFileSync(ss2dSrc);
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
   for (const flags of candidates) {
@@ -178,7 +239,7 @@ function buildAndOpen(portable: boolean): Loaded {
       if (!granted({ name: "write", path: buildDir })) {
         throw new Error("needs --allow-write to build native/build/");
       }
-      const failure = compile(cc, flags, src, path);
+      const failure = compile(cc, flags, [src, ss2dSrc], path);
       if (failure !== null) {
         lastFailure = `${cc} ${flags.join(" ")}: ${failure}`;
         continue;
@@ -258,8 +319,32 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
     );
     if (rc !== 0) throw new Error(`native selective scan backward failed (code ${rc})`);
   };
+  const dimsArgs = (d: SS2DCoreDims) => [d.B, d.H, d.W, d.di, d.K, d.N, d.R] as const;
+  const arrays = (a: SS2DCoreArrays) => [a.xc, a.Wx, a.Wdt, a.bias, a.A, a.D] as const;
+  const ss2d: NativeSS2D = {
+    forwardInto(d, a, y) {
+      const rc = s.ss2d_fwd(...dimsArgs(d), ...arrays(a), threads, y);
+      if (rc !== 0) throw new Error(`native SS2D forward failed (code ${rc})`);
+    },
+    backwardInto(d, a, dy, o) {
+      const rc = s.ss2d_bwd(
+        ...dimsArgs(d),
+        ...arrays(a),
+        dy,
+        threads,
+        o.dxc,
+        o.dWx,
+        o.dWdt,
+        o.dbias,
+        o.dA,
+        o.dD,
+      );
+      if (rc !== 0) throw new Error(`native SS2D backward failed (code ${rc})`);
+    },
+  };
   return {
     name: "native",
+    ss2d,
     forward(x: ScanInputs): Float32Array {
       checkScanInputs(x); // before allocating, so a bad shape gets a clear message
       const y = new Float32Array(x.batch * x.dim * x.len);

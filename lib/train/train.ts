@@ -291,6 +291,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         acc: (st.acc.correct / st.acc.seen).toFixed(3),
         "img/s": (st.acc.seen / st.acc.seconds).toFixed(1),
       });
+      // Yield to the event loop so a Ctrl-C (SIGINT listener) can be seen between steps.
+      await new Promise((r) => setTimeout(r, 0));
       const stop = o.shouldStop?.() ?? false;
       if (stop || (st.step + 1) % cfg.output.checkpoint_every === 0) {
         st.step++;

@@ -1,0 +1,195 @@
+import { join } from "node:path";
+import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
+import {
+  loadSweep,
+  meanStd,
+  parseCsv,
+  parseSweep,
+  planSweep,
+  runSweep,
+  type SweepState,
+  type SweepSummary,
+} from "../lib/results/ablation.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const BASE = join(ROOT, "configs/quickstart.yaml");
+const TINY_SET = `set:
+  data.synthetic_n: 96
+  data.size: 32
+  model.dim: 8
+  model.depths: [1, 1, 1, 1]
+  model.patch_size: 2
+  train.epochs: 1
+  train.steps_per_epoch: 2
+`;
+
+function writeSweep(dir: string, body: string): string {
+  const p = join(dir, "sweep.yaml");
+  Deno.writeTextFileSync(p, body);
+  return p;
+}
+
+/** Per-image correctness from predictions.csv, computed here independently of the module. */
+function correctOf(runDir: string): boolean[] {
+  const rows = Deno.readTextFileSync(join(runDir, "predictions.csv")).trim().split("\n");
+  return rows.slice(1).map((line) => {
+    const [, , label, pg, ps] = line.split(",");
+    return (Number(pg) >= Number(ps) ? "galaxy" : "star") === label;
+  });
+}
+
+Deno.test("sweep: runs every variant × seed, resumes after a stop, skips finished runs", async () => {
+  const root = Deno.makeTempDirSync();
+  const file = writeSweep(
+    root,
+    `name: tiny\nbase: ${JSON.stringify(BASE)}\nseeds: [1]\n${TINY_SET}` +
+      "variants:\n  - { name: k1, set: { model.directions: 1 } }\n",
+  );
+  const spec = loadSweep(file);
+
+  // Stop during the second run's first step, as Ctrl-C would.
+  let steps = 0;
+  const first = await runSweep(spec, {
+    projectRoot: root,
+    quiet: true,
+    shouldStop: () => ++steps === 3,
+  });
+  assert(first.interrupted);
+  assertEquals([first.executed, first.resumed, first.skipped], [2, 0, 0]);
+  assertEquals(first.summary, null);
+  const sweepDir = join(root, "scratch", "ablations", "tiny", "v1");
+  assertEquals(first.sweepDir, sweepDir);
+  const st1 = JSON.parse(Deno.readTextFileSync(join(sweepDir, "sweep.json"))) as SweepState;
+  assertEquals(st1.runs["base/seed1"].status, "done");
+  assertEquals(st1.runs["k1/seed1"].status, "running");
+
+  const second = await runSweep(spec, { projectRoot: root, quiet: true });
+  assert(!second.interrupted);
+  assertEquals([second.executed, second.resumed, second.skipped], [0, 1, 1]);
+  assertEquals(second.sweepDir, sweepDir, "same spec → same sweep version");
+  const st2 = JSON.parse(Deno.readTextFileSync(join(sweepDir, "sweep.json"))) as SweepState;
+  assertEquals(st2.runs["k1/seed1"].run_dir, st1.runs["k1/seed1"].run_dir, "resumed in place");
+
+  const third = await runSweep(spec, { projectRoot: root, quiet: true });
+  assertEquals([third.executed, third.resumed, third.skipped], [0, 0, 2]);
+  assertEquals(third.written, [], "a complete sweep keeps its summary");
+
+  // Summary: both variants, values traceable to the runs' own files.
+  const s = JSON.parse(Deno.readTextFileSync(join(sweepDir, "summary.json"))) as SweepSummary;
+  assertEquals(s.variants.map((v) => v.name), ["base", "k1"]);
+  for (const v of s.variants) {
+    const run = s.runs.find((r) => r.variant === v.name)!;
+    const result = JSON.parse(Deno.readTextFileSync(join(sweepDir, run.run_dir, "result.json")));
+    assertEquals(v.best.accuracy.mean, result.best.metrics.accuracy);
+    assertEquals(v.last.balanced_accuracy.mean, result.last.metrics.balancedAccuracy);
+    assertEquals(v.best.galaxy_recall.mean, result.best.metrics.perClass.galaxy.recall);
+    assertEquals(v.best.accuracy.std, null, "one seed has no sample std");
+    assertEquals(result.config.model.directions, v.name === "k1" ? 1 : 4);
+    assertEquals(result.config.seed, 1);
+  }
+  const k1 = s.variants[1];
+  const dirOf = (name: string) => join(sweepDir, s.runs.find((r) => r.variant === name)!.run_dir);
+  const a = correctOf(dirOf("base")), b = correctOf(dirOf("k1"));
+  const expB = a.filter((x, i) => x && !b[i]).length, expC = a.filter((x, i) => !x && b[i]).length;
+  assertEquals([k1.mcnemar![0].b, k1.mcnemar![0].c], [expB, expC]);
+  assertAllClose(
+    [k1.delta_best!.accuracy.mean!],
+    [(b.filter(Boolean).length - a.filter(Boolean).length) / a.length],
+    0,
+    1e-12,
+  );
+
+  // The other outputs exist, and every link in summary.md points at a file.
+  const md = Deno.readTextFileSync(join(sweepDir, "summary.md"));
+  const links = [...md.matchAll(/\]\((runs\/[^)]+)\)/g)].map((m) => m[1]);
+  assertEquals(links.length, 2);
+  for (const l of links) Deno.statSync(join(sweepDir, l));
+  assert(Deno.readTextFileSync(join(sweepDir, "bars.svg")).startsWith("<svg"));
+  const csv = parseCsv(Deno.readTextFileSync(join(sweepDir, "summary.csv")));
+  assertEquals(csv[0], ["variant", "epoch_choice", "metric", "seed", "value"]);
+  assert(csv.some((r) => r[0] === "k1" && r[2] === "mcnemar_p" && r[3] === "1"));
+});
+
+Deno.test("mean ± sample std (n − 1) against hand-worked values", () => {
+  const s = meanStd([1, 2, 3, 4]);
+  assertEquals(s.n, 4);
+  assertEquals(s.mean, 2.5);
+  assertAllClose([s.std!], [Math.sqrt(5 / 3)], 0, 1e-15);
+  assertEquals(meanStd([0.5, NaN]), { n: 1, mean: 0.5, std: null });
+  assertEquals(meanStd([]), { n: 0, mean: null, std: null });
+});
+
+Deno.test("sweep file validation names the bad key", () => {
+  const file = join(ROOT, "configs/ablations/x.yaml");
+  const ok = {
+    name: "t",
+    base: "../quickstart.yaml",
+    seeds: [1],
+    variants: [{ name: "a", set: { "model.d_state": 4 } }],
+  };
+  assertEquals(parseSweep(ok, file).variants.map((v) => v.name), ["base", "a"]);
+  const nested = parseSweep(
+    { ...ok, variants: [{ name: "a", set: { model: { d_state: 4 } } }] },
+    file,
+  );
+  assertEquals(nested.variants[1].set, { "model.d_state": 4 });
+  const cases: [object, string][] = [
+    [{ ...ok, seedz: [1] }, 'unknown key "seedz" — did you mean "seeds"'],
+    [{ ...ok, base: "../nope.yaml" }, 'key "base"'],
+    [{ ...ok, seeds: [] }, 'key "seeds"'],
+    [{ ...ok, seeds: [1, 1] }, "seeds repeat"],
+    [{ ...ok, name: "a b" }, 'key "name"'],
+    [{ ...ok, variants: [{ name: "base", set: { "model.d_state": 4 } }] }, "reserved"],
+    [{ ...ok, variants: [{ name: "a", set: {} }] }, 'key "set" is empty'],
+    [{ ...ok, variants: [{ name: "a", set: { seed: 3 } }] }, 'key "seed" is set by the sweep'],
+    [{ ...ok, variants: [{ name: "a", sett: {} }] }, 'unknown key "sett"'],
+    [{ ...ok, publish: "yes" }, 'key "publish"'],
+  ];
+  for (const [raw, msg] of cases) assertThrows(() => parseSweep(raw, file), StarmambaError, msg);
+  // A bad config key in a variant fails at planning, before anything trains.
+  const bad = parseSweep({ ...ok, variants: [{ name: "a", set: { "model.d_stat": 4 } }] }, file);
+  assertThrows(() => planSweep(bad), StarmambaError, 'variant "a"');
+});
+
+Deno.test("spec hash: same sweep → same hash; any changed override → new hash", () => {
+  const file = join(ROOT, "configs/ablations/x.yaml");
+  const raw = {
+    name: "t",
+    base: "../quickstart.yaml",
+    seeds: [1, 2],
+    variants: [{ name: "a", set: { "model.d_state": 4 } }],
+  };
+  const h = planSweep(parseSweep(raw, file)).specHash;
+  assertEquals(planSweep(parseSweep(raw, file)).specHash, h);
+  assert(planSweep(parseSweep(raw, file), ["train.epochs=1"]).specHash !== h);
+  assert(planSweep(parseSweep({ ...raw, seeds: [1, 3] }, file)).specHash !== h);
+  const plan = planSweep(parseSweep(raw, file));
+  assertEquals(plan.runs.map((r) => r.key), ["base/seed1", "a/seed1", "base/seed2", "a/seed2"]);
+});
+
+Deno.test("every shipped sweep file is valid and resolves all its configs", () => {
+  const dir = join(ROOT, "configs/ablations");
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
+  assert(names.length >= 13, names.join(", "));
+  for (const n of names) {
+    const spec = loadSweep(join(dir, n));
+    assertEquals(`${spec.name}.yaml`, n, "name matches the file");
+    planSweep(spec);
+  }
+});
+
+Deno.test("ablate CLI: a bad sweep file is exit code 2 with one message", () => {
+  const dir = Deno.makeTempDirSync();
+  const file = writeSweep(dir, "name: t\nbase: nope.yaml\nseeds: [1]\nvariants: []\n");
+  const o = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "experiments/ablate.ts"), file],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const err = new TextDecoder().decode(o.stderr);
+  assertEquals(o.code, 2, err);
+  assert(err.includes('key "base"') && !/\n\s+at /.test(err), err);
+});

@@ -1,0 +1,154 @@
+import sharp from "sharp";
+import { join } from "node:path";
+import { assert, assertAllClose, assertEquals, assertRejects } from "../lib/util/assert.ts";
+import { loadConfig } from "../lib/config/load.ts";
+import { runExperiment } from "../lib/experiment/run.ts";
+import { parseCsv } from "../lib/results/ablation.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+import { rng } from "../lib/util/rng.ts";
+import { listInputs, loadRun, predictFiles, predictionsCsv } from "../experiments/predict.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TINY = [
+  "data.synthetic_n=96",
+  "data.size=32",
+  "model.dim=8",
+  "model.depths=[1, 1, 1, 1]",
+  "model.patch_size=2",
+  "train.epochs=1",
+  "train.steps_per_epoch=2",
+];
+
+/** A 32×32 RGB cutout: a Gaussian blob (wide for galaxies, point-like for stars) on noise. */
+async function writeCutout(path: string, galaxy: boolean, seed: number, size = 32) {
+  const r = rng(seed, "cutout");
+  const px = new Uint8Array(size * size * 3);
+  const s = galaxy ? 5 : 1.2;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const d2 = (x - size / 2) ** 2 + (y - size / 2) ** 2;
+      const v = Math.min(255, Math.round(20 + 200 * Math.exp(-d2 / (2 * s * s)) + 10 * r.next()));
+      px.fill(v, 3 * (y * size + x), 3 * (y * size + x) + 3);
+    }
+  }
+  await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toFile(path);
+}
+
+/** ImageFolder tree `<dir>/{galaxy,star}/*.png` with `n` images per class. */
+async function writeFolder(dir: string, n: number): Promise<void> {
+  for (const cls of ["galaxy", "star"]) {
+    Deno.mkdirSync(join(dir, cls), { recursive: true });
+    for (let i = 0; i < n; i++) {
+      await writeCutout(
+        join(dir, cls, `${cls}_${i}.png`),
+        cls === "galaxy",
+        i + (cls === "star" ? 100 : 0),
+      );
+    }
+  }
+}
+
+const work = Deno.makeTempDirSync();
+const data = join(work, "data");
+await writeFolder(data, 20);
+const trained = await runExperiment(
+  loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+    ...TINY,
+    "data.source=folder",
+    `data.root=${JSON.stringify(data)}`,
+  ]),
+  { projectRoot: work, quiet: true },
+);
+
+Deno.test("predict reproduces the run's own validation predictions from the image files", async () => {
+  // predictions.csv was written by the trainer from the in-memory dataset; predict decodes the
+  // PNGs again, rebuilds the network from model.json and must give the same probabilities.
+  const rows = parseCsv(Deno.readTextFileSync(join(trained.runDir, "predictions.csv")));
+  const head = rows[0];
+  const iFile = head.indexOf("file"), iP = head.indexOf("p_galaxy");
+  const val = rows.slice(1).filter((r) => r.length === head.length);
+  assert(val.length >= 4, `validation rows: ${val.length}`);
+  const run = await loadRun(trained.runDir);
+  try {
+    const files = val.map((r) => join(data, r[iFile]));
+    const expected = val.map((r) => Number(r[iP]));
+    for (const batch of [undefined, 3]) {
+      const out = await predictFiles(run, files, { batch });
+      assertEquals(out.map((o) => o.file), files);
+      assertAllClose(out.map((o) => o.probs[0]), expected, 0, 1e-6, `batch ${batch}`);
+    }
+  } finally {
+    run.model.params.dispose();
+  }
+});
+
+Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], argmax labels", async () => {
+  const dir = join(work, "unlabelled");
+  Deno.mkdirSync(join(dir, "nested"), { recursive: true });
+  for (let i = 0; i < 5; i++) await writeCutout(join(dir, `a${i}.png`), i % 2 === 0, 500 + i);
+  await writeCutout(join(dir, "nested", "b.png"), true, 600);
+  Deno.writeTextFileSync(join(dir, "notes.txt"), "not an image");
+  const files = listInputs([dir]);
+  assertEquals(files.length, 6);
+  const run = await loadRun(trained.runDir);
+  try {
+    const out = await predictFiles(run, files, { batch: 4 });
+    const csv = parseCsv(predictionsCsv(run, out));
+    assertEquals(csv[0], ["file", "p_galaxy", "label"]);
+    assertEquals(csv.length, 7);
+    for (const [file, p, label] of csv.slice(1)) {
+      const x = Number(p);
+      assert(x >= 0 && x <= 1, `${file}: p = ${p}`);
+      assertEquals(label, x >= 0.5 ? "galaxy" : "star", `${file}: p = ${p}`);
+    }
+  } finally {
+    run.model.params.dispose();
+  }
+});
+
+Deno.test("predict: a corrupt file and a wrong-sized image are clear errors", async () => {
+  const dir = Deno.makeTempDirSync();
+  const bad = join(dir, "corrupt.png");
+  Deno.writeFileSync(bad, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]));
+  const big = join(dir, "big.png");
+  await writeCutout(big, true, 7, 40);
+  const run = await loadRun(trained.runDir);
+  try {
+    await assertRejects(() => predictFiles(run, [bad]), StarmambaError, "corrupt.png");
+    const e = await assertRejects(() => predictFiles(run, [big]), StarmambaError, "40x40");
+    assert(e.message.includes("32x32") && e.message.includes("--resize"), e.message);
+    const resized = await predictFiles(run, [big], { resize: true });
+    assertEquals(resized.length, 1);
+  } finally {
+    run.model.params.dispose();
+  }
+  await assertRejects(
+    async () => await loadRun(join(dir, "nothing")),
+    StarmambaError,
+    "no such folder",
+  );
+});
+
+Deno.test("predict CLI: CSV file on success, exit code 2 and one message for a bad image", async () => {
+  const dir = Deno.makeTempDirSync();
+  await writeCutout(join(dir, "ok.png"), false, 11);
+  const cli = (args: string[]) => {
+    const o = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "experiments/predict.ts"), "--model", trained.runDir, ...args],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const dec = new TextDecoder();
+    return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+  };
+  const csvPath = join(dir, "p.csv");
+  const ok = cli([join(dir, "ok.png"), "--out", csvPath, "--quiet"]);
+  assertEquals(ok.code, 0, ok.err);
+  assertEquals(parseCsv(Deno.readTextFileSync(csvPath)).length, 2);
+  Deno.writeTextFileSync(join(dir, "broken.jpg"), "definitely not a jpeg");
+  const bad = cli([dir, "--quiet"]);
+  assertEquals(bad.code, 2, bad.err);
+  assert(bad.err.includes("broken.jpg") && !/\n\s+at /.test(bad.err), bad.err);
+});
