@@ -1,0 +1,49 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
+import { setupBackend } from "../lib/backend/backend.ts";
+
+// The wasm overrides (Slice, SplitV, Concat, batched BatchMatMul) against the cpu backend's stock
+// kernels on the same inputs.
+async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<[number[][], number[][]]> {
+  const run = async (backend: string) => {
+    await setupBackend(backend);
+    const out = f();
+    const list = Array.isArray(out) ? out : [out];
+    return list.map((t) => [...t.shape, -1, ...Array.from(t.dataSync())]);
+  };
+  return [await run("cpu"), await run("wasm")];
+}
+
+const data = (shape: number[], seed: number) =>
+  tf.tensor(
+    Float32Array.from({
+      length: shape.reduce((a, b) => a * b, 1),
+    }, (_, i) => Math.sin(i * 0.7 + seed)),
+    shape,
+  );
+
+Deno.test("wasm Slice/SplitV/Concat/batched matmul overrides equal the cpu kernels", async () => {
+  const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
+    ["slice axis 0", () => tf.slice(data([4, 3, 5], 1), [1, 0, 0], [2, -1, -1])],
+    ["slice inner box", () => tf.slice(data([2, 5, 6, 3], 2), [1, 1, 2, 0], [1, 3, 2, 2])],
+    ["slice last axis", () => tf.slice(data([3, 4, 70], 3), [0, 0, 5], [3, 4, 64])],
+    ["split last axis", () => tf.split(data([2, 3, 3, 8], 4), 2, 3)],
+    ["split sizes axis 1", () => tf.split(data([2, 9, 5], 5), [1, 4, 4], 1)],
+    ["concat last axis", () => tf.concat([data([2, 3, 4], 6), data([2, 3, 2], 7)], 2)],
+    [
+      "concat axis 1 (long runs)",
+      () => tf.concat([data([2, 40, 4], 8), data([2, 30, 4], 9), data([2, 1, 4], 10)], 1),
+    ],
+    ["batched matmul", () => tf.matMul(data([3, 4, 5], 11), data([3, 5, 6], 12))],
+    ["batched matmul, broadcast b", () => tf.matMul(data([3, 4, 5], 13), data([1, 5, 2], 14))],
+    [
+      "batched matmul, transposed",
+      () => tf.matMul(data([2, 5, 4], 15), data([2, 6, 5], 16), true, true),
+    ],
+  ];
+  for (const [name, f] of cases) {
+    const [a, b] = await onBoth(f);
+    assertEquals(a.length, b.length, name);
+    a.forEach((v, i) => assertAllClose(b[i], v, 1e-6, 1e-6, `${name} [${i}]`));
+  }
+});
