@@ -1,0 +1,90 @@
+/**
+ * Per-kernel profile of one training step: which kernels a step dispatches, where each runs
+ * (native C, XNNPACK/wasm, or a TypeScript loop registered by starmamba), and its share of the
+ * step. `deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]`.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { setupBackend } from "../lib/backend/backend.ts";
+import { modelConfig } from "../lib/model/config.ts";
+import { buildMedMamba } from "../lib/model/medmamba.ts";
+import { selectScanKernel } from "../lib/scan/select.ts";
+import { rng } from "../lib/util/rng.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { crossEntropy } from "../lib/train/loss.ts";
+
+const USAGE =
+  "usage: deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]";
+
+/** Where each kernel starmamba dispatches runs, for the profile table. */
+export function kernelHome(name: string, backend: string): string {
+  if (name === "StarmambaSS2DCore" || name === "StarmambaSS2DCoreGrad") {
+    return "native C (fused SS2D)";
+  }
+  if (name.startsWith("StarmambaSelectiveScan")) return "native C or TS loop (scan kernel)";
+  if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
+  if (backend !== "wasm") return backend;
+  if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
+  if (["Conv2D", "DepthwiseConv2dNative", "BatchMatMul"].includes(name)) return "wasm (XNNPACK)";
+  return "wasm";
+}
+
+await runMain(async () => {
+  const { values } = parseArgs(Deno.args, {
+    preset: { type: "string" },
+    batch: { type: "string" },
+    backend: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const backend = (values.backend as string) ?? "wasm";
+  const bs = Number(values.batch ?? 32);
+  await setupBackend(backend);
+  const kernel = selectScanKernel("auto");
+  const m = buildMedMamba(modelConfig((values.preset as string) ?? "cpu"), 1);
+  const vars = m.params.trainable();
+  const x = tf.randomNormal([bs, 64, 64, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = Int32Array.from({ length: bs }, (_, i) => i % 2);
+  const step = () =>
+    tf.tidy(() => {
+      const ctx = {
+        training: true,
+        rng: rng(1, "dp"),
+        bnUpdates: [] as { variable: tf.Variable; value: tf.Tensor }[],
+      };
+      const { value } = tf.variableGrads(() => crossEntropy(m.forward(x, ctx), labels, null), vars);
+      value.dataSync();
+      ctx.bnUpdates.forEach((u) => u.value.dispose());
+    });
+  step();
+  const t0 = performance.now();
+  step();
+  const wall = performance.now() - t0;
+  const prof = await tf.profile(() => step());
+  const agg = new Map<string, { ms: number; n: number }>();
+  for (const k of prof.kernels) {
+    const a = agg.get(k.name) ?? { ms: 0, n: 0 };
+    a.ms += k.kernelTimeMs as number;
+    a.n++;
+    agg.set(k.name, a);
+  }
+  const total = [...agg.values()].reduce((s, a) => s + a.ms, 0);
+  console.log(
+    `backend ${backend}, scan kernel ${kernel.name}, batch ${bs}: step ${wall.toFixed(0)} ms ` +
+      `(${(bs * 1000 / wall).toFixed(1)} img/s); kernels ${total.toFixed(0)} ms, JS overhead ${
+        (wall - total).toFixed(0)
+      } ms\n`,
+  );
+  console.log("| kernel | runs on | calls | ms | share |\n|---|---|---:|---:|---:|");
+  [...agg.entries()].sort((a, b) => b[1].ms - a[1].ms).forEach(([n, a]) =>
+    console.log(
+      `| ${n} | ${kernelHome(n, backend)} | ${a.n} | ${a.ms.toFixed(1)} | ${
+        (100 * a.ms / total).toFixed(1)
+      }% |`,
+    )
+  );
+  return 0;
+});
