@@ -1,0 +1,580 @@
+/**
+ * `deno task bench`: training and inference images/s of MedMamba presets on random 3×64×64
+ * data, the selective-scan kernels alone, peak memory, analytic FLOPs and achieved GFLOP/s
+ * beside an estimate of the machine's peak; optionally the PyTorch peer in the same sitting.
+ * Prints tables and writes bench/results/<YYYY-MM-DD>-<short commit>.json.
+ *
+ *   deno task bench [--presets cpu,tiny] [--batch 32] [--steps N] [--warmup N] [--quick] [--peer]
+ *   deno task bench --compare a.json b.json
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { setupBackend } from "../lib/backend/backend.ts";
+import { modelConfig } from "../lib/model/config.ts";
+import { selectScanKernel } from "../lib/scan/select.ts";
+import { loopKernel } from "../lib/scan/loop.ts";
+import { loadNativeKernel, nativeDefaultThreads, nativeKernelInfo } from "../lib/scan/native.ts";
+import type { ScanKernel } from "../lib/scan/kernel.ts";
+import { type CodeVersion, codeVersion, environment } from "../lib/results/provenance.ts";
+import { writeJsonAtomic } from "../lib/util/fs.ts";
+import { type OptionSpec, parseArgs, runMain } from "../lib/util/cli.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+import { Progress } from "../lib/train/progress.ts";
+import { estimatePeak, flopsPerImage, type PeakEstimate } from "./flops.ts";
+import {
+  benchPreset,
+  benchScan,
+  type PresetResult,
+  type ScanResult,
+  type ScanShape,
+  type Tick,
+} from "./measure.ts";
+import {
+  type PeerPreset,
+  type PeerScan,
+  type PeerStatus,
+  peerStatus,
+  runPeerModel,
+  runPeerScan,
+} from "./peer.ts";
+import { compareTable, fmt, readResult, settingsDiff, table } from "./report.ts";
+
+const USAGE = `Usage: deno task bench [options]
+       deno task bench --compare a.json b.json
+
+Measures, on random 3×64×64 data, training images/s (forward, loss, backward, Adam) and
+inference images/s (eval forward) per preset, the selective scan alone per kernel, peak RSS,
+analytic FLOPs/image and achieved GFLOP/s beside an estimated machine peak. Writes
+bench/results/<YYYY-MM-DD>-<short commit>.json.
+
+Options:
+  --presets LIST     comma-separated presets (default cpu,tiny; cpu alone skips MedMamba-T)
+  --batch N          batch size (default 32)
+  --steps N          timed steps per measurement; the median is reported (default 5, --quick 2)
+  --warmup N         untimed warm-up steps first (default 2, --quick 1)
+  --backend NAME     tfjs backend (default wasm)
+  --kernel NAME      scan kernel inside the model: auto|native|loop (default auto)
+  --threads N        native scan kernel threads (default: OMP_NUM_THREADS, else all cores)
+  --scan-batch N     batch of the scan-alone shapes (default 32)
+  --scan-reps N      timed reps of the scan alone (default 5, --quick 2)
+  --skip-scan        don't time the scan alone
+  --quick            fewer steps and reps, for smoke tests
+  --peer             also run the PyTorch peer (../shared/peer) and record ratios
+  --out PATH         write the JSON here instead of bench/results/
+  --compare          with two result files: print the ratios between their figures
+  -h, --help         this text`;
+
+const OPTIONS: OptionSpec = {
+  presets: { type: "string" },
+  batch: { type: "string" },
+  steps: { type: "string" },
+  warmup: { type: "string" },
+  backend: { type: "string" },
+  kernel: { type: "string" },
+  threads: { type: "string" },
+  "scan-batch": { type: "string" },
+  "scan-reps": { type: "string" },
+  "skip-scan": { type: "boolean" },
+  quick: { type: "boolean" },
+  peer: { type: "boolean" },
+  out: { type: "string" },
+  compare: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** The bench's settings after parsing and defaults. */
+export interface BenchOptions {
+  presets: string[];
+  batch: number;
+  steps: number;
+  warmup: number;
+  backend: string;
+  kernel: "auto" | "native" | "loop";
+  /** Native scan threads; null = the kernel's default. */
+  threads: number | null;
+  scan: boolean;
+  scanBatch: number;
+  scanReps: number;
+  quick: boolean;
+  peer: boolean;
+  out: string | null;
+}
+
+const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PEER_DIR = join(ROOT, "..", "shared", "peer");
+
+function intOption(v: unknown, name: string, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new StarmambaError(`--${name} must be an integer ≥ ${min} (got "${v}")`);
+  }
+  return n;
+}
+
+/** Parses the command line into options (exported for tests). */
+export function benchOptions(values: Record<string, unknown>): BenchOptions {
+  const quick = Boolean(values.quick);
+  const presets = String(values.presets ?? "cpu,tiny").split(",").map((s) => s.trim())
+    .filter(Boolean);
+  if (presets.length === 0) throw new StarmambaError("--presets needs at least one preset");
+  presets.forEach((p) => modelConfig(p)); // unknown names fail here, listing the choices
+  const kernel = String(values.kernel ?? "auto");
+  if (!["auto", "native", "loop"].includes(kernel)) {
+    throw new StarmambaError(`--kernel must be auto, native or loop (got "${kernel}")`);
+  }
+  return {
+    presets,
+    batch: intOption(values.batch, "batch", 32, 2), // BatchNorm needs 2
+    steps: intOption(values.steps, "steps", quick ? 2 : 5, 1),
+    warmup: intOption(values.warmup, "warmup", quick ? 1 : 2, 0),
+    backend: String(values.backend ?? "wasm"),
+    kernel: kernel as BenchOptions["kernel"],
+    threads: values.threads === undefined ? null : intOption(values.threads, "threads", 0, 1),
+    scan: !values["skip-scan"],
+    scanBatch: intOption(values["scan-batch"], "scan-batch", 32, 1),
+    scanReps: intOption(values["scan-reps"], "scan-reps", quick ? 2 : 5, 1),
+    quick,
+    peer: Boolean(values.peer),
+    out: values.out === undefined ? null : String(values.out),
+  };
+}
+
+/** The scan kernel inside the model, and its thread count. */
+interface KernelInfo {
+  name: string;
+  threads: number | null;
+  compiler: string | null;
+  flags: string[] | null;
+}
+
+function kernelInfo(k: ScanKernel, threads: number | null): KernelInfo {
+  if (k.name !== "native") return { name: k.name, threads: 1, compiler: null, flags: null };
+  const info = nativeKernelInfo();
+  return {
+    name: k.name,
+    threads: threads ?? nativeDefaultThreads(),
+    compiler: info?.compiler ?? null,
+    flags: info?.flags ?? null,
+  };
+}
+
+/** /proc/cpuinfo's text, or "" off Linux. */
+function readCpuinfo(): string {
+  try {
+    return Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    // Deno wants --allow-all to read /proc/cpuinfo itself; a child process only needs --allow-run.
+    try {
+      const r = new Deno.Command("cat", {
+        args: ["/proc/cpuinfo"],
+        stdout: "piped",
+        stderr: "null",
+      })
+        .outputSync();
+      return r.success ? new TextDecoder().decode(r.stdout) : "";
+    } catch {
+      return "";
+    }
+  }
+}
+
+function loadavg(): number[] | null {
+  try {
+    return Deno.loadavg();
+  } catch {
+    return null;
+  }
+}
+
+/** Scan shapes per kernel: scan_bench.ts's shape and MedMamba-T's stage 1 for native. */
+function scanPlan(o: BenchOptions): { kernel: ScanKernel; label: string; shape: ScanShape }[] {
+  const plan: { kernel: ScanKernel; label: string; shape: ScanShape }[] = [];
+  const native = loadNativeKernel({ threads: o.threads ?? 0, quiet: true });
+  const base = { len: 256, dstate: 16, groups: 4 };
+  if (native) {
+    // bench/scan_bench.ts's shape: four times the channels of MedMamba-T's first stage
+    plan.push({
+      kernel: native,
+      label: "d1536",
+      shape: { batch: o.scanBatch, dim: 1536, ...base },
+    });
+    // SS2D of MedMamba-T's first stage: K·d_inner = 4·96; the peer's scan-alone shape
+    plan.push({
+      kernel: native,
+      label: "tiny-stage1",
+      shape: { batch: o.scanBatch, dim: 384, ...base },
+    });
+  }
+  // The TypeScript loop is ~100× slower: a small shape only.
+  plan.push({ kernel: loopKernel, label: "small", shape: { ...base, batch: 2, dim: 96, len: 64 } });
+  return plan;
+}
+
+/** Peer figures and ratios, or why there are none. */
+interface PeerSection {
+  status: PeerStatus;
+  presets: Record<string, PeerPreset>;
+  scan: PeerScan | null;
+  errors: string[];
+}
+
+/** Runs the peer's benchmarks one after another (never beside ours: 2 cores). */
+function runPeer(o: BenchOptions, say: (msg: string) => void): PeerSection {
+  const status = peerStatus(PEER_DIR);
+  const out: PeerSection = { status, presets: {}, scan: null, errors: [] };
+  if (!status.available) return out;
+  for (const p of o.presets) {
+    say(`running the PyTorch peer: ${p} …`);
+    try {
+      out.presets[p] = runPeerModel(PEER_DIR, p, o);
+    } catch (e) {
+      out.errors.push((e as Error).message);
+    }
+  }
+  if (o.scan) {
+    say("running the PyTorch peer: scan alone …");
+    try {
+      out.scan = runPeerScan(PEER_DIR, { batch: o.scanBatch, reps: o.scanReps });
+    } catch (e) {
+      out.errors.push((e as Error).message);
+    }
+  }
+  return out;
+}
+
+/** Flat headline figures, the keys --compare matches on. */
+function figuresOf(
+  presets: PresetResult[],
+  scans: ScanResult[],
+  peer: PeerSection | null,
+  peak: PeakEstimate | null,
+): Record<string, number> {
+  const f: Record<string, number> = {};
+  for (const r of presets) {
+    const k = r.preset;
+    f[`${k}.train.images_per_s`] = r.train.imagesPerSec;
+    f[`${k}.train.step_ms`] = r.train.step.median;
+    f[`${k}.train.gflop_per_s`] = r.train.gflops;
+    f[`${k}.infer.images_per_s`] = r.infer.imagesPerSec;
+    f[`${k}.infer.step_ms`] = r.infer.step.median;
+    f[`${k}.infer.gflop_per_s`] = r.infer.gflops;
+    f[`${k}.forward_gflop_per_image`] = r.flopsPerImage.forward / 1e9;
+    f[`${k}.peak_rss_mib`] = r.peakRssMiB;
+  }
+  for (const s of scans) {
+    f[`scan.${s.kernel}.${s.label}.fwd_ms`] = s.forwardMs.median;
+    f[`scan.${s.kernel}.${s.label}.fwd_bwd_ms`] = s.forwardBackwardMs.median;
+  }
+  if (peak) f["machine.peak_gflop_per_s_estimate"] = peak.gflops;
+  if (!peer) return f;
+  for (const [k, p] of Object.entries(peer.presets)) {
+    const ours = presets.find((r) => r.preset === k)!;
+    f[`peer.${k}.train.images_per_s`] = p.trainImagesPerSec;
+    f[`peer.${k}.infer.images_per_s`] = p.inferImagesPerSec;
+    f[`ratio.${k}.train`] = ours.train.imagesPerSec / p.trainImagesPerSec;
+    f[`ratio.${k}.infer`] = ours.infer.imagesPerSec / p.inferImagesPerSec;
+  }
+  const ourScan = scans.find((s) => s.kernel === "native" && s.label === "tiny-stage1");
+  if (peer.scan) {
+    f["peer.scan.fwd_ms"] = peer.scan.forwardMs;
+    f["peer.scan.fwd_bwd_ms"] = peer.scan.forwardBackwardMs;
+    if (ourScan) {
+      f["ratio.scan.fwd"] = peer.scan.forwardMs / ourScan.forwardMs.median;
+      f["ratio.scan.fwd_bwd"] = peer.scan.forwardBackwardMs / ourScan.forwardBackwardMs.median;
+    }
+  }
+  return f;
+}
+
+function presetTable(rs: PresetResult[], peak: PeakEstimate | null): string {
+  const pct = (g: number) => (peak ? `${fmt((100 * g) / peak.gflops, 1)}%` : "–");
+  return table(
+    [
+      "preset",
+      "params",
+      "GFLOP/img",
+      "train img/s",
+      "step ms",
+      "GFLOP/s",
+      "%peak",
+      "infer img/s",
+      "step ms",
+      "GFLOP/s",
+      "%peak",
+      "peak RSS MiB",
+    ],
+    rs.map((r) => [
+      r.preset,
+      r.params.toLocaleString("en-US"),
+      fmt(r.flopsPerImage.forward / 1e9, 3),
+      fmt(r.train.imagesPerSec, 1),
+      fmt(r.train.step.median, 0),
+      fmt(r.train.gflops, 2),
+      pct(r.train.gflops),
+      fmt(r.infer.imagesPerSec, 1),
+      fmt(r.infer.step.median, 0),
+      fmt(r.infer.gflops, 2),
+      pct(r.infer.gflops),
+      fmt(r.peakRssMiB, 0),
+    ]),
+  );
+}
+
+function scanTable(ss: ScanResult[]): string {
+  return table(
+    ["kernel", "shape (B×D×L, N, G)", "threads", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s"],
+    ss.map((s) => [
+      `${s.kernel} (${s.label})`,
+      `${s.shape.batch}×${s.shape.dim}×${s.shape.len}, N${s.shape.dstate}, G${s.shape.groups}`,
+      String(s.threads ?? "–"),
+      `${fmt(s.forwardMs.median, 1)} (min ${fmt(s.forwardMs.min, 1)})`,
+      `${fmt(s.forwardBackwardMs.median, 1)} (min ${fmt(s.forwardBackwardMs.min, 1)})`,
+      fmt(s.forwardGflops, 2),
+    ]),
+  );
+}
+
+function peerTable(rs: PresetResult[], scans: ScanResult[], peer: PeerSection): string {
+  const rows: string[][] = [];
+  for (const r of rs) {
+    const p = peer.presets[r.preset];
+    if (!p) continue;
+    rows.push([
+      `${r.preset} train img/s`,
+      fmt(r.train.imagesPerSec, 1),
+      fmt(p.trainImagesPerSec, 1),
+      fmt(r.train.imagesPerSec / p.trainImagesPerSec, 2),
+    ]);
+    rows.push([
+      `${r.preset} infer img/s`,
+      fmt(r.infer.imagesPerSec, 1),
+      fmt(p.inferImagesPerSec, 1),
+      fmt(r.infer.imagesPerSec / p.inferImagesPerSec, 2),
+    ]);
+  }
+  const s = scans.find((x) => x.kernel === "native" && x.label === "tiny-stage1");
+  if (peer.scan && s) {
+    rows.push([
+      "scan fwd ms (tiny-stage1)",
+      fmt(s.forwardMs.median, 1),
+      fmt(peer.scan.forwardMs, 1),
+      fmt(peer.scan.forwardMs / s.forwardMs.median, 2),
+    ]);
+    rows.push([
+      "scan fwd+bwd ms (tiny-stage1)",
+      fmt(s.forwardBackwardMs.median, 1),
+      fmt(peer.scan.forwardBackwardMs, 1),
+      fmt(peer.scan.forwardBackwardMs / s.forwardBackwardMs.median, 2),
+    ]);
+  }
+  const mismatch = Object.values(peer.presets).filter((p) => p.paramsMatch === false)
+    .map((p) => `\nwarning: the peer's ${p.preset} has ${p.params} parameters, not ours`);
+  return table(["figure", "starmamba", "peer (torch)", "speed ratio"], rows) +
+    "\nspeed ratio > 1: starmamba faster (images/s ours ÷ peer; ms peer ÷ ours)" +
+    mismatch.join("");
+}
+
+function defaultOutPath(commit: string): string {
+  const date = new Date().toISOString().slice(0, 10);
+  const short = commit === "unknown" ? "unknown" : commit.slice(0, 7);
+  return join(BENCH_DIR, "results", `${date}-${short}.json`);
+}
+
+async function wasmInfo(): Promise<Record<string, unknown>> {
+  if (tf.getBackend() !== "wasm") return {};
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  return {
+    tfjsBackendWasm: wasm.version_wasm,
+    wasmSimd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
+    wasmMultithread: await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
+  };
+}
+
+/** What one sitting measured, before it is written out. */
+interface Measured {
+  backend: string;
+  kinfo: KernelInfo;
+  peak: PeakEstimate | null;
+  env: Record<string, unknown>;
+  results: PresetResult[];
+  scans: ScanResult[];
+  peer: PeerSection | null;
+  loadStart: number[] | null;
+  loadEnd: number[] | null;
+  seconds: number;
+}
+
+async function measure(o: BenchOptions): Promise<Measured> {
+  const t0 = performance.now();
+  const loadStart = loadavg();
+  const backend = await setupBackend(o.backend);
+  const kinfo = kernelInfo(selectScanKernel(o.kernel, { threads: o.threads ?? 0 }), o.threads);
+  const peak = estimatePeak(readCpuinfo());
+  const env = { ...environment(), ...(await wasmInfo()) };
+
+  // Smallest preset first, so the cumulative peak RSS after each is that preset's own peak.
+  const presets = [...o.presets].sort((a, b) =>
+    flopsPerImage(modelConfig(a)).forward - flopsPerImage(modelConfig(b)).forward
+  );
+  const plan = o.scan ? scanPlan(o) : [];
+  const scanWarmup = o.quick ? 1 : 2;
+  const repsOf = (k: ScanKernel) => (k.name === "loop" ? Math.min(3, o.scanReps) : o.scanReps);
+  const total = presets.length * 2 * (o.warmup + o.steps) +
+    plan.reduce((s, p) => s + scanWarmup + repsOf(p.kernel), 0);
+  console.log(
+    `starmamba bench: backend ${backend}, scan kernel ${kinfo.name}` +
+      `${kinfo.name === "native" ? ` (${kinfo.threads} threads)` : ""}, batch ${o.batch}, ` +
+      `${o.warmup} warm-up + ${o.steps} timed steps, presets ${presets.join(",")}`,
+  );
+  if (loadStart && loadStart[0] >= 0.8) {
+    console.log(
+      `note: load average ${loadStart[0].toFixed(2)} at start: other processes are competing ` +
+        "for the CPU, so these timings are pessimistic",
+    );
+  }
+  // The peer runs first: a child's getrusage maxrss starts at its parent's RSS at spawn
+  // (Linux carries the high-water mark across exec), which is small only before our presets.
+  const since = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
+  const peer = o.peer ? runPeer(o, (m) => console.log(`${m} (elapsed ${since()})`)) : null;
+  const progress = new Progress(total, 10);
+  let done = 0;
+  const tick: Tick = (label) => {
+    done++;
+    progress.update(done, label, { elapsed: since() });
+  };
+
+  const results = presets.map((p) =>
+    benchPreset({ preset: p, batch: o.batch, warmup: o.warmup, steps: o.steps, tick })
+  );
+  const scans = plan.map((p) =>
+    benchScan({
+      ...p,
+      threads: p.kernel.name === "native" ? (o.threads ?? nativeDefaultThreads()) : 1,
+      warmup: scanWarmup,
+      reps: repsOf(p.kernel),
+      tick,
+    })
+  );
+  progress.finish();
+  for (const [k, p] of Object.entries(peer?.presets ?? {})) {
+    const ours = results.find((r) => r.preset === k)!;
+    p.paramsMatch = p.params === null ? null : p.params === ours.params;
+  }
+  return {
+    backend,
+    kinfo,
+    peak,
+    env,
+    results,
+    scans,
+    peer,
+    loadStart,
+    loadEnd: loadavg(),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The result file's contents. */
+function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Measured): object {
+  return {
+    schema: "starmamba-bench/1",
+    createdAt: new Date().toISOString(),
+    code,
+    command: { argv, options: o },
+    environment: {
+      ...m.env,
+      cpuMHz: m.peak ? m.peak.ghz * 1000 : null,
+      loadavgStart: m.loadStart,
+      loadavgEnd: m.loadEnd,
+    },
+    backend: m.backend,
+    scanKernel: m.kinfo,
+    settings: {
+      data: "random normal 64×64×3 (NHWC), labels uniform over 2 classes",
+      timing: "median of the timed steps after warm-up; images/s = batch ÷ median step",
+      train: "forward, cross-entropy, backward (tf.variableGrads), Adam lr 1e-3, BN commits",
+      infer: "eval forward (running BN statistics), logits read back",
+      flops: "analytic: matmuls + convs (2 per multiply-add) + scan 9·B·D·L·N; train = 3× forward",
+      peakRss: "getrusage maxrss after each preset (cumulative; presets run smallest first)",
+      peer: "bench.sh --official (the variant our defaults build), our batch/warm-up/steps; " +
+        "images/s from its median step; its scan-alone figures are means of its reps",
+    },
+    peak: m.peak,
+    presets: Object.fromEntries(m.results.map((r) => [r.preset, r])),
+    scan: m.scans,
+    peer: m.peer,
+    figures: figuresOf(m.results, m.scans, m.peer, m.peak),
+    wallSeconds: m.seconds,
+  };
+}
+
+function printReport(o: BenchOptions, m: Measured): void {
+  const { kinfo, peak, results, scans, peer } = m;
+  console.log(
+    `\nModel throughput: backend ${m.backend}, scan kernel ${kinfo.name}` +
+      `${kinfo.threads ? ` ×${kinfo.threads} threads` : ""}, batch ${o.batch}, ` +
+      `median of ${o.steps} steps after ${o.warmup} warm-up`,
+  );
+  console.log(presetTable(results, peak));
+  console.log(
+    peak
+      ? `peak ≈ ${fmt(peak.gflops, 1)} GFLOP/s — ${peak.basis}. The wasm backend runs one ` +
+        "thread with 128-bit SIMD, so its own ceiling is a small fraction of this."
+      : "peak: unknown (no clock in /proc/cpuinfo)",
+  );
+  console.log("FLOPs: analytic (matmuls + convs + scan 9·B·D·L·N forward); training = 3× forward.");
+  if (scans.length) console.log(`\nSelective scan alone:\n${scanTable(scans)}`);
+  if (peer && !peer.status.available) console.log(`\npeer: not run: ${peer.status.reason}`);
+  else if (peer) {
+    console.log(`\nPyTorch peer (torch ${peer.status.torch}, same sitting, official variant):`);
+    console.log(peerTable(results, scans, peer));
+    for (const e of peer.errors) console.log(`peer error: ${e}`);
+  }
+  if (m.loadEnd) {
+    console.log(
+      `\nload average (1 min) at start ${fmt(m.loadStart?.[0], 2)}, end ${fmt(m.loadEnd[0], 2)}`,
+    );
+  }
+}
+
+async function bench(o: BenchOptions, argv: string[]): Promise<number> {
+  const code = codeVersion(ROOT);
+  const m = await measure(o);
+  const out = o.out ?? defaultOutPath(code.commit);
+  writeJsonAtomic(out, resultRecord(o, argv, code, m));
+  printReport(o, m);
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs(Deno.args, OPTIONS, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.compare) {
+    if (positionals.length !== 2) {
+      throw new StarmambaError(`--compare needs exactly two result files\n\n${USAGE}`);
+    }
+    const [a, b] = positionals.map(readResult);
+    console.log(compareTable(a.figures, b.figures, [positionals[0], positionals[1]]));
+    const diff = settingsDiff(a, b);
+    if (diff.length) {
+      console.log(
+        `\na and b differ in (commit aside, these change the figures too):\n  ${diff.join("\n  ")}`,
+      );
+    }
+    return 0;
+  }
+  if (positionals.length) {
+    throw new StarmambaError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  }
+  return await bench(benchOptions(values), Deno.args);
+}
+
+if (import.meta.main) await runMain(main);
