@@ -68,10 +68,15 @@ function im2colTKernel(
   })[0];
 }
 
-/** Registers the im2col kernel for a backend (idempotent). */
+/** Registers the im2col and filter-flip kernels for a backend (idempotent). */
 export function registerIm2col(backendName: string): void {
   if (tf.getKernel(IM2COL_T, backendName)) return;
   tf.registerKernel({ kernelName: IM2COL_T, backendName, kernelFunc: im2colTKernel as never });
+  tf.registerKernel({
+    kernelName: FLIP_FILTER,
+    backendName,
+    kernelFunc: flipFilterKernel as never,
+  });
 }
 
 /** im2colᵀ(x) as a tensor (k·k·C, B·H·W); used only inside gradients, so not differentiable. */
@@ -164,14 +169,48 @@ function checkSameStride1(attrs: ConvAttrs, filterShape: number[], op: string): 
   }
 }
 
-/** Flips a [k, k, ...] filter along both spatial axes, without tf.reverse (slow on wasm). */
-function flipSpatial(w: tf.Tensor): tf.Tensor {
-  const [kh, kw, ...rest] = w.shape;
-  const flat = tf.reshape(w, [kh * kw, ...rest]);
-  const idx = tf.tensor1d([...Array(kh * kw).keys()].reverse(), "int32");
-  const flipped = tf.gather(flat, idx, 0);
-  idx.dispose();
-  return tf.reshape(flipped, w.shape);
+/** Kernel name of the spatial flip (with optional in/out channel swap) of a conv filter. */
+export const FLIP_FILTER = "StarmambaFlipFilter";
+
+/**
+ * w [k, k, ci, co] → out[kh, kw, ·, ·] = w[k−1−kh, k−1−kw, ·, ·], with the last two axes swapped
+ * when `swap` (giving [k, k, co, ci]). Exported for tests.
+ */
+export function flipFilterInto(
+  w: Float32Array,
+  out: Float32Array,
+  k: number,
+  ci: number,
+  co: number,
+  swap: boolean,
+): void {
+  const plane = ci * co;
+  for (let t = 0; t < k * k; t++) {
+    const src = (k * k - 1 - t) * plane, dst = t * plane;
+    if (!swap) {
+      out.set(w.subarray(src, src + plane), dst);
+      continue;
+    }
+    for (let i = 0; i < ci; i++) {
+      for (let o = 0; o < co; o++) out[dst + o * ci + i] = w[src + i * co + o];
+    }
+  }
+}
+
+function flipFilterKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const [k, , ci, co] = x.shape;
+  const swap = (args.attrs as unknown as { swap: boolean }).swap;
+  return withArrays(args.backend, [x], [swap ? [k, k, co, ci] : [k, k, ci, co]], ([w], [out]) => {
+    flipFilterInto(w, out, k, ci, co, swap);
+  })[0];
+}
+
+/** Flips a [k, k, ci, co] filter spatially (and swaps ci/co if `swap`); used only in gradients. */
+function flipSpatial(w: tf.Tensor, swap = false): tf.Tensor4D {
+  return tf.engine().runKernel(FLIP_FILTER, { x: w }, { swap } as never) as tf.Tensor4D;
 }
 
 /** The k·k shifted views of x (B,H,W,C) under SAME padding, in (kh, kw) row-major order. */
@@ -197,7 +236,7 @@ const conv2dGrad: tf.GradConfig = {
     const [k, , ci, co] = filter.shape;
     return {
       x: () => {
-        const wT = tf.transpose(flipSpatial(filter), [0, 1, 3, 2]) as tf.Tensor4D;
+        const wT = flipSpatial(filter, true);
         return tf.conv2d(g, wT, 1, "same");
       },
       filter: () => {
@@ -221,7 +260,7 @@ const depthwiseGrad: tf.GradConfig = {
     const k = filter.shape[0];
     const c = filter.shape[2];
     return {
-      x: () => tf.depthwiseConv2d(g, flipSpatial(filter) as tf.Tensor4D, 1, "same"),
+      x: () => tf.depthwiseConv2d(g, flipSpatial(filter), 1, "same"),
       filter: () => {
         const taps = shiftedViews(x, k).map((v) => tf.sum(tf.mul(v, g), [0, 1, 2]));
         return tf.reshape(tf.stack(taps), [k, k, c, 1]);
