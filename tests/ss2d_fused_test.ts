@@ -16,7 +16,16 @@ for (const backend of ["cpu", "wasm"]) {
     fn: async () => {
       await setupBackend(backend);
       setScanKernel(native!);
-      for (const [K, h, w, dm, N] of [[4, 4, 6, 8, 4], [2, 3, 5, 4, 16], [1, 4, 4, 20, 3]]) {
+      // L = 24, 15, 16 take the short-sequence path of the C code; L = 64, 128 the long one.
+      for (
+        const [K, h, w, dm, N] of [[4, 4, 6, 8, 4], [2, 3, 5, 4, 16], [1, 4, 4, 20, 3], [
+          4,
+          8,
+          8,
+          6,
+          4,
+        ], [2, 16, 8, 4, 2]]
+      ) {
         const dims = ss2dDims(dm, N, K);
         const { d_inner: di, dt_rank: R } = dims;
         const seed = 17 * K + h;

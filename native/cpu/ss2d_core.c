@@ -25,7 +25,7 @@ int ss_bwd(int batch, int dim, int len, int dstate, int groups, const float *u,
            const float *delta_bias, int delta_softplus, const float *dy, int nthreads, float *du,
            float *ddelta, float *dA, float *dB, float *dC, float *dD, float *ddelta_bias);
 
-#define SLOTS 16
+#define SLOTS 16 /* every slot is in use */
 static float *ws_buf[SLOTS];
 static size_t ws_cap[SLOTS];
 
@@ -110,6 +110,9 @@ static void cross_merge(const Dims *s, const float *ys, float *y, int nt) {
   }
 }
 
+/* From this sequence length on, loops vectorise over L; below it, over d_inner. */
+#define LONG_L 64
+
 /* Row c of x_dbl for (b,k): dt rows first, then B, then C (as VMamba's split). */
 static float *xdbl_row(const Dims *s, int bk, int c, float *dtl, float *Bs, float *Cs) {
   if (c < s->R) return dtl + ((size_t)bk * s->R + c) * s->L;
@@ -117,29 +120,63 @@ static float *xdbl_row(const Dims *s, int bk, int c, float *dtl, float *Bs, floa
   return Cs + ((size_t)bk * s->N + (c - s->R - s->N)) * s->L;
 }
 
-/* u = cross-scan(xc); (dtl, Bs, Cs) = Wx·u; delta = Wdt·dtl. */
-static void prepare(const Dims *s, const float *xc, const float *Wx, const float *Wdt, float *u,
-                    float *dtl, float *Bs, float *Cs, float *delta, int nt) {
+/* u = cross-scan(xc); (dtl, Bs, Cs) = Wx·u; delta = Wdt·dtl.
+ * x_proj reads the rows of xc directly (u[b,k,:,l] is the row of xc at the direction's position
+ * l), so every dot product runs over d_inner contiguous floats, whatever L is. */
+static void prepare(const Dims *s, const float *xc, const float *Wx, const float *Wdt,
+                    const float *WdtT, float *u, float *dtl, float *Bs, float *Cs, float *delta,
+                    float *tmpT, int nt) {
   cross_scan(s, xc, u, nt);
-  const int L = s->L;
+  const int L = s->L, di = s->di;
+  if (L >= LONG_L) {
+    /* Long sequences: vectorise over L (each output row is a sum of scaled input rows). */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int bk = 0; bk < s->B * s->K; bk++) {
+      int k = bk % s->K;
+      const float *ub = u + (size_t)bk * di * L;
+      for (int c = 0; c < s->C2; c++) {
+        float *row = xdbl_row(s, bk, c, dtl, Bs, Cs);
+        const float *w = Wx + ((size_t)k * s->C2 + c) * di;
+        memset(row, 0, sizeof(float) * L);
+        for (int d = 0; d < di; d++) axpy(w[d], ub + (size_t)d * L, row, L);
+      }
+      const float *dt = dtl + (size_t)bk * s->R * L;
+      for (int d = 0; d < di; d++) {
+        float *row = delta + ((size_t)bk * di + d) * L;
+        const float *w = Wdt + ((size_t)k * di + d) * s->R;
+        memset(row, 0, sizeof(float) * L);
+        for (int r = 0; r < s->R; r++) axpy(w[r], dt + (size_t)r * L, row, L);
+      }
+    }
+    return;
+  }
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int bk = 0; bk < s->B * s->K; bk++) {
-    int k = bk % s->K;
-    const float *ub = u + (size_t)bk * s->di * L;
-    for (int c = 0; c < s->C2; c++) {
-      float *row = xdbl_row(s, bk, c, dtl, Bs, Cs);
-      memset(row, 0, sizeof(float) * L);
-      const float *w = Wx + ((size_t)k * s->C2 + c) * s->di;
-      for (int d = 0; d < s->di; d++) axpy(w[d], ub + (size_t)d * L, row, L);
+    int b = bk / s->K, k = bk % s->K, code = dir_code(s->K, k);
+    const float *xb = xc + (size_t)b * L * di, *wk = Wx + (size_t)k * s->C2 * di;
+    for (int l = 0; l < L; l++) {
+      const float *xrow = xb + (size_t)dir_pos(code, l, s->H, s->W) * di;
+      for (int c = 0; c < s->C2; c++)
+        xdbl_row(s, bk, c, dtl, Bs, Cs)[l] = dot(wk + (size_t)c * di, xrow, di);
     }
-    const float *dt = dtl + (size_t)bk * s->R * L;
-    for (int d = 0; d < s->di; d++) {
-      float *row = delta + ((size_t)bk * s->di + d) * L;
-      memset(row, 0, sizeof(float) * L);
-      const float *w = Wdt + ((size_t)k * s->di + d) * s->R;
-      for (int r = 0; r < s->R; r++) axpy(w[r], dt + (size_t)r * L, row, L);
-    }
+    /* delta[d,l] = Σ_r Wdt[d,r]·dtl[r,l], built as rows over d (WdtT is (K, R, di)) and
+     * transposed into the scan's (d, l) layout. */
+    const float *dt = dtl + (size_t)bk * s->R * L, *wt = WdtT + (size_t)k * s->R * di;
+    float *tmp = tmpT + (size_t)bk * L * di, *dk = delta + (size_t)bk * di * L;
+    memset(tmp, 0, sizeof(float) * L * di);
+    for (int l = 0; l < L; l++)
+      for (int r = 0; r < s->R; r++) axpy(dt[(size_t)r * L + l], wt + (size_t)r * di, tmp + (size_t)l * di, di);
+    for (int l = 0; l < L; l++)
+      for (int d = 0; d < di; d++) dk[(size_t)d * L + l] = tmp[(size_t)l * di + d];
   }
+}
+
+/* Wdt (K, di, R) → WdtT (K, R, di). */
+static void transpose_wdt(const Dims *s, const float *Wdt, float *WdtT) {
+  for (int k = 0; k < s->K; k++)
+    for (int d = 0; d < s->di; d++)
+      for (int r = 0; r < s->R; r++)
+        WdtT[((size_t)k * s->R + r) * s->di + d] = Wdt[((size_t)k * s->di + d) * s->R + r];
 }
 
 static int dims_init(Dims *s, int B, int H, int W, int di, int K, int N, int R) {
@@ -159,8 +196,10 @@ int ss2d_fwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
   size_t nu = (size_t)B * K * di * s.L, nbc = (size_t)B * K * N * s.L;
   float *u = ws(0, nu), *delta = ws(1, nu), *Bs = ws(2, nbc), *Cs = ws(3, nbc);
   float *dtl = ws(4, (size_t)B * K * R * s.L), *ys = ws(5, nu);
-  if (!u || !delta || !Bs || !Cs || !dtl || !ys) return -2;
-  prepare(&s, xc, Wx, Wdt, u, dtl, Bs, Cs, delta, nt);
+  float *WdtT = ws(15, (size_t)K * R * di), *tmpT = ws(11, nu);
+  if (!u || !delta || !Bs || !Cs || !dtl || !ys || !WdtT || !tmpT) return -2;
+  transpose_wdt(&s, Wdt, WdtT);
+  prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, nt);
   int rc = ss_fwd(B, K * di, s.L, N, K, u, delta, A, Bs, Cs, D, bias, 1, nt, ys);
   if (rc) return rc;
   cross_merge(&s, ys, y, nt);
@@ -180,55 +219,108 @@ int ss2d_bwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
   float *u = ws(0, nu), *delta = ws(1, nu), *Bs = ws(2, nbc), *Cs = ws(3, nbc);
   float *dtl = ws(4, (size_t)BK * R * L), *dys = ws(5, nu), *du = ws(6, nu), *ddelta = ws(7, nu);
   float *dBs = ws(8, nbc), *dCs = ws(9, nbc), *ddtl = ws(10, (size_t)BK * R * L);
-  float *pWx = ws(11, (size_t)BK * C2 * di), *pWdt = ws(12, (size_t)BK * di * R);
+  float *pWdt = ws(12, (size_t)BK * R * di);
+  float *WdtT = ws(15, (size_t)K * R * di), *tmpT = ws(11, nu);
   if (!u || !delta || !Bs || !Cs || !dtl || !dys || !du || !ddelta || !dBs || !dCs || !ddtl ||
-      !pWx || !pWdt)
+      !pWdt || !WdtT || !tmpT)
     return -2;
-  prepare(&s, xc, Wx, Wdt, u, dtl, Bs, Cs, delta, nt);
+  transpose_wdt(&s, Wdt, WdtT);
+  prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, nt);
   cross_scan(&s, dy, dys, nt); /* the adjoint of cross-merge */
   int rc = ss_bwd(B, K * di, L, N, K, u, delta, A, Bs, Cs, D, bias, 1, dys, nt, du, ddelta, dA,
                   dBs, dCs, dD, dbias);
   if (rc) return rc;
 
+  float *pWb = ws(14, (size_t)B * K * C2 * di); /* dWx partials, (b, k, c, d) */
+  if (!pWb) return -2;
+  float *dxp = NULL;
+  if (L >= LONG_L) {
+    /* Long sequences: dot products and axpys over L, per (b, k). The projection's share of
+     * du is added to the scan's du, and both reach dxc through one cross-merge. */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int bk = 0; bk < BK; bk++) {
+      int k = bk % K;
+      const float *dd = ddelta + (size_t)bk * di * L, *dt = dtl + (size_t)bk * R * L;
+      float *gdt = ddtl + (size_t)bk * R * L, *pw = pWdt + (size_t)bk * R * di;
+      memset(gdt, 0, sizeof(float) * R * L);
+      for (int d = 0; d < di; d++) {
+        const float *g = dd + (size_t)d * L, *w = Wdt + ((size_t)k * di + d) * R;
+        for (int r = 0; r < R; r++) {
+          pw[(size_t)r * di + d] = dot(g, dt + (size_t)r * L, L);
+          axpy(w[r], g, gdt + (size_t)r * L, L);
+        }
+      }
+      const float *ub = u + (size_t)bk * di * L;
+      float *dub = du + (size_t)bk * di * L, *px = pWb + (size_t)bk * C2 * di;
+      for (int c = 0; c < C2; c++) {
+        const float *g = xdbl_row(&s, bk, c, ddtl, dBs, dCs);
+        const float *w = Wx + ((size_t)k * C2 + c) * di;
+        for (int d = 0; d < di; d++) {
+          px[(size_t)c * di + d] = dot(g, ub + (size_t)d * L, L);
+          axpy(w[d], g, dub + (size_t)d * L, L);
+        }
+      }
+    }
+  } else {
+  /* delta = Wdt·dtl, on (l, d) rows: ddeltaT = transpose(ddelta);
+   * ddtl[r,l] = WdtT[r,:]·ddeltaT[l,:];  pWdtT[r,:] += dtl[r,l]·ddeltaT[l,:] (per b,k). */
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int bk = 0; bk < BK; bk++) {
     int k = bk % K;
     const float *dd = ddelta + (size_t)bk * di * L, *dt = dtl + (size_t)bk * R * L;
-    float *gdt = ddtl + (size_t)bk * R * L, *pw = pWdt + (size_t)bk * di * R;
-    /* delta = Wdt·dtl:  dWdt[d,r] += Σ_l ddelta[d,l]·dtl[r,l];  ddtl[r,l] = Σ_d Wdt[d,r]·ddelta[d,l] */
-    memset(gdt, 0, sizeof(float) * R * L);
-    for (int d = 0; d < di; d++) {
-      const float *g = dd + (size_t)d * L, *w = Wdt + ((size_t)k * di + d) * R;
+    const float *wt = WdtT + (size_t)k * R * di;
+    float *tmp = tmpT + (size_t)bk * L * di;
+    float *gdt = ddtl + (size_t)bk * R * L, *pw = pWdt + (size_t)bk * R * di;
+    for (int d = 0; d < di; d++)
+      for (int l = 0; l < L; l++) tmp[(size_t)l * di + d] = dd[(size_t)d * L + l];
+    memset(pw, 0, sizeof(float) * R * di);
+    for (int l = 0; l < L; l++) {
+      const float *g = tmp + (size_t)l * di;
       for (int r = 0; r < R; r++) {
-        pw[(size_t)d * R + r] = dot(g, dt + (size_t)r * L, L);
-        axpy(w[r], g, gdt + (size_t)r * L, L);
-      }
-    }
-    /* x_dbl = Wx·u:  dWx[c,d] += Σ_l dxdbl[c,l]·u[d,l];  du[d,l] += Σ_c Wx[c,d]·dxdbl[c,l] */
-    const float *ub = u + (size_t)bk * di * L;
-    float *dub = du + (size_t)bk * di * L, *px = pWx + (size_t)bk * C2 * di;
-    for (int c = 0; c < C2; c++) {
-      const float *g = xdbl_row(&s, bk, c, ddtl, dBs, dCs);
-      const float *w = Wx + ((size_t)k * C2 + c) * di;
-      for (int d = 0; d < di; d++) {
-        px[(size_t)c * di + d] = dot(g, ub + (size_t)d * L, L);
-        axpy(w[d], g, dub + (size_t)d * L, L);
+        gdt[(size_t)r * L + l] = dot(wt + (size_t)r * di, g, di);
+        axpy(dt[(size_t)r * L + l], g, pw + (size_t)r * di, di);
       }
     }
   }
-  /* Sum the per-(b,k) partials over b in a fixed order. */
+  /* x_dbl = Wx·(rows of xc):  dWx[k,c,:] += g·xrow;  dxc_proj[row] += g·Wx[k,c,:], where
+   * g = dx_dbl[b,k,c,l]. One thread per image b owns its dxc_proj rows and its dWx partial. */
+  dxp = ws(13, (size_t)B * L * di);
+  if (!dxp) return -2;
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (int b = 0; b < B; b++) {
+    float *gx = dxp + (size_t)b * L * di, *pb = pWb + (size_t)b * K * C2 * di;
+    const float *xb = xc + (size_t)b * L * di;
+    memset(gx, 0, sizeof(float) * L * di);
+    memset(pb, 0, sizeof(float) * K * C2 * di);
+    for (int k = 0; k < K; k++) {
+      int bk = b * K + k, code = dir_code(K, k);
+      const float *wk = Wx + (size_t)k * C2 * di;
+      for (int l = 0; l < L; l++) {
+        size_t pos = (size_t)dir_pos(code, l, H, W) * di;
+        for (int c = 0; c < C2; c++) {
+          float g = xdbl_row(&s, bk, c, ddtl, dBs, dCs)[l];
+          axpy(g, wk + (size_t)c * di, gx + pos, di);
+          axpy(g, xb + pos, pb + ((size_t)k * C2 + c) * di, di);
+        }
+      }
+    }
+  }
+  } /* short sequences */
+  /* Sum the per-image partials over b in a fixed order. */
   memset(dWx, 0, sizeof(float) * K * C2 * di);
   memset(dWdt, 0, sizeof(float) * K * di * R);
   for (int b = 0; b < B; b++) {
+    const float *pb = pWb + (size_t)b * K * C2 * di;
+    for (int i = 0; i < K * C2 * di; i++) dWx[i] += pb[i];
     for (int k = 0; k < K; k++) {
-      const float *px = pWx + (size_t)(b * K + k) * C2 * di;
-      float *gx = dWx + (size_t)k * C2 * di;
-      for (int i = 0; i < C2 * di; i++) gx[i] += px[i];
-      const float *pw = pWdt + (size_t)(b * K + k) * di * R;
-      float *gw = dWdt + (size_t)k * di * R;
-      for (int i = 0; i < di * R; i++) gw[i] += pw[i];
+      const float *pw = pWdt + (size_t)(b * K + k) * R * di; /* (R, di) */
+      float *gw = dWdt + (size_t)k * di * R;                  /* (di, R) */
+      for (int r = 0; r < R; r++)
+        for (int d = 0; d < di; d++) gw[(size_t)d * R + r] += pw[(size_t)r * di + d];
     }
   }
-  cross_merge(&s, du, dxc, nt); /* the adjoint of cross-scan */
+  cross_merge(&s, du, dxc, nt); /* the adjoint of cross-scan (the scan's du) */
+  if (dxp)
+    for (size_t i = 0; i < (size_t)B * L * di; i++) dxc[i] += dxp[i];
   return 0;
 }
