@@ -56,3 +56,8 @@ export { loadTensors, saveTensors } from "./lib/train/checkpoint.ts";
 export { computeMetrics, mcnemar, type Metrics } from "./lib/metrics/metrics.ts";
 export { formatMetricsMarkdown } from "./lib/metrics/format.ts";
 export { StarmambaError } from "./lib/util/errors.ts";
+// prediction, ablations, verification
+export { listInputs, loadRun, predictFiles, predictionsCsv } from "./lib/experiment/predict.ts";
+export { loadSweep, runSweep } from "./lib/results/ablation.ts";
+export { verifyResults } from "./lib/results/verify.ts";
+export { ss2dCore } from "./lib/scan/ss2d_core.ts";

@@ -6,7 +6,7 @@ import { runExperiment } from "../lib/experiment/run.ts";
 import { parseCsv } from "../lib/results/ablation.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
-import { listInputs, loadRun, predictFiles, predictionsCsv } from "../experiments/predict.ts";
+import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TINY = [

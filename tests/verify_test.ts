@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
-import { checkShape, verifyResults } from "../experiments/verify_results.ts";
+import { checkShape, verifyResults } from "../lib/results/verify.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TINY = [

@@ -1,0 +1,298 @@
+/**
+ * `deno task predict --model <run dir> <files or folders…> [--out file.csv] [--batch N]` —
+ * classifies images with a trained run's best model and writes `file,p_<positive class>,label`.
+ *
+ * Images go through the same path as the run's validation images: decoded with sharp to [0, 1]
+ * (grey replicated to RGB, or RGB reduced to luma, like the ImageFolder loader), normalised
+ * with the run's augment.normalize_mean/std, and fed to the network rebuilt from
+ * model/model.json with the run's backend and selective-scan kernel.
+ * @module
+ */
+import sharp from "sharp";
+import { extname, join, resolve } from "node:path";
+import type { ExperimentConfig } from "../config/schema.ts";
+import type { Dataset } from "../data/types.ts";
+import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
+import { setupBackend } from "../backend/backend.ts";
+import { selectScanKernel } from "../scan/select.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
+import { loadTensors } from "../train/checkpoint.ts";
+import { predict } from "../train/train.ts";
+import { resolvePositiveClass } from "../metrics/metrics.ts";
+import { toCsv } from "../results/write.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists } from "../util/fs.ts";
+
+/** How many problems one error message lists before summarising the rest as a count. */
+const MAX_LISTED = 20;
+
+/** A trained run, ready to predict. */
+export interface LoadedRun {
+  model: MedMamba;
+  config: ExperimentConfig;
+  classNames: string[];
+  /** Index into classNames of the class whose probability is written. */
+  positive: number;
+}
+
+/** Options of {@link predictFiles}. */
+export interface PredictOptions {
+  /** Images per forward pass; default the run's train.eval_batch_size. */
+  batch?: number;
+  /** Resize mis-sized images; default: what the run's data.resize said. */
+  resize?: boolean;
+  /** Called after each batch with (done, total). */
+  progress?: (done: number, total: number) => void;
+}
+
+/** One classified image. */
+export interface PredictionRow {
+  file: string;
+  /** Probability of every class, in classNames order. */
+  probs: number[];
+  /** Most probable class (ties → first, as in the metrics). */
+  label: string;
+}
+
+type Obj = Record<string, unknown>;
+
+function readJsonFile(path: string): Obj {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    throw new StarmambaError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads a run's best model: rebuilds the network from the modelConfig stored in model.json and
+ * assigns every parameter by name; sets up the run's backend and scan kernel first.
+ */
+export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> {
+  const dir = resolve(runDir);
+  if (!exists(dir)) {
+    throw new StarmambaError(
+      `--model ${runDir}: no such folder; pass a run folder, e.g. scratch/quickstart/v1`,
+    );
+  }
+  if (!exists(join(dir, "model", "model.json"))) {
+    throw new StarmambaError(
+      `--model ${runDir}: no trained model there (model/model.json is missing); pass the run ` +
+        "folder printed by deno task experiment",
+    );
+  }
+  const resultPath = join(dir, "result.json");
+  if (!exists(resultPath)) {
+    throw new StarmambaError(
+      `--model ${runDir}: result.json is missing, so the run has not finished and its class ` +
+        "names are not recorded; let it finish (or resume it with deno task experiment --resume)",
+    );
+  }
+  const result = readJsonFile(resultPath);
+  const config = result.config as ExperimentConfig;
+  const classNames = (result.data as { class_names: string[] }).class_names;
+  await setupBackend(config.backend);
+  selectScanKernel(config.model.scan_kernel, { quiet });
+
+  const { tensors, meta } = loadTensors(join(dir, "model"), "model");
+  const mcfg = meta.modelConfig as ModelConfig;
+  const model = buildMedMamba(mcfg, 0);
+  try {
+    for (const p of model.params.params.values()) {
+      const t = tensors[p.name];
+      if (!t || t.shape.join() !== p.variable.shape.join()) {
+        throw new StarmambaError(
+          `${join(dir, "model", "model.json")}: weight "${p.name}" is ${
+            t ? `[${t.shape}]` : "missing"
+          } but the stored modelConfig needs [${p.variable.shape}]; the model folder is ` +
+            "damaged or from another version — retrain, or check it with deno task verify-results",
+        );
+      }
+      p.variable.assign(t);
+    }
+  } catch (e) {
+    model.params.dispose();
+    throw e;
+  } finally {
+    Object.values(tensors).forEach((t) => t.dispose());
+  }
+  if (classNames.length !== mcfg.num_classes) {
+    throw new StarmambaError(
+      `${resultPath}: ${classNames.length} class names but the model has ${mcfg.num_classes} outputs`,
+    );
+  }
+  return { model, config, classNames, positive: resolvePositiveClass(classNames) };
+}
+
+/** Image files under `dir` (recursive, hidden entries skipped), sorted by path. */
+function walkImages(dir: string): string[] {
+  const out: string[] = [];
+  const entries = [...Deno.readDirSync(dir)].sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const e of entries) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    let isDir = e.isDirectory;
+    if (e.isSymlink) isDir = exists(p) && Deno.statSync(p).isDirectory;
+    if (isDir) out.push(...walkImages(p));
+    else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+  }
+  return out;
+}
+
+/** Expands files and folders into the list of images to classify, in argument order. */
+export function listInputs(inputs: string[]): string[] {
+  const files: string[] = [];
+  for (const input of inputs) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(input);
+    } catch {
+      throw new StarmambaError(`${input}: no such file or folder`);
+    }
+    if (!info.isDirectory) {
+      files.push(input);
+      continue;
+    }
+    const found = walkImages(input);
+    if (found.length === 0) {
+      throw new StarmambaError(
+        `${input}: no image files in this folder (looked for ${IMAGE_EXTENSIONS.join(" ")})`,
+      );
+    }
+    files.push(...found);
+  }
+  if (files.length === 0) {
+    throw new StarmambaError(
+      "no images given: pass image files or folders after --model <run dir>",
+    );
+  }
+  return files;
+}
+
+/** Header-only check of every file (cheap), so all problems are reported before predicting. */
+async function checkImages(
+  files: string[],
+  size: number,
+  resize: boolean,
+): Promise<void> {
+  const problems: string[] = [];
+  let wrongSize = false;
+  for (const f of files) {
+    try {
+      const m = await sharp(f).metadata();
+      if (!m.channels || m.channels > 4) {
+        problems.push(
+          `${f}: has ${m.channels ?? "no"} channels; the model reads grey or RGB(A) images ` +
+            "(1 to 4 channels) — convert it to grey or RGB",
+        );
+      } else if (!resize && (m.width !== size || m.height !== size)) {
+        wrongSize = true;
+        problems.push(`${f}: is ${m.width}x${m.height}, the model takes ${size}x${size}`);
+      }
+    } catch (e) {
+      problems.push(`${f}: not a readable image (${oneLine((e as Error).message)})`);
+    }
+  }
+  if (problems.length === 0) return;
+  const lines = problems.slice(0, MAX_LISTED).map((p) => `  ${p}`);
+  if (problems.length > MAX_LISTED) lines.push(`  ... and ${problems.length - MAX_LISTED} more`);
+  const fix = wrongSize
+    ? ` How to fix: resize the images to ${size}x${size}, or pass --resize to resize them ` +
+      "bilinearly as data.resize: resize does in training."
+    : " How to fix: replace or remove these files.";
+  throw new StarmambaError(
+    `${problems.length} image(s) cannot be classified:\n${lines.join("\n")}\n${fix}`,
+  );
+}
+
+function oneLine(message: string): string {
+  const text = [...new Set(message.split("\n").map((l) => l.trim()).filter(Boolean))].join("; ");
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
+
+/**
+ * Decodes one image to [0, 1] float pixels (size × size × channels) in `out`, resizing one of
+ * another size ({@link checkImages} has already rejected those unless resizing was asked for).
+ */
+async function decodeInto(
+  file: string,
+  size: number,
+  channels: 1 | 3,
+  out: Float32Array,
+): Promise<void> {
+  try {
+    // failOn "warning": a truncated JPEG would otherwise be padded with grey silently.
+    let img = sharp(file, { failOn: "warning" });
+    const m = await img.metadata();
+    if (m.width !== size || m.height !== size) {
+      // The same resampling as the ImageFolder loader's data.resize: resize.
+      img = img.resize(size, size, { fit: "fill", kernel: "linear" });
+    }
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== size || info.height !== size) throw new Error("size changed");
+    toChannels(data, info.channels, channels, 255, out);
+  } catch (e) {
+    if (e instanceof StarmambaError) throw e;
+    throw new StarmambaError(
+      `${file}: corrupt or unreadable image (${oneLine((e as Error).message)}); ` +
+        "replace or remove it",
+    );
+  }
+}
+
+/** Classifies `files` with a loaded run; rows in the order of `files`. */
+export async function predictFiles(
+  run: LoadedRun,
+  files: string[],
+  opts: PredictOptions = {},
+): Promise<PredictionRow[]> {
+  const mcfg = run.model.config;
+  const size = mcfg.image_size;
+  const channels = mcfg.in_channels as 1 | 3;
+  const resize = opts.resize ?? run.config.data.resize === "resize";
+  const batch = opts.batch ?? run.config.train.eval_batch_size;
+  await checkImages(files, size, resize);
+  // predict() normalises exactly as the run's evaluation did; its loss needs labels, unused here.
+  const cfg: ExperimentConfig = {
+    ...run.config,
+    train: { ...run.config.train, eval_batch_size: batch },
+  };
+  const k = run.classNames.length;
+  const per = size * size * channels;
+  const rows: PredictionRow[] = [];
+  for (let i = 0; i < files.length; i += batch) {
+    const part = files.slice(i, i + batch);
+    const images = new Float32Array(part.length * per);
+    for (const [j, f] of part.entries()) {
+      await decodeInto(f, size, channels, images.subarray(j * per, (j + 1) * per));
+    }
+    const ds: Dataset = {
+      images,
+      labels: new Int32Array(part.length),
+      n: part.length,
+      height: size,
+      width: size,
+      channels,
+      classNames: run.classNames,
+    };
+    const { probs } = predict(run.model, ds, [...part.keys()], cfg);
+    for (const [j, f] of part.entries()) {
+      const p = Array.from(probs.subarray(j * k, (j + 1) * k));
+      let arg = 0;
+      for (let c = 1; c < k; c++) if (p[c] > p[arg]) arg = c;
+      rows.push({ file: f, probs: p, label: run.classNames[arg] });
+    }
+    opts.progress?.(rows.length, files.length);
+  }
+  return rows;
+}
+
+/** The CSV: `file,p_<positive class>,label`. */
+export function predictionsCsv(run: LoadedRun, rows: PredictionRow[]): string {
+  const pos = run.positive;
+  return toCsv([
+    ["file", `p_${run.classNames[pos]}`, "label"],
+    ...rows.map((r) => [r.file, r.probs[pos], r.label]),
+  ]);
+}
