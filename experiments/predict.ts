@@ -10,9 +10,7 @@
  */
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
-
 import { IMAGE_EXTENSIONS } from "../lib/data/imagefolder.ts";
-
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 
