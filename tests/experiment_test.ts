@@ -77,7 +77,48 @@ Deno.test("a run stopped mid-epoch and resumed ends with exactly the uninterrupt
   });
   assert(!resumed.interrupted);
   assertEquals(resumed.runDir, part.runDir);
+  assertEquals(resumed.result!.resumed_from, { epoch: 1, step: 1 });
   assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
   assertEquals(resumed.result!.best, full.result!.best);
   assertEquals(resumed.result!.last, full.result!.last);
+});
+
+Deno.test("a CLI run killed with SIGKILL mid-epoch resumes to exactly the uninterrupted result", async () => {
+  const root = Deno.makeTempDirSync();
+  const cfgPath = join(root, "tiny.yaml");
+  Deno.writeTextFileSync(
+    cfgPath,
+    `extends: ${join(ROOT, "configs/quickstart.yaml")}\nexperiment: killed\n` +
+      "data:\n  synthetic_n: 160\n  size: 32\nmodel:\n  dim: 16\n  depths: [1, 1, 1, 1]\n  patch_size: 2\n" +
+      "train:\n  epochs: 2\n  batch_size: 32\n  steps_per_epoch: 4\noutput:\n  checkpoint_every: 1\n",
+  );
+  const cli = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "experiments/experiment.ts"), cfgPath, "--quiet", ...args],
+      cwd: root,
+      stdout: "null",
+      stderr: "piped",
+    });
+  // uninterrupted reference
+  const ref = await cli([]).output();
+  assertEquals(ref.code, 0, new TextDecoder().decode(ref.stderr));
+  // killed run: SIGKILL as soon as the first step's state is on disk
+  const child = cli([]).spawn();
+  const stateJson = join(root, "scratch", "killed", "v2", "state", "state.json");
+  for (let i = 0; i < 3000 && !(await Deno.stat(stateJson).then(() => true, () => false)); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill("SIGKILL");
+  const st = await child.status;
+  assert(!st.success, "the run should have been killed before finishing");
+  const resumed = await cli(["--resume", join(root, "scratch", "killed", "v2")]).output();
+  assertEquals(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
+  const a = JSON.parse(Deno.readTextFileSync(join(root, "scratch", "killed", "v1", "result.json")));
+  const b = JSON.parse(Deno.readTextFileSync(join(root, "scratch", "killed", "v2", "result.json")));
+  assertEquals(b.best, a.best);
+  assertEquals(b.last, a.last);
+  assertEquals(
+    await modelHash(join(root, "scratch", "killed", "v2")),
+    await modelHash(join(root, "scratch", "killed", "v1")),
+  );
 });

@@ -177,3 +177,45 @@ Deno.test("cpu and wasm backends agree on logits and gradients within 1e-5", asy
   assertAllClose([b.loss], [a.loss], 1e-5, 1e-6, "loss");
   a.grads.forEach((g, i) => assertAllClose(b.grads[i], g, 1e-4, 1e-5, `grad ${i}`));
 });
+
+Deno.test("every layer's output shape and parameter count (hand-worked for C = 32)", async () => {
+  await setupBackend("cpu");
+  const { initPatchEmbed, patchEmbed, initPatchMerging, patchMerging } = await import(
+    "../lib/model/layers.ts"
+  );
+  const count = (ps: ParamStore) => ps.countTrainable();
+  // PatchEmbed 4×4, 3 → 32: conv 4·4·3·32 + bias 32 + LayerNorm 2·32 = 1,632
+  let ps = new ParamStore();
+  initPatchEmbed(ps, "pe", 4, 3, 32, rng(1, "t"));
+  assertEquals(count(ps), 1632);
+  assertEquals(patchEmbed(ps, "pe", tf.zeros([2, 64, 64, 3]) as tf.Tensor4D).shape, [
+    2,
+    16,
+    16,
+    32,
+  ]);
+  // PatchMerging 32 → 64: LayerNorm 2·128 + Linear 128·64 = 8,448
+  ps = new ParamStore();
+  initPatchMerging(ps, "pm", 32, rng(1, "t"));
+  assertEquals(count(ps), 8448);
+  assertEquals(patchMerging(ps, "pm", tf.zeros([2, 16, 16, 32]) as tf.Tensor4D).shape, [
+    2,
+    8,
+    8,
+    64,
+  ]);
+  // SS2D on d_model 16 (block C = 32): in_proj 16·64 + conv 32·9 + 32 + x_proj 4·(1+32)·32
+  // + dt_proj 4·32·1 + dt bias 4·32 + A_logs 128·16 + Ds 128 + out_norm 64 + out_proj 32·16 = 8,576
+  ps = new ParamStore();
+  const dims = ss2dDims(16, 16, 4);
+  initSS2D(ps, "s", dims, rng(1, "t"));
+  assertEquals(count(ps), 8576);
+  // One SS-Conv-SSM block of the cpu preset, stage 1: LN 32 + SS2D 8,576 + conv half
+  // (BN 32 + conv 16·16·9+16 + BN 32 + conv 2,320 + BN 32 + conv 16·16+16 = 5,008) = 13,616
+  const one = buildMedMamba(modelConfig("cpu", { depths: [1, 1, 1, 1] }), 1);
+  const block = [...one.params.params.values()].filter((p) =>
+    p.trainable && p.name.startsWith("layers.0.blocks.0.")
+  );
+  assertEquals(block.reduce((s, p) => s + p.variable.size, 0), 13616);
+  one.params.dispose();
+});

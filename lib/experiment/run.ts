@@ -348,6 +348,7 @@ export async function runExperiment(
     history: result.history,
     best: { epoch: best.epoch, loss: best.loss, metrics: best.metrics },
     last: { epoch: last.epoch, loss: last.loss, metrics: last.metrics },
+    resumed_from: result.resumedFrom,
     wall_seconds: (performance.now() - t0) / 1000,
     train_seconds: result.trainSeconds,
     files: sums,

@@ -53,6 +53,8 @@ export interface TrainResult {
   interrupted: boolean;
   trainSeconds: number;
   steps: number;
+  /** Where a resumed run picked up (epoch and step of the saved state); null for a fresh run. */
+  resumedFrom: { epoch: number; step: number } | null;
 }
 
 /** Inputs of {@link train}. */
@@ -229,8 +231,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     adamT: 0,
     trainSeconds: 0,
   };
+  let resumedFrom: TrainResult["resumedFrom"] = null;
   if (o.resume && exists(join(o.runDir, "state", "state.json"))) {
     st = restoreState(o.runDir, model, opt);
+    resumedFrom = { epoch: st.epoch, step: st.step };
+    if (!o.quiet) console.log(`resuming at epoch ${st.epoch + 1}, step ${st.step}`);
   }
 
   const progress = new Progress(t.epochs * steps, 10, o.quiet);
@@ -357,5 +362,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     interrupted,
     trainSeconds: st.trainSeconds,
     steps: totalSteps,
+    resumedFrom,
   };
 }
