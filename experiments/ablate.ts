@@ -6,7 +6,7 @@
  */
 import { relative } from "node:path";
 import { checkSeeds, loadSweep, runSweep } from "../lib/results/ablation.ts";
-import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
 const USAGE = `usage: deno task ablate <sweep.yaml> [options]
@@ -65,22 +65,16 @@ await runMain(async () => {
   }
   const spec = loadSweep(positionals[0]);
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) Deno.exit(130);
-    stopRequested = true;
-    console.error("\nstopping after the current step (Ctrl-C again to abort without saving)…");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const sigint = stopOnSigint();
   const out = await runSweep(spec, {
     set: (values.set as string[] | undefined) ?? [],
     seeds: values.seeds ? parseSeeds(values.seeds as string) : undefined,
     publish: values.publish ? true : undefined,
     fresh: Boolean(values.new),
     quiet: Boolean(values.quiet),
-    shouldStop: () => stopRequested,
+    shouldStop: sigint.requested,
   });
-  Deno.removeSignalListener("SIGINT", onSigint);
+  sigint.dispose();
   const dir = relative(Deno.cwd(), out.sweepDir) || ".";
   if (out.interrupted) {
     console.log(`\nstopped; progress saved in ${dir}/sweep.json`);

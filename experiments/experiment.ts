@@ -5,7 +5,7 @@
  */
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
-import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import type { Metrics } from "../lib/metrics/metrics.ts";
@@ -47,20 +47,14 @@ await runMain(async () => {
   const overrides = (values.set as string[] | undefined) ?? [];
   const loaded = loadConfig(positionals[0], overrides);
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) Deno.exit(130);
-    stopRequested = true;
-    console.error("\nstopping after the current step (Ctrl-C again to abort without saving)…");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const sigint = stopOnSigint();
   const summary = await runExperiment(loaded, {
     publish: values.publish ? true : undefined,
     resumeDir: values.resume as string | undefined,
     quiet: Boolean(values.quiet),
-    shouldStop: () => stopRequested,
+    shouldStop: sigint.requested,
   });
-  Deno.removeSignalListener("SIGINT", onSigint);
+  sigint.dispose();
   const dir = relative(Deno.cwd(), summary.runDir);
   if (summary.interrupted) {
     const sets = overrides.map((o) => ` --set ${o}`).join("");

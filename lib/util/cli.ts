@@ -47,3 +47,19 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
     throw e;
   }
 }
+
+/**
+ * Graceful Ctrl-C: the first SIGINT sets a flag that long loops poll (they save and stop after
+ * the current step); a second one exits at once. Returns the flag's getter and a function
+ * that removes the listener.
+ */
+export function stopOnSigint(): { requested: () => boolean; dispose: () => void } {
+  let stop = false;
+  const onSigint = () => {
+    if (stop) Deno.exit(130);
+    stop = true;
+    console.error("\nstopping after the current step (Ctrl-C again to abort without saving)…");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  return { requested: () => stop, dispose: () => Deno.removeSignalListener("SIGINT", onSigint) };
+}
