@@ -307,9 +307,11 @@ export async function runExperiment(
       "split.json",
       "run.json",
       "model/model.json",
-      ...modelShards(runDir),
     ])),
   };
+  // Weight shards are large: checksummed here but kept out of git (see .gitignore); a rerun of
+  // the config and seed at the recorded commit rebuilds them bit for bit.
+  const artifacts = await checksumFiles(runDir, modelShards(runDir));
   const resultJson: Record<string, unknown> = {
     experiment: cfg.experiment,
     version,
@@ -352,8 +354,11 @@ export async function runExperiment(
     wall_seconds: (performance.now() - t0) / 1000,
     train_seconds: result.trainSeconds,
     files: sums,
+    artifacts,
   };
   writeResultJson(runDir, resultJson);
+  // The resumable state is only needed until the run is complete.
+  Deno.removeSync(join(runDir, "state"), { recursive: true });
   writeIndex(outRoot);
   return { runDir, interrupted: false, result: resultJson };
 }

@@ -184,16 +184,24 @@ export async function verifyResult(resultPath: string): Promise<string[]> {
       problems.push(`seed ${r.seed} differs from config.seed ${(r.config as Obj).seed}`);
     }
   }
-  if (isObj(r.files)) {
-    for (const [name, want] of Object.entries(r.files)) {
+  // `files` must all be present; `artifacts` (large binaries such as model weights, kept out
+  // of git) are checked only where present.
+  const groups: [string, unknown, boolean][] = [["files", r.files, true], [
+    "artifacts",
+    r.artifacts,
+    false,
+  ]];
+  for (const [key, map, required] of groups) {
+    if (!isObj(map)) continue;
+    for (const [name, want] of Object.entries(map)) {
       const rel = normalize(name);
       if (isAbsolute(name) || rel.startsWith("..")) {
-        problems.push(`files: "${name}" is not a path inside the run folder`);
+        problems.push(`${key}: "${name}" is not a path inside the run folder`);
         continue;
       }
       const p = join(runDir, rel);
       if (!exists(p)) {
-        problems.push(`${name}: listed in files but missing`);
+        if (required) problems.push(`${name}: listed in files but missing`);
         continue;
       }
       const got = await sha256Hex(Deno.readFileSync(p));
