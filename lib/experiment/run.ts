@@ -240,7 +240,12 @@ export async function runExperiment(
   const best = result.best, last = result.last;
   const valLabels = split.val.map((i) => ds.labels[i]);
   const title = `${cfg.experiment} ${version}`;
+  const env = { ...environment(), scan_kernel: kernel.name };
+  const wallSeconds = (performance.now() - t0) / 1000;
   const extra = [
+    `Code \`${code.commit.slice(0, 10)}\`${code.dirty ? " (with uncommitted changes)" : ""}; ` +
+    `wall time ${wallSeconds.toFixed(0)} s (training ${result.trainSeconds.toFixed(0)} s) on ` +
+    `${env.cpu} (${env.cores} cores), backend ${env.backend}, scan kernel ${env.scan_kernel}.`,
     `Config hash \`${loaded.hash.slice(0, 16)}\`, seed ${cfg.seed}, ${cfg.data.split} split ` +
     `(${split.train.length} train / ${split.val.length} val), data fingerprint \`${
       String(ds.fingerprint).slice(0, 16)
@@ -341,7 +346,7 @@ export async function runExperiment(
         file: "split.json",
       },
     },
-    environment: { ...environment(), scan_kernel: kernel.name },
+    environment: env,
     model: { config: mcfg, parameters: nParams },
     baselines: { majority_accuracy: majority, logistic_regression: logistic },
     protocol:
@@ -351,7 +356,7 @@ export async function runExperiment(
     best: { epoch: best.epoch, loss: best.loss, metrics: best.metrics },
     last: { epoch: last.epoch, loss: last.loss, metrics: last.metrics },
     resumed_from: result.resumedFrom,
-    wall_seconds: (performance.now() - t0) / 1000,
+    wall_seconds: wallSeconds,
     train_seconds: result.trainSeconds,
     files: sums,
     artifacts,
