@@ -25,7 +25,8 @@ export function kernelHome(name: string, backend: string): string {
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
-  if (["Conv2D", "DepthwiseConv2dNative", "BatchMatMul"].includes(name)) return "wasm (XNNPACK)";
+  if (name === "BatchMatMul") return "native C gemm (large) or XNNPACK (small)";
+  if (["Conv2D", "DepthwiseConv2dNative"].includes(name)) return "wasm (XNNPACK)";
   return "wasm";
 }
 

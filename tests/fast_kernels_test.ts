@@ -1,6 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backend/backend.ts";
+import { setNativeGemm } from "../lib/backend/fast_kernels.ts";
+import { loadNativeKernel } from "../lib/scan/native.ts";
+import { selectScanKernel } from "../lib/scan/select.ts";
 
 // The wasm overrides (Slice, SplitV, Concat, batched BatchMatMul) against the cpu backend's stock
 // kernels on the same inputs.
@@ -46,4 +49,33 @@ Deno.test("wasm Slice/SplitV/Concat/batched matmul overrides equal the cpu kerne
     assertEquals(a.length, b.length, name);
     a.forEach((v, i) => assertAllClose(b[i], v, 1e-6, 1e-6, `${name} [${i}]`));
   }
+});
+
+Deno.test({
+  name:
+    "wasm BatchMatMul through the native gemm equals the cpu kernel (transposes, broadcast, edges)",
+  ignore: loadNativeKernel({ quiet: true }) === null,
+  fn: async () => {
+    await setupBackend("wasm");
+    selectScanKernel("native");
+    try {
+      const cases: [string, () => tf.Tensor][] = [
+        ["2-D, odd sizes", () => tf.matMul(data([37, 29], 1), data([29, 130], 2))],
+        ["2-D, transposeA", () => tf.matMul(data([29, 37], 3), data([29, 130], 4), true, false)],
+        ["2-D, transposeB", () => tf.matMul(data([37, 29], 5), data([130, 29], 6), false, true)],
+        [
+          "2-D, both transposed",
+          () => tf.matMul(data([29, 64], 7), data([128, 29], 8), true, true),
+        ],
+        ["batched", () => tf.matMul(data([3, 40, 33], 9), data([3, 33, 64], 10))],
+        ["batched, broadcast a", () => tf.matMul(data([1, 40, 33], 11), data([3, 33, 70], 12))],
+      ];
+      for (const [name, f] of cases) {
+        const [a, b] = await onBoth(f);
+        a.forEach((v, i) => assertAllClose(b[i], v, 1e-5, 1e-5, `${name} [${i}]`));
+      }
+    } finally {
+      setNativeGemm(null);
+    }
+  },
 });

@@ -66,6 +66,60 @@ function normalise(shape: number[], begin: number[] | number, size: number[] | n
 // deno-lint-ignore no-explicit-any
 type WasmBackend = any;
 
+/** A native matrix multiply: C (M,N) = op(A)·op(B), row-major. */
+export type Gemm = (
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  transA: boolean,
+  B: Float32Array,
+  transB: boolean,
+  C: Float32Array,
+) => void;
+
+let nativeGemm: Gemm | null = null;
+
+/**
+ * Routes the wasm backend's BatchMatMul to a native multi-threaded matmul (set by the scan
+ * kernel selection when the native library loads), or back to XNNPACK with null.
+ */
+export function setNativeGemm(g: Gemm | null): void {
+  nativeGemm = g;
+}
+
+/** Below this many multiply-adds the FFI call costs more than it saves. */
+const NATIVE_GEMM_MIN_MACS = 1 << 16;
+
+/** BatchMatMul on rank-3 inputs through the native gemm, zero-copy on the wasm heap. */
+function batchMatMulNative(g: Gemm, args: KernelArgs): tf.TensorInfo | null {
+  const a = args.inputs.a as tf.TensorInfo, b = args.inputs.b as tf.TensorInfo;
+  if (a.shape.length !== 3 || b.shape.length !== 3) return null;
+  const { transposeA, transposeB } = args.attrs as unknown as {
+    transposeA: boolean;
+    transposeB: boolean;
+  };
+  const [na, a1, a2] = a.shape, [nb, b1, b2] = b.shape;
+  const M = transposeA ? a2 : a1, K = transposeA ? a1 : a2, N = transposeB ? b1 : b2;
+  const n = Math.max(na, nb);
+  if ((na !== nb && na !== 1 && nb !== 1) || M * N * K < NATIVE_GEMM_MIN_MACS) return null;
+  return withArrays(args.backend, [a, b], [[n, M, N]], ([av, bv], [cv]) => {
+    for (let i = 0; i < n; i++) {
+      const ai = na === 1 ? 0 : i, bi = nb === 1 ? 0 : i;
+      g(
+        M,
+        N,
+        K,
+        av.subarray(ai * a1 * a2, (ai + 1) * a1 * a2),
+        transposeA,
+        bv.subarray(bi * b1 * b2, (bi + 1) * b1 * b2),
+        transposeB,
+        cv.subarray(i * M * N, (i + 1) * M * N),
+      );
+    }
+  })[0];
+}
+
 /**
  * BatchMatMul with batch > 1 runs a naive loop in tfjs-backend-wasm (≈40× slower than its
  * XNNPACK path for a single matrix). Run the original kernel once per batch entry instead.
@@ -176,6 +230,8 @@ export function installFastKernels(): void {
     backendName: "wasm",
     setupFunc: setupBmm,
     kernelFunc: ((args: KernelArgs) => {
+      const viaNative = nativeGemm ? batchMatMulNative(nativeGemm, args) : null;
+      if (viaNative) return viaNative;
       const a = args.inputs.a as tf.TensorInfo, b = args.inputs.b as tf.TensorInfo;
       const batched = a.shape.length === 3 && b.shape.length === 3 &&
         Math.max(a.shape[0], b.shape[0]) > 1;

@@ -36,6 +36,17 @@ export interface NativeScanKernel extends ScanKernel {
   forwardInto(x: ScanInputs, y: Float32Array): void;
   /** The fused SS2D core built into the same library. */
   readonly ss2d: NativeSS2D;
+  /** C (M,N) = op(A)·op(B), row-major (A is (M,K) or (K,M) if transA; B (K,N) or (N,K)). */
+  gemm(
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    transA: boolean,
+    B: Float32Array,
+    transB: boolean,
+    C: Float32Array,
+  ): void;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
@@ -103,6 +114,8 @@ const ABI_VERSION = 1;
 const SOURCE_URL = new URL("../../native/cpu/selective_scan.c", import.meta.url);
 /** Compiled into the same library: the fused SS2D core, which calls ss_fwd / ss_bwd. */
 const SS2D_URL = new URL("../../native/cpu/ss2d_core.c", import.meta.url);
+/** Also compiled in: a multi-threaded SGEMM that serves the wasm backend's BatchMatMul. */
+const GEMM_URL = new URL("../../native/cpu/gemm.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
 
@@ -124,6 +137,8 @@ const SYMBOLS = {
     parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF, I32, BUF],
     result: I32,
   },
+  // M, N, K, A, transA, B, transB, C, nthreads
+  sm_gemm: { parameters: [I32, I32, I32, BUF, I32, BUF, I32, BUF, I32], result: I32 },
   // … , dy, nthreads, dxc, dWx, dWdt, dbias, dA, dD
   ss2d_bwd: {
     parameters: [
@@ -227,8 +242,8 @@ function buildAndOpen(portable: boolean): Loaded {
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
   const version = compilerVersion(cc);
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
-  const ss2dSrc = fileURLToPath(SS2D_URL);
-  const source = Deno.readTextFileSync(src) + "\0" + Deno.readTextFileSync(ss2dSrc);
+  const ss2dSrc = fileURLToPath(SS2D_URL), gemmSrc = fileURLToPath(GEMM_URL);
+  const source = [src, ss2dSrc, gemmSrc].map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
   for (const flags of candidates) {
@@ -239,7 +254,7 @@ function buildAndOpen(portable: boolean): Loaded {
       if (!granted({ name: "write", path: buildDir })) {
         throw new Error("needs --allow-write to build native/build/");
       }
-      const failure = compile(cc, flags, [src, ss2dSrc], path);
+      const failure = compile(cc, flags, [src, ss2dSrc, gemmSrc], path);
       if (failure !== null) {
         lastFailure = `${cc} ${flags.join(" ")}: ${failure}`;
         continue;
@@ -345,6 +360,10 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
   return {
     name: "native",
     ss2d,
+    gemm(M, N, K, A, transA, B, transB, C) {
+      const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
+      if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);
+    },
     forward(x: ScanInputs): Float32Array {
       checkScanInputs(x); // before allocating, so a bad shape gets a clear message
       const y = new Float32Array(x.batch * x.dim * x.len);

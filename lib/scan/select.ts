@@ -9,6 +9,16 @@ import { loadNativeKernel } from "./native.ts";
 import { loadCudaKernel } from "./cuda.ts";
 import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
+import { setNativeGemm } from "../backend/fast_kernels.ts";
+
+/** STARMAMBA_NATIVE_GEMM=0 keeps matmuls on XNNPACK (for A/B timing). */
+function gemmWanted(): boolean {
+  try {
+    return Deno.env.get("STARMAMBA_NATIVE_GEMM") !== "0";
+  } catch {
+    return true;
+  }
+}
 
 /**
  * Selects and activates a kernel: "auto" (native, else loop), "native" or "cuda" (required),
@@ -40,6 +50,9 @@ export function selectScanKernel(
       );
     }
   }
+  const native = kernel as { gemm?: (...a: never[]) => void } | null;
+  // The native library also serves the wasm backend's matmuls (on every core).
+  setNativeGemm(native?.gemm && gemmWanted() ? (native.gemm.bind(native) as never) : null);
   kernel ??= loopKernel;
   setScanKernel(kernel);
   return kernel;
