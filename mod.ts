@@ -61,3 +61,28 @@ export { listInputs, loadRun, predictFiles, predictionsCsv } from "./lib/experim
 export { loadSweep, runSweep } from "./lib/results/ablation.ts";
 export { verifyResults } from "./lib/results/verify.ts";
 export { ss2dCore } from "./lib/scan/ss2d_core.ts";
+// types used in the signatures above
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";
+export type { Rng } from "./lib/util/rng.ts";
+export type { ParamStore } from "./lib/model/params.ts";
+export type { SS2DDims } from "./lib/model/ss2d.ts";
+export type { ScanOptions } from "./lib/scan/op.ts";
+export type { NativeKernelOptions, NativeScanKernel } from "./lib/scan/native.ts";
+export type { ClassMetrics, McNemarResult } from "./lib/metrics/metrics.ts";
+export type { AugmentConfig, BatchOptions } from "./lib/data/augment.ts";
+export type { SectionSpec } from "./lib/config/schema.ts";
+export type { EpochRecord, Evaluation, TrainOptions } from "./lib/train/train.ts";
+export type { SyntheticOptions } from "./lib/data/synthetic.ts";
+export type { GroupedSplit, Split } from "./lib/data/splits.ts";
+export type { ImageFolderDataset, ImageFolderOptions } from "./lib/data/imagefolder.ts";
+export type { LoadedRun, PredictionRow, PredictOptions } from "./lib/experiment/predict.ts";
+export type { SweepOptions, SweepOutcome, SweepSpec } from "./lib/results/ablation.ts";
+export type { VerifyReport } from "./lib/results/verify.ts";
+export type { Obj } from "./lib/config/load.ts";

@@ -16,7 +16,8 @@ import {
 } from "./schema.ts";
 import { StarmambaError } from "../util/errors.ts";
 
-type Obj = Record<string, unknown>;
+/** A parsed YAML mapping. */
+export type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -223,6 +224,7 @@ export function validateConfig(raw: Obj, file = "<config>"): ExperimentConfig {
 
 /** The result of {@link loadConfig}. */
 export interface LoadedConfig {
+  /** The validated config with defaults filled in. */
   config: ExperimentConfig;
   /** sha256 (hex) of the canonical JSON of `config`. */
   hash: string;

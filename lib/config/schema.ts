@@ -47,6 +47,7 @@ export const SCHEMA: SectionSpec = {
     values: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
     doc: "tfjs backend",
   },
+  /** Data source, size and split. */
   data: {
     source: {
       type: "enum",
@@ -116,6 +117,7 @@ export const SCHEMA: SectionSpec = {
       doc: "k > 1: run k folds and report mean ± std",
     },
   },
+  /** Network preset and switches. */
   model: {
     preset: {
       type: "enum",
@@ -164,6 +166,7 @@ export const SCHEMA: SectionSpec = {
       doc: "selective-scan kernel: native C if it builds, else the TS loop",
     },
   },
+  /** Optimiser, schedule and class balance. */
   train: {
     epochs: { type: "int", default: 10, min: 1, max: 10000, doc: "training epochs" },
     batch_size: { type: "int", default: 32, min: 1, max: 4096, doc: "images per step" },
@@ -213,6 +216,7 @@ export const SCHEMA: SectionSpec = {
       doc: "data-parallel workers (1 = this process)",
     },
   },
+  /** Per-sample augmentation and normalisation. */
   augment: {
     enabled: { type: "bool", default: true, doc: "master switch" },
     hflip: { type: "bool", default: true, doc: "horizontal flip p = 0.5" },
@@ -275,10 +279,15 @@ export const SCHEMA: SectionSpec = {
 
 /** The resolved, validated config. */
 export interface ExperimentConfig {
+  /** Name; results go to <output>/<experiment>/v<N>/. */
   experiment: string;
+  /** Free text recorded in the result. */
   description: string;
+  /** The one seed of the run. */
   seed: number;
+  /** tfjs backend. */
   backend: string;
+  /** Data source, size and split. */
   data: {
     source: "synthetic" | "folder";
     root: string | null;
@@ -293,6 +302,7 @@ export interface ExperimentConfig {
     val_fraction: number;
     kfold: number;
   };
+  /** Network preset and switches. */
   model: {
     preset: string;
     dim: number | null;
@@ -308,6 +318,7 @@ export interface ExperimentConfig {
     head_norm: boolean;
     scan_kernel: "auto" | "native" | "loop" | "cuda";
   };
+  /** Optimiser, schedule and class balance. */
   train: {
     epochs: number;
     batch_size: number;
@@ -323,6 +334,7 @@ export interface ExperimentConfig {
     steps_per_epoch: number | null;
     workers: number;
   };
+  /** Per-sample augmentation and normalisation. */
   augment: {
     enabled: boolean;
     hflip: boolean;
@@ -337,5 +349,6 @@ export interface ExperimentConfig {
     normalize_mean: number;
     normalize_std: number;
   };
+  /** Where results go and how often state is saved. */
   output: { dir: string; scratch_dir: string; publish: boolean; checkpoint_every: number };
 }

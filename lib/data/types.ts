@@ -12,8 +12,11 @@ export interface Dataset {
   labels: Int32Array;
   /** Number of images. */
   n: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Channels per pixel (1 or 3). */
   channels: number;
   /** Class names sorted by name (ImageFolder convention): ["galaxy", "star"]. */
   classNames: string[];

@@ -49,8 +49,11 @@ export interface RunOptions {
 
 /** What {@link runExperiment} returns. */
 export interface RunSummary {
+  /** The run folder. */
   runDir: string;
+  /** True if stopped before the end (state saved for --resume). */
   interrupted: boolean;
+  /** The result.json content; null if interrupted. */
   result: Record<string, unknown> | null;
 }
 

@@ -14,8 +14,11 @@ export interface ModelConfig {
   depths: number[];
   /** Patch size of the PatchEmbed convolution (kernel = stride). */
   patch_size: number;
+  /** Input channels (1 or 3). */
   in_channels: number;
+  /** Output classes. */
   num_classes: number;
+  /** Input side in pixels (a multiple of 32). */
   image_size: number;
   /** SSM state size N. */
   d_state: number;

@@ -10,6 +10,7 @@ import type { Rng } from "../util/rng.ts";
 
 /** Per-call state: training mode, the DropPath stream, and BatchNorm statistics to commit. */
 export interface ForwardContext {
+  /** Training mode: batch statistics in BatchNorm, DropPath active. */
   training: boolean;
   /** Stream for DropPath masks (required when training with drop_path_rate > 0). */
   rng?: Rng;

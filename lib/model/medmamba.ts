@@ -37,7 +37,9 @@ import { StarmambaError } from "../util/errors.ts";
 
 /** A built network: its config, parameters, and forward pass. */
 export interface MedMamba {
+  /** The network's configuration. */
   config: ModelConfig;
+  /** Every parameter, by name. */
   params: ParamStore;
   /** x: (B, H, W, in_channels) normalised images → logits (B, num_classes). */
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D;

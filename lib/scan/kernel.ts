@@ -16,27 +16,45 @@
 
 /** Inputs of one selective scan call. All arrays are float32, row-major. */
 export interface ScanInputs {
+  /** Batch size. */
   batch: number;
+  /** Channels D (all directions together). */
   dim: number;
+  /** Sequence length L. */
   len: number;
+  /** State size N. */
   dstate: number;
+  /** Groups of B and C (the scan directions in SS2D). */
   groups: number;
+  /** Input, (batch, dim, len). */
   u: Float32Array;
+  /** Step sizes Δ before bias and softplus, (batch, dim, len). */
   delta: Float32Array;
+  /** State matrix (diagonal), (dim, dstate); negative. */
   A: Float32Array;
+  /** Input matrix, (batch, groups, dstate, len). */
   B: Float32Array;
+  /** Output matrix, (batch, groups, dstate, len). */
   C: Float32Array;
+  /** Skip connection, (dim). */
   D?: Float32Array;
+  /** Added to Δ before softplus, (dim). */
   deltaBias?: Float32Array;
+  /** Apply softplus to Δ + bias. */
   deltaSoftplus: boolean;
 }
 
 /** Gradients of a scalar loss with respect to every input, same shapes as the inputs. */
 export interface ScanGrads {
+  /** ∂loss/∂u. */
   du: Float32Array;
+  /** ∂loss/∂Δ. */
   ddelta: Float32Array;
+  /** ∂loss/∂A (summed over batch and time). */
   dA: Float32Array;
+  /** ∂loss/∂B (summed over the channels of each group). */
   dB: Float32Array;
+  /** ∂loss/∂C (summed over the channels of each group). */
   dC: Float32Array;
   /** Present iff D was given. */
   dD?: Float32Array;

@@ -45,13 +45,17 @@ export interface Evaluation {
 
 /** What {@link train} returns. */
 export interface TrainResult {
+  /** One record per finished epoch. */
   history: EpochRecord[];
   /** Best validation accuracy over epochs (the reference protocol's number); null if interrupted before any epoch ended. */
   best: Evaluation | null;
   /** The last epoch; null if interrupted. */
   last: Evaluation | null;
+  /** True if stopped early (state saved). */
   interrupted: boolean;
+  /** Seconds spent in training steps (all sessions of a resumed run). */
   trainSeconds: number;
+  /** Steps run in this session. */
   steps: number;
   /** Where a resumed run picked up (epoch and step of the saved state); null for a fresh run. */
   resumedFrom: { epoch: number; step: number } | null;
@@ -172,10 +176,12 @@ export function stepsPerEpoch(nTrain: number, cfg: ExperimentConfig): number {
 interface RunState {
   epoch: number;
   step: number;
+  /** One record per finished epoch. */
   history: EpochRecord[];
   best: Evaluation | null;
   acc: { loss: number; correct: number; seen: number; seconds: number };
   adamT: number;
+  /** Seconds spent in training steps (all sessions of a resumed run). */
   trainSeconds: number;
 }
 

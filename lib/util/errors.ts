@@ -9,7 +9,10 @@
 export class StarmambaError extends Error {
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number;
-  /** @param message what went wrong, where (file, key), and how to fix it. */
+  /**
+   * @param message what went wrong, where (file, key), and how to fix it.
+   * @param exitCode process exit code for the CLI (2: bad input).
+   */
   constructor(message: string, exitCode = 2) {
     super(message);
     this.name = "StarmambaError";
