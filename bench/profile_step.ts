@@ -25,7 +25,7 @@ export function kernelHome(name: string, backend: string): string {
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
-  if (name === "BatchMatMul") return "native C gemm (large) or XNNPACK (small)";
+  if (name === "BatchMatMul") return "wasm (XNNPACK; native gemm if STARMAMBA_NATIVE_GEMM=1)";
   if (["Conv2D", "DepthwiseConv2dNative"].includes(name)) return "wasm (XNNPACK)";
   return "wasm";
 }

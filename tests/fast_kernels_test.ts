@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backend/backend.ts";
-import { setNativeGemm } from "../lib/backend/fast_kernels.ts";
+import { type Gemm, setNativeGemm } from "../lib/backend/fast_kernels.ts";
 import { loadNativeKernel } from "../lib/scan/native.ts";
 import { selectScanKernel } from "../lib/scan/select.ts";
 
@@ -57,7 +57,8 @@ Deno.test({
   ignore: loadNativeKernel({ quiet: true }) === null,
   fn: async () => {
     await setupBackend("wasm");
-    selectScanKernel("native");
+    const k = selectScanKernel("native") as unknown as { gemm: Gemm };
+    setNativeGemm(k.gemm.bind(k));
     try {
       const cases: [string, () => tf.Tensor][] = [
         ["2-D, odd sizes", () => tf.matMul(data([37, 29], 1), data([29, 130], 2))],

@@ -11,12 +11,16 @@ import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { setNativeGemm } from "../backend/fast_kernels.ts";
 
-/** STARMAMBA_NATIVE_GEMM=0 keeps matmuls on XNNPACK (for A/B timing). */
+/**
+ * STARMAMBA_NATIVE_GEMM=1 routes large wasm matmuls to the native gemm. Off by default: on the
+ * 2-core machine it measured no faster than XNNPACK (bench, 2026-11-25), so the default path
+ * stays the simpler one.
+ */
 function gemmWanted(): boolean {
   try {
-    return Deno.env.get("STARMAMBA_NATIVE_GEMM") !== "0";
+    return Deno.env.get("STARMAMBA_NATIVE_GEMM") === "1";
   } catch {
-    return true;
+    return false;
   }
 }
 
