@@ -79,19 +79,9 @@ export interface TrainOptions {
 
 /** The augmentation settings of a config, or null when disabled. */
 export function augmentFromConfig(cfg: ExperimentConfig): AugmentConfig | null {
-  const a = cfg.augment;
-  if (!a.enabled) return null;
-  return {
-    hflip: a.hflip,
-    vflip: a.vflip,
-    rot90: a.rot90,
-    rotate_deg: a.rotate_deg,
-    crop_scale: a.crop_scale,
-    brightness: a.brightness,
-    contrast: a.contrast,
-    grayscale_p: a.grayscale_p,
-    noise_std: a.noise_std,
-  };
+  // The config's augment section is AugmentConfig plus the switch and the normalisation.
+  const { enabled, normalize_mean: _mean, normalize_std: _std, ...augment } = cfg.augment;
+  return enabled ? augment : null;
 }
 
 /** Images for `idx` as an NHWC tensor (normalised; augmented when `augment` is given). */
