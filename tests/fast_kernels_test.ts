@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backend/backend.ts";
-import { type Gemm, setNativeGemm } from "../lib/backend/fast_kernels.ts";
+import {
+  type Gemm,
+  type NativeConv,
+  setNativeConv,
+  setNativeGemm,
+} from "../lib/backend/fast_kernels.ts";
 import { loadNativeKernel } from "../lib/scan/native.ts";
 import { selectScanKernel } from "../lib/scan/select.ts";
 
@@ -25,7 +30,7 @@ const data = (shape: number[], seed: number) =>
     shape,
   );
 
-Deno.test("wasm Slice/SplitV/Concat/batched matmul overrides equal the cpu kernels", async () => {
+Deno.test("wasm Slice/SplitV/Concat/Sum/Mean/Identity/batched matmul overrides equal the cpu kernels", async () => {
   const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
     ["slice axis 0", () => tf.slice(data([4, 3, 5], 1), [1, 0, 0], [2, -1, -1])],
     ["slice inner box", () => tf.slice(data([2, 5, 6, 3], 2), [1, 1, 2, 0], [1, 3, 2, 2])],
@@ -43,6 +48,18 @@ Deno.test("wasm Slice/SplitV/Concat/batched matmul overrides equal the cpu kerne
       "batched matmul, transposed",
       () => tf.matMul(data([2, 5, 4], 15), data([2, 6, 5], 16), true, true),
     ],
+    ["sum leading 3 axes", () => tf.sum(data([3, 4, 5, 7], 17), [0, 1, 2])],
+    ["sum axis 0, keepDims", () => tf.sum(data([6, 5], 18), 0, true)],
+    ["sum axes given unsorted, negative", () => tf.sum(data([3, 4, 5], 19), [-2, 0])],
+    ["sum inner axis (stock kernel)", () => tf.sum(data([3, 4, 5], 20), -1)],
+    ["sum middle axis (stock kernel)", () => tf.sum(data([3, 4, 5], 21), 1)],
+    ["mean leading axes, keepDims", () => tf.mean(data([2, 3, 4, 6], 22), [0, 1, 2], true)],
+    ["sum int32 (stock kernel)", () => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], "int32"), 0)],
+    ["identity", () => tf.clone(data([3, 5], 23))],
+    [
+      "gradient through saved clones",
+      () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.square(x), x)))(data([4, 3], 24)),
+    ],
   ];
   for (const [name, f] of cases) {
     const [a, b] = await onBoth(f);
@@ -58,7 +75,12 @@ Deno.test({
   fn: async () => {
     await setupBackend("wasm");
     const k = selectScanKernel("native") as unknown as { gemm: Gemm };
-    setNativeGemm(k.gemm.bind(k));
+    let calls = 0;
+    // Counts calls, so the test fails if the kernel quietly falls back to XNNPACK.
+    setNativeGemm((...a: Parameters<Gemm>) => {
+      calls++;
+      k.gemm(...a);
+    });
     try {
       const cases: [string, () => tf.Tensor][] = [
         ["2-D, odd sizes", () => tf.matMul(data([37, 29], 1), data([29, 130], 2))],
@@ -70,12 +92,100 @@ Deno.test({
         ],
         ["batched", () => tf.matMul(data([3, 40, 33], 9), data([3, 33, 64], 10))],
         ["batched, broadcast a", () => tf.matMul(data([1, 40, 33], 11), data([3, 33, 70], 12))],
+        ["K over one k-block (300)", () => tf.matMul(data([19, 300], 13), data([300, 50], 14))],
+        [
+          "K over one k-block, transposeA",
+          () => tf.matMul(data([600, 9], 15), data([600, 97], 16), true, false),
+        ],
       ];
       for (const [name, f] of cases) {
         const [a, b] = await onBoth(f);
-        a.forEach((v, i) => assertAllClose(b[i], v, 1e-5, 1e-5, `${name} [${i}]`));
+        a.forEach((v, i) => assertAllClose(b[i], v, 1e-4, 1e-5, `${name} [${i}]`));
+      }
+      assertEquals(calls, 12, "native gemm calls (one per matrix)");
+    } finally {
+      setNativeGemm(null);
+    }
+  },
+});
+
+Deno.test({
+  name: "wasm Conv2D and its filter gradient through native im2col + gemm equal the cpu backend",
+  ignore: loadNativeKernel({ quiet: true }) === null,
+  fn: async () => {
+    await setupBackend("wasm");
+    const k = selectScanKernel("native") as unknown as NativeConv;
+    let fwd = 0, grad = 0;
+    // Counts calls, so the test fails if the kernels quietly fall back to XNNPACK / TS.
+    setNativeConv({
+      conv2dSame: (...a) => (fwd++, k.conv2dSame(...a)),
+      conv2dSameFilterGrad: (...a) => (grad++, k.conv2dSameFilterGrad(...a)),
+    });
+    try {
+      const shapes: [number[], number, number][] = [
+        [[2, 7, 5, 5], 3, 7],
+        [[3, 6, 6, 50], 3, 49],
+        [[1, 9, 4, 3], 5, 4],
+        [[2, 5, 5, 6], 1, 10],
+      ];
+      for (const [xs, kk, co] of shapes) {
+        const f = () => {
+          const x = data(xs, kk), w = data([kk, kk, xs[3], co], co);
+          const loss = (xx: tf.Tensor, ww: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, "same"),
+                data([...xs.slice(0, 3), co], 3),
+              ),
+            );
+          const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+          const [dx, dw] = tf.grads(loss)([x, w]);
+          return [y, dx, dw];
+        };
+        const [a, b] = await onBoth(f);
+        a.forEach((v, i) => assertAllClose(b[i], v, 1e-4, 1e-4, `conv ${xs} k${kk} [${i}]`));
+      }
+      assertEquals(fwd >= 8, true, `native conv forward calls: ${fwd}`);
+      assertEquals(grad, 4, "native filter-gradient calls");
+    } finally {
+      setNativeConv(null);
+      setNativeGemm(null);
+    }
+  },
+});
+
+Deno.test({
+  name: "matMul gradients with transpose flags equal those of explicit transposes (wasm + native)",
+  ignore: loadNativeKernel({ quiet: true }) === null,
+  fn: async () => {
+    await setupBackend("wasm");
+    selectScanKernel("native");
+    try {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        for (const batch of [[], [3]]) {
+          const as = ta ? [...batch, 70, 60] : [...batch, 60, 70];
+          const bs = tb ? [...batch, 50, 70] : [...batch, 70, 50];
+          const a = data(as, 1), b = data(bs, 2), w = data([...batch, 60, 50], 3);
+          const T = (x: tf.Tensor) => tf.transpose(x, batch.length ? [0, 2, 1] : [1, 0]);
+          const viaFlags = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+            tf.sum(tf.mul(tf.matMul(x, y, ta, tb), w))
+          )([a, b]);
+          const viaT = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+            tf.sum(tf.mul(tf.matMul(ta ? T(x) : x, tb ? T(y) : y), w))
+          )([a, b]);
+          viaFlags.forEach((g, i) =>
+            assertAllClose(
+              g.dataSync() as Float32Array,
+              viaT[i].dataSync() as Float32Array,
+              1e-4,
+              1e-4,
+              `transposeA ${ta} transposeB ${tb} batch ${batch} grad ${i}`,
+            )
+          );
+        }
       }
     } finally {
+      setNativeConv(null);
       setNativeGemm(null);
     }
   },

@@ -88,22 +88,140 @@ export function setNativeGemm(g: Gemm | null): void {
   nativeGemm = g;
 }
 
+/** Scalars of one Adam(W) update (c1, c2: bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ). */
+export interface AdamScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  c1: number;
+  c2: number;
+}
+
+/** A native Adam(W) update of flat arrays: (w, g, m, v) → (wo, mo, vo). */
+export type NativeAdam = (
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  s: AdamScalars,
+  wo: Float32Array,
+  mo: Float32Array,
+  vo: Float32Array,
+) => void;
+
+let nativeAdam: NativeAdam | null = null;
+
+/** Sets (or clears) the native Adam update the optimiser's kernel uses on wasm. */
+export function setNativeAdam(a: NativeAdam | null): void {
+  nativeAdam = a;
+}
+
+/** The native Adam update when one is set and the wasm backend is active, else null. */
+export function activeNativeAdam(): NativeAdam | null {
+  return nativeAdam !== null && tf.getBackend() === "wasm" ? nativeAdam : null;
+}
+
+/** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
+export interface ConvDims {
+  batch: number;
+  height: number;
+  width: number;
+  inC: number;
+  outC: number;
+  k: number;
+}
+
+/** Native stride-1 SAME convolutions: forward and filter gradient. */
+export interface NativeConv {
+  conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
+  conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+}
+
+let nativeConv: NativeConv | null = null;
+
+/**
+ * Routes the wasm backend's stride-1 SAME Conv2D (and, through {@link CONV_FILTER_GRAD}, its
+ * filter gradient) to native im2col + gemm, or back to XNNPACK with null.
+ */
+export function setNativeConv(c: NativeConv | null): void {
+  nativeConv = c;
+}
+
+/** Kernel name of the native Conv2D filter gradient (wasm only, while a native conv is set). */
+export const CONV_FILTER_GRAD = "StarmambaConv2DFilterGrad";
+
+/** Whether {@link CONV_FILTER_GRAD} can run on the active backend now. */
+export function nativeConvFilterGradActive(): boolean {
+  return nativeConv !== null && tf.getBackend() === "wasm";
+}
+
+interface ConvAttrs {
+  strides: number | number[];
+  pad: string | number;
+  dilations?: number | number[];
+  dataFormat?: string;
+}
+
+const ones = (v: number | number[] | undefined): boolean =>
+  v == null || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
+
+/** The convolution's sizes when it is one the native kernel takes, else null. */
+function sameConvDims(x: tf.TensorInfo, f: tf.TensorInfo, attrs: ConvAttrs): ConvDims | null {
+  const [kh, kw, ci, co] = f.shape;
+  if (x.dtype !== "float32" || f.dtype !== "float32" || x.shape.length !== 4) return null;
+  if ((attrs.dataFormat ?? "NHWC") !== "NHWC" || !ones(attrs.strides) || !ones(attrs.dilations)) {
+    return null;
+  }
+  if (kh !== kw || kh % 2 !== 1 || x.shape[3] !== ci) return null;
+  if (!(attrs.pad === "same" || (kh === 1 && attrs.pad === "valid"))) return null;
+  const [batch, height, width] = x.shape;
+  return { batch, height, width, inC: ci, outC: co, k: kh };
+}
+
+/**
+ * Whether a transposed BatchMatMul is as fast as a plain one on the active backend: true except
+ * on wasm without the native gemm (whose XNNPACK path runs transposed matmuls ~7× slower).
+ */
+export function transposedMatMulFast(): boolean {
+  return tf.getBackend() !== "wasm" || nativeGemm !== null;
+}
+
 /** Below this many multiply-adds the FFI call costs more than it saves. */
 const NATIVE_GEMM_MIN_MACS = 1 << 16;
 
-/** BatchMatMul on rank-3 inputs through the native gemm, zero-copy on the wasm heap. */
+/** Collapses leading (batch) axes: [batch, rows, cols]; rank 2 has batch 1. */
+function asBatched(shape: number[]): [number, number, number] {
+  const r = shape.length;
+  return [shape.slice(0, r - 2).reduce((a, b) => a * b, 1), shape[r - 2], shape[r - 1]];
+}
+
+/**
+ * BatchMatMul through the native gemm, zero-copy on the wasm heap. tf.matMul hands the kernel
+ * its inputs at their own rank (2 for plain matrices), so any rank ≥ 2 is taken, with the
+ * batch axes broadcast only when one side has batch 1.
+ */
 function batchMatMulNative(g: Gemm, args: KernelArgs): tf.TensorInfo | null {
   const a = args.inputs.a as tf.TensorInfo, b = args.inputs.b as tf.TensorInfo;
-  if (a.shape.length !== 3 || b.shape.length !== 3) return null;
+  if (a.shape.length < 2 || b.shape.length < 2 || a.dtype !== "float32") return null;
+  if (b.dtype !== "float32") return null;
   const { transposeA, transposeB } = args.attrs as unknown as {
     transposeA: boolean;
     transposeB: boolean;
   };
-  const [na, a1, a2] = a.shape, [nb, b1, b2] = b.shape;
+  const [na, a1, a2] = asBatched(a.shape), [nb, b1, b2] = asBatched(b.shape);
   const M = transposeA ? a2 : a1, K = transposeA ? a1 : a2, N = transposeB ? b1 : b2;
   const n = Math.max(na, nb);
   if ((na !== nb && na !== 1 && nb !== 1) || M * N * K < NATIVE_GEMM_MIN_MACS) return null;
-  return withArrays(args.backend, [a, b], [[n, M, N]], ([av, bv], [cv]) => {
+  // Leading axes broadcast (one side is all ones, or both are equal): pad left, take the max.
+  const la = a.shape.slice(0, -2), lb = b.shape.slice(0, -2);
+  const r = Math.max(la.length, lb.length);
+  const pad = (l: number[]) => [...new Array(r - l.length).fill(1), ...l];
+  const pa = pad(la), pb = pad(lb);
+  if (na === nb && pa.some((d, i) => d !== pb[i])) return null;
+  const outShape = [...pa.map((d, i) => Math.max(d, pb[i])), M, N];
+  return withArrays(args.backend, [a, b], [outShape], ([av, bv], [cv]) => {
     for (let i = 0; i < n; i++) {
       const ai = na === 1 ? 0 : i, bi = nb === 1 ? 0 : i;
       g(
@@ -175,6 +293,45 @@ export function concatInto(
       dst += run;
     }
   }
+}
+
+/**
+ * Column sums of x viewed as (rows, cols): out[c] = Σ_r x[r·cols + c], rows in order (float32
+ * accumulation, like the stock kernel). Exported for tests.
+ */
+export function sumLeadingInto(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+): void {
+  out.fill(0);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    for (let c = 0; c < cols; c++) out[c] += x[o + c];
+  }
+}
+
+/**
+ * Sum / Mean over leading axes (BatchNorm statistics, bias gradients) without the full transpose
+ * the stock wasm kernels make to bring the reduced axes last. Other reductions: null.
+ */
+function reduceLeading(args: KernelArgs, mean: boolean): tf.TensorInfo | null {
+  const x = args.inputs.x as tf.TensorInfo;
+  const r = x.shape.length;
+  if (x.dtype !== "float32" || r < 2) return null;
+  const a = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  // axis null means every axis; parseAxisParam also wraps negative axes
+  const axes = [...new Set(tf.util.parseAxisParam(a.axis, x.shape))].sort((p, q) => p - q);
+  const j = axes.length;
+  if (j === 0 || j === r || axes.some((v, i) => v !== i)) return null;
+  const rows = x.shape.slice(0, j).reduce((p, q) => p * q, 1);
+  const cols = x.shape.slice(j).reduce((p, q) => p * q, 1);
+  if (rows === 0 || cols === 0) return null;
+  const outShape = a.keepDims ? x.shape.map((d, i) => (i < j ? 1 : d)) : x.shape.slice(j);
+  return withArrays(args.backend, [x], [outShape], ([xv], [ov]) => {
+    sumLeadingInto(xv, rows, cols, ov);
+    if (mean) { for (let c = 0; c < cols; c++) ov[c] /= rows; }
+  })[0];
 }
 
 /** Installs the replacements for the wasm backend (idempotent). */
@@ -262,6 +419,65 @@ export function installFastKernels(): void {
       return withArrays(args.backend, xs, [outShape], (ins, [out]) => {
         concatInto(ins, xs.map((x) => x.shape), axis, out);
       })[0];
+    }) as never,
+  });
+  const conv = tf.getKernel("Conv2D", "wasm")!;
+  const origConv = conv.kernelFunc, setupConv = conv.setupFunc;
+  tf.unregisterKernel("Conv2D", "wasm");
+  tf.registerKernel({
+    kernelName: "Conv2D",
+    backendName: "wasm",
+    setupFunc: setupConv,
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo, f = args.inputs.filter as tf.TensorInfo;
+      const d = nativeConv ? sameConvDims(x, f, args.attrs as unknown as ConvAttrs) : null;
+      if (!d || !nativeConv) return origConv(args as never);
+      const c = nativeConv;
+      return withArrays(args.backend, [x, f], [[d.batch, d.height, d.width, d.outC]], (
+        [xv, fv],
+        [yv],
+      ) => c.conv2dSame(d, xv, fv, yv))[0];
+    }) as never,
+  });
+  tf.registerKernel({
+    kernelName: CONV_FILTER_GRAD,
+    backendName: "wasm",
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo, dy = args.inputs.dy as tf.TensorInfo;
+      const k = (args.attrs as unknown as { k: number }).k;
+      const [batch, height, width, inC] = x.shape, outC = dy.shape[3];
+      if (!nativeConv) throw new Error(`${CONV_FILTER_GRAD} needs the native library`);
+      const c = nativeConv, d = { batch, height, width, inC, outC, k };
+      return withArrays(
+        args.backend,
+        [x, dy],
+        [[k, k, inC, outC]],
+        ([xv, dyv], [dw]) => c.conv2dSameFilterGrad(d, xv, dyv, dw),
+      )[0];
+    }) as never,
+  });
+  for (const name of ["Sum", "Mean"]) {
+    const k = tf.getKernel(name, "wasm")!;
+    const orig = k.kernelFunc;
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      setupFunc: k.setupFunc,
+      kernelFunc: ((args: KernelArgs) =>
+        reduceLeading(args, name === "Mean") ?? orig(args as never)) as never,
+    });
+  }
+  // The stock wasm Identity copies its input; tf.grad clones every tensor it saves for the
+  // backward pass, so share the buffer instead (as the cpu backend and wasm's Reshape do).
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({
+    kernelName: "Identity",
+    backendName: "wasm",
+    kernelFunc: ((args: KernelArgs) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      (args.backend as WasmBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }) as never,
   });
   tf.registerKernel({ kernelName: "Slice", backendName: "wasm", kernelFunc: fastSlice as never });

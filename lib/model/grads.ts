@@ -6,7 +6,8 @@
  * matMul gradient dispatches) runs ~7× slower than an explicit transpose followed by a plain
  * matmul. We re-register the gradients of those three kernels in terms of ops every backend has:
  *
- * - BatchMatMul: dA = dY·Bᵀ, dB = Aᵀ·dY with explicit transposes.
+ * - BatchMatMul: dA = dY·Bᵀ, dB = Aᵀ·dY, with explicit transposes on wasm unless the native
+ *   gemm serves it (which takes transposed operands at full speed).
  * - Conv2D (stride 1, SAME, odd square kernel, NHWC): dx is a SAME convolution of dY with the
  *   spatially flipped filter with in/out channels swapped; dW is im2col(x)ᵀ·dY.
  * - DepthwiseConv2dNative (stride 1, SAME, multiplier 1): dx is a depthwise convolution of dY
@@ -18,6 +19,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { withArrays } from "../scan/io.ts";
+import {
+  CONV_FILTER_GRAD,
+  nativeConvFilterGradActive,
+  transposedMatMulFast,
+} from "../backend/fast_kernels.ts";
 
 let installed = false;
 
@@ -125,6 +131,21 @@ const batchMatMulGrad: tf.GradConfig = {
       transposeA: boolean;
       transposeB: boolean;
     };
+    if (transposedMatMulFast()) {
+      // C = op(a)·op(b): each gradient is one matmul with transpose flags, no copies.
+      return {
+        a: () =>
+          reduceBatchTo(
+            transposeA ? tf.matMul(b, g, transposeB, true) : tf.matMul(g, b, false, !transposeB),
+            a.shape,
+          ),
+        b: () =>
+          reduceBatchTo(
+            transposeB ? tf.matMul(g, a, true, transposeA) : tf.matMul(a, g, !transposeA, false),
+            b.shape,
+          ),
+      };
+    }
     const T = transposeLast2;
     const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
     // Effective A' = op(a), B' = op(b); dA' = g·B'ᵀ, dB' = A'ᵀ·g; then undo op.
@@ -240,6 +261,9 @@ const conv2dGrad: tf.GradConfig = {
         return tf.conv2d(g, wT, 1, "same");
       },
       filter: () => {
+        if (nativeConvFilterGradActive()) {
+          return tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy: g }, { k } as never) as tf.Tensor;
+        }
         const [b, h, w] = x.shape;
         const dW = tf.matMul(im2colT(x, k), tf.reshape(g, [b * h * w, co]));
         return tf.reshape(dW, [k, k, ci, co]);

@@ -12,20 +12,23 @@ import type * as tf from "@tensorflow/tfjs-core";
 type AnyBackend = any;
 
 /**
- * Runs `fn` on float32 views of `inputs` and of freshly allocated, zero-filled outputs of
- * `outShapes`; returns the output TensorInfos. `fn` must not call back into tfjs.
+ * Runs `fn` on float32 views of `inputs` and of freshly allocated outputs of `outShapes`
+ * (zero-filled unless `zero` is false, for kernels that write every element); returns the
+ * output TensorInfos. `fn` must not call back into tfjs.
  */
 export function withArrays(
   backend: unknown,
   inputs: tf.TensorInfo[],
   outShapes: number[][],
   fn: (ins: Float32Array[], outs: Float32Array[]) => void,
+  zero = true,
 ): tf.TensorInfo[] {
   const be = backend as AnyBackend;
   if (typeof be.typedArrayFromHeap === "function") {
     const outInfos: tf.TensorInfo[] = outShapes.map((s) => be.makeOutput(s, "float32"));
     const ins = inputs.map((t) => be.typedArrayFromHeap(t) as Float32Array);
-    const outs = outInfos.map((t) => (be.typedArrayFromHeap(t) as Float32Array).fill(0));
+    const outs = outInfos.map((t) => be.typedArrayFromHeap(t) as Float32Array);
+    if (zero) outs.forEach((o) => o.fill(0));
     fn(ins, outs);
     return outInfos;
   }

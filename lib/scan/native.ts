@@ -11,6 +11,7 @@
  * --allow-write.
  * @module
  */
+import type { ConvDims, NativeAdam } from "../backend/fast_kernels.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
@@ -47,6 +48,12 @@ export interface NativeScanKernel extends ScanKernel {
     transB: boolean,
     C: Float32Array,
   ): void;
+  /** One Adam(W) update of a flat parameter array into wo, mo, vo. */
+  adamStep: NativeAdam;
+  /** y (B,H,W,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co): stride 1, SAME, NHWC. */
+  conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
+  /** dW (k,k,Ci,Co) of {@link conv2dSame} given x and dy (B,H,W,Co). */
+  conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
@@ -116,11 +123,14 @@ const SOURCE_URL = new URL("../../native/cpu/selective_scan.c", import.meta.url)
 const SS2D_URL = new URL("../../native/cpu/ss2d_core.c", import.meta.url);
 /** Also compiled in: a multi-threaded SGEMM that serves the wasm backend's BatchMatMul. */
 const GEMM_URL = new URL("../../native/cpu/gemm.c", import.meta.url);
+/** And stride-1 SAME convolutions (forward and filter gradient) on top of the gemm. */
+const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
 
 const I32 = "i32" as const;
 const BUF = "buffer" as const;
+const F32 = "f32" as const;
 const SHAPE = [I32, I32, I32, I32, I32] as const; // batch, dim, len, dstate, groups
 const INPUTS = [BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32] as const; // u … deltaBias, softplus
 
@@ -139,6 +149,18 @@ const SYMBOLS = {
   },
   // M, N, K, A, transA, B, transB, C, nthreads
   sm_gemm: { parameters: [I32, I32, I32, BUF, I32, BUF, I32, BUF, I32], result: I32 },
+  // n, w, g, m, v, lr, beta1, beta2, eps, wd, c1, c2, wo, mo, vo, nthreads
+  sm_adam: {
+    parameters: [I32, BUF, BUF, BUF, BUF, F32, F32, F32, F32, F32, F32, F32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // B, H, W, Ci, Co, k, x, w, y, nthreads
+  sm_conv2d_same: { parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32], result: I32 },
+  // B, H, W, Ci, Co, k, x, dy, dw, nthreads
+  sm_conv2d_same_filter_grad: {
+    parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
   // … , dy, nthreads, dxc, dWx, dWdt, dbias, dA, dD
   ss2d_bwd: {
     parameters: [
@@ -254,8 +276,8 @@ function buildAndOpen(portable: boolean): Loaded {
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
   const version = compilerVersion(cc);
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
-  const ss2dSrc = fileURLToPath(SS2D_URL), gemmSrc = fileURLToPath(GEMM_URL);
-  const source = [src, ss2dSrc, gemmSrc].map((f) => Deno.readTextFileSync(f)).join("\0");
+  const sources = [src, ...[SS2D_URL, GEMM_URL, CONV_URL].map((u) => fileURLToPath(u))];
+  const source = sources.map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
   for (const flags of candidates) {
@@ -266,7 +288,7 @@ function buildAndOpen(portable: boolean): Loaded {
       if (!granted({ name: "write", path: buildDir })) {
         throw new Error("needs --allow-write to build native/build/");
       }
-      const failure = compile(cc, flags, [src, ss2dSrc, gemmSrc], path);
+      const failure = compile(cc, flags, sources, path);
       if (failure !== null) {
         lastFailure = `${cc} ${flags.join(" ")}: ${failure}`;
         continue;
@@ -375,6 +397,46 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
     gemm(M, N, K, A, transA, B, transB, C) {
       const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
       if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);
+    },
+    adamStep(w, g, m, v, c, wo, mo, vo) {
+      const rc = s.sm_adam(
+        w.length,
+        w,
+        g,
+        m,
+        v,
+        c.lr,
+        c.beta1,
+        c.beta2,
+        c.eps,
+        c.weightDecay,
+        c.c1,
+        c.c2,
+        wo,
+        mo,
+        vo,
+        threads,
+      );
+      if (rc !== 0) throw new Error(`native Adam step failed (code ${rc})`);
+    },
+    conv2dSame(d, x, w, y) {
+      const rc = s.sm_conv2d_same(d.batch, d.height, d.width, d.inC, d.outC, d.k, x, w, y, threads);
+      if (rc !== 0) throw new Error(`native conv2d failed (code ${rc})`);
+    },
+    conv2dSameFilterGrad(d, x, dy, dw) {
+      const rc = s.sm_conv2d_same_filter_grad(
+        d.batch,
+        d.height,
+        d.width,
+        d.inC,
+        d.outC,
+        d.k,
+        x,
+        dy,
+        dw,
+        threads,
+      );
+      if (rc !== 0) throw new Error(`native conv2d filter gradient failed (code ${rc})`);
     },
     forward(x: ScanInputs): Float32Array {
       checkScanInputs(x); // before allocating, so a bad shape gets a clear message

