@@ -12,6 +12,7 @@ import { selectScanKernel } from "../lib/scan/select.ts";
 import { rng } from "../lib/util/rng.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
+import { Adam } from "../lib/train/optim.ts";
 
 const USAGE =
   "usage: deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]";
@@ -22,11 +23,20 @@ export function kernelHome(name: string, backend: string): string {
     return "native C (fused SS2D)";
   }
   if (name.startsWith("StarmambaSelectiveScan")) return "native C or TS loop (scan kernel)";
+  if (name === "StarmambaConv2DFilterGrad") return "native C (im2col + gemm)";
+  if (name === "StarmambaAdamStep") {
+    return backend === "wasm" ? "native C (TS loop without it)" : "TypeScript loop";
+  }
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
-  if (name === "BatchMatMul") return "wasm (XNNPACK; native gemm if STARMAMBA_NATIVE_GEMM=1)";
-  if (["Conv2D", "DepthwiseConv2dNative"].includes(name)) return "wasm (XNNPACK)";
+  if (["Sum", "Mean"].includes(name)) {
+    return "TS loop over leading axes (starmamba override), else wasm";
+  }
+  if (name === "Identity") return "shares the buffer (starmamba override)";
+  if (name === "BatchMatMul") return "native C gemm (small ones: XNNPACK)";
+  if (name === "Conv2D") return "native C (im2col + gemm)";
+  if (name === "DepthwiseConv2dNative") return "wasm (XNNPACK)";
   return "wasm";
 }
 
@@ -47,6 +57,7 @@ await runMain(async () => {
   const kernel = selectScanKernel("auto");
   const m = buildMedMamba(modelConfig((values.preset as string) ?? "cpu"), 1);
   const vars = m.params.trainable();
+  const opt = new Adam(vars, { weightDecay: 0.05 });
   const x = tf.randomNormal([bs, 64, 64, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = Int32Array.from({ length: bs }, (_, i) => i % 2);
   const step = () =>
@@ -56,7 +67,11 @@ await runMain(async () => {
         rng: rng(1, "dp"),
         bnUpdates: [] as { variable: tf.Variable; value: tf.Tensor }[],
       };
-      const { value } = tf.variableGrads(() => crossEntropy(m.forward(x, ctx), labels, null), vars);
+      const { value, grads } = tf.variableGrads(
+        () => crossEntropy(m.forward(x, ctx), labels, null),
+        vars,
+      );
+      opt.step(vars.map((v) => grads[v.name]), 1e-3);
       value.dataSync();
       ctx.bnUpdates.forEach((u) => u.value.dispose());
     });

@@ -190,3 +190,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "native gemm and convolution give bitwise the same result on 1 and 2 threads",
+  ignore: loadNativeKernel({ quiet: true }) === null,
+  fn: () => {
+    const one = loadNativeKernel({ threads: 1, quiet: true })!;
+    const two = loadNativeKernel({ threads: 2, quiet: true })!;
+    const arr = (n: number, seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer));
+    const [M, N, K] = [203, 97, 700];
+    const A = arr(K * M, 1), B = arr(K * N, 2);
+    const c1 = new Float32Array(M * N), c2 = new Float32Array(M * N);
+    one.gemm(M, N, K, A, true, B, false, c1);
+    two.gemm(M, N, K, A, true, B, false, c2);
+    assertEquals(bits(c1), bits(c2), "gemm");
+    const d = { batch: 3, height: 9, width: 7, inC: 20, outC: 52, k: 3 };
+    const x = arr(3 * 9 * 7 * 20, 3), w = arr(9 * 20 * 52, 4), dy = arr(3 * 9 * 7 * 52, 5);
+    const y1 = new Float32Array(dy.length), y2 = new Float32Array(dy.length);
+    one.conv2dSame(d, x, w, y1);
+    two.conv2dSame(d, x, w, y2);
+    assertEquals(bits(y1), bits(y2), "conv forward");
+    const g1 = new Float32Array(w.length), g2 = new Float32Array(w.length);
+    one.conv2dSameFilterGrad(d, x, dy, g1);
+    two.conv2dSameFilterGrad(d, x, dy, g2);
+    assertEquals(bits(g1), bits(g2), "conv filter gradient");
+  },
+});

@@ -212,8 +212,17 @@ export const SCHEMA: SectionSpec = {
       type: "int",
       default: 1,
       min: 1,
-      max: 64,
-      doc: "data-parallel workers (1 = this process)",
+      max: 1,
+      doc: "data-parallel worker processes: only 1 (the native kernels already use every core; " +
+        "see train.threads)",
+    },
+    threads: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: 256,
+      doc: "threads of the native kernels (matmuls, convolutions, SS2D, Adam); 0 = " +
+        "OMP_NUM_THREADS or one per core. Results are bitwise the same for any value",
     },
   },
   /** Per-sample augmentation and normalisation. */
@@ -333,6 +342,7 @@ export interface ExperimentConfig {
     label_smoothing: number;
     steps_per_epoch: number | null;
     workers: number;
+    threads: number;
   };
   /** Per-sample augmentation and normalisation. */
   augment: {

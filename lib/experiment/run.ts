@@ -153,7 +153,10 @@ export async function runExperiment(
 
   seedGlobal(cfg.seed);
   const backend = await setupBackend(cfg.backend);
-  const kernel = selectScanKernel(cfg.model.scan_kernel, { quiet: opts.quiet });
+  const kernel = selectScanKernel(cfg.model.scan_kernel, {
+    quiet: opts.quiet,
+    threads: cfg.train.threads,
+  });
   log(`backend ${backend}, selective-scan kernel ${kernel.name}`);
 
   const ds = await loadData(cfg, loaded.path, opts.quiet);
