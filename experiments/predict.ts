@@ -26,6 +26,8 @@ options:
   --batch <N>         images per forward pass (default: the run's train.eval_batch_size)
   --resize            resize images of another size to the model's (bilinear); default: only
                       if the run itself used data.resize: resize
+  --tta               average each image's 8 flips and quarter turns (test-time augmentation);
+                      default: what the run used (train.tta)
   --quiet             no progress output
   -h, --help          this help
 
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
     out: { type: "string" },
     batch: { type: "string" },
     resize: { type: "boolean" },
+    tta: { type: "boolean" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
@@ -64,6 +67,7 @@ async function main(): Promise<number> {
   const rows = await predictFiles(run, files, {
     batch,
     resize: values.resize ? true : undefined,
+    tta: values.tta ? true : undefined,
     progress: quiet ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (

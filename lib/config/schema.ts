@@ -177,6 +177,12 @@ export const SCHEMA: SectionSpec = {
       max: 4096,
       doc: "images per evaluation step",
     },
+    tta: {
+      type: "bool",
+      default: false,
+      doc: "evaluate on the 8 flips and quarter turns of each image and average the " +
+        "probabilities (test-time augmentation; square images)",
+    },
     optimizer: {
       type: "enum",
       default: "adam",
@@ -332,6 +338,7 @@ export interface ExperimentConfig {
     epochs: number;
     batch_size: number;
     eval_batch_size: number;
+    tta: boolean;
     optimizer: "adam" | "adamw";
     lr: number;
     weight_decay: number;

@@ -346,6 +346,31 @@ export function rot90(
   return dst;
 }
 
+/** The 8 symmetries of a square: quarter turns 0–3, then the same after a horizontal flip. */
+export const DIHEDRAL_VIEWS = 8;
+
+/**
+ * View `t` (0 ≤ t < 8) of a square image: `rot90(·, t mod 4)`, horizontally flipped first when
+ * t ≥ 4. t = 0 is the image itself. Used for test-time augmentation. Returns dst.
+ */
+export function dihedral(
+  src: Float32Array,
+  size: number,
+  c: number,
+  t: number,
+  dst: Float32Array = new Float32Array(size * size * c),
+): Float32Array {
+  if (!Number.isInteger(t) || t < 0 || t >= DIHEDRAL_VIEWS) {
+    throw new RangeError(`dihedral view ${t}: expected 0…7`);
+  }
+  const base = t >= 4 ? hflip(src, size, size, c) : src;
+  if (t % 4 === 0) {
+    dst.set(base);
+    return dst;
+  }
+  return rot90(base, size, size, c, t % 4, dst);
+}
+
 /**
  * Rotates counter-clockwise by `deg` about the image centre with bilinear sampling and fill 0,
  * as torchvision's rotate(…, BILINEAR, fill=0) on tensors: grid_sample with zero padding

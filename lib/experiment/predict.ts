@@ -42,6 +42,8 @@ export interface PredictOptions {
   batch?: number;
   /** Resize mis-sized images; default: what the run's data.resize said. */
   resize?: boolean;
+  /** Average over the 8 flips and quarter turns (test-time augmentation); default: the run's. */
+  tta?: boolean;
   /** Called after each batch with (done, total). */
   progress?: (done: number, total: number) => void;
 }
@@ -256,7 +258,7 @@ export async function predictFiles(
   // predict() normalises exactly as the run's evaluation did; its loss needs labels, unused here.
   const cfg: ExperimentConfig = {
     ...run.config,
-    train: { ...run.config.train, eval_batch_size: batch },
+    train: { ...run.config.train, eval_batch_size: batch, tta: opts.tta ?? run.config.train.tta },
   };
   const k = run.classNames.length;
   const per = size * size * channels;

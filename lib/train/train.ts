@@ -13,7 +13,8 @@ import type { Dataset } from "../data/types.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import type { MedMamba } from "../model/medmamba.ts";
 import { evalContext, type ForwardContext } from "../model/layers.ts";
-import { type AugmentConfig, makeBatch } from "../data/augment.ts";
+import { type AugmentConfig, dihedral, DIHEDRAL_VIEWS, makeBatch } from "../data/augment.ts";
+import { StarmambaError } from "../util/errors.ts";
 import { rng, shuffle } from "../util/rng.ts";
 import { Adam, learningRate } from "./optim.ts";
 import { crossEntropy, inverseFrequencyWeights, weightedSample } from "./loss.ts";
@@ -101,7 +102,11 @@ function batchTensor(
   return tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]);
 }
 
-/** Softmax probabilities (row-major n × k) and mean loss of `model` on `idx`. */
+/**
+ * Softmax probabilities (row-major n × k) and mean loss of `model` on `idx`. With
+ * `cfg.train.tta` the probabilities are the mean over the 8 dihedral views of each image (the
+ * sky has no up), and the loss is the cross-entropy of that mean.
+ */
 export function predict(
   model: MedMamba,
   ds: Dataset,
@@ -110,16 +115,59 @@ export function predict(
 ): { probs: Float32Array; loss: number } {
   const k = model.config.num_classes;
   const probs = new Float32Array(idx.length * k);
+  const views = cfg.train.tta ? DIHEDRAL_VIEWS : 1;
+  if (views > 1 && ds.height !== ds.width) {
+    throw new StarmambaError(
+      `train.tta needs square images (got ${ds.height}×${ds.width}); set train.tta: false`,
+    );
+  }
   let lossSum = 0;
   const bs = cfg.train.eval_batch_size;
+  if (views === 1) {
+    for (let i = 0; i < idx.length; i += bs) {
+      const part = idx.slice(i, i + bs);
+      const labels = Int32Array.from(part, (j) => ds.labels[j]);
+      tf.tidy(() => {
+        const logits = model.forward(batchTensor(ds, part, cfg, null), evalContext());
+        probs.set(tf.softmax(logits).dataSync() as Float32Array, i * k);
+        lossSum += crossEntropy(logits, labels, null).dataSync()[0] * part.length;
+      });
+    }
+    return { probs, loss: lossSum / Math.max(idx.length, 1) };
+  }
+  const per = ds.height * ds.width * ds.channels;
   for (let i = 0; i < idx.length; i += bs) {
     const part = idx.slice(i, i + bs);
-    const labels = Int32Array.from(part, (j) => ds.labels[j]);
-    tf.tidy(() => {
-      const logits = model.forward(batchTensor(ds, part, cfg, null), evalContext());
-      probs.set(tf.softmax(logits).dataSync() as Float32Array, i * k);
-      lossSum += crossEntropy(logits, labels, null).dataSync()[0] * part.length;
+    const x = makeBatch(ds, part, {
+      augment: null,
+      mean: cfg.augment.normalize_mean,
+      std: cfg.augment.normalize_std,
     });
+    const shape: [number, number, number, number] = [part.length, ds.height, ds.width, ds.channels];
+    const sum = new Float32Array(part.length * k);
+    for (let t = 0; t < views; t++) {
+      let xv = x;
+      if (t > 0) {
+        xv = new Float32Array(x.length);
+        for (let j = 0; j < part.length; j++) {
+          dihedral(
+            x.subarray(j * per, (j + 1) * per),
+            ds.height,
+            ds.channels,
+            t,
+            xv.subarray(j * per, (j + 1) * per),
+          );
+        }
+      }
+      const p = tf.tidy(() =>
+        tf.softmax(model.forward(tf.tensor4d(xv, shape), evalContext())).dataSync() as Float32Array
+      );
+      for (let q = 0; q < p.length; q++) sum[q] += p[q] / views;
+    }
+    probs.set(sum, i * k);
+    for (const [j, row] of part.entries()) {
+      lossSum -= Math.log(Math.max(sum[j * k + ds.labels[row]], 1e-12));
+    }
   }
   return { probs, loss: lossSum / Math.max(idx.length, 1) };
 }
