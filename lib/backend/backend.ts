@@ -13,6 +13,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import { StarmambaError } from "../util/errors.ts";
 import { installGradients, registerIm2col } from "../model/grads.ts";
+import { registerNorm } from "../model/norm.ts";
 import { registerScanOp } from "../scan/op.ts";
 import { registerCrossOps } from "../scan/cross.ts";
 import { registerSS2DCore } from "../scan/ss2d_core.ts";
@@ -81,6 +82,8 @@ export async function setupBackend(name: string): Promise<string> {
   registerCrossOps(tfName);
   registerSS2DCore(tfName);
   registerIm2col(tfName);
+  // The fused normalisations read tensors synchronously: only where that is free.
+  if (tfName === "cpu" || tfName === "wasm") registerNorm(tfName);
   const ok = await tf.setBackend(tfName);
   await tf.ready();
   if (!ok || tf.getBackend() !== tfName) {

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { constant, normal, type ParamStore, truncNormal, uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
+import { fusedNorm, fusedNormAvailable } from "./norm.ts";
 
 /** Per-call state: training mode, the DropPath stream, and BatchNorm statistics to commit. */
 export interface ForwardContext {
@@ -56,11 +57,33 @@ export function initLayerNorm(ps: ParamStore, name: string, dim: number): void {
   ps.add(`${name}.bias`, [dim], constant(dim, 0));
 }
 
-/** LayerNorm over the last axis. */
+/** LayerNorm over the last axis (one fused op on cpu and wasm). */
 export function layerNorm(ps: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
+  const w = ps.get(`${name}.weight`), b = ps.get(`${name}.bias`);
+  if (fusedNormAvailable()) return fusedNorm(x, w, b, "row", LN_EPS).y;
+  return layerNormOps(x, w, b);
+}
+
+/** LayerNorm over the last axis as tensor ops: the reference for the fused op. */
+export function layerNormOps(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
-  return tf.add(tf.mul(xn, ps.get(`${name}.weight`)), ps.get(`${name}.bias`));
+  return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * Training-mode BatchNorm2d on NHWC as tensor ops (batch statistics; biased variance): the
+ * reference for the fused op.
+ */
+export function batchNormTrainOps(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
+  const y = tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
+  return { y, mean, variance };
 }
 
 /** BatchNorm2d (NHWC): γ, β trainable; running mean/var not. */
@@ -83,25 +106,24 @@ export function batchNorm(
 ): tf.Tensor4D {
   const gamma = ps.get(`${name}.weight`), beta = ps.get(`${name}.bias`);
   const rm = ps.get(`${name}.running_mean`), rv = ps.get(`${name}.running_var`);
-  let mean: tf.Tensor, variance: tf.Tensor;
-  if (ctx.training) {
-    ({ mean, variance } = tf.moments(x, [0, 1, 2]));
-    const n = x.size / x.shape[3];
-    const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
-    ctx.bnUpdates.push({
-      variable: rm,
-      value: tf.keep(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM))),
-    });
-    ctx.bnUpdates.push({
-      variable: rv,
-      value: tf.keep(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM))),
-    });
-  } else {
-    mean = rm;
-    variance = rv;
+  if (!ctx.training) {
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, BN_EPS)));
+    return tf.add(tf.mul(tf.sub(x, rm), scale), beta) as tf.Tensor4D;
   }
-  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
-  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
+  const { y, mean, variance } = fusedNormAvailable()
+    ? fusedNorm(x, gamma, beta, "col", BN_EPS)
+    : batchNormTrainOps(x, gamma, beta);
+  const n = x.size / x.shape[3];
+  const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+  ctx.bnUpdates.push({
+    variable: rm,
+    value: tf.keep(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM))),
+  });
+  ctx.bnUpdates.push({
+    variable: rv,
+    value: tf.keep(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM))),
+  });
+  return y as tf.Tensor4D;
 }
 
 /**
