@@ -64,3 +64,26 @@ Deno.test("--help prints usage and exits 0", () => {
   assertEquals(r.code, 0);
   assert(r.stdout.includes("usage: deno task experiment"));
 });
+
+Deno.test("evaluate CLI: --help exits 0; a missing --model and a missing folder exit 2", () => {
+  const run = (args: string[]) => {
+    const out = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "experiments/evaluate.ts"), ...args],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const dec = new TextDecoder();
+    return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  };
+  const help = run(["--help"]);
+  assertEquals(help.code, 0);
+  assert(help.text.includes("usage: deno task evaluate"));
+  const none = run([]);
+  assertEquals(none.code, 2);
+  assert(none.text.includes("--model <run dir> is required"), none.text);
+  const missing = run(["--model", "no/such/run"]);
+  assertEquals(missing.code, 2);
+  assert(missing.text.includes("no such folder"), missing.text);
+});

@@ -7,6 +7,7 @@ import { parseCsv } from "../lib/results/ablation.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
+import { evaluateRun } from "../lib/experiment/evaluate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TINY = [
@@ -151,4 +152,21 @@ Deno.test("predict CLI: CSV file on success, exit code 2 and one message for a b
   const bad = cli([dir, "--quiet"]);
   assertEquals(bad.code, 2, bad.err);
   assert(bad.err.includes("broken.jpg") && !/\n\s+at /.test(bad.err), bad.err);
+});
+
+Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folder is refused", async () => {
+  const result = JSON.parse(Deno.readTextFileSync(join(trained.runDir, "result.json")));
+  const ev = await evaluateRun(trained.runDir, { tta: false, dataRoot: data });
+  assertEquals(ev.metrics.n, result.best.metrics.n);
+  assertEquals(ev.metrics.confusion, result.best.metrics.confusion);
+  assertAllClose([ev.metrics.rocAuc], [result.best.metrics.rocAuc], 0, 1e-9, "ROC-AUC");
+  const tta = await evaluateRun(trained.runDir, { tta: true, dataRoot: data });
+  assertEquals(tta.metrics.n, ev.metrics.n);
+  const other = join(work, "other");
+  await writeFolder(other, 3);
+  await assertRejects(
+    () => evaluateRun(trained.runDir, { tta: false, dataRoot: other }),
+    StarmambaError,
+    "fingerprint",
+  );
 });

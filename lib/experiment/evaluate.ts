@@ -1,0 +1,94 @@
+/**
+ * Re-evaluates a finished run's best model on its own validation images (the file list saved in
+ * split.json), optionally with test-time augmentation. The data are loaded through the same
+ * ImageFolder loader and checked against the fingerprint the run recorded, so a number from here
+ * describes exactly the images the run was validated on.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { loadData } from "./run.ts";
+import { loadRun } from "./predict.ts";
+import type { ExperimentConfig } from "../config/schema.ts";
+import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
+import { predict } from "../train/train.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists } from "../util/fs.ts";
+
+/** Options of {@link evaluateRun}. */
+export interface EvaluateOptions {
+  /** Average the 8 flips and quarter turns of each image. */
+  tta: boolean;
+  /** ImageFolder root; default the run's data.root resolved as the run did, else STARMAMBA_DATA. */
+  dataRoot?: string;
+  quiet?: boolean;
+}
+
+/** What {@link evaluateRun} measured. */
+export interface Evaluation {
+  run: string;
+  tta: boolean;
+  /** The data fingerprint, equal to the run's. */
+  fingerprint: string;
+  metrics: Metrics;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    throw new StarmambaError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Evaluates `runDir`'s best model on the run's validation files. */
+export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<Evaluation> {
+  const dir = resolve(runDir);
+  const run = await loadRun(dir, opts.quiet ?? true);
+  try {
+    const result = readJson(join(dir, "result.json"));
+    const data = result.data as { source: string; fingerprint: string };
+    if (data.source !== "folder") {
+      throw new StarmambaError(
+        `${runDir}: trained on data.source ${data.source}; evaluate needs an ImageFolder run`,
+      );
+    }
+    const splitPath = join(dir, "split.json");
+    if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
+    const split = readJson(splitPath) as { val: string[] };
+    const files = (result.config_files as string[] | undefined) ?? [];
+    const cfg: ExperimentConfig = {
+      ...run.config,
+      data: { ...run.config.data, root: opts.dataRoot ?? run.config.data.root },
+      train: { ...run.config.train, tta: opts.tta },
+    };
+    // data.root resolves against its config file's folder: the run's top config (recorded
+    // relative to the repository root), or the working directory for --data.
+    const configPath = opts.dataRoot || files.length === 0
+      ? join(Deno.cwd(), "(command line)")
+      : resolve(files[files.length - 1]);
+    const ds = await loadData(cfg, configPath, opts.quiet ?? true);
+    const fp = (ds as { fingerprint?: string }).fingerprint ?? "";
+    if (fp !== data.fingerprint) {
+      throw new StarmambaError(
+        `the data at ${cfg.data.root} has fingerprint ${fp.slice(0, 16)}… but ${runDir} was ` +
+          `trained on ${data.fingerprint.slice(0, 16)}…; point --data at the same images`,
+      );
+    }
+    const index = new Map((ds.files ?? []).map((f, i) => [f, i]));
+    const idx = split.val.map((f) => {
+      const i = index.get(f);
+      if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
+      return i;
+    });
+    const { probs } = predict(run.model, ds, idx, cfg);
+    const labels = idx.map((i) => ds.labels[i]);
+    return {
+      run: runDir,
+      tta: opts.tta,
+      fingerprint: fp,
+      metrics: computeMetrics(labels, probs, run.classNames),
+    };
+  } finally {
+    run.model.params.dispose();
+  }
+}
