@@ -34,6 +34,7 @@ export { BACKENDS, setupBackend } from "./lib/backend/backend.ts";
 export { MODEL_DEFAULTS, type ModelConfig, modelConfig, PRESETS } from "./lib/model/config.ts";
 export { buildMedMamba, type MedMamba } from "./lib/model/medmamba.ts";
 export { evalContext, type ForwardContext } from "./lib/model/layers.ts";
+export { fusedNorm, type NormMode } from "./lib/model/norm.ts";
 export { ss2d, ss2dDims } from "./lib/model/ss2d.ts";
 // selective scan
 export { getScanKernel, selectiveScan, setScanKernel } from "./lib/scan/op.ts";
@@ -48,16 +49,22 @@ export type { Dataset } from "./lib/data/types.ts";
 export { generateSynthetic } from "./lib/data/synthetic.ts";
 export { loadImageFolder, resolveDataRoot } from "./lib/data/imagefolder.ts";
 export { groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
-export { makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
+export { dihedral, DIHEDRAL_VIEWS, makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
 // training
 export { predict, saveModel, train, type TrainResult } from "./lib/train/train.ts";
 export { loadTensors, saveTensors } from "./lib/train/checkpoint.ts";
+export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./lib/train/optim.ts";
 // metrics and results
 export { computeMetrics, mcnemar, type Metrics } from "./lib/metrics/metrics.ts";
 export { formatMetricsMarkdown } from "./lib/metrics/format.ts";
 export { StarmambaError } from "./lib/util/errors.ts";
 // prediction, ablations, verification
 export { listInputs, loadRun, predictFiles, predictionsCsv } from "./lib/experiment/predict.ts";
+export {
+  type EvaluateOptions,
+  evaluateRun,
+  type RunEvaluation,
+} from "./lib/experiment/evaluate.ts";
 export { loadSweep, runSweep } from "./lib/results/ablation.ts";
 export { verifyResults } from "./lib/results/verify.ts";
 export { ss2dCore } from "./lib/scan/ss2d_core.ts";

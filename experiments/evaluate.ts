@@ -8,6 +8,7 @@ import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeJsonAtomic } from "../lib/util/fs.ts";
+import { codeVersion, environment } from "../lib/results/provenance.ts";
 
 const USAGE = `usage: deno task evaluate --model <run dir> [options]
 
@@ -48,7 +49,13 @@ runMain(async () => {
   );
   console.log(formatMetricsMarkdown(ev.metrics));
   if (values.out) {
-    writeJsonAtomic(values.out as string, { schema: "starmamba.evaluation/1", ...ev });
+    writeJsonAtomic(values.out as string, {
+      schema: "starmamba.evaluation/1",
+      created: new Date().toISOString(),
+      code: codeVersion(new URL("..", import.meta.url).pathname),
+      environment: environment(),
+      ...ev,
+    });
   }
   return 0;
 });

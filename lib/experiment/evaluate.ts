@@ -20,15 +20,19 @@ export interface EvaluateOptions {
   tta: boolean;
   /** ImageFolder root; default the run's data.root resolved as the run did, else STARMAMBA_DATA. */
   dataRoot?: string;
+  /** No progress output while decoding. */
   quiet?: boolean;
 }
 
 /** What {@link evaluateRun} measured. */
-export interface Evaluation {
+export interface RunEvaluation {
+  /** The run folder, as given. */
   run: string;
+  /** Whether test-time augmentation was used. */
   tta: boolean;
   /** The data fingerprint, equal to the run's. */
   fingerprint: string;
+  /** Metrics on the run's validation images. */
   metrics: Metrics;
 }
 
@@ -41,7 +45,7 @@ function readJson(path: string): Record<string, unknown> {
 }
 
 /** Evaluates `runDir`'s best model on the run's validation files. */
-export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<Evaluation> {
+export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<RunEvaluation> {
   const dir = resolve(runDir);
   const run = await loadRun(dir, opts.quiet ?? true);
   try {
