@@ -93,3 +93,16 @@ export type { LoadedRun, PredictionRow, PredictOptions } from "./lib/experiment/
 export type { SweepOptions, SweepOutcome, SweepSpec } from "./lib/results/ablation.ts";
 export type { VerifyReport } from "./lib/results/verify.ts";
 export type { Obj } from "./lib/config/load.ts";
+export type { Param } from "./lib/model/params.ts";
+export type { NativeSS2D, SS2DCoreArrays, SS2DCoreDims } from "./lib/scan/native.ts";
+export type { ConvDims, NativeAdam } from "./lib/backend/fast_kernels.ts";
+export type { FieldSpec } from "./lib/config/schema.ts";
+export type { BadFile } from "./lib/data/imagefolder.ts";
+export type {
+  PairedTest,
+  RunRecord,
+  Stat,
+  SweepSummary,
+  SweepVariant,
+  VariantSummary,
+} from "./lib/results/ablation.ts";

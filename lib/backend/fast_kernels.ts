@@ -90,12 +90,19 @@ export function setNativeGemm(g: Gemm | null): void {
 
 /** Scalars of one Adam(W) update (c1, c2: bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ). */
 export interface AdamScalars {
+  /** Learning rate of this step. */
   lr: number;
+  /** First-moment decay rate β₁. */
   beta1: number;
+  /** Second-moment decay rate β₂. */
   beta2: number;
+  /** Added to √(v/c2) in the denominator. */
   eps: number;
+  /** Decoupled (AdamW) weight decay; the step subtracts lr·weightDecay·w, 0 for plain Adam. */
   weightDecay: number;
+  /** First-moment bias correction 1 − β₁ᵗ. */
   c1: number;
+  /** Second-moment bias correction 1 − β₂ᵗ. */
   c2: number;
 }
 
@@ -125,11 +132,17 @@ export function activeNativeAdam(): NativeAdam | null {
 
 /** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
 export interface ConvDims {
+  /** Batch size. */
   batch: number;
+  /** Input (and output) height. */
   height: number;
+  /** Input (and output) width. */
   width: number;
+  /** Input channels. */
   inC: number;
+  /** Output channels. */
   outC: number;
+  /** Filter side (k × k). */
   k: number;
 }
 

@@ -6,13 +6,19 @@
 
 /** Type and constraints of one config key. */
 export interface FieldSpec {
+  /** Value type; "int[]" and "number[]" are lists. */
   type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]";
+  /** Value used when the key is absent. */
   default: unknown;
+  /** Meaning of the key, shown by `--help` and in the docs. */
   doc: string;
+  /** Inclusive lower bound of a number (of each element for lists). */
   min?: number;
+  /** Inclusive upper bound of a number (of each element for lists). */
   max?: number;
   /** Allowed values for enums. */
   values?: readonly (string | number)[];
+  /** An explicit null is allowed (and kept). */
   nullable?: boolean;
   /** Exact length for arrays. */
   length?: number;

@@ -41,8 +41,11 @@ export interface BadFile {
 
 /** What {@link loadImageFolder} returns: a {@link Dataset} plus how it was obtained. */
 export interface ImageFolderDataset extends Dataset {
+  /** Root-relative path ("/" separators) of each loaded image, in dataset order. */
   files: string[];
+  /** sha256 of the `sha256sum`-style manifest of the loaded files (see {@link loadImageFolder}). */
   fingerprint: string;
+  /** Root-relative paths of every left-out file or empty class folder, sorted by path. */
   skipped: string[];
   /** Every left-out file with its reason (same order as `skipped`). */
   badFiles: BadFile[];

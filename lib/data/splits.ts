@@ -9,12 +9,15 @@ import { StarmambaError } from "../util/errors.ts";
 
 /** Indices into the dataset, each list sorted ascending. */
 export interface Split {
+  /** Dataset indices of the training images. */
   train: number[];
+  /** Dataset indices of the validation images. */
   val: number[];
 }
 
 /** A grouped split plus the side each sky group went to. */
 export interface GroupedSplit extends Split {
+  /** Side of each sky group, keyed by {@link skyGroupOf}. */
   groups: Record<string, "train" | "val">;
 }
 

@@ -29,8 +29,11 @@ const MAX_LISTED = 20;
 
 /** A trained run, ready to predict. */
 export interface LoadedRun {
+  /** The network rebuilt from model/model.json, with the best weights assigned. */
   model: MedMamba;
+  /** The run's experiment config, as recorded in result.json. */
   config: ExperimentConfig;
+  /** Class names in label order, as recorded in result.json. */
   classNames: string[];
   /** Index into classNames of the class whose probability is written. */
   positive: number;
@@ -50,6 +53,7 @@ export interface PredictOptions {
 
 /** One classified image. */
 export interface PredictionRow {
+  /** The image's path, as given or as found under a given folder. */
   file: string;
   /** Probability of every class, in classNames order. */
   probs: number[];

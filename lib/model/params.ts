@@ -9,7 +9,9 @@ import type { Rng } from "../util/rng.ts";
 
 /** One named tensor of the network. */
 export interface Param {
+  /** Dotted name, e.g. `layers.0.blocks.0.self_attention.A_logs`; the key in checkpoints. */
   name: string;
+  /** The tensor's current value. */
   variable: tf.Variable;
   /** False for BatchNorm running statistics. */
   trainable: boolean;
@@ -17,6 +19,7 @@ export interface Param {
 
 /** An ordered collection of named parameters. Insertion order is the canonical order. */
 export class ParamStore {
+  /** Every parameter by name, in canonical (insertion) order. */
   readonly params: Map<string, Param> = new Map();
 
   /** Adds a parameter initialised with `values`. */

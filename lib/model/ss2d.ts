@@ -20,10 +20,15 @@ import { fusedSS2D, ss2dCore } from "../scan/ss2d_core.ts";
 
 /** Sizes of one SS2D module. */
 export interface SS2DDims {
+  /** Channels in and out of the module. */
   d_model: number;
+  /** Channels of the expanded x and z branches (2·d_model). */
   d_inner: number;
+  /** Rank of the low-rank delta projection (x_proj → dt_proj). */
   dt_rank: number;
+  /** SSM state size N per channel (length of B and C). */
   d_state: number;
+  /** Scan directions: 1, 2 or 4. */
   K: number;
 }
 

@@ -51,6 +51,7 @@ const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** One variant: a name and the config overrides (dotted key → value) it applies. */
 export interface SweepVariant {
+  /** Variant name, used in run folder names ("base" for the implicit variant). */
   name: string;
   /** Flattened overrides, e.g. `{ "model.directions": 1 }`. */
   set: Record<string, unknown>;
@@ -58,17 +59,21 @@ export interface SweepVariant {
 
 /** A validated sweep file. */
 export interface SweepSpec {
+  /** Sweep name: the folder under `<out>/ablations/` and the prefix of its run names. */
   name: string;
+  /** Free text recorded in sweep.json ("" when the file has none). */
   description: string;
   /** Absolute path of the sweep file. */
   file: string;
   /** Absolute path of the base experiment config. */
   base: string;
+  /** Seeds every variant is trained with (distinct integers). */
   seeds: number[];
   /** Overrides applied to every run (before the variant's own). */
   set: Record<string, unknown>;
   /** The implicit "base" variant first, then the file's variants in order. */
   variants: SweepVariant[];
+  /** Write under the base config's output.dir instead of output.scratch_dir. */
   publish: boolean;
 }
 
@@ -127,7 +132,9 @@ export interface SweepOptions {
 
 /** What {@link runSweep} returns. */
 export interface SweepOutcome {
+  /** Absolute path of the sweep version folder, `<out>/ablations/<name>/v<N>`. */
   sweepDir: string;
+  /** The sweep version used, e.g. "v1". */
   version: string;
   /** Runs started from scratch in this call (finished, or stopped if `interrupted`). */
   executed: number;
@@ -135,6 +142,7 @@ export interface SweepOutcome {
   resumed: number;
   /** Runs already finished before this call. */
   skipped: number;
+  /** True when `shouldStop` stopped a run; the sweep resumes on the next call. */
   interrupted: boolean;
   /** null while runs are missing (interrupted sweep). */
   summary: SweepSummary | null;
@@ -553,6 +561,7 @@ function splitOverride(o: string): [string, unknown] {
 export interface Stat {
   /** Seeds with a finite value. */
   n: number;
+  /** Mean; null for n = 0. */
   mean: number | null;
   /** Sample std; null for n < 2. */
   std: number | null;
@@ -585,17 +594,27 @@ export function pickMetrics(m: Metrics): Record<string, number> {
 
 /** One finished run as the summary reports it. */
 export interface RunRecord {
+  /** Variant name. */
   variant: string;
+  /** Seed of the run. */
   seed: number;
   /** Run folder relative to the sweep folder. */
   run_dir: string;
+  /** Epoch (from 1) with the best validation accuracy. */
   best_epoch: number;
+  /** The last epoch trained. */
   last_epoch: number;
+  /** Summary metrics ({@link pickMetrics}) at the best epoch. */
   best: Record<string, number>;
+  /** Summary metrics ({@link pickMetrics}) at the last epoch. */
   last: Record<string, number>;
+  /** Trainable parameters of the model. */
   parameters: number;
+  /** Seconds spent in training steps. */
   train_seconds: number;
+  /** Git commit the run was trained from ("unknown" if not recorded). */
   commit: string;
+  /** Whether the working tree had uncommitted changes (true if not recorded). */
   dirty: boolean;
 }
 
@@ -609,37 +628,59 @@ export interface PairedTest extends McNemarResult {
 
 /** Per-variant aggregate. */
 export interface VariantSummary {
+  /** Variant name. */
   name: string;
+  /** The variant's own overrides as `key=value` (empty for base). */
   overrides: string[];
+  /** Seeds of the variant's runs. */
   seeds: number[];
+  /** Each summary metric at the best epoch, over seeds. */
   best: Record<string, Stat>;
+  /** Each summary metric at the last epoch, over seeds. */
   last: Record<string, Stat>;
   /** Per-seed (variant − base) differences, aggregated; null for base itself. */
   delta_best: Record<string, Stat> | null;
+  /** As `delta_best`, at the last epoch. */
   delta_last: Record<string, Stat> | null;
   /** McNemar on best-epoch predictions vs base; null for base. */
   mcnemar: PairedTest[] | null;
   /** Why McNemar was not computed, if it was not (e.g. different validation images). */
   mcnemar_note: string | null;
+  /** Trainable parameters, over seeds. */
   parameters: Stat;
+  /** Seconds spent in training steps, over seeds. */
   train_seconds: Stat;
 }
 
 /** summary.json. */
 export interface SweepSummary {
+  /** Format tag, {@link SWEEP_SCHEMA}. */
   schema: string;
+  /** Sweep name. */
   name: string;
+  /** Sweep version, e.g. "v1". */
   version: string;
+  /** Free text from the sweep file. */
   description: string;
+  /** The sweep file, relative to the project root when inside it. */
   sweep_file: string;
+  /** The base experiment config, relative to the project root when inside it. */
   base_config: string;
+  /** sha256 of every run's (key, config hash): what decides whether a version is reused. */
   spec_hash: string;
+  /** Seeds every variant was trained with. */
   seeds: number[];
+  /** Overrides applied to every run, as `key=value`. */
   shared_overrides: string[];
+  /** The class whose recall and precision are reported. */
   positive_class: string;
+  /** Summary metric keys ({@link pickMetrics}), in report order. */
   metrics: string[];
+  /** Distinct commits the runs were trained from, " (dirty)" marking uncommitted changes. */
   commits: string[];
+  /** Per-variant aggregates, base first. */
   variants: VariantSummary[];
+  /** Every run, in run order (by seed, then variant). */
   runs: RunRecord[];
 }
 

@@ -63,8 +63,11 @@ export interface NativeScanKernel extends ScanKernel {
 
 /** Sizes of one fused SS2D core call (see native/cpu/ss2d_core.c). */
 export interface SS2DCoreDims {
+  /** Batch size. */
   B: number;
+  /** Feature-map height. */
   H: number;
+  /** Feature-map width. */
   W: number;
   /** d_inner */
   di: number;
@@ -78,17 +81,25 @@ export interface SS2DCoreDims {
 
 /** Arrays of one fused SS2D core call (layouts in native/cpu/ss2d_core.c). */
 export interface SS2DCoreArrays {
+  /** Input after the depthwise conv and SiLU, (B, H, W, di). */
   xc: Float32Array;
+  /** x_proj weights per direction, (K, R + 2N, di). */
   Wx: Float32Array;
+  /** dt_proj weights per direction, (K, di, R). */
   Wdt: Float32Array;
+  /** delta bias, (K·di), added before the softplus. */
   bias: Float32Array;
+  /** State matrix A = −exp(A_log), (K·di, N). */
   A: Float32Array;
+  /** Skip weights D, (K·di). */
   D: Float32Array;
 }
 
 /** The fused SS2D core: cross-scan, projections, selective scan, cross-merge. */
 export interface NativeSS2D {
+  /** Writes the cross-merged scan output (B, H, W, di) into `y`. */
   forwardInto(s: SS2DCoreDims, a: SS2DCoreArrays, y: Float32Array): void;
+  /** Writes the gradients of Σ y·dy for every input into `out` (all elements overwritten). */
   backwardInto(
     s: SS2DCoreDims,
     a: SS2DCoreArrays,

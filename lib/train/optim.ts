@@ -60,8 +60,11 @@ for (const backendName of ["cpu", "wasm"]) {
 
 /** Hyper-parameters of {@link Adam}. */
 export interface AdamOptions {
+  /** Decay rate β₁ of the first-moment (mean) estimate; default 0.9. */
   beta1?: number;
+  /** Decay rate β₂ of the second-moment (uncentred variance) estimate; default 0.999. */
   beta2?: number;
+  /** Added to √v̂ in the denominator for stability; default 1e-8. */
   eps?: number;
   /** Decoupled weight decay (AdamW) when > 0. */
   weightDecay?: number;
@@ -69,8 +72,11 @@ export interface AdamOptions {
 
 /** Adam / AdamW over a fixed, ordered list of variables. */
 export class Adam {
+  /** The variables updated, in canonical order. */
   readonly vars: tf.Variable[];
+  /** First-moment estimate per variable (same shapes as `vars`). */
   readonly m: tf.Variable[];
+  /** Second-moment estimate per variable (same shapes as `vars`). */
   readonly v: tf.Variable[];
   /** Number of updates applied so far. */
   t = 0;
@@ -79,7 +85,7 @@ export class Adam {
   private readonly eps: number;
   private readonly wd: number;
 
-  /** @param vars trainable variables, in canonical order. */
+  /** Starts with zero moments for `vars` (trainable variables, in canonical order). */
   constructor(vars: tf.Variable[], opts: AdamOptions = {}) {
     this.vars = vars;
     this.b1 = opts.beta1 ?? 0.9;

@@ -25,22 +25,35 @@ import { exists } from "../util/fs.ts";
 
 /** One row of the per-epoch history. */
 export interface EpochRecord {
+  /** Epoch number, from 1. */
   epoch: number;
+  /** Learning rate of the epoch's last step. */
   lr: number;
+  /** Mean training loss over the epoch's (augmented) batches, as computed during the steps. */
   trainLoss: number;
+  /** Fraction of the epoch's training images classified correctly during the steps. */
   trainAcc: number;
+  /** Mean cross-entropy on the validation images after the epoch. */
   valLoss: number;
+  /** Validation accuracy after the epoch. */
   valAcc: number;
+  /** Validation balanced accuracy (mean per-class recall) after the epoch. */
   valBalancedAcc: number;
+  /** Training throughput over the epoch's steps (evaluation excluded). */
   imagesPerSec: number;
+  /** Wall-clock seconds of the epoch: training steps plus evaluation. */
   seconds: number;
 }
 
 /** Predictions and metrics on the validation set at one epoch. */
 export interface Evaluation {
+  /** Epoch number, from 1. */
   epoch: number;
+  /** Mean cross-entropy on the validation images. */
   loss: number;
+  /** Softmax probabilities, row-major (validation image × class), in `valIdx` order. */
   probs: number[];
+  /** Metrics computed from `probs`. */
   metrics: Metrics;
 }
 
@@ -64,10 +77,15 @@ export interface TrainResult {
 
 /** Inputs of {@link train}. */
 export interface TrainOptions {
+  /** The network to train, updated in place. */
   model: MedMamba;
+  /** The whole dataset; `trainIdx` and `valIdx` index into it. */
   data: Dataset;
+  /** Indices of the training images. */
   trainIdx: number[];
+  /** Indices of the validation images, evaluated after every epoch. */
   valIdx: number[];
+  /** The experiment config (train, augment, seed and output settings are read). */
   config: ExperimentConfig;
   /** Run folder: best model in model/, resumable state in state/. */
   runDir: string;
@@ -75,6 +93,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Polled after each step; true = save state and return early. */
   shouldStop?: () => boolean;
+  /** No progress output. */
   quiet?: boolean;
 }
 

@@ -10,6 +10,7 @@ export class StarmambaError extends Error {
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number;
   /**
+   * Creates a user-input error.
    * @param message what went wrong, where (file, key), and how to fix it.
    * @param exitCode process exit code for the CLI (2: bad input).
    */
