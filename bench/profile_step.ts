@@ -24,6 +24,9 @@ export function kernelHome(name: string, backend: string): string {
   }
   if (name.startsWith("StarmambaSelectiveScan")) return "native C or TS loop (scan kernel)";
   if (name === "StarmambaConv2DFilterGrad") return "native C (im2col + gemm)";
+  if (name === "StarmambaNorm" || name === "StarmambaNormGrad") {
+    return backend === "wasm" ? "native C (fused norm)" : "TypeScript loop (fused norm)";
+  }
   if (name === "StarmambaAdamStep") {
     return backend === "wasm" ? "native C (TS loop without it)" : "TypeScript loop";
   }

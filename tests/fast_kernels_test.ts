@@ -192,7 +192,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native gemm and convolution give bitwise the same result on 1 and 2 threads",
+  name:
+    "native gemm, convolution and normalisation give bitwise the same result on 1 and 2 threads",
   ignore: loadNativeKernel({ quiet: true }) === null,
   fn: () => {
     const one = loadNativeKernel({ threads: 1, quiet: true })!;
@@ -216,5 +217,17 @@ Deno.test({
     one.conv2dSameFilterGrad(d, x, dy, g1);
     two.conv2dSameFilterGrad(d, x, dy, g2);
     assertEquals(bits(g1), bits(g2), "conv filter gradient");
+    for (const mode of ["row", "col"] as const) {
+      const C = 52, xs = arr(300 * C, 6), gam = arr(C, 7), bet = arr(C, 8), dyn = arr(300 * C, 9);
+      const outs = [one, two].map((k) => {
+        const y = new Float32Array(xs.length), G = mode === "row" ? 300 : C;
+        const mu = new Float32Array(G), v = new Float32Array(G), rs = new Float32Array(G);
+        k.norm.forward(C, mode, 1e-5, xs, gam, bet, y, mu, v, rs);
+        const dx = new Float32Array(xs.length), dg = new Float32Array(C), db = new Float32Array(C);
+        k.norm.backward(C, mode, dyn, xs, gam, mu, rs, dx, dg, db);
+        return [y, mu, v, rs, dx, dg, db].map(bits);
+      });
+      assertEquals(outs[0], outs[1], `norm ${mode}`);
+    }
   },
 });

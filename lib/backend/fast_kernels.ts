@@ -130,6 +130,51 @@ export function activeNativeAdam(): NativeAdam | null {
   return nativeAdam !== null && tf.getBackend() === "wasm" ? nativeAdam : null;
 }
 
+/**
+ * Native fused normalisation (see lib/model/norm.ts for the maths and the TypeScript version):
+ * x is (x.length / C, C); mode "row" = LayerNorm, "col" = training-mode BatchNorm.
+ */
+export interface NativeNorm {
+  /** y and the per-group mean, biased variance and 1/√(var + eps). */
+  forward(
+    C: number,
+    mode: "row" | "col",
+    eps: number,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    rstd: Float32Array,
+  ): void;
+  /** dx, dγ, dβ from dy and the saved statistics. */
+  backward(
+    C: number,
+    mode: "row" | "col",
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+  ): void;
+}
+
+let nativeNorm: NativeNorm | null = null;
+
+/** Sets (or clears) the native normalisation the fused norm kernels use on wasm. */
+export function setNativeNorm(n: NativeNorm | null): void {
+  nativeNorm = n;
+}
+
+/** The native normalisation when one is set and the wasm backend is active, else null. */
+export function activeNativeNorm(): NativeNorm | null {
+  return nativeNorm !== null && tf.getBackend() === "wasm" ? nativeNorm : null;
+}
+
 /** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
 export interface ConvDims {
   /** Batch size. */

@@ -5,7 +5,8 @@
  * Written as tensor ops, a normalisation is ~10 kernels forward and ~25 backward (moments, their
  * gradients, broadcasts); in MedMamba-T those were a fifth of a training step on wasm, mostly
  * per-kernel overhead and reductions over leading axes. Here each is one pass over memory with
- * float64 statistics. The tensor-op versions in lib/model/layers.ts remain the reference (tests)
+ * float64 statistics (native C on wasm when the native library is loaded, else TypeScript
+ * loops). The tensor-op versions in lib/model/layers.ts remain the reference (tests)
  * and the path on other backends.
  *
  * x is viewed as a (rows, C) matrix with C the last axis; γ and β have C entries.
@@ -15,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { withArrays } from "../scan/io.ts";
+import { activeNativeNorm } from "../backend/fast_kernels.ts";
 
 /** Kernel names of the fused normalisation and its gradient. */
 export const NORM = "StarmambaNorm";
@@ -161,11 +163,15 @@ function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
   const { mode, eps } = args.attrs as unknown as NormAttrs;
   const C = x.shape[x.shape.length - 1], G = groups(x, mode);
+  const native = activeNativeNorm();
   return withArrays(
     args.backend,
     [x, gamma, beta],
     [x.shape, [G], [G], [G]],
-    ([xv, gv, bv], [y, mu, v, rs]) => normForwardInto(xv, gv, bv, C, mode, eps, y, mu, v, rs),
+    ([xv, gv, bv], [y, mu, v, rs]) =>
+      native
+        ? native.forward(C, mode, eps, xv, gv, bv, y, mu, v, rs)
+        : normForwardInto(xv, gv, bv, C, mode, eps, y, mu, v, rs),
     false,
   );
 }
@@ -174,12 +180,15 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { dy, x, gamma, mean, rstd } = args.inputs as Record<string, tf.TensorInfo>;
   const { mode } = args.attrs as unknown as NormAttrs;
   const C = x.shape[x.shape.length - 1];
+  const native = activeNativeNorm();
   return withArrays(
     args.backend,
     [dy, x, gamma, mean, rstd],
     [x.shape, [C], [C]],
     ([dyv, xv, gv, mu, rs], [dx, dg, db]) =>
-      normBackwardInto(dyv, xv, gv, mu, rs, C, mode, dx, dg, db),
+      native
+        ? native.backward(C, mode, dyv, xv, gv, mu, rs, dx, dg, db)
+        : normBackwardInto(dyv, xv, gv, mu, rs, C, mode, dx, dg, db),
     false,
   );
 }

@@ -11,7 +11,7 @@
  * --allow-write.
  * @module
  */
-import type { ConvDims, NativeAdam } from "../backend/fast_kernels.ts";
+import type { ConvDims, NativeAdam, NativeNorm } from "../backend/fast_kernels.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
@@ -50,6 +50,8 @@ export interface NativeScanKernel extends ScanKernel {
   ): void;
   /** One Adam(W) update of a flat parameter array into wo, mo, vo. */
   adamStep: NativeAdam;
+  /** The fused LayerNorm ("row") / BatchNorm ("col") forward and backward. */
+  norm: NativeNorm;
   /** y (B,H,W,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co): stride 1, SAME, NHWC. */
   conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
   /** dW (k,k,Ci,Co) of {@link conv2dSame} given x and dy (B,H,W,Co). */
@@ -136,6 +138,8 @@ const SS2D_URL = new URL("../../native/cpu/ss2d_core.c", import.meta.url);
 const GEMM_URL = new URL("../../native/cpu/gemm.c", import.meta.url);
 /** And stride-1 SAME convolutions (forward and filter gradient) on top of the gemm. */
 const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
+/** And the fused LayerNorm / BatchNorm, forward and backward. */
+const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
 
@@ -163,6 +167,16 @@ const SYMBOLS = {
   // n, w, g, m, v, lr, beta1, beta2, eps, wd, c1, c2, wo, mo, vo, nthreads
   sm_adam: {
     parameters: [I32, BUF, BUF, BUF, BUF, F32, F32, F32, F32, F32, F32, F32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // R, C, colMode, eps, x, gamma, beta, y, mean, var, rstd, nthreads
+  sm_norm_fwd: {
+    parameters: [I32, I32, I32, F32, BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // R, C, colMode, dy, x, gamma, mean, rstd, dx, dgamma, dbeta, nthreads
+  sm_norm_bwd: {
+    parameters: [I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32],
     result: I32,
   },
   // B, H, W, Ci, Co, k, x, w, y, nthreads
@@ -287,7 +301,7 @@ function buildAndOpen(portable: boolean): Loaded {
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
   const version = compilerVersion(cc);
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
-  const sources = [src, ...[SS2D_URL, GEMM_URL, CONV_URL].map((u) => fileURLToPath(u))];
+  const sources = [src, ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL].map((u) => fileURLToPath(u))];
   const source = sources.map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
@@ -429,6 +443,42 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
         threads,
       );
       if (rc !== 0) throw new Error(`native Adam step failed (code ${rc})`);
+    },
+    norm: {
+      forward(C, mode, eps, x, gamma, beta, y, mean, variance, rstd) {
+        const rc = s.sm_norm_fwd(
+          x.length / C,
+          C,
+          mode === "col" ? 1 : 0,
+          eps,
+          x,
+          gamma,
+          beta,
+          y,
+          mean,
+          variance,
+          rstd,
+          threads,
+        );
+        if (rc !== 0) throw new Error(`native norm forward failed (code ${rc})`);
+      },
+      backward(C, mode, dy, x, gamma, mean, rstd, dx, dgamma, dbeta) {
+        const rc = s.sm_norm_bwd(
+          x.length / C,
+          C,
+          mode === "col" ? 1 : 0,
+          dy,
+          x,
+          gamma,
+          mean,
+          rstd,
+          dx,
+          dgamma,
+          dbeta,
+          threads,
+        );
+        if (rc !== 0) throw new Error(`native norm backward failed (code ${rc})`);
+      },
     },
     conv2dSame(d, x, w, y) {
       const rc = s.sm_conv2d_same(d.batch, d.height, d.width, d.inC, d.outC, d.k, x, w, y, threads);

@@ -12,9 +12,11 @@ import { StarmambaError } from "../util/errors.ts";
 import {
   type NativeAdam,
   type NativeConv,
+  type NativeNorm,
   setNativeAdam,
   setNativeConv,
   setNativeGemm,
+  setNativeNorm,
 } from "../backend/fast_kernels.ts";
 
 /**
@@ -60,13 +62,17 @@ export function selectScanKernel(
     }
   }
   const native = kernel as
-    | ({ gemm?: (...a: never[]) => void; adamStep?: NativeAdam } & Partial<NativeConv>)
+    | (
+      & { gemm?: (...a: never[]) => void; adamStep?: NativeAdam; norm?: NativeNorm }
+      & Partial<NativeConv>
+    )
     | null;
   // The native library also serves the wasm backend's matmuls and convolutions (every core).
   const useGemm = !!native?.gemm && gemmWanted();
   setNativeGemm(useGemm ? (native!.gemm!.bind(native) as never) : null);
   setNativeConv(useGemm && native?.conv2dSame ? (native as NativeConv) : null);
   setNativeAdam(native?.adamStep ?? null);
+  setNativeNorm(native?.norm ?? null);
   kernel ??= loopKernel;
   setScanKernel(kernel);
   return kernel;
