@@ -3,9 +3,11 @@ import { join } from "node:path";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
+/** Runs an experiments/ script (default: the experiment runner) with the tasks' permissions. */
 function runCli(
   args: string[],
   env: Record<string, string> = {},
+  script = "experiments/experiment.ts",
 ): { code: number; stderr: string; stdout: string } {
   const out = new Deno.Command(Deno.execPath(), {
     args: [
@@ -16,7 +18,7 @@ function runCli(
       "--allow-ffi",
       "--allow-run",
       "--allow-sys",
-      join(ROOT, "experiments/experiment.ts"),
+      join(ROOT, script),
       ...args,
     ],
     cwd: ROOT,
@@ -67,15 +69,8 @@ Deno.test("--help prints usage and exits 0", () => {
 
 Deno.test("evaluate CLI: --help exits 0; a missing --model and a missing folder exit 2", () => {
   const run = (args: string[]) => {
-    const out = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, "experiments/evaluate.ts"), ...args],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
-    const dec = new TextDecoder();
-    return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+    const r = runCli(args, {}, "experiments/evaluate.ts");
+    return { code: r.code, text: r.stdout + r.stderr };
   };
   const help = run(["--help"]);
   assertEquals(help.code, 0);

@@ -66,6 +66,11 @@ function normalise(shape: number[], begin: number[] | number, size: number[] | n
 // deno-lint-ignore no-explicit-any
 type WasmBackend = any;
 
+/** `k` while the wasm backend is active (the native hooks serve only its heap), else null. */
+function onWasm<T>(k: T | null): T | null {
+  return k !== null && tf.getBackend() === "wasm" ? k : null;
+}
+
 /** A native matrix multiply: C (M,N) = op(A)·op(B), row-major. */
 export type Gemm = (
   M: number,
@@ -127,7 +132,7 @@ export function setNativeAdam(a: NativeAdam | null): void {
 
 /** The native Adam update when one is set and the wasm backend is active, else null. */
 export function activeNativeAdam(): NativeAdam | null {
-  return nativeAdam !== null && tf.getBackend() === "wasm" ? nativeAdam : null;
+  return onWasm(nativeAdam);
 }
 
 /**
@@ -172,7 +177,7 @@ export function setNativeNorm(n: NativeNorm | null): void {
 
 /** The native normalisation when one is set and the wasm backend is active, else null. */
 export function activeNativeNorm(): NativeNorm | null {
-  return nativeNorm !== null && tf.getBackend() === "wasm" ? nativeNorm : null;
+  return onWasm(nativeNorm);
 }
 
 /** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
@@ -193,7 +198,9 @@ export interface ConvDims {
 
 /** Native stride-1 SAME convolutions: forward and filter gradient. */
 export interface NativeConv {
+  /** y (B,H,W,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co): stride 1, SAME, NHWC. */
   conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
+  /** dW (k,k,Ci,Co) of {@link NativeConv.conv2dSame} given x and dy (B,H,W,Co). */
   conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
 }
 
@@ -212,7 +219,7 @@ export const CONV_FILTER_GRAD = "StarmambaConv2DFilterGrad";
 
 /** Whether {@link CONV_FILTER_GRAD} can run on the active backend now. */
 export function nativeConvFilterGradActive(): boolean {
-  return nativeConv !== null && tf.getBackend() === "wasm";
+  return onWasm(nativeConv) !== null;
 }
 
 interface ConvAttrs {
@@ -243,7 +250,7 @@ function sameConvDims(x: tf.TensorInfo, f: tf.TensorInfo, attrs: ConvAttrs): Con
  * on wasm without the native gemm (whose XNNPACK path runs transposed matmuls ~7× slower).
  */
 export function transposedMatMulFast(): boolean {
-  return tf.getBackend() !== "wasm" || nativeGemm !== null;
+  return tf.getBackend() !== "wasm" || onWasm(nativeGemm) !== null;
 }
 
 /** Below this many multiply-adds the FFI call costs more than it saves. */

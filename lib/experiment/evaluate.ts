@@ -7,7 +7,7 @@
  */
 import { join, resolve } from "node:path";
 import { loadData } from "./run.ts";
-import { loadRun } from "./predict.ts";
+import { loadRun, readJsonFile } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { predict } from "../train/train.ts";
@@ -36,20 +36,12 @@ export interface RunEvaluation {
   metrics: Metrics;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(Deno.readTextFileSync(path));
-  } catch (e) {
-    throw new StarmambaError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
 /** Evaluates `runDir`'s best model on the run's validation files. */
 export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<RunEvaluation> {
   const dir = resolve(runDir);
   const run = await loadRun(dir, opts.quiet ?? true);
   try {
-    const result = readJson(join(dir, "result.json"));
+    const result = run.result;
     const data = result.data as { source: string; fingerprint: string };
     if (data.source !== "folder") {
       throw new StarmambaError(
@@ -58,7 +50,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     }
     const splitPath = join(dir, "split.json");
     if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
-    const split = readJson(splitPath) as { val: string[] };
+    const split = readJsonFile(splitPath) as { val: string[] };
     const files = (result.config_files as string[] | undefined) ?? [];
     const cfg: ExperimentConfig = {
       ...run.config,
@@ -71,7 +63,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       ? join(Deno.cwd(), "(command line)")
       : resolve(files[files.length - 1]);
     const ds = await loadData(cfg, configPath, opts.quiet ?? true);
-    const fp = (ds as { fingerprint?: string }).fingerprint ?? "";
+    const fp = ds.fingerprint ?? "";
     if (fp !== data.fingerprint) {
       throw new StarmambaError(
         `the data at ${cfg.data.root} has fingerprint ${fp.slice(0, 16)}… but ${runDir} was ` +

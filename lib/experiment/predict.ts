@@ -37,6 +37,8 @@ export interface LoadedRun {
   classNames: string[];
   /** Index into classNames of the class whose probability is written. */
   positive: number;
+  /** The run's result.json, parsed. */
+  result: Record<string, unknown>;
 }
 
 /** Options of {@link predictFiles}. */
@@ -63,7 +65,8 @@ export interface PredictionRow {
 
 type Obj = Record<string, unknown>;
 
-function readJsonFile(path: string): Obj {
+/** Parses a JSON file; a missing or malformed file is a {@link StarmambaError} naming it. */
+export function readJsonFile(path: string): Obj {
   try {
     return JSON.parse(Deno.readTextFileSync(path));
   } catch (e) {
@@ -128,7 +131,7 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
       `${resultPath}: ${classNames.length} class names but the model has ${mcfg.num_classes} outputs`,
     );
   }
-  return { model, config, classNames, positive: resolvePositiveClass(classNames) };
+  return { model, config, classNames, positive: resolvePositiveClass(classNames), result };
 }
 
 /** Image files under `dir` (recursive, hidden entries skipped), sorted by path. */

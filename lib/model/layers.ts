@@ -81,9 +81,19 @@ export function batchNormTrainOps(
   beta: tf.Tensor,
 ): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return { y: normalizeWith(x, mean, variance, gamma, beta), mean, variance };
+}
+
+/** (x − mean)·γ/√(variance + eps) + β per channel, for given statistics. */
+function normalizeWith(
+  x: tf.Tensor4D,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): tf.Tensor4D {
   const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
-  const y = tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
-  return { y, mean, variance };
+  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
 }
 
 /** BatchNorm2d (NHWC): γ, β trainable; running mean/var not. */
@@ -106,10 +116,7 @@ export function batchNorm(
 ): tf.Tensor4D {
   const gamma = ps.get(`${name}.weight`), beta = ps.get(`${name}.bias`);
   const rm = ps.get(`${name}.running_mean`), rv = ps.get(`${name}.running_var`);
-  if (!ctx.training) {
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, BN_EPS)));
-    return tf.add(tf.mul(tf.sub(x, rm), scale), beta) as tf.Tensor4D;
-  }
+  if (!ctx.training) return normalizeWith(x, rm, rv, gamma, beta);
   const { y, mean, variance } = fusedNormAvailable()
     ? fusedNorm(x, gamma, beta, "col", BN_EPS)
     : batchNormTrainOps(x, gamma, beta);

@@ -11,7 +11,7 @@
  * --allow-write.
  * @module
  */
-import type { ConvDims, NativeAdam, NativeNorm } from "../backend/fast_kernels.ts";
+import type { Gemm, NativeAdam, NativeConv, NativeNorm } from "../backend/fast_kernels.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
@@ -32,30 +32,17 @@ export interface NativeKernelInfo {
  * copy and fresh allocations, whose first touch is expensive on some VMs (~3 ms per MB measured
  * in a Firecracker guest, far more than the scan itself).
  */
-export interface NativeScanKernel extends ScanKernel {
+export interface NativeScanKernel extends ScanKernel, NativeConv {
   /** Like forward, writing y (batch·dim·len) into `y`. */
   forwardInto(x: ScanInputs, y: Float32Array): void;
   /** The fused SS2D core built into the same library. */
   readonly ss2d: NativeSS2D;
   /** C (M,N) = op(A)·op(B), row-major (A is (M,K) or (K,M) if transA; B (K,N) or (N,K)). */
-  gemm(
-    M: number,
-    N: number,
-    K: number,
-    A: Float32Array,
-    transA: boolean,
-    B: Float32Array,
-    transB: boolean,
-    C: Float32Array,
-  ): void;
+  gemm: Gemm;
   /** One Adam(W) update of a flat parameter array into wo, mo, vo. */
   adamStep: NativeAdam;
   /** The fused LayerNorm ("row") / BatchNorm ("col") forward and backward. */
   norm: NativeNorm;
-  /** y (B,H,W,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co): stride 1, SAME, NHWC. */
-  conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
-  /** dW (k,k,Ci,Co) of {@link conv2dSame} given x and dy (B,H,W,Co). */
-  conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
@@ -140,6 +127,8 @@ const GEMM_URL = new URL("../../native/cpu/gemm.c", import.meta.url);
 const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
 /** And the fused LayerNorm / BatchNorm, forward and backward. */
 const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
+/** And the fused Adam(W) step. */
+const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"];
 
@@ -301,7 +290,10 @@ function buildAndOpen(portable: boolean): Loaded {
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
   const version = compilerVersion(cc);
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
-  const sources = [src, ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL].map((u) => fileURLToPath(u))];
+  const sources = [
+    src,
+    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL].map((u) => fileURLToPath(u)),
+  ];
   const source = sources.map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";

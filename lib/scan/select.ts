@@ -10,9 +10,6 @@ import { loadCudaKernel } from "./cuda.ts";
 import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
 import {
-  type NativeAdam,
-  type NativeConv,
-  type NativeNorm,
   setNativeAdam,
   setNativeConv,
   setNativeGemm,
@@ -51,29 +48,23 @@ export function selectScanKernel(
     setScanKernel(r.kernel);
     return r.kernel;
   }
-  let kernel: ScanKernel | null = null;
-  if (choice !== "loop") {
-    kernel = loadNativeKernel({ threads: opts.threads, quiet: opts.quiet || choice === "auto" });
-    if (!kernel && choice === "native") {
-      throw new StarmambaError(
-        "model.scan_kernel is native but the C kernel could not be built or loaded: install gcc " +
-          "(or set $CC) and run with --allow-ffi, or set model.scan_kernel: auto",
-      );
-    }
+  const native = choice === "loop"
+    ? null
+    : loadNativeKernel({ threads: opts.threads, quiet: opts.quiet || choice === "auto" });
+  if (!native && choice === "native") {
+    throw new StarmambaError(
+      "model.scan_kernel is native but the C kernel could not be built or loaded: install gcc " +
+        "(or set $CC) and run with --allow-ffi, or set model.scan_kernel: auto",
+    );
   }
-  const native = kernel as
-    | (
-      & { gemm?: (...a: never[]) => void; adamStep?: NativeAdam; norm?: NativeNorm }
-      & Partial<NativeConv>
-    )
-    | null;
-  // The native library also serves the wasm backend's matmuls and convolutions (every core).
-  const useGemm = !!native?.gemm && gemmWanted();
-  setNativeGemm(useGemm ? (native!.gemm!.bind(native) as never) : null);
-  setNativeConv(useGemm && native?.conv2dSame ? (native as NativeConv) : null);
+  // The native library also serves the wasm backend's matmuls, convolutions, normalisations and
+  // Adam updates (on every core).
+  const useGemm = native !== null && gemmWanted();
+  setNativeGemm(useGemm ? native.gemm : null);
+  setNativeConv(useGemm ? native : null);
   setNativeAdam(native?.adamStep ?? null);
   setNativeNorm(native?.norm ?? null);
-  kernel ??= loopKernel;
+  const kernel: ScanKernel = native ?? loopKernel;
   setScanKernel(kernel);
   return kernel;
 }

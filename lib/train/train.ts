@@ -164,10 +164,11 @@ export function predict(
     });
     const shape: [number, number, number, number] = [part.length, ds.height, ds.width, ds.channels];
     const sum = new Float32Array(part.length * k);
+    const view = new Float32Array(x.length);
     for (let t = 0; t < views; t++) {
       let xv = x;
       if (t > 0) {
-        xv = new Float32Array(x.length);
+        xv = view;
         for (let j = 0; j < part.length; j++) {
           dihedral(
             x.subarray(j * per, (j + 1) * per),

@@ -4,28 +4,14 @@
  * 128-bit vectors; these run on every core at full vector width. The im2col matrix lives in a
  * per-thread scratch buffer, so no allocation reaches JavaScript.
  */
-#include <stdlib.h>
 #include <string.h>
 #include <omp.h>
 
 int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
             float *C, int nthreads);
 
-static __thread float *cbuf;
-static __thread size_t ccap;
-
-static float *scratch(size_t n) {
-  if (ccap < n) {
-    free(cbuf);
-    if (posix_memalign((void **)&cbuf, 64, n * sizeof(float)) != 0) {
-      cbuf = NULL;
-      ccap = 0;
-      return NULL;
-    }
-    ccap = n;
-  }
-  return cbuf;
-}
+float *sm_scratch(int slot, size_t n); /* gemm.c */
+#define IM2COL_SLOT 2
 
 /* Row (b, y, x), column (kh·k + kw)·C + c = x[b, y + kh − p, x + kw − p, c], 0 outside. */
 static void im2col(const float *x, int B, int H, int W, int C, int k, float *col, int nt) {
@@ -55,7 +41,7 @@ int sm_conv2d_same(int B, int H, int W, int Ci, int Co, int k, const float *x, c
   if (B <= 0 || H <= 0 || W <= 0 || Ci <= 0 || Co <= 0 || k <= 0 || k % 2 == 0) return -1;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
   if (k == 1) return sm_gemm(B * H * W, Co, Ci, x, 0, w, 0, y, nt);
-  float *col = scratch((size_t)B * H * W * k * k * Ci);
+  float *col = sm_scratch(IM2COL_SLOT, (size_t)B * H * W * k * k * Ci);
   if (!col) return -2;
   im2col(x, B, H, W, Ci, k, col, nt);
   return sm_gemm(B * H * W, Co, k * k * Ci, col, 0, w, 0, y, nt);
@@ -67,7 +53,7 @@ int sm_conv2d_same_filter_grad(int B, int H, int W, int Ci, int Co, int k, const
   if (B <= 0 || H <= 0 || W <= 0 || Ci <= 0 || Co <= 0 || k <= 0 || k % 2 == 0) return -1;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
   if (k == 1) return sm_gemm(Ci, Co, B * H * W, x, 1, dy, 0, dw, nt);
-  float *col = scratch((size_t)B * H * W * k * k * Ci);
+  float *col = sm_scratch(IM2COL_SLOT, (size_t)B * H * W * k * k * Ci);
   if (!col) return -2;
   im2col(x, B, H, W, Ci, k, col, nt);
   return sm_gemm(k * k * Ci, Co, B * H * W, col, 1, dy, 0, dw, nt);

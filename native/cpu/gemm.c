@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#include <math.h>
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned loads/stores */
@@ -23,10 +22,14 @@ typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned lo
 #define NR (16 * NV) /* 48 columns: the channel counts of MedMamba are multiples of 48 */
 #define KC 256
 
-static __thread float *tbuf[2]; /* per OS thread: Workers may share the library */
-static __thread size_t tcap[2];
+/* Scratch slots: 0, 1 the gemm's packed A and B; 2 the convolutions' im2col (conv.c). */
+#define SCRATCH_SLOTS 3
+static __thread float *tbuf[SCRATCH_SLOTS]; /* per OS thread: Workers may share the library */
+static __thread size_t tcap[SCRATCH_SLOTS];
 
-static float *tmp(int slot, size_t n) {
+/* A 64-byte aligned buffer of at least n floats in `slot`, kept between calls; NULL if out of
+ * memory. */
+float *sm_scratch(int slot, size_t n) {
   if (tcap[slot] < n) {
     free(tbuf[slot]);
     if (posix_memalign((void **)&tbuf[slot], 64, n * sizeof(float)) != 0) {
@@ -127,7 +130,8 @@ int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int
             float *C, int nthreads) {
   if (M <= 0 || N <= 0 || K <= 0) return -1;
   const int tilesM = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
-  float *Ap = tmp(0, (size_t)tilesM * MR * K), *Bp = tmp(1, (size_t)panels * NR * K);
+  float *Ap = sm_scratch(0, (size_t)tilesM * MR * K);
+  float *Bp = sm_scratch(1, (size_t)panels * NR * K);
   if (!Ap || !Bp) return -2;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
   const int units = tilesM * panels;
@@ -152,24 +156,3 @@ int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int
   return 0;
 }
 
-/*
- * One Adam(W) update of n parameters into fresh arrays (PyTorch's order: decay uses the old w).
- * Each element is independent, so the thread count cannot change the result.
- */
-int sm_adam(int n, const float *w, const float *g, const float *m, const float *v, float lr,
-            float beta1, float beta2, float eps, float wd, float c1, float c2, float *wo,
-            float *mo, float *vo, int nthreads) {
-  if (n < 0) return -1;
-  const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
-  const float a1 = 1.f - beta1, a2 = 1.f - beta2, decay = lr * wd;
-  #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
-  for (int i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float mi = beta1 * m[i] + a1 * gi;
-    const float vi = beta2 * v[i] + a2 * gi * gi;
-    mo[i] = mi;
-    vo[i] = vi;
-    wo[i] = w[i] - lr * ((mi / c1) / (sqrtf(vi / c2) + eps)) - decay * w[i];
-  }
-  return 0;
-}

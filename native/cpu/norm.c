@@ -11,9 +11,12 @@
 
 #define CB 16 /* columns per task in column reductions */
 
-/* s[c] = Σ_r a[r·C + c] (and q[c] = Σ_r b[r·C + c]·a[r·C + c] if b), rows in order. */
+/*
+ * s[c] = Σ_r a[r·C + c] and, if b, q[c] = Σ_r a[r·C + c]·x̂ with x̂ = (b[r·C + c] − mean)·rstd,
+ * the statistics taken per row (rowStats: LayerNorm) or per column; rows in order.
+ */
 static void col_sums(int R, int C, const float *a, const float *b, const float *mean,
-                     const float *rstd, double *s, double *q, int nt) {
+                     const float *rstd, int rowStats, double *s, double *q, int nt) {
   const int tasks = (C + CB - 1) / CB;
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int t = 0; t < tasks; t++) {
@@ -23,7 +26,10 @@ static void col_sums(int R, int C, const float *a, const float *b, const float *
       const float *ar = a + (size_t)r * C;
       for (int c = c0; c < c1; c++) {
         ls[c - c0] += ar[c];
-        if (b) lq[c - c0] += (double)ar[c] * ((b[(size_t)r * C + c] - mean[c]) * rstd[c]);
+        if (b) {
+          const int g = rowStats ? r : c;
+          lq[c - c0] += (double)ar[c] * ((b[(size_t)r * C + c] - mean[g]) * rstd[g]);
+        }
       }
     }
     for (int c = c0; c < c1; c++) {
@@ -57,7 +63,7 @@ int sm_norm_fwd(int R, int C, int colMode, float eps, const float *x, const floa
   double *s = malloc(sizeof(double) * C * 4);
   if (!s) return -2;
   double *q = s + C, *scale = s + 2 * C, *shift = s + 3 * C;
-  col_sums(R, C, x, NULL, NULL, NULL, s, NULL, nt);
+  col_sums(R, C, x, NULL, NULL, NULL, 0, s, NULL, nt);
   for (int c = 0; c < C; c++) s[c] /= R;
   const int tasks = (C + CB - 1) / CB;
   #pragma omp parallel for num_threads(nt) schedule(static)
@@ -92,28 +98,12 @@ int sm_norm_bwd(int R, int C, int colMode, const float *dy, const float *x, cons
                 int nthreads) {
   if (R <= 0 || C <= 0) return -1;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
-  double *db = malloc(sizeof(double) * C * 2);
+  double *db = malloc(sizeof(double) * C * 5);
   if (!db) return -2;
-  double *dg = db + C;
+  double *dg = db + C, *a = db + 2 * C, *b = db + 3 * C, *k = db + 4 * C;
+  /* dβ = Σ_r dy, dγ = Σ_r dy·x̂ (column sums in both modes) */
+  col_sums(R, C, dy, x, mean, rstd, !colMode, db, dg, nt);
   if (!colMode) {
-    /* dβ, dγ: column sums; x̂ uses the row statistics, so expand per element. */
-    const int tasks = (C + CB - 1) / CB;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < tasks; t++) {
-      const int c0 = t * CB, c1 = c0 + CB < C ? c0 + CB : C;
-      double ls[CB] = {0}, lq[CB] = {0};
-      for (int r = 0; r < R; r++) {
-        const float *dr = dy + (size_t)r * C, *xr = x + (size_t)r * C;
-        for (int c = c0; c < c1; c++) {
-          ls[c - c0] += dr[c];
-          lq[c - c0] += (double)dr[c] * ((xr[c] - mean[r]) * rstd[r]);
-        }
-      }
-      for (int c = c0; c < c1; c++) {
-        db[c] = ls[c - c0];
-        dg[c] = lq[c - c0];
-      }
-    }
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (int r = 0; r < R; r++) {
       const float *dr = dy + (size_t)r * C, *xr = x + (size_t)r * C;
@@ -130,14 +120,7 @@ int sm_norm_bwd(int R, int C, int colMode, const float *dy, const float *x, cons
         o[c] = (float)(rs * ((double)dr[c] * gamma[c] - mg - (xr[c] - mu) * rs * mgx));
     }
   } else {
-    col_sums(R, C, dy, x, mean, rstd, db, dg, nt);
     /* mean over rows of g = γ·dβ/R, of g·x̂ = γ·dγ/R */
-    double *a = malloc(sizeof(double) * C * 3);
-    if (!a) {
-      free(db);
-      return -2;
-    }
-    double *b = a + C, *k = a + 2 * C;
     for (int c = 0; c < C; c++) {
       a[c] = (double)rstd[c] * gamma[c];
       b[c] = a[c] * db[c] / R;
@@ -152,7 +135,6 @@ int sm_norm_bwd(int R, int C, int colMode, const float *dy, const float *x, cons
         o[c] = (float)(a[c] * dr[c] - b[c] - xh * k[c]);
       }
     }
-    free(a);
   }
   for (int c = 0; c < C; c++) {
     dgamma[c] = (float)dg[c];
