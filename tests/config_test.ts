@@ -1,5 +1,12 @@
 import { assert, assertEquals, assertThrows } from "../lib/util/assert.ts";
-import { canonicalJson, loadConfig, parseOverride, validateConfig } from "../lib/config/load.ts";
+import {
+  canonicalJson,
+  configHash,
+  loadConfig,
+  parseOverride,
+  validateConfig,
+} from "../lib/config/load.ts";
+import { createHash } from "node:crypto";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { join } from "node:path";
 
@@ -20,6 +27,19 @@ Deno.test("defaults fill a minimal config; hash is stable and order-independent"
   assertEquals(a.hash, b.hash);
   assertEquals(a.hash.length, 64);
   assertEquals(canonicalJson({ b: 1, a: [2, { d: 1, c: 2 }] }), '{"a":[2,{"c":2,"d":1}],"b":1}');
+});
+
+Deno.test("a key added later (data.center_crop) leaves out of the hash while at its default", () => {
+  // Published results were hashed before the key existed; their hashes must not move.
+  const cfg = validateConfig({ seed: 2 });
+  const before = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
+  delete before.data.center_crop;
+  const sha = (v: unknown) => createHash("sha256").update(canonicalJson(v)).digest("hex");
+  assertEquals(configHash(cfg), sha(before));
+  const set = validateConfig({ seed: 2, data: { center_crop: 32 } });
+  assertEquals(set.data.center_crop, 32);
+  assertEquals(configHash(set), sha(set));
+  assert(configHash(set) !== configHash(cfg));
 });
 
 Deno.test("unknown key names the key, the file and the closest valid key", () => {

@@ -36,7 +36,7 @@ async function writeCutout(path: string, galaxy: boolean, seed: number, size = 3
 }
 
 /** ImageFolder tree `<dir>/{galaxy,star}/*.png` with `n` images per class. */
-async function writeFolder(dir: string, n: number): Promise<void> {
+async function writeFolder(dir: string, n: number, size = 32): Promise<void> {
   for (const cls of ["galaxy", "star"]) {
     Deno.mkdirSync(join(dir, cls), { recursive: true });
     for (let i = 0; i < n; i++) {
@@ -44,6 +44,7 @@ async function writeFolder(dir: string, n: number): Promise<void> {
         join(dir, cls, `${cls}_${i}.png`),
         cls === "galaxy",
         i + (cls === "star" ? 100 : 0),
+        size,
       );
     }
   }
@@ -169,4 +170,35 @@ Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folde
     StarmambaError,
     "fingerprint",
   );
+});
+
+Deno.test("a centre-cropped run: model input 32×32 from 64×64 files; predict and evaluate crop alike", async () => {
+  const big = join(work, "data64");
+  await writeFolder(big, 12, 64);
+  const cropped = await runExperiment(
+    loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+      ...TINY,
+      "data.size=64",
+      "data.center_crop=32",
+      "data.source=folder",
+      `data.root=${JSON.stringify(big)}`,
+    ]),
+    { projectRoot: work, quiet: true },
+  );
+  const result = JSON.parse(Deno.readTextFileSync(join(cropped.runDir, "result.json")));
+  assertEquals(result.config.data.center_crop, 32);
+  const rows = parseCsv(Deno.readTextFileSync(join(cropped.runDir, "predictions.csv")));
+  const head = rows[0];
+  const iFile = head.indexOf("file"), iP = head.indexOf("p_galaxy");
+  const val = rows.slice(1).filter((r) => r.length === head.length);
+  const run = await loadRun(cropped.runDir);
+  try {
+    assertEquals(run.model.config.image_size, 32);
+    const out = await predictFiles(run, val.map((r) => join(big, r[iFile])));
+    assertAllClose(out.map((o) => o.probs[0]), val.map((r) => Number(r[iP])), 0, 1e-6);
+  } finally {
+    run.model.params.dispose();
+  }
+  const ev = await evaluateRun(cropped.runDir, { tta: false, dataRoot: big });
+  assertEquals(ev.metrics.confusion, result.best.metrics.confusion);
 });

@@ -247,9 +247,25 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** sha256 (hex) of the canonical JSON of a config. */
+/** sha256 (hex) of the canonical JSON of a config (keys marked `hashOnlyIfSet` left out at default). */
 export function configHash(cfg: ExperimentConfig): string {
-  return createHash("sha256").update(canonicalJson(cfg)).digest("hex");
+  const hashed = withoutUnsetKeys(cfg as unknown as Obj, SCHEMA);
+  return createHash("sha256").update(canonicalJson(hashed)).digest("hex");
+}
+
+/** A copy of `v` without the `hashOnlyIfSet` keys that are absent or at their default. */
+function withoutUnsetKeys(v: Obj, spec: SectionSpec): Obj {
+  const out: Obj = {};
+  for (const [key, value] of Object.entries(v)) {
+    const s = spec[key];
+    if (s === undefined) out[key] = value;
+    else if (isField(s)) {
+      if (!(s.hashOnlyIfSet && canonicalJson(value ?? null) === canonicalJson(s.default))) {
+        out[key] = value;
+      }
+    } else out[key] = isObj(value) ? withoutUnsetKeys(value, s) : value;
+  }
+  return out;
 }
 
 /** Loads, merges (`extends`, then `--set` overrides), validates and hashes a config file. */

@@ -22,6 +22,11 @@ export interface FieldSpec {
   nullable?: boolean;
   /** Exact length for arrays. */
   length?: number;
+  /**
+   * Added after results were published: the key is left out of the config hash while it holds
+   * its default, so those results keep their hash (and sweeps still find their finished runs).
+   */
+  hashOnlyIfSet?: boolean;
 }
 
 /** A section of the config: a map of keys to field specs or nested sections. */
@@ -73,6 +78,15 @@ export const SCHEMA: SectionSpec = {
       min: 32,
       max: 1024,
       doc: "image side in pixels (multiple of 32)",
+    },
+    center_crop: {
+      type: "int",
+      default: null,
+      nullable: true,
+      min: 32,
+      max: 1024,
+      doc: "keep only the central N×N pixels (multiple of 32; null = the whole image)",
+      hashOnlyIfSet: true,
     },
     channels: { type: "enum", default: 3, values: [1, 3], doc: "input channels" },
     resize: {
@@ -313,6 +327,7 @@ export interface ExperimentConfig {
     source: "synthetic" | "folder";
     root: string | null;
     size: number;
+    center_crop: number | null;
     channels: 1 | 3;
     resize: "resize" | "reject";
     on_bad_file: "error" | "skip";

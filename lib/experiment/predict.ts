@@ -11,6 +11,7 @@
 import sharp from "sharp";
 import { extname, join, resolve } from "node:path";
 import type { ExperimentConfig } from "../config/schema.ts";
+import { centerCrop } from "../data/crop.ts";
 import type { Dataset } from "../data/types.ts";
 import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
 import { setupBackend } from "../backend/backend.ts";
@@ -257,7 +258,9 @@ export async function predictFiles(
   opts: PredictOptions = {},
 ): Promise<PredictionRow[]> {
   const mcfg = run.model.config;
-  const size = mcfg.image_size;
+  // Files are decoded at data.size and then centre-cropped to the model's input, as in training.
+  const size = run.config.data.size;
+  const crop = run.config.data.center_crop ?? null;
   const channels = mcfg.in_channels as 1 | 3;
   const resize = opts.resize ?? run.config.data.resize === "resize";
   const batch = opts.batch ?? run.config.train.eval_batch_size;
@@ -276,7 +279,7 @@ export async function predictFiles(
     for (const [j, f] of part.entries()) {
       await decodeInto(f, size, channels, images.subarray(j * per, (j + 1) * per));
     }
-    const ds: Dataset = {
+    const full: Dataset = {
       images,
       labels: new Int32Array(part.length),
       n: part.length,
@@ -285,6 +288,7 @@ export async function predictFiles(
       channels,
       classNames: run.classNames,
     };
+    const ds = crop === null ? full : centerCrop(full, crop);
     const { probs } = predict(run.model, ds, [...part.keys()], cfg);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));

@@ -13,6 +13,7 @@ import { selectScanKernel } from "../scan/select.ts";
 import type { Dataset } from "../data/types.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
+import { centerCrop } from "../data/crop.ts";
 import { groupedSplit, randomSplit, type Split } from "../data/splits.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
@@ -57,11 +58,22 @@ export interface RunSummary {
   result: Record<string, unknown> | null;
 }
 
-/** Loads the data a config names. */
+/** Loads the data a config names, centre-cropped if `data.center_crop` says so. */
 export async function loadData(
   cfg: ExperimentConfig,
   configPath: string,
   quiet = false,
+): Promise<Dataset> {
+  const ds = await loadFullImages(cfg, configPath, quiet);
+  // Results written before the key existed have no center_crop at all.
+  const crop = cfg.data.center_crop ?? null;
+  return crop === null ? ds : centerCrop(ds, crop);
+}
+
+async function loadFullImages(
+  cfg: ExperimentConfig,
+  configPath: string,
+  quiet: boolean,
 ): Promise<Dataset> {
   const d = cfg.data;
   if (d.source === "synthetic") {
