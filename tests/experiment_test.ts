@@ -60,28 +60,36 @@ Deno.test("same config + same seed ⇒ bitwise-identical weights and metrics (de
   assert(index.includes("quickstart/v1") && index.includes("quickstart/v3"), index);
 });
 
-Deno.test("a run stopped mid-epoch and resumed ends with exactly the uninterrupted weights and metrics", async () => {
-  const root = Deno.makeTempDirSync();
-  const full = await runExperiment(tinyConfig(), { projectRoot: root, quiet: true });
-  let steps = 0;
-  const part = await runExperiment(tinyConfig(), {
-    projectRoot: root,
-    quiet: true,
-    shouldStop: () => ++steps === 4, // stop after the first step of epoch 2
+for (const extra of [[], ["train.ema_decay=0.9"]]) {
+  const label = extra.length ? ` (${extra.join(", ")})` : "";
+  Deno.test(`a run stopped mid-epoch and resumed ends with exactly the uninterrupted weights and metrics${label}`, async () => {
+    const root = Deno.makeTempDirSync();
+    const full = await runExperiment(tinyConfig(extra), { projectRoot: root, quiet: true });
+    let steps = 0;
+    const part = await runExperiment(tinyConfig(extra), {
+      projectRoot: root,
+      quiet: true,
+      shouldStop: () => ++steps === 4, // stop after the first step of epoch 2
+    });
+    assert(part.interrupted);
+    const resumed = await runExperiment(tinyConfig(extra), {
+      projectRoot: root,
+      quiet: true,
+      resumeDir: part.runDir,
+    });
+    assert(!resumed.interrupted);
+    assertEquals(resumed.runDir, part.runDir);
+    assertEquals(resumed.result!.resumed_from, { epoch: 1, step: 1 });
+    assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
+    assertEquals(resumed.result!.best, full.result!.best);
+    assertEquals(resumed.result!.last, full.result!.last);
+    if (extra.length) {
+      // The averaged model is a different model from the raw one.
+      const raw = await runExperiment(tinyConfig(), { projectRoot: root, quiet: true });
+      assert((await modelHash(raw.runDir)) !== (await modelHash(full.runDir)));
+    }
   });
-  assert(part.interrupted);
-  const resumed = await runExperiment(tinyConfig(), {
-    projectRoot: root,
-    quiet: true,
-    resumeDir: part.runDir,
-  });
-  assert(!resumed.interrupted);
-  assertEquals(resumed.runDir, part.runDir);
-  assertEquals(resumed.result!.resumed_from, { epoch: 1, step: 1 });
-  assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
-  assertEquals(resumed.result!.best, full.result!.best);
-  assertEquals(resumed.result!.last, full.result!.last);
-});
+}
 
 Deno.test("a CLI run killed with SIGKILL mid-epoch resumes to exactly the uninterrupted result", async () => {
   const root = Deno.makeTempDirSync();

@@ -226,6 +226,16 @@ export const SCHEMA: SectionSpec = {
       doc: "weighted sampler (reference), weighted loss, or none",
     },
     label_smoothing: { type: "number", default: 0, min: 0, max: 0.5, doc: "label smoothing" },
+    ema_decay: {
+      type: "number",
+      default: null,
+      nullable: true,
+      min: 0,
+      max: 0.99999,
+      doc: "evaluate and save an exponential moving average of the weights with this decay " +
+        "(e.g. 0.998; null = the raw weights)",
+      hashOnlyIfSet: true,
+    },
     steps_per_epoch: {
       type: "int",
       default: null,
@@ -368,6 +378,7 @@ export interface ExperimentConfig {
     min_lr: number;
     class_balance: "sampler" | "loss" | "none";
     label_smoothing: number;
+    ema_decay: number | null;
     steps_per_epoch: number | null;
     workers: number;
     threads: number;

@@ -1,7 +1,8 @@
 /**
  * The training loop: seeded data order (weighted sampler or shuffle), per-sample augmentation,
  * class-weighted cross-entropy, Adam/AdamW with warm-up + cosine, evaluation every epoch,
- * the best-validation checkpoint, and resumable state.
+ * the best-validation checkpoint, an optional moving average of the weights (ema.ts), and
+ * resumable state.
  *
  * Every random draw of step s in epoch e comes from streams keyed by (seed, e, s), so a run
  * resumed at any step boundary draws exactly what the uninterrupted run would have.
@@ -20,6 +21,7 @@ import { Adam, learningRate } from "./optim.ts";
 import { crossEntropy, inverseFrequencyWeights, weightedSample } from "./loss.ts";
 import { loadTensors, saveTensors } from "./checkpoint.ts";
 import { Progress } from "./progress.ts";
+import { WeightEma } from "./ema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { exists } from "../util/fs.ts";
 
@@ -247,18 +249,26 @@ async function saveState(
   dir: string,
   model: MedMamba,
   opt: Adam,
+  ema: WeightEma | null,
   st: RunState,
 ): Promise<void> {
-  const tensors: Record<string, tf.Tensor> = { ...opt.stateTensors() };
+  const averaged = ema?.stateTensors() ?? {};
+  const tensors: Record<string, tf.Tensor> = { ...opt.stateTensors(), ...averaged };
   for (const p of model.params.params.values()) tensors[p.name] = p.variable;
-  await saveTensors(join(dir, "state"), "state", tensors, { state: { ...st, adamT: opt.t } });
+  const meta = { ...st, adamT: opt.t, ...(ema ? { emaUpdates: ema.updates } : {}) };
+  try {
+    await saveTensors(join(dir, "state"), "state", tensors, { state: meta });
+  } finally {
+    Object.values(averaged).forEach((t) => t.dispose());
+  }
 }
 
-function restoreState(dir: string, model: MedMamba, opt: Adam): RunState {
+function restoreState(dir: string, model: MedMamba, opt: Adam, ema: WeightEma | null): RunState {
   const { tensors, meta } = loadTensors(join(dir, "state"), "state");
   for (const p of model.params.params.values()) p.variable.assign(tensors[p.name]);
-  const st = meta.state as RunState;
+  const st = meta.state as RunState & { emaUpdates?: number };
   opt.restore(tensors, st.adamT);
+  ema?.restore(tensors, st.emaUpdates ?? 0);
   Object.values(tensors).forEach((t) => t.dispose());
   return st;
 }
@@ -272,6 +282,19 @@ export async function saveModel(
   const tensors: Record<string, tf.Tensor> = {};
   for (const p of model.params.params.values()) tensors[p.name] = p.variable;
   await saveTensors(dir, "model", tensors, { modelConfig: model.config, ...meta });
+}
+
+/** {@link evaluate} with the moving-average weights when the run keeps them. */
+function evaluateWeights(
+  model: MedMamba,
+  ema: WeightEma | null,
+  ds: Dataset,
+  idx: number[],
+  cfg: ExperimentConfig,
+  epoch: number,
+): Promise<Evaluation> {
+  const run = () => evaluate(model, ds, idx, cfg, epoch);
+  return ema ? ema.withAveraged(run) : Promise.resolve(run());
 }
 
 /** Trains `model` as the config says; see the module comment for the guarantees. */
@@ -295,9 +318,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     adamT: 0,
     trainSeconds: 0,
   };
+  const ema = t.ema_decay === null || t.ema_decay === undefined
+    ? null
+    : new WeightEma(model.params, t.ema_decay);
   let resumedFrom: TrainResult["resumedFrom"] = null;
   if (o.resume && exists(join(o.runDir, "state", "state.json"))) {
-    st = restoreState(o.runDir, model, opt);
+    st = restoreState(o.runDir, model, opt, ema);
     resumedFrom = { epoch: st.epoch, step: st.step };
     if (!o.quiet) console.log(`resuming at epoch ${st.epoch + 1}, step ${st.step}`);
   }
@@ -343,6 +369,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           u.variable.assign(u.value);
           u.value.dispose();
         }
+        ema?.update();
         const pred = tf.argMax(logits!, 1).dataSync();
         let c = 0;
         for (let i = 0; i < idx.length; i++) c += pred[i] === labels[i] ? 1 : 0;
@@ -365,7 +392,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const stop = o.shouldStop?.() ?? false;
       if (stop || (st.step + 1) % cfg.output.checkpoint_every === 0) {
         st.step++;
-        await saveState(o.runDir, model, opt, st);
+        await saveState(o.runDir, model, opt, ema, st);
         st.step--;
       }
       if (stop) {
@@ -375,7 +402,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     if (interrupted) break;
     const e0 = performance.now();
-    const ev = evaluate(model, ds, valIdx, cfg, st.epoch + 1);
+    const ev = await evaluateWeights(model, ema, ds, valIdx, cfg, st.epoch + 1);
     last = ev;
     const rec: EpochRecord = {
       epoch: st.epoch + 1,
@@ -391,10 +418,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     st.history.push(rec);
     if (!st.best || ev.metrics.accuracy > st.best.metrics.accuracy) {
       st.best = ev;
-      await saveModel(model, join(o.runDir, "model"), {
-        epoch: ev.epoch,
-        valAccuracy: ev.metrics.accuracy,
-      });
+      const save = () =>
+        saveModel(model, join(o.runDir, "model"), {
+          epoch: ev.epoch,
+          valAccuracy: ev.metrics.accuracy,
+          ...(ema ? { emaDecay: ema.decay } : {}),
+        });
+      await (ema ? ema.withAveraged(save) : save());
     }
     progress.log(
       `epoch ${rec.epoch}/${t.epochs}  train loss ${rec.trainLoss.toFixed(4)} acc ${
@@ -406,7 +436,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         `${rec.imagesPerSec.toFixed(1)} img/s`,
     );
     // State at the epoch boundary: the next epoch starts at step 0.
-    await saveState(o.runDir, model, opt, {
+    await saveState(o.runDir, model, opt, ema, {
       ...st,
       epoch: st.epoch + 1,
       step: 0,
@@ -417,7 +447,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   opt.dispose();
   if (!last && st.history.length === t.epochs && st.best) {
     // Resumed after the final epoch finished: re-evaluate to report the last epoch.
-    last = evaluate(model, ds, valIdx, cfg, t.epochs);
+    last = await evaluateWeights(model, ema, ds, valIdx, cfg, t.epochs);
   }
   return {
     history: st.history,
