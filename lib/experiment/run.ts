@@ -10,6 +10,7 @@ import type { ExperimentConfig } from "../config/schema.ts";
 import { seedGlobal } from "../util/rng.ts";
 import { setupBackend } from "../backend/backend.ts";
 import { selectScanKernel } from "../scan/select.ts";
+import { nativeDefaultThreads } from "../scan/native.ts";
 import type { Dataset } from "../data/types.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
@@ -258,12 +259,15 @@ export async function runExperiment(
   const best = result.best, last = result.last;
   const valLabels = split.val.map((i) => ds.labels[i]);
   const title = `${cfg.experiment} ${version}`;
-  const env = { ...environment(), scan_kernel: kernel.name };
+  // Threads change the wall time, never the numbers (the native kernels are bitwise the same).
+  const threads = kernel.name === "native" ? cfg.train.threads || nativeDefaultThreads() : null;
+  const env = { ...environment(), scan_kernel: kernel.name, native_threads: threads };
   const wallSeconds = (performance.now() - t0) / 1000;
   const extra = [
     `Code \`${code.commit.slice(0, 10)}\`${code.dirty ? " (with uncommitted changes)" : ""}; ` +
     `wall time ${wallSeconds.toFixed(0)} s (training ${result.trainSeconds.toFixed(0)} s) on ` +
-    `${env.cpu} (${env.cores} cores), backend ${env.backend}, scan kernel ${env.scan_kernel}.`,
+    `${env.cpu} (${env.cores} cores${threads ? `, ${threads} native threads` : ""}), ` +
+    `backend ${env.backend}, scan kernel ${env.scan_kernel}.`,
     `Config hash \`${loaded.hash.slice(0, 16)}\`, seed ${cfg.seed}, ${cfg.data.split} split ` +
     `(${split.train.length} train / ${split.val.length} val), data fingerprint \`${
       String(ds.fingerprint).slice(0, 16)
