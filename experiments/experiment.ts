@@ -4,6 +4,7 @@
  * @module
  */
 import { loadConfig } from "../lib/config/load.ts";
+import { configReference } from "../lib/config/reference.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
 import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -21,6 +22,7 @@ options:
   --publish           write to the citable results/ folder instead of scratch/
   --resume <run dir>  continue an interrupted run (same config and --set overrides)
   --quiet             no progress output
+  --keys              list every config key with its type, default and meaning
   -h, --help          this help
 
 examples:
@@ -33,10 +35,15 @@ await runMain(async () => {
     publish: { type: "boolean" },
     resume: { type: "string" },
     quiet: { type: "boolean" },
+    keys: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.keys) {
+    console.log(configReference().trimEnd());
     return 0;
   }
   if (positionals.length !== 1) {

@@ -7,6 +7,7 @@ import {
   validateConfig,
 } from "../lib/config/load.ts";
 import { createHash } from "node:crypto";
+import { configReference } from "../lib/config/reference.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { join } from "node:path";
 
@@ -29,15 +30,16 @@ Deno.test("defaults fill a minimal config; hash is stable and order-independent"
   assertEquals(canonicalJson({ b: 1, a: [2, { d: 1, c: 2 }] }), '{"a":[2,{"c":2,"d":1}],"b":1}');
 });
 
-Deno.test("a key added later (data.center_crop) leaves out of the hash while at its default", () => {
+Deno.test("keys added later (center_crop, ema_decay) stay out of the hash while at their default", () => {
   // Published results were hashed before the key existed; their hashes must not move.
   const cfg = validateConfig({ seed: 2 });
   const before = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
   delete before.data.center_crop;
+  delete before.train.ema_decay;
   const sha = (v: unknown) => createHash("sha256").update(canonicalJson(v)).digest("hex");
   assertEquals(configHash(cfg), sha(before));
-  const set = validateConfig({ seed: 2, data: { center_crop: 32 } });
-  assertEquals(set.data.center_crop, 32);
+  const set = validateConfig({ seed: 2, data: { center_crop: 32 }, train: { ema_decay: 0.99 } });
+  assertEquals([set.data.center_crop, set.train.ema_decay], [32, 0.99]);
   assertEquals(configHash(set), sha(set));
   assert(configHash(set) !== configHash(cfg));
 });
@@ -93,5 +95,19 @@ Deno.test("shipped configs all validate", () => {
     if (e.name.endsWith(".yaml")) {
       loadConfig(new URL(`../configs/${e.name}`, import.meta.url).pathname);
     }
+  }
+});
+
+Deno.test("docs/config.md is the generated reference of every schema key", () => {
+  const docs = Deno.readTextFileSync(new URL("../docs/config.md", import.meta.url));
+  assertEquals(
+    docs,
+    configReference(),
+    "docs/config.md is stale: run `deno task experiment --keys > docs/config.md`",
+  );
+  for (
+    const key of ["data.center_crop", "train.ema_decay", "augment.noise_std", "output.publish"]
+  ) {
+    assert(docs.includes(`| \`${key}\` |`), key);
   }
 });
