@@ -6,7 +6,12 @@
  */
 import { dirname, join, relative, resolve } from "node:path";
 import type { LoadedConfig } from "../config/load.ts";
-import type { ExperimentConfig } from "../config/schema.ts";
+import {
+  type ExperimentConfig,
+  type FieldSpec,
+  SCHEMA,
+  type SectionSpec,
+} from "../config/schema.ts";
 import { seedGlobal } from "../util/rng.ts";
 import { setupBackend } from "../backend/backend.ts";
 import { selectScanKernel } from "../scan/select.ts";
@@ -152,6 +157,16 @@ function modelShards(runDir: string): string[] {
   return meta.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => `model/${p}`));
 }
 
+/**
+ * Folders runs write into (this config's and the default ones, where a sweep's runs keep their
+ * index and summaries): changes there are results, not code.
+ */
+function outputFolders(cfg: ExperimentConfig): string[] {
+  const out = SCHEMA.output as SectionSpec;
+  const defaults = [out.dir, out.scratch_dir].map((f) => String((f as FieldSpec).default));
+  return [...new Set([cfg.output.dir, cfg.output.scratch_dir, ...defaults])];
+}
+
 /** Runs one experiment end to end; see the module comment. */
 export async function runExperiment(
   loaded: LoadedConfig,
@@ -161,7 +176,7 @@ export async function runExperiment(
   const cfg = loaded.config;
   const root = resolve(opts.projectRoot ?? Deno.cwd());
   // Read the commit now: the tree may change while a long run trains.
-  const code = codeVersion(root);
+  const code = codeVersion(root, outputFolders(cfg));
   const log = (s: string) => opts.quiet || console.log(s);
 
   seedGlobal(cfg.seed);

@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import os from "node:os";
+import { isAbsolute, normalize } from "node:path";
 
 /** Git commit of the working tree and whether it had uncommitted changes. */
 export interface CodeVersion {
@@ -11,8 +12,13 @@ export interface CodeVersion {
   dirty: boolean;
 }
 
-/** Reads the git commit of `dir` ("unknown" outside a git checkout or without git). */
-export function codeVersion(dir: string): CodeVersion {
+/**
+ * Reads the git commit of `dir` ("unknown" outside a git checkout or without git). `outputs`
+ * (folders relative to `dir`, e.g. results/ and scratch/) are left out of the dirty check: a
+ * run updates results/index.md itself, which must not mark the next run as built from changed
+ * code.
+ */
+export function codeVersion(dir: string, outputs: string[] = []): CodeVersion {
   const run = (args: string[]): string | null => {
     try {
       const out = new Deno.Command("git", { args, cwd: dir, stdout: "piped", stderr: "null" })
@@ -24,7 +30,11 @@ export function codeVersion(dir: string): CodeVersion {
   };
   const commit = run(["rev-parse", "HEAD"]);
   if (!commit) return { commit: "unknown", dirty: true };
-  const status = run(["status", "--porcelain", "--untracked-files=no"]) ?? "";
+  const exclude = outputs
+    .filter((o) => o && !isAbsolute(o) && !normalize(o).startsWith(".."))
+    .map((o) => `:(exclude)${normalize(o)}`);
+  const status = run(["status", "--porcelain", "--untracked-files=no", "--", ".", ...exclude]) ??
+    "";
   return { commit, dirty: status.length > 0 };
 }
 
