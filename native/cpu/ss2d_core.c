@@ -26,8 +26,11 @@ int ss_bwd(int batch, int dim, int len, int dstate, int groups, const float *u,
            float *ddelta, float *dA, float *dB, float *dC, float *dD, float *ddelta_bias);
 
 #define SLOTS 16 /* every slot is in use */
-static float *ws_buf[SLOTS];
-static size_t ws_cap[SLOTS];
+/* Per calling OS thread (as gemm.c's scratch): Deno Workers may share the library, and two of them
+ * in ss2d_fwd at once must not hand each other's buffers out. OpenMP threads inside one call
+ * only use the pointers their caller took. */
+static __thread float *ws_buf[SLOTS];
+static __thread size_t ws_cap[SLOTS];
 
 static float *ws(int slot, size_t n) {
   if (ws_cap[slot] < n) {
