@@ -19,6 +19,7 @@ export {
   validateConfig,
 } from "./lib/config/load.ts";
 export { type ExperimentConfig, SCHEMA } from "./lib/config/schema.ts";
+export { configReference } from "./lib/config/reference.ts";
 // runner
 export {
   loadData,
@@ -48,11 +49,13 @@ export { selectScanKernel } from "./lib/scan/select.ts";
 export type { Dataset } from "./lib/data/types.ts";
 export { generateSynthetic } from "./lib/data/synthetic.ts";
 export { loadImageFolder, resolveDataRoot } from "./lib/data/imagefolder.ts";
+export { centerCrop, centerCropPixels } from "./lib/data/crop.ts";
 export { groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
 export { dihedral, DIHEDRAL_VIEWS, makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
 // training
 export { predict, saveModel, train, type TrainResult } from "./lib/train/train.ts";
 export { loadTensors, saveTensors } from "./lib/train/checkpoint.ts";
+export { EMA_PREFIX, emaDecayAt, WeightEma } from "./lib/train/ema.ts";
 export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./lib/train/optim.ts";
 // metrics and results
 export { computeMetrics, mcnemar, type Metrics } from "./lib/metrics/metrics.ts";
@@ -95,7 +98,13 @@ export type { VerifyReport } from "./lib/results/verify.ts";
 export type { Obj } from "./lib/config/load.ts";
 export type { Param } from "./lib/model/params.ts";
 export type { NativeSS2D, SS2DCoreArrays, SS2DCoreDims } from "./lib/scan/native.ts";
-export type { ConvDims, NativeAdam } from "./lib/backend/fast_kernels.ts";
+export type {
+  ConvDims,
+  Gemm,
+  NativeAdam,
+  NativeConv,
+  NativeNorm,
+} from "./lib/backend/fast_kernels.ts";
 export type { FieldSpec } from "./lib/config/schema.ts";
 export type { BadFile } from "./lib/data/imagefolder.ts";
 export type {
