@@ -159,7 +159,9 @@ function render(rows: Row[]): string {
       } min | ${r.commit} |`
     ),
     "",
-    "Wall times were measured with two or three trainings sharing the 2-core machine.",
+    "Wall times were measured with two or three trainings sharing the 2-core machine, except",
+    "improved-tiny/v1 (alone for all but its first minutes). With this recipe MedMamba-T learns",
+    "from the first epochs, and lands where the 10× smaller `cpu` preset does on the same seed.",
     "MedMamba-T with the reference recipe (Adam 5e-5) had barely started to learn after the 16",
     "epochs that fit an hour here (training accuracy 0.77 on balanced batches, validation ROC-AUC",
     "still rising: 0.68 at its best-accuracy epoch, 0.86 at the last); its best-epoch accuracy is",
