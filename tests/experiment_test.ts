@@ -72,6 +72,9 @@ for (const extra of [[], ["train.ema_decay=0.9"]]) {
       shouldStop: () => ++steps === 4, // stop after the first step of epoch 2
     });
     assert(part.interrupted);
+    const saved = JSON.parse(Deno.readTextFileSync(join(part.runDir, "state", "state.json")));
+    const earlierWall = JSON.stringify(saved).match(/"wallSeconds":([0-9.e+-]+)/);
+    assert(earlierWall && Number(earlierWall[1]) > 0, "the state carries the wall time so far");
     const resumed = await runExperiment(tinyConfig(extra), {
       projectRoot: root,
       quiet: true,
@@ -80,6 +83,8 @@ for (const extra of [[], ["train.ema_decay=0.9"]]) {
     assert(!resumed.interrupted);
     assertEquals(resumed.runDir, part.runDir);
     assertEquals(resumed.result!.resumed_from, { epoch: 1, step: 1 });
+    // The resumed run's wall time includes the first session's (up to its saved state).
+    assert((resumed.result!.wall_seconds as number) > Number(earlierWall![1]));
     assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
     assertEquals(resumed.result!.best, full.result!.best);
     assertEquals(resumed.result!.last, full.result!.last);

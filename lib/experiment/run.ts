@@ -263,6 +263,7 @@ export async function runExperiment(
       resume: Boolean(opts.resumeDir),
       shouldStop: opts.shouldStop,
       quiet: opts.quiet,
+      sessionStart: t0,
     });
   } finally {
     model.params.dispose();
@@ -277,7 +278,8 @@ export async function runExperiment(
   // Threads change the wall time, never the numbers (the native kernels are bitwise the same).
   const threads = kernel.name === "native" ? cfg.train.threads || nativeDefaultThreads() : null;
   const env = { ...environment(), scan_kernel: kernel.name, native_threads: threads };
-  const wallSeconds = (performance.now() - t0) / 1000;
+  // A resumed run counts its earlier sessions too (up to their last saved state).
+  const wallSeconds = result.earlierWallSeconds + (performance.now() - t0) / 1000;
   const extra = [
     `Code \`${code.commit.slice(0, 10)}\`${code.dirty ? " (with uncommitted changes)" : ""}; ` +
     `wall time ${wallSeconds.toFixed(0)} s (training ${result.trainSeconds.toFixed(0)} s) on ` +

@@ -71,6 +71,8 @@ export interface TrainResult {
   interrupted: boolean;
   /** Seconds spent in training steps (all sessions of a resumed run). */
   trainSeconds: number;
+  /** Wall-clock seconds of the earlier sessions of a resumed run, up to their last saved state (0 if fresh). */
+  earlierWallSeconds: number;
   /** Steps run in this session. */
   steps: number;
   /** Where a resumed run picked up (epoch and step of the saved state); null for a fresh run. */
@@ -97,6 +99,8 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** No progress output. */
   quiet?: boolean;
+  /** performance.now() when this session of the run began; saved states add the time since. */
+  sessionStart?: number;
 }
 
 /** The augmentation settings of a config, or null when disabled. */
@@ -243,6 +247,8 @@ interface RunState {
   adamT: number;
   /** Seconds spent in training steps (all sessions of a resumed run). */
   trainSeconds: number;
+  /** Wall-clock seconds of all sessions up to this save (absent in states of older versions). */
+  wallSeconds?: number;
 }
 
 async function saveState(
@@ -327,6 +333,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     resumedFrom = { epoch: st.epoch, step: st.step };
     if (!o.quiet) console.log(`resuming at epoch ${st.epoch + 1}, step ${st.step}`);
   }
+  // Wall time of a resumed run = the earlier sessions (up to their last save) + this one.
+  const earlierWall = st.wallSeconds ?? 0;
+  const sessionStart = o.sessionStart ?? performance.now();
+  const wallNow = () => earlierWall + (performance.now() - sessionStart) / 1000;
 
   const progress = new Progress(t.epochs * steps, 10, o.quiet);
   let interrupted = false;
@@ -392,6 +402,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const stop = o.shouldStop?.() ?? false;
       if (stop || (st.step + 1) % cfg.output.checkpoint_every === 0) {
         st.step++;
+        st.wallSeconds = wallNow();
         await saveState(o.runDir, model, opt, ema, st);
         st.step--;
       }
@@ -438,6 +449,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     // State at the epoch boundary: the next epoch starts at step 0.
     await saveState(o.runDir, model, opt, ema, {
       ...st,
+      wallSeconds: wallNow(),
       epoch: st.epoch + 1,
       step: 0,
       acc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
@@ -455,6 +467,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     last: interrupted ? null : last,
     interrupted,
     trainSeconds: st.trainSeconds,
+    earlierWallSeconds: earlierWall,
     steps: totalSteps,
     resumedFrom,
   };
