@@ -37,14 +37,17 @@ interface Row {
   tta?: M;
 }
 
-/** Each published experiment compared, with its label in the tables. */
-const GROUPS: [string, string][] = [
-  ["improved-cpu", "`cpu` preset, random split"],
-  ["improved-cpu-none", "`cpu` preset, no class balancing, random split"],
-  ["improved-cpu-ema", "`cpu` preset, no class balancing, 48 epochs + EMA, random split"],
-  ["improved-grouped", "`cpu` preset, grouped split"],
-  ["baseline", "MedMamba-T, reference recipe, random split"],
-  ["improved-tiny", "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, random split"],
+/**
+ * Each published experiment compared: its label in the tables, and whether its seeds are counted
+ * against 91.45% (our recipes on the random split, the reference's protocol).
+ */
+const GROUPS: [string, string, boolean][] = [
+  ["improved-cpu", "`cpu` preset, random split", true],
+  ["improved-cpu-none", "`cpu` preset, no class balancing, random split", true],
+  ["improved-cpu-ema", "`cpu` preset, no class balancing, 48 epochs + EMA, random split", true],
+  ["improved-grouped", "`cpu` preset, grouped split", false],
+  ["baseline", "MedMamba-T, reference recipe, random split", false],
+  ["improved-tiny", "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, random split", true],
 ];
 const EXPERIMENTS = GROUPS.map(([e]) => e);
 
@@ -146,9 +149,7 @@ function render(rows: Row[]): string {
     "| reference study (MedMamba-T) | best | 91.45 | 0.853 | 0.771 | 0.959 | — | — |",
     ...table,
     "",
-    ...GROUPS.filter(([e]) => e.startsWith("improved-") && e !== "improved-grouped").flatMap((
-      [e, label],
-    ) => beatLine(e, label)),
+    ...GROUPS.filter(([, , counted]) => counted).flatMap(([e, label]) => beatLine(e, label)),
     "| run | preset | seed | split | epochs | best epoch | acc best % | acc best + TTA % | acc last % | wall time | commit |",
     "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ...rows.map((r) =>

@@ -11,6 +11,7 @@
 import sharp from "sharp";
 import { extname, join, resolve } from "node:path";
 import type { ExperimentConfig } from "../config/schema.ts";
+import { validateConfig } from "../config/load.ts";
 import { centerCrop } from "../data/crop.ts";
 import type { Dataset } from "../data/types.ts";
 import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
@@ -100,7 +101,8 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
     );
   }
   const result = readJsonFile(resultPath);
-  const config = result.config as ExperimentConfig;
+  // Validating fills the defaults of keys added after the run was written (e.g. data.center_crop).
+  const config = validateConfig(result.config as Obj, `${resultPath} (config)`);
   const classNames = (result.data as { class_names: string[] }).class_names;
   await setupBackend(config.backend);
   selectScanKernel(config.model.scan_kernel, { quiet });
@@ -260,7 +262,7 @@ export async function predictFiles(
   const mcfg = run.model.config;
   // Files are decoded at data.size and then centre-cropped to the model's input, as in training.
   const size = run.config.data.size;
-  const crop = run.config.data.center_crop ?? null;
+  const crop = run.config.data.center_crop;
   const channels = mcfg.in_channels as 1 | 3;
   const resize = opts.resize ?? run.config.data.resize === "resize";
   const batch = opts.batch ?? run.config.train.eval_batch_size;

@@ -71,8 +71,7 @@ export async function loadData(
   quiet = false,
 ): Promise<Dataset> {
   const ds = await loadFullImages(cfg, configPath, quiet);
-  // Results written before the key existed have no center_crop at all.
-  const crop = cfg.data.center_crop ?? null;
+  const crop = cfg.data.center_crop;
   return crop === null ? ds : centerCrop(ds, crop);
 }
 

@@ -324,9 +324,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     adamT: 0,
     trainSeconds: 0,
   };
-  const ema = t.ema_decay === null || t.ema_decay === undefined
-    ? null
-    : new WeightEma(model.params, t.ema_decay);
+  const ema = t.ema_decay === null ? null : new WeightEma(model.params, t.ema_decay);
   let resumedFrom: TrainResult["resumedFrom"] = null;
   if (o.resume && exists(join(o.runDir, "state", "state.json"))) {
     st = restoreState(o.runDir, model, opt, ema);

@@ -22,8 +22,9 @@ typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned lo
 #define NR (16 * NV) /* 48 columns: the channel counts of MedMamba are multiples of 48 */
 #define KC 256
 
-/* Scratch slots: 0, 1 the gemm's packed A and B; 2 the convolutions' im2col (conv.c). */
-#define SCRATCH_SLOTS 3
+/* Scratch slots: 0, 1 the gemm's packed A and B; 2 the convolutions' im2col (conv.c); 3–18 the
+ * fused SS2D core's workspace (ss2d_core.c). */
+#define SCRATCH_SLOTS 19
 static __thread float *tbuf[SCRATCH_SLOTS]; /* per OS thread: Workers may share the library */
 static __thread size_t tcap[SCRATCH_SLOTS];
 

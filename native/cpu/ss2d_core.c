@@ -25,25 +25,12 @@ int ss_bwd(int batch, int dim, int len, int dstate, int groups, const float *u,
            const float *delta_bias, int delta_softplus, const float *dy, int nthreads, float *du,
            float *ddelta, float *dA, float *dB, float *dC, float *dD, float *ddelta_bias);
 
-#define SLOTS 16 /* every slot is in use */
-/* Per calling OS thread (as gemm.c's scratch): Deno Workers may share the library, and two of them
- * in ss2d_fwd at once must not hand each other's buffers out. OpenMP threads inside one call
- * only use the pointers their caller took. */
-static __thread float *ws_buf[SLOTS];
-static __thread size_t ws_cap[SLOTS];
-
-static float *ws(int slot, size_t n) {
-  if (ws_cap[slot] < n) {
-    free(ws_buf[slot]);
-    if (posix_memalign((void **)&ws_buf[slot], 64, n * sizeof(float)) != 0) {
-      ws_buf[slot] = NULL;
-      ws_cap[slot] = 0;
-      return NULL;
-    }
-    ws_cap[slot] = n;
-  }
-  return ws_buf[slot];
-}
+/* Workspace: 16 slots of gemm.c's per-thread scratch, after the gemm's and the convolutions'.
+ * Per calling OS thread: Deno Workers may share the library; OpenMP threads inside one call only
+ * use the pointers their caller took. */
+float *sm_scratch(int slot, size_t n); /* gemm.c */
+#define SS2D_SLOT0 3
+static float *ws(int slot, size_t n) { return sm_scratch(SS2D_SLOT0 + slot, n); }
 
 static int dir_code(int K, int k) {
   if (K == 4) return k;       /* row, column, row reversed, column reversed */
