@@ -68,6 +68,7 @@ export {
   evaluateRun,
   type RunEvaluation,
 } from "./lib/experiment/evaluate.ts";
+export { confidentErrors, errorsCsv, errorSheetSvg } from "./lib/results/errors.ts";
 export { loadSweep, runSweep } from "./lib/results/ablation.ts";
 export { verifyResults } from "./lib/results/verify.ts";
 export { ss2dCore } from "./lib/scan/ss2d_core.ts";
@@ -95,6 +96,7 @@ export type { ImageFolderDataset, ImageFolderOptions } from "./lib/data/imagefol
 export type { LoadedRun, PredictionRow, PredictOptions } from "./lib/experiment/predict.ts";
 export type { SweepOptions, SweepOutcome, SweepSpec } from "./lib/results/ablation.ts";
 export type { VerifyReport } from "./lib/results/verify.ts";
+export type { ErrorRow, SheetOptions } from "./lib/results/errors.ts";
 export type { Obj } from "./lib/config/load.ts";
 export type { Param } from "./lib/model/params.ts";
 export type { NativeSS2D, SS2DCoreArrays, SS2DCoreDims } from "./lib/scan/native.ts";

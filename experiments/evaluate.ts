@@ -1,13 +1,15 @@
 /**
- * `deno task evaluate --model <run dir> [--tta] [--data <root>] [--out file.json]` — re-evaluates
- * a finished run's best model on its own validation images.
+ * `deno task evaluate --model <run dir> [--tta] [--data <root>] [--out file.json]
+ * [--errors sheet.svg]` — re-evaluates a finished run's best model on its own validation images,
+ * optionally with a contact sheet of its surest mistakes.
  * @module
  */
 import { evaluateRun } from "../lib/experiment/evaluate.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
-import { writeJsonAtomic } from "../lib/util/fs.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
+import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
 
 const USAGE = `usage: deno task evaluate --model <run dir> [options]
@@ -21,10 +23,14 @@ options:
   --tta               test-time augmentation (8 dihedral views)
   --data <root>       the ImageFolder root (default: the run's data.root, else STARMAMBA_DATA)
   --out <file.json>   also write the metrics as JSON
+  --errors <file.svg> also write the most confident mistakes: a contact sheet (SVG, the
+                      images embedded) and, beside it with .csv, every misclassified image
+  --top <n>           tiles on the sheet (default 36; the CSV lists all mistakes)
   -h, --help          this help
 
 example:
-  deno task evaluate --model results/improved-cpu/v1 --tta`;
+  deno task evaluate --model results/improved-cpu/v1 --tta
+  deno task evaluate --model results/improved-tiny/v1 --errors scratch/tiny-errors.svg`;
 
 runMain(async () => {
   const { values } = parseArgs(Deno.args, {
@@ -32,6 +38,8 @@ runMain(async () => {
     tta: { type: "boolean" },
     data: { type: "string" },
     out: { type: "string" },
+    errors: { type: "string" },
+    top: { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -39,6 +47,13 @@ runMain(async () => {
     return 0;
   }
   if (!values.model) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
+  const top = values.top === undefined ? 36 : Number(values.top);
+  if (!(Number.isInteger(top) && top >= 1)) {
+    throw new StarmambaError(`--top ${values.top}: give a whole number ≥ 1`);
+  }
+  if (values.errors !== undefined && !String(values.errors).endsWith(".svg")) {
+    throw new StarmambaError(`--errors ${values.errors}: give an .svg file name`);
+  }
   const ev = await evaluateRun(values.model as string, {
     tta: Boolean(values.tta),
     dataRoot: values.data as string | undefined,
@@ -54,8 +69,25 @@ runMain(async () => {
       created: new Date().toISOString(),
       code: codeVersion(new URL("..", import.meta.url).pathname),
       environment: environment(),
-      ...ev,
+      run: ev.run,
+      tta: ev.tta,
+      fingerprint: ev.fingerprint,
+      metrics: ev.metrics,
     });
+  }
+  if (values.errors) {
+    const svgPath = values.errors as string;
+    const rows = confidentErrors(ev.files, ev.labels, ev.probs, ev.classNames);
+    const title = `${ev.run}: the ${Math.min(top, rows.length)} surest of ${rows.length} ` +
+      `mistakes on ${ev.labels.length} validation images${
+        ev.tta ? " (TTA)" : ""
+      }; true → predicted P`;
+    writeFileAtomic(svgPath, await errorSheetSvg(rows.slice(0, top), ev.dataRoot, { title }));
+    const csvPath = svgPath.replace(/\.svg$/, ".csv");
+    writeFileAtomic(csvPath, errorsCsv(rows, ev.classNames));
+    console.log(
+      `\n${rows.length} mistakes: ${svgPath} (surest ${Math.min(top, rows.length)}), ${csvPath}`,
+    );
   }
   return 0;
 });

@@ -67,7 +67,7 @@ Deno.test("--help prints usage and exits 0", () => {
   assert(r.stdout.includes("usage: deno task experiment"));
 });
 
-Deno.test("evaluate CLI: --help exits 0; a missing --model and a missing folder exit 2", () => {
+Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and bad --errors/--top exit 2", () => {
   const run = (args: string[]) => {
     const r = runCli(args, {}, "experiments/evaluate.ts");
     return { code: r.code, text: r.stdout + r.stderr };
@@ -81,4 +81,10 @@ Deno.test("evaluate CLI: --help exits 0; a missing --model and a missing folder 
   const missing = run(["--model", "no/such/run"]);
   assertEquals(missing.code, 2);
   assert(missing.text.includes("no such folder"), missing.text);
+  const png = run(["--model", "no/such/run", "--errors", "sheet.png"]);
+  assertEquals(png.code, 2);
+  assert(png.text.includes("give an .svg file name"), png.text);
+  const top = run(["--model", "no/such/run", "--errors", "sheet.svg", "--top", "0"]);
+  assertEquals(top.code, 2);
+  assert(top.text.includes("--top 0"), top.text);
 });

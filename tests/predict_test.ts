@@ -8,6 +8,7 @@ import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
 import { evaluateRun } from "../lib/experiment/evaluate.ts";
+import { confidentErrors } from "../lib/results/errors.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TINY = [
@@ -161,6 +162,22 @@ Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folde
   assertEquals(ev.metrics.n, result.best.metrics.n);
   assertEquals(ev.metrics.confusion, result.best.metrics.confusion);
   assertAllClose([ev.metrics.rocAuc], [result.best.metrics.rocAuc], 0, 1e-9, "ROC-AUC");
+  // Per-image: the same files, labels and probabilities as the run's own predictions.csv.
+  const [head, ...saved] = parseCsv(Deno.readTextFileSync(join(trained.runDir, "predictions.csv")))
+    .filter((r) => r.length > 1);
+  const col = (name: string) => saved.map((r) => r[head.indexOf(name)]);
+  assertEquals(ev.files, col("file"));
+  assertEquals(ev.labels.map((l) => ev.classNames[l]), col("label"));
+  const perClass = ev.classNames.map((c) => col(`p_${c}`).map(Number));
+  const expected = saved.flatMap((_, i) => perClass.map((p) => p[i]));
+  assertAllClose(Array.from(ev.probs), expected, 0, 1e-7, "probabilities");
+  // The error table lists exactly the off-diagonal of the confusion matrix.
+  const wrong = confidentErrors(ev.files, ev.labels, ev.probs, ev.classNames);
+  const cm = ev.metrics.confusion;
+  assertEquals(
+    wrong.length,
+    cm.flat().reduce((a, b) => a + b, 0) - cm.reduce((a, r, i) => a + r[i], 0),
+  );
   const tta = await evaluateRun(trained.runDir, { tta: true, dataRoot: data });
   assertEquals(tta.metrics.n, ev.metrics.n);
   const other = join(work, "other");

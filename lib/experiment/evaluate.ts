@@ -5,8 +5,9 @@
  * describes exactly the images the run was validated on.
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { loadData } from "./run.ts";
+import { resolveDataRoot } from "../data/imagefolder.ts";
 import { loadRun, readJsonFile } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
@@ -34,6 +35,16 @@ export interface RunEvaluation {
   fingerprint: string;
   /** Metrics on the run's validation images. */
   metrics: Metrics;
+  /** The ImageFolder root the images were read from. */
+  dataRoot: string;
+  /** The validation files (relative to dataRoot), in split.json order. */
+  files: string[];
+  /** Their true class indices. */
+  labels: number[];
+  /** Class probabilities, row-major files.length × classes. */
+  probs: Float32Array;
+  /** Class names, in index order. */
+  classNames: string[];
 }
 
 /** Evaluates `runDir`'s best model on the run's validation files. */
@@ -83,6 +94,11 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       tta: opts.tta,
       fingerprint: fp,
       metrics: computeMetrics(labels, probs, run.classNames),
+      dataRoot: resolveDataRoot(cfg.data.root ?? undefined, dirname(configPath)),
+      files: split.val,
+      labels,
+      probs,
+      classNames: run.classNames,
     };
   } finally {
     run.model.params.dispose();
