@@ -60,6 +60,7 @@ export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./lib/tr
 // metrics and results
 export { computeMetrics, mcnemar, type Metrics } from "./lib/metrics/metrics.ts";
 export { formatMetricsMarkdown } from "./lib/metrics/format.ts";
+export { formatGroupsMarkdown, type GroupMetrics, metricsByGroup } from "./lib/metrics/groups.ts";
 export { StarmambaError } from "./lib/util/errors.ts";
 // prediction, ablations, verification
 export { listInputs, loadRun, predictFiles, predictionsCsv } from "./lib/experiment/predict.ts";

@@ -9,6 +9,8 @@ import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
+import { formatGroupsMarkdown, metricsByGroup } from "../lib/metrics/groups.ts";
+import { skyGroupOf } from "../lib/data/splits.ts";
 import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
 
@@ -26,6 +28,8 @@ options:
   --errors <file.svg> also write the most confident mistakes: a contact sheet (SVG, the
                       images embedded) and, beside it with .csv, every misclassified image
   --top <n>           tiles on the sheet (default 36; the CSV lists all mistakes)
+  --by-field          also accuracy and recall per sky field (the grouping of the grouped
+                      split): how evenly the model does across the frames
   -h, --help          this help
 
 example:
@@ -40,6 +44,7 @@ runMain(async () => {
     out: { type: "string" },
     errors: { type: "string" },
     top: { type: "string" },
+    "by-field": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -63,6 +68,13 @@ runMain(async () => {
       `${ev.tta ? ", test-time augmentation (8 views)" : ""}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
+  const byField = values["by-field"]
+    ? metricsByGroup(ev.files, ev.labels, ev.probs, ev.classNames, skyGroupOf)
+    : null;
+  if (byField) {
+    console.log(`\nper sky field (${byField.length}; fields that share a position are one):\n`);
+    console.log(formatGroupsMarkdown(byField, ev.classNames));
+  }
   if (values.out) {
     writeJsonAtomic(values.out as string, {
       schema: "starmamba.evaluation/1",
@@ -73,6 +85,7 @@ runMain(async () => {
       tta: ev.tta,
       fingerprint: ev.fingerprint,
       metrics: ev.metrics,
+      ...(byField ? { by_field: byField } : {}),
     });
   }
   if (values.errors) {
