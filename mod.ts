@@ -50,6 +50,7 @@ export type { Dataset } from "./lib/data/types.ts";
 export { generateSynthetic } from "./lib/data/synthetic.ts";
 export { loadImageFolder, resolveDataRoot } from "./lib/data/imagefolder.ts";
 export { centerCrop, centerCropPixels } from "./lib/data/crop.ts";
+export { frameOf, medianPlane, withFieldContext } from "./lib/data/context.ts";
 export { groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
 export { dihedral, DIHEDRAL_VIEWS, makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
 // training

@@ -219,3 +219,63 @@ Deno.test("a centre-cropped run: model input 32×32 from 64×64 files; predict a
   const ev = await evaluateRun(cropped.runDir, { tta: false, dataRoot: big });
   assertEquals(ev.metrics.confusion, result.best.metrics.confusion);
 });
+
+Deno.test("a field-context run: predict on the same files rebuilds each frame's template and reproduces the run", async () => {
+  const framed = join(work, "framed");
+  for (const [cls, code] of [["galaxy", 3], ["star", 6]] as const) {
+    Deno.mkdirSync(join(framed, cls), { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      const name = `F${i % 2}_${10 * i}_${7 * i}_${code}.png`;
+      await writeCutout(join(framed, cls, name), cls === "galaxy", 300 + i + code * 20);
+    }
+  }
+  const ctx = await runExperiment(
+    loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+      ...TINY,
+      "data.field_context=true",
+      "augment.grayscale_p=0",
+      "data.source=folder",
+      `data.root=${JSON.stringify(framed)}`,
+    ]),
+    { projectRoot: work, quiet: true },
+  );
+  const result = JSON.parse(Deno.readTextFileSync(join(ctx.runDir, "result.json")));
+  assertEquals(result.config.data.field_context, true);
+  const [head, ...saved] = parseCsv(Deno.readTextFileSync(join(ctx.runDir, "predictions.csv")))
+    .filter((r) => r.length > 1);
+  const expected = new Map(
+    saved.map((r) => [r[head.indexOf("file")], Number(r[head.indexOf("p_galaxy")])]),
+  );
+  const all = listInputs([framed]);
+  const run = await loadRun(ctx.runDir);
+  try {
+    const out = await predictFiles(run, all, { batch: 5 });
+    const val = out.filter((o) => expected.has(o.file.slice(framed.length + 1)));
+    assertEquals(val.length, expected.size);
+    assertAllClose(
+      val.map((o) => o.probs[0]),
+      val.map((o) => expected.get(o.file.slice(framed.length + 1))!),
+      0,
+      1e-6,
+    );
+  } finally {
+    run.model.params.dispose();
+  }
+  const ev = await evaluateRun(ctx.runDir, { tta: false, dataRoot: framed });
+  assertEquals(ev.metrics.confusion, result.best.metrics.confusion);
+  // Grayscale augmentation would mix the context channels into the cutout: refused up front.
+  await assertRejects(
+    () =>
+      runExperiment(
+        loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+          ...TINY,
+          "data.field_context=true",
+          "data.source=folder",
+          `data.root=${JSON.stringify(framed)}`,
+        ]),
+        { projectRoot: work, quiet: true },
+      ),
+    StarmambaError,
+    "grayscale_p",
+  );
+});

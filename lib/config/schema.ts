@@ -88,6 +88,13 @@ export const SCHEMA: SectionSpec = {
       doc: "keep only the central N×N pixels (multiple of 32; null = the whole image)",
       hashOnlyIfSet: true,
     },
+    field_context: {
+      type: "bool",
+      default: false,
+      doc: "channels = (cutout, median of all cutouts of its frame, their difference): the " +
+        "frame's PSF template beside each cutout (needs channels 3 and frame_x_y_code file names)",
+      hashOnlyIfSet: true,
+    },
     channels: { type: "enum", default: 3, values: [1, 3], doc: "input channels" },
     resize: {
       type: "enum",
@@ -338,6 +345,7 @@ export interface ExperimentConfig {
     root: string | null;
     size: number;
     center_crop: number | null;
+    field_context: boolean;
     channels: 1 | 3;
     resize: "resize" | "reject";
     on_bad_file: "error" | "skip";

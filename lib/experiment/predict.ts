@@ -13,6 +13,7 @@ import { extname, join, resolve } from "node:path";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { validateConfig } from "../config/load.ts";
 import { centerCrop } from "../data/crop.ts";
+import { withFieldContext } from "../data/context.ts";
 import type { Dataset } from "../data/types.ts";
 import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
 import { setupBackend } from "../backend/backend.ts";
@@ -253,14 +254,20 @@ async function decodeInto(
   }
 }
 
-/** Classifies `files` with a loaded run; rows in the order of `files`. */
+/** Fewer cutouts than this make a poor frame template (24 of the 27 ARIES frames have 51–492). */
+const MIN_FRAME_CUTOUTS = 20;
+
+/**
+ * Classifies `files` with a loaded run; rows in the order of `files`. A field-context run
+ * (data.field_context) builds each frame's template from the files given, so pass all cutouts
+ * of a frame in one call.
+ */
 export async function predictFiles(
   run: LoadedRun,
   files: string[],
   opts: PredictOptions = {},
 ): Promise<PredictionRow[]> {
   const mcfg = run.model.config;
-  // Files are decoded at data.size and then centre-cropped to the model's input, as in training.
   const size = run.config.data.size;
   const crop = run.config.data.center_crop;
   const channels = mcfg.in_channels as 1 | 3;
@@ -274,9 +281,8 @@ export async function predictFiles(
   };
   const k = run.classNames.length;
   const per = size * size * channels;
-  const rows: PredictionRow[] = [];
-  for (let i = 0; i < files.length; i += batch) {
-    const part = files.slice(i, i + batch);
+  // Decoded at data.size, then centre-cropped to the model's input, as in training.
+  const decode = async (part: string[]): Promise<Dataset> => {
     const images = new Float32Array(part.length * per);
     for (const [j, f] of part.entries()) {
       await decodeInto(f, size, channels, images.subarray(j * per, (j + 1) * per));
@@ -289,9 +295,29 @@ export async function predictFiles(
       width: size,
       channels,
       classNames: run.classNames,
+      files: part,
     };
-    const ds = crop === null ? full : centerCrop(full, crop);
-    const { probs } = predict(run.model, ds, [...part.keys()], cfg);
+    return crop === null ? full : centerCrop(full, crop);
+  };
+  // A field-context model needs every cutout of a frame at once (its median is the template),
+  // so those files are decoded together; otherwise one batch at a time keeps memory flat.
+  let all: Dataset | null = null;
+  if (run.config.data.field_context) {
+    const ctx = withFieldContext(await decode(files));
+    if (ctx.smallestFrame < MIN_FRAME_CUTOUTS) {
+      console.warn(
+        `warning: this model takes each frame's median cutout as context, and a frame among ` +
+          `these files has only ${ctx.smallestFrame}; give every cutout of a frame together`,
+      );
+    }
+    all = ctx.dataset;
+  }
+  const rows: PredictionRow[] = [];
+  for (let i = 0; i < files.length; i += batch) {
+    const part = files.slice(i, i + batch);
+    const { probs } = all
+      ? predict(run.model, all, part.map((_, j) => i + j), cfg)
+      : predict(run.model, await decode(part), [...part.keys()], cfg);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));
       let arg = 0;

@@ -20,6 +20,7 @@ import type { Dataset } from "../data/types.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
 import { centerCrop } from "../data/crop.ts";
+import { withFieldContext } from "../data/context.ts";
 import { groupedSplit, randomSplit, type Split } from "../data/splits.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
@@ -64,15 +65,26 @@ export interface RunSummary {
   result: Record<string, unknown> | null;
 }
 
-/** Loads the data a config names, centre-cropped if `data.center_crop` says so. */
+/**
+ * Loads the data a config names, centre-cropped if `data.center_crop` says so and with its
+ * frame's context channels if `data.field_context` does.
+ */
 export async function loadData(
   cfg: ExperimentConfig,
   configPath: string,
   quiet = false,
 ): Promise<Dataset> {
-  const ds = await loadFullImages(cfg, configPath, quiet);
+  const full = await loadFullImages(cfg, configPath, quiet);
   const crop = cfg.data.center_crop;
-  return crop === null ? ds : centerCrop(ds, crop);
+  const ds = crop === null ? full : centerCrop(full, crop);
+  if (!cfg.data.field_context) return ds;
+  const ctx = withFieldContext(ds);
+  if (!quiet) {
+    console.log(
+      `field context: ${ctx.frames} frames, the smallest with ${ctx.smallestFrame} cutouts`,
+    );
+  }
+  return ctx.dataset;
 }
 
 async function loadFullImages(
@@ -173,6 +185,13 @@ export async function runExperiment(
 ): Promise<RunSummary> {
   const t0 = performance.now();
   const cfg = loaded.config;
+  if (cfg.data.field_context && cfg.augment.enabled && cfg.augment.grayscale_p > 0) {
+    throw new StarmambaError(
+      `${loaded.path}: data.field_context puts the frame's template in channels 1 and 2, and ` +
+        `augment.grayscale_p = ${cfg.augment.grayscale_p} would mix it into the cutout; ` +
+        "set augment.grayscale_p: 0",
+    );
+  }
   const root = resolve(opts.projectRoot ?? Deno.cwd());
   // Read the commit now: the tree may change while a long run trains.
   const code = codeVersion(root, outputFolders(cfg));

@@ -1,0 +1,58 @@
+import { assertEquals, assertThrows } from "../lib/util/assert.ts";
+import { frameOf, medianPlane, withFieldContext } from "../lib/data/context.ts";
+import type { Dataset } from "../lib/data/types.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+Deno.test("frameOf: the exposure, without folder, extension, position and class code", () => {
+  assertEquals(frameOf("galaxy/J125219p264053_001_010_344_470_3.jpg"), "J125219p264053_001_010");
+  assertEquals(frameOf("star/J1252p2640_r_01_10_1893_1551_6.jpg"), "J1252p2640_r_01_10");
+  assertEquals(frameOf("C:\\data\\star\\IC745_H01_523_254_6.jpg"), "IC745_H01");
+  assertEquals(frameOf("star/odd-name.png"), "odd-name");
+});
+
+Deno.test("medianPlane: hand-worked odd and even counts, channel 0 only", () => {
+  // Three 1×2 images with 2 channels; channel 1 holds values that must be ignored.
+  const images = Float32Array.from([1, 99, 5, 99, 3, 99, 2, 99, 2, 99, 9, 99]);
+  assertEquals(Array.from(medianPlane(images, [0, 1, 2], 1, 2, 2)), [2, 5]);
+  assertEquals(Array.from(medianPlane(images, [0, 2], 1, 2, 2)), [1.5, 7]);
+  assertEquals(Array.from(medianPlane(images, [1], 1, 2, 2)), [3, 2]);
+  assertThrows(() => medianPlane(images, [], 1, 2, 2), RangeError);
+});
+
+function greyDataset(values: number[][], files: string[]): Dataset {
+  const hw = values[0].length;
+  const images = new Float32Array(values.length * hw * 3);
+  values.forEach((img, i) =>
+    img.forEach((v, p) => images.fill(v, (i * hw + p) * 3, (i * hw + p) * 3 + 3))
+  );
+  return {
+    images,
+    labels: new Int32Array(values.length),
+    n: values.length,
+    height: 1,
+    width: hw,
+    channels: 3,
+    classNames: ["galaxy", "star"],
+    files,
+  };
+}
+
+Deno.test("withFieldContext: channels (cutout, frame median, 0.5 + difference/2) per frame", () => {
+  const ds = greyDataset(
+    [[0.2, 0.4], [0.6, 0.0], [1.0, 0.8], [0.5, 0.5]],
+    ["star/A_1_1_6.png", "galaxy/B_1_1_3.png", "star/A_2_2_6.png", "star/A_3_3_6.png"],
+  );
+  const { dataset, frames, smallestFrame } = withFieldContext(ds);
+  assertEquals([frames, smallestFrame], [2, 1]);
+  const px = (i: number, p: number) =>
+    Array.from(dataset.images.subarray((i * 2 + p) * 3, (i * 2 + p) * 3 + 3));
+  // Frame A = images 0, 2, 3: median (0.5, 0.5). Frame B = image 1 alone: its own pixels.
+  const f = Math.fround;
+  assertEquals(px(0, 0), [f(0.2), 0.5, f(0.5 + (f(0.2) - 0.5) / 2)]);
+  assertEquals(px(2, 1), [f(0.8), 0.5, f(0.5 + (f(0.8) - 0.5) / 2)]);
+  assertEquals(px(1, 0), [f(0.6), f(0.6), 0.5]);
+  assertEquals(dataset.labels, ds.labels);
+  assertEquals(ds.images[1], f(0.2), "input untouched");
+  assertThrows(() => withFieldContext({ ...ds, channels: 1 }), StarmambaError, "channels: 3");
+  assertThrows(() => withFieldContext({ ...ds, files: undefined }), StarmambaError, "file names");
+});
