@@ -45,7 +45,9 @@ const GROUPS: [string, string, boolean][] = [
   ["improved-cpu", "`cpu` preset, random split", true],
   ["improved-cpu-none", "`cpu` preset, no class balancing, random split", true],
   ["improved-cpu-ema", "`cpu` preset, no class balancing, 48 epochs + EMA, random split", true],
+  ["improved-cpu-context", "`cpu` preset, no class balancing, field context, random split", true],
   ["improved-grouped", "`cpu` preset, grouped split", false],
+  ["improved-grouped-context", "`cpu` preset, grouped split, field context", false],
   ["baseline", "MedMamba-T, reference recipe, random split", false],
   ["improved-tiny", "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, random split", true],
 ];

@@ -18,7 +18,9 @@ const USAGE = `usage: deno task predict --model <run dir> <files or folders...> 
 
 Classifies images with the best model of a finished run and writes CSV rows
 file,p_<positive class>,label (label = the most probable class). Folders are searched
-recursively for ${IMAGE_EXTENSIONS.join(" ")} files.
+recursively for ${IMAGE_EXTENSIONS.join(" ")} files. A run trained with data.field_context
+takes each frame's median cutout from the files given (frames from the <frame>_<x>_<y>_<code>
+file names), so give all cutouts of a frame in one call.
 
 options:
   --model <run dir>   a run folder printed by deno task experiment (holds model/model.json)
