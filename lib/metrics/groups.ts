@@ -4,6 +4,7 @@
  * frame to frame — and a user classifying a new field wants to know that spread.
  * @module
  */
+import { argmaxRows } from "./metrics.ts";
 
 /** Counts and rates of one group. */
 export interface GroupMetrics {
@@ -37,9 +38,9 @@ export function metricsByGroup(
     );
   }
   const acc = new Map<string, { support: number[]; recognised: number[] }>();
+  const preds = argmaxRows(probs, k);
   for (let i = 0; i < n; i++) {
-    let arg = 0;
-    for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + arg]) arg = c;
+    const arg = preds[i];
     const key = groupOf(files[i]);
     let g = acc.get(key);
     if (!g) acc.set(key, g = { support: new Array(k).fill(0), recognised: new Array(k).fill(0) });

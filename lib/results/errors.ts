@@ -8,6 +8,7 @@
 import sharp from "sharp";
 import { join } from "node:path";
 import { StarmambaError } from "../util/errors.ts";
+import { argmaxRows } from "../metrics/metrics.ts";
 
 /** One misclassified image. */
 export interface ErrorRow {
@@ -39,12 +40,12 @@ export function confidentErrors(
       `confidentErrors: ${n} files, ${labels.length} labels, ${probs.length} probabilities for ${k} classes`,
     );
   }
+  const preds = argmaxRows(probs, k);
   const rows: ErrorRow[] = [];
   for (let i = 0; i < n; i++) {
-    const p = Array.from({ length: k }, (_, c) => probs[i * k + c]);
-    let arg = 0;
-    for (let c = 1; c < k; c++) if (p[c] > p[arg]) arg = c;
+    const arg = preds[i];
     if (arg === labels[i]) continue;
+    const p = Array.from({ length: k }, (_, c) => probs[i * k + c]);
     rows.push({
       file: files[i],
       label: classNames[labels[i]],
