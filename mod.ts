@@ -50,8 +50,8 @@ export type { Dataset } from "./lib/data/types.ts";
 export { generateSynthetic } from "./lib/data/synthetic.ts";
 export { loadImageFolder, resolveDataRoot } from "./lib/data/imagefolder.ts";
 export { centerCrop, centerCropPixels } from "./lib/data/crop.ts";
-export { frameOf, medianPlane, withFieldContext } from "./lib/data/context.ts";
-export { groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
+export { medianPlane, withFieldContext } from "./lib/data/context.ts";
+export { frameOf, groupedSplit, kfoldSplits, randomSplit, skyGroupOf } from "./lib/data/splits.ts";
 export { dihedral, DIHEDRAL_VIEWS, makeBatch, REFERENCE_AUGMENT } from "./lib/data/augment.ts";
 // training
 export { predict, saveModel, train, type TrainResult } from "./lib/train/train.ts";

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../lib/util/assert.ts";
-import { frameOf, medianPlane, withFieldContext } from "../lib/data/context.ts";
+import { medianPlane, withFieldContext } from "../lib/data/context.ts";
+import { frameOf } from "../lib/data/splits.ts";
 import type { Dataset } from "../lib/data/types.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 

@@ -14,17 +14,7 @@
  */
 import type { Dataset } from "./types.ts";
 import { StarmambaError } from "../util/errors.ts";
-
-/**
- * The frame (exposure) of an ARIES-style file name `<frame>_<x>_<y>_<code>.<ext>`: the name
- * without its folder, extension and the trailing position and class code. Unlike the sky group
- * of the grouped split, two exposures of the same sky stay apart here: their seeing differs.
- */
-export function frameOf(file: string): string {
-  const base = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
-  const stem = base.replace(/\.[^.]*$/, "");
-  return stem.replace(/_\d+(?:\.\d+)?_\d+(?:\.\d+)?_\d+$/, "") || stem;
-}
+import { frameOf } from "./splits.ts";
 
 /**
  * Pixel-wise median of the single-channel planes `members` of `images` (NHWC with `c` channels;

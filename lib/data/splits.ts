@@ -45,6 +45,17 @@ export function randomSplit(labels: ArrayLike<number>, valFraction: number, seed
 }
 
 /**
+ * The frame (exposure) of an ARIES-style file name `<frame>_<x>_<y>_<code>.<ext>`: the name
+ * without its folder, extension and the trailing position and class code. Unlike the sky group
+ * ({@link skyGroupOf}), two exposures of the same sky stay apart here: their seeing differs.
+ */
+export function frameOf(file: string): string {
+  const base = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
+  const stem = base.replace(/\.[^.]*$/, "");
+  return stem.replace(/_\d+(?:\.\d+)?_\d+(?:\.\d+)?_\d+$/, "") || stem;
+}
+
+/**
  * Group key of a cutout by sky position, from its file name `<field>_<x>_<y>_<code>.<ext>`
  * (a directory prefix is ignored).
  *
@@ -58,9 +69,7 @@ export function randomSplit(labels: ArrayLike<number>, valFraction: number, seed
  * hd145457_R_30_01 → "HD145457". Keys are case-insensitive.
  */
 export function skyGroupOf(file: string): string {
-  const base = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
-  const stem = base.replace(/\.[^.]*$/, "");
-  const field = stem.replace(/_\d+(?:\.\d+)?_\d+(?:\.\d+)?_\d+$/, "") || stem;
+  const field = frameOf(file);
   const m = /^J(\d{2})(\d{2})\d*(?:\.\d*)?([pm+-])(\d{2})(\d{2})/i.exec(field);
   if (m) {
     const sign = m[3] === "p" || m[3] === "P" || m[3] === "+" ? "+" : "-";

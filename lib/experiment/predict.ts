@@ -22,7 +22,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
 import { loadTensors } from "../train/checkpoint.ts";
 import { predict } from "../train/train.ts";
-import { resolvePositiveClass } from "../metrics/metrics.ts";
+import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
@@ -318,11 +318,10 @@ export async function predictFiles(
     const { probs } = all
       ? predict(run.model, all, part.map((_, j) => i + j), cfg)
       : predict(run.model, await decode(part), [...part.keys()], cfg);
+    const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));
-      let arg = 0;
-      for (let c = 1; c < k; c++) if (p[c] > p[arg]) arg = c;
-      rows.push({ file: f, probs: p, label: run.classNames[arg] });
+      rows.push({ file: f, probs: p, label: run.classNames[preds[j]] });
     }
     opts.progress?.(rows.length, files.length);
   }

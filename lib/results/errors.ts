@@ -6,9 +6,11 @@
  * @module
  */
 import sharp from "sharp";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { StarmambaError } from "../util/errors.ts";
 import { argmaxRows } from "../metrics/metrics.ts";
+import { toCsv } from "./write.ts";
 
 /** One misclassified image. */
 export interface ErrorRow {
@@ -61,19 +63,16 @@ export function confidentErrors(
 
 /** CSV of `rows`: file, label, predicted, confidence and one P(class) column per class. */
 export function errorsCsv(rows: readonly ErrorRow[], classNames: readonly string[]): string {
-  const head = ["file", "label", "predicted", "confidence", ...classNames.map((c) => `p_${c}`)];
-  const quote = (s: string) => /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  const lines = rows.map((r) =>
-    [
-      quote(r.file),
+  return toCsv([
+    ["file", "label", "predicted", "confidence", ...classNames.map((c) => `p_${c}`)],
+    ...rows.map((r) => [
+      r.file,
       r.label,
       r.predicted,
       r.confidence.toFixed(6),
       ...r.probs.map((p) => p.toFixed(6)),
-    ]
-      .join(",")
-  );
-  return [head.join(","), ...lines].join("\n") + "\n";
+    ]),
+  ]);
 }
 
 /** Layout of {@link errorSheetSvg}. */
@@ -130,7 +129,7 @@ export async function errorSheetSvg(
     const short = name.length > 24 ? `${name.slice(0, 11)}…${name.slice(-12)}` : name;
     parts.push(
       `<image x="${x}" y="${y}" width="${tile}" height="${tile}" ` +
-        `href="data:image/png;base64,${toBase64(png)}"/>`,
+        `href="data:image/png;base64,${Buffer.from(png).toString("base64")}"/>`,
       `<text x="${x}" y="${y + tile + 14}" font-size="12">${escapeXml(r.label)} → ${
         escapeXml(r.predicted)
       } ${r.confidence.toFixed(2)}</text>`,
@@ -139,12 +138,4 @@ export async function errorSheetSvg(
   }
   parts.push("</svg>");
   return parts.join("\n") + "\n";
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
 }
