@@ -232,6 +232,15 @@ export const SCHEMA: SectionSpec = {
       values: ["sampler", "loss", "none"],
       doc: "weighted sampler (reference), weighted loss, or none",
     },
+    class_weight_power: {
+      type: "number",
+      default: 1,
+      min: 0,
+      max: 1,
+      doc: "exponent p of the class weights (N/count)^p used by class_balance sampler or loss: " +
+        "1 balances the classes fully (reference), 0 is no balancing, 0.5 half-way in log odds",
+      hashOnlyIfSet: true,
+    },
     label_smoothing: { type: "number", default: 0, min: 0, max: 0.5, doc: "label smoothing" },
     ema_decay: {
       type: "number",
@@ -385,6 +394,7 @@ export interface ExperimentConfig {
     warmup_epochs: number;
     min_lr: number;
     class_balance: "sampler" | "loss" | "none";
+    class_weight_power: number;
     label_smoothing: number;
     ema_decay: number | null;
     steps_per_epoch: number | null;

@@ -6,11 +6,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../util/rng.ts";
 
-/** Per-class weights N / (K · count_k) over the training labels (inverse frequency). */
-export function inverseFrequencyWeights(labels: ArrayLike<number>, numClasses: number): number[] {
+/**
+ * Per-class weights (N / (K · count_k))^power over the training labels: inverse frequency at
+ * power 1, all ones at 0. A power between moves the classifier's prior part of the way (weights
+ * multiply the odds, so 0.5 is half-way in log odds).
+ */
+export function inverseFrequencyWeights(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  power = 1,
+): number[] {
   const counts = new Array(numClasses).fill(0);
   for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
-  return counts.map((c) => (c > 0 ? labels.length / (numClasses * c) : 0));
+  return counts.map((c) => (c > 0 ? Math.pow(labels.length / (numClasses * c), power) : 0));
 }
 
 /**
@@ -40,19 +48,21 @@ export function crossEntropy(
 
 /**
  * The reference's WeightedRandomSampler: `n` draws with replacement, each index picked with
- * probability ∝ 1/count of its class, so classes are seen equally often.
+ * probability ∝ 1/count^power of its class: at power 1 classes are seen equally often, at 0 at
+ * their natural frequency.
  */
 export function weightedSample(
   labels: ArrayLike<number>,
   indices: number[],
   n: number,
   r: Rng,
+  power = 1,
 ): number[] {
   const counts = new Map<number, number>();
   for (const i of indices) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
   const cum = new Float64Array(indices.length);
   let s = 0;
-  indices.forEach((i, j) => (cum[j] = s += 1 / counts.get(labels[i])!));
+  indices.forEach((i, j) => (cum[j] = s += 1 / Math.pow(counts.get(labels[i])!, power)));
   const out: number[] = [];
   for (let t = 0; t < n; t++) {
     const x = r.next() * s;

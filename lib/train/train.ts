@@ -224,7 +224,7 @@ export function epochOrder(
 ): number[] {
   const r = rng(cfg.seed, `order:${epoch}`);
   if (cfg.train.class_balance === "sampler") {
-    return weightedSample(ds.labels, trainIdx, trainIdx.length, r);
+    return weightedSample(ds.labels, trainIdx, trainIdx.length, r, cfg.train.class_weight_power);
   }
   return shuffle([...trainIdx], r);
 }
@@ -310,7 +310,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const vars = model.params.trainable();
   const opt = new Adam(vars, { weightDecay: t.optimizer === "adamw" ? t.weight_decay : 0 });
   const classWeights = t.class_balance === "loss"
-    ? inverseFrequencyWeights(Int32Array.from(trainIdx, (i) => ds.labels[i]), ds.classNames.length)
+    ? inverseFrequencyWeights(
+      Int32Array.from(trainIdx, (i) => ds.labels[i]),
+      ds.classNames.length,
+      t.class_weight_power,
+    )
     : null;
   const augment = augmentFromConfig(cfg);
   const steps = stepsPerEpoch(trainIdx.length, cfg);
