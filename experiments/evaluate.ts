@@ -1,6 +1,6 @@
 /**
  * `deno task evaluate --model <run dir> [--tta] [--data <root>] [--out file.json]
- * [--errors sheet.svg]` — re-evaluates a finished run's best model on its own validation images,
+ * [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a finished run's best model on its own validation images,
  * optionally with a contact sheet of its surest mistakes.
  * @module
  */
@@ -30,6 +30,13 @@ options:
   --top <n>           tiles on the sheet (default 36; the CSV lists all mistakes)
   --by-field          also accuracy and recall per sky field (the grouping of the grouped
                       split): how evenly the model does across the frames
+  --class-weight-power <p>
+                      decide with the class weights (N/count)^p of the run's training split
+                      applied to the probabilities (0 ≤ p ≤ 1; 1 balances the classes, 0 is
+                      the plain arg-max): the decision-time counterpart of train.class_balance
+                      loss with train.class_weight_power p. Moves the threshold, not the
+                      ranking (ROC-AUC unchanged). Fix p before looking at validation results,
+                      or the numbers are tuned on the images that score them
   -h, --help          this help
 
 example:
@@ -45,6 +52,7 @@ runMain(async () => {
     errors: { type: "string" },
     top: { type: "string" },
     "by-field": { type: "boolean" },
+    "class-weight-power": { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -59,13 +67,24 @@ runMain(async () => {
   if (values.errors !== undefined && !String(values.errors).endsWith(".svg")) {
     throw new StarmambaError(`--errors ${values.errors}: give an .svg file name`);
   }
+  const cwpArg = values["class-weight-power"];
+  const classWeightPower = cwpArg === undefined ? undefined : Number(cwpArg);
+  if (classWeightPower !== undefined && !(classWeightPower >= 0 && classWeightPower <= 1)) {
+    throw new StarmambaError(`--class-weight-power ${cwpArg}: give a number from 0 to 1`);
+  }
   const ev = await evaluateRun(values.model as string, {
     tta: Boolean(values.tta),
     dataRoot: values.data as string | undefined,
+    classWeightPower,
   });
+  const rule = ev.decision
+    ? `, decided with class weights ${
+      Object.entries(ev.decision.weights).map(([c, w]) => `${c} ${w.toFixed(3)}`).join(", ")
+    } ((N/count)^${ev.decision.class_weight_power})`
+    : "";
   console.log(
     `${ev.run}: best model on its ${ev.metrics.n} validation images` +
-      `${ev.tta ? ", test-time augmentation (8 views)" : ""}\n`,
+      `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
   const byField = values["by-field"]
@@ -83,6 +102,7 @@ runMain(async () => {
       environment: environment(),
       run: ev.run,
       tta: ev.tta,
+      ...(ev.decision ? { decision: ev.decision } : {}),
       fingerprint: ev.fingerprint,
       metrics: ev.metrics,
       ...(byField ? { by_field: byField } : {}),

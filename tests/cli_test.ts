@@ -67,7 +67,7 @@ Deno.test("--help prints usage and exits 0", () => {
   assert(r.stdout.includes("usage: deno task experiment"));
 });
 
-Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and bad --errors/--top exit 2", () => {
+Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and bad --errors/--top/--class-weight-power exit 2", () => {
   const run = (args: string[]) => {
     const r = runCli(args, {}, "experiments/evaluate.ts");
     return { code: r.code, text: r.stdout + r.stderr };
@@ -87,4 +87,7 @@ Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and
   const top = run(["--model", "no/such/run", "--errors", "sheet.svg", "--top", "0"]);
   assertEquals(top.code, 2);
   assert(top.text.includes("--top 0"), top.text);
+  const power = run(["--model", "no/such/run", "--class-weight-power", "2"]);
+  assertEquals(power.code, 2);
+  assert(power.text.includes("--class-weight-power 2"), power.text);
 });

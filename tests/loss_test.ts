@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backend/backend.ts";
-import { crossEntropy, inverseFrequencyWeights, weightedSample } from "../lib/train/loss.ts";
+import {
+  crossEntropy,
+  inverseFrequencyWeights,
+  shiftPrior,
+  weightedSample,
+} from "../lib/train/loss.ts";
 import { rng } from "../lib/util/rng.ts";
 
 await setupBackend("wasm");
@@ -54,4 +59,15 @@ Deno.test("weighted cross-entropy: Σ w·nll / Σ w, hand-worked", () => {
   assertAllClose([got], [want], 1e-5);
   const even = crossEntropy(tf.zeros([2, 2]), Int32Array.from([0, 1]), w).dataSync()[0];
   assertAllClose([even], [Math.LN2], 1e-6);
+});
+
+Deno.test("shiftPrior: p·w renormalised per row, hand-worked; weights of 1 change nothing", () => {
+  // Row (0.5, 0.5) with weights (1, 3) → (1/4, 3/4); row (0.9, 0.1) → (0.9, 0.3)/1.2 = (0.75, 0.25).
+  const got = shiftPrior([0.5, 0.5, 0.9, 0.1], 2, [1, 3]);
+  assertAllClose(Array.from(got), [0.25, 0.75, 0.75, 0.25], 1e-7);
+  assertAllClose(Array.from(shiftPrior([0.2, 0.8], 2, [1, 1])), [0.2, 0.8], 1e-7);
+  // Binary: the shifted P(class 1) is a monotone function of the old one (ranking kept).
+  const ps = [0.05, 0.3, 0.5, 0.7, 0.99];
+  const shifted = ps.map((p) => shiftPrior([1 - p, p], 2, [0.8, 1.5])[1]);
+  for (let i = 1; i < ps.length; i++) assert(shifted[i] > shifted[i - 1]);
 });

@@ -180,6 +180,26 @@ Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folde
   );
   const tta = await evaluateRun(trained.runDir, { tta: true, dataRoot: data });
   assertEquals(tta.metrics.n, ev.metrics.n);
+  // A re-weighted decision: weights from the training split's class counts (split.json, read
+  // here independently), the same ranking, and labels = the weighted arg-max of the old probs.
+  const split = JSON.parse(Deno.readTextFileSync(join(trained.runDir, "split.json")));
+  const k = ev.classNames.length;
+  const counts = ev.classNames.map((c) =>
+    split.train.filter((f: string) => f.split("/")[0] === c).length
+  );
+  const shifted = await evaluateRun(trained.runDir, {
+    tta: false,
+    dataRoot: data,
+    classWeightPower: 0.5,
+  });
+  const want = counts.map((c) => Math.sqrt(split.train.length / (k * c)));
+  assertAllClose(ev.classNames.map((c) => shifted.decision!.weights[c]), want, 1e-12);
+  assertAllClose([shifted.metrics.rocAuc], [ev.metrics.rocAuc], 1e-6, 0, "ROC-AUC kept");
+  const hits = ev.labels.filter((y, i) => {
+    const scores = want.map((w, c) => w * ev.probs[i * k + c]);
+    return scores.indexOf(Math.max(...scores)) === y;
+  }).length;
+  assertEquals(shifted.metrics.accuracy, hits / ev.labels.length);
   const other = join(work, "other");
   await writeFolder(other, 3);
   await assertRejects(

@@ -12,6 +12,7 @@ import { loadRun, readJsonFile } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { predict } from "../train/train.ts";
+import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 
@@ -23,6 +24,19 @@ export interface EvaluateOptions {
   dataRoot?: string;
   /** No progress output while decoding. */
   quiet?: boolean;
+  /**
+   * Decide with the class weights (N / count)^p of the run's training split applied to the
+   * probabilities ({@link shiftPrior}); absent: the plain arg-max, as in training.
+   */
+  classWeightPower?: number;
+}
+
+/** The decision rule of an evaluation when it is not the plain arg-max. */
+export interface DecisionRule {
+  /** The power p of the class weights. */
+  class_weight_power: number;
+  /** The weights per class name, from the training split's class counts. */
+  weights: Record<string, number>;
 }
 
 /** What {@link evaluateRun} measured. */
@@ -45,6 +59,8 @@ export interface RunEvaluation {
   probs: Float32Array;
   /** Class names, in index order. */
   classNames: string[];
+  /** The re-weighted decision, when {@link EvaluateOptions.classWeightPower} was given. */
+  decision?: DecisionRule;
 }
 
 /** Evaluates `runDir`'s best model on the run's validation files. */
@@ -61,7 +77,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     }
     const splitPath = join(dir, "split.json");
     if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
-    const split = readJsonFile(splitPath) as { val: string[] };
+    const split = readJsonFile(splitPath) as { train: string[]; val: string[] };
     const files = (result.config_files as string[] | undefined) ?? [];
     const cfg: ExperimentConfig = {
       ...run.config,
@@ -87,8 +103,23 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
       return i;
     });
-    const { probs } = predict(run.model, ds, idx, cfg);
+    const raw = predict(run.model, ds, idx, cfg).probs;
     const labels = idx.map((i) => ds.labels[i]);
+    let probs = raw, decision: DecisionRule | undefined;
+    if (opts.classWeightPower !== undefined) {
+      const trainLabels = split.train.map((f) => {
+        const i = index.get(f);
+        if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
+        return ds.labels[i];
+      });
+      const k = run.classNames.length;
+      const w = inverseFrequencyWeights(trainLabels, k, opts.classWeightPower);
+      probs = shiftPrior(raw, k, w);
+      decision = {
+        class_weight_power: opts.classWeightPower,
+        weights: Object.fromEntries(run.classNames.map((c, j) => [c, w[j]])),
+      };
+    }
     return {
       run: runDir,
       tta: opts.tta,
@@ -99,6 +130,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       labels,
       probs,
       classNames: run.classNames,
+      ...(decision ? { decision } : {}),
     };
   } finally {
     run.model.params.dispose();

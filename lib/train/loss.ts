@@ -76,3 +76,26 @@ export function weightedSample(
   }
   return out;
 }
+
+/**
+ * The class posterior under re-weighted priors: p'_c = p_c·w_c / Σ_j p_j·w_j per row of `probs`
+ * (row-major n × k). With the weights of {@link inverseFrequencyWeights} at power p this is the
+ * decision-time counterpart of training with those loss weights (Bayes' rule for a population
+ * whose classes occur ∝ count^(1−p)): it moves the decision threshold and leaves the ranking, so
+ * a binary ROC-AUC, unchanged.
+ */
+export function shiftPrior(probs: ArrayLike<number>, k: number, weights: number[]): Float32Array {
+  if (weights.length !== k) {
+    throw new RangeError(`shiftPrior: ${weights.length} weights for ${k} classes`);
+  }
+  const n = Math.floor(probs.length / k);
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += probs[i * k + c] * weights[c];
+    for (let c = 0; c < k; c++) {
+      out[i * k + c] = sum > 0 ? (probs[i * k + c] * weights[c]) / sum : 1 / k;
+    }
+  }
+  return out;
+}
