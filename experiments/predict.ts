@@ -8,7 +8,13 @@
  * model/model.json with the run's backend and selective-scan kernel.
  * @module
  */
-import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
+import {
+  listInputs,
+  loadRun,
+  predictFiles,
+  predictionsCsv,
+  trainingClassWeights,
+} from "../lib/experiment/predict.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { IMAGE_EXTENSIONS } from "../lib/data/imagefolder.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -30,6 +36,11 @@ options:
                       if the run itself used data.resize: resize
   --tta               average each image's 8 flips and quarter turns (test-time augmentation);
                       default: what the run used (train.tta)
+  --class-weight-power <p>
+                      weight the probabilities by the class weights (N/count)^p of the run's
+                      training split before labelling (0 ≤ p ≤ 1; 1 balances the classes): the
+                      decision rule of deno task evaluate --class-weight-power p; the CSV then
+                      holds the weighted probabilities
   --quiet             no progress output
   -h, --help          this help
 
@@ -43,6 +54,7 @@ async function main(): Promise<number> {
     batch: { type: "string" },
     resize: { type: "boolean" },
     tta: { type: "boolean" },
+    "class-weight-power": { type: "string" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
@@ -61,15 +73,24 @@ async function main(): Promise<number> {
       throw new StarmambaError(`--batch ${values.batch}: expected a positive integer, e.g. 64`);
     }
   }
+  const cwpArg = values["class-weight-power"];
+  const power = cwpArg === undefined ? undefined : Number(cwpArg);
+  if (power !== undefined && !(power >= 0 && power <= 1)) {
+    throw new StarmambaError(`--class-weight-power ${cwpArg}: give a number from 0 to 1`);
+  }
   const quiet = Boolean(values.quiet);
   const files = listInputs(positionals);
   const run = await loadRun(values.model as string, quiet);
+  const classWeights = power === undefined
+    ? undefined
+    : trainingClassWeights(values.model as string, run.classNames, power);
   let lastPct = -1;
   const t0 = performance.now();
   const rows = await predictFiles(run, files, {
     batch,
     resize: values.resize ? true : undefined,
     tta: values.tta ? true : undefined,
+    classWeights,
     progress: quiet ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (

@@ -104,6 +104,15 @@ Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], 
       assert(x >= 0 && x <= 1, `${file}: p = ${p}`);
       assertEquals(label, x >= 0.5 ? "galaxy" : "star", `${file}: p = ${p}`);
     }
+    // With class weights the rows are the plain rows re-weighted (p·w / Σ p·w), labelled by them.
+    const w = [1.7, 0.6];
+    const weighted = await predictFiles(run, files, { batch: 4, classWeights: w });
+    out.forEach((r, i) => {
+      const s = r.probs.map((p, c) => p * w[c]);
+      const want = s.map((x) => x / (s[0] + s[1]));
+      assertAllClose(weighted[i].probs, want, 1e-6);
+      assertEquals(weighted[i].label, run.classNames[want[0] >= want[1] ? 0 : 1]);
+    });
   } finally {
     run.model.params.dispose();
   }
@@ -154,6 +163,13 @@ Deno.test("predict CLI: CSV file on success, exit code 2 and one message for a b
   const bad = cli([dir, "--quiet"]);
   assertEquals(bad.code, 2, bad.err);
   assert(bad.err.includes("broken.jpg") && !/\n\s+at /.test(bad.err), bad.err);
+  const power = cli([join(dir, "ok.png"), "--class-weight-power", "1.5", "--quiet"]);
+  assertEquals(power.code, 2, power.err);
+  assert(power.err.includes("--class-weight-power 1.5"), power.err);
+  // The weights come from the run's split.json: p = 0 leaves the CSV as it was.
+  const same = cli([join(dir, "ok.png"), "--class-weight-power", "0", "--quiet"]);
+  assertEquals(same.code, 0, same.err);
+  assertEquals(same.out, Deno.readTextFileSync(csvPath));
 });
 
 Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folder is refused", async () => {

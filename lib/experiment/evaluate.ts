@@ -8,11 +8,11 @@
 import { dirname, join, resolve } from "node:path";
 import { loadData } from "./run.ts";
 import { resolveDataRoot } from "../data/imagefolder.ts";
-import { loadRun, readJsonFile } from "./predict.ts";
+import { loadRun, readJsonFile, trainingClassWeights } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { predict } from "../train/train.ts";
-import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
+import { shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 
@@ -77,7 +77,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     }
     const splitPath = join(dir, "split.json");
     if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
-    const split = readJsonFile(splitPath) as { train: string[]; val: string[] };
+    const split = readJsonFile(splitPath) as { val: string[] };
     const files = (result.config_files as string[] | undefined) ?? [];
     const cfg: ExperimentConfig = {
       ...run.config,
@@ -107,13 +107,8 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     const labels = idx.map((i) => ds.labels[i]);
     let probs = raw, decision: DecisionRule | undefined;
     if (opts.classWeightPower !== undefined) {
-      const trainLabels = split.train.map((f) => {
-        const i = index.get(f);
-        if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
-        return ds.labels[i];
-      });
       const k = run.classNames.length;
-      const w = inverseFrequencyWeights(trainLabels, k, opts.classWeightPower);
+      const w = trainingClassWeights(dir, run.classNames, opts.classWeightPower);
       probs = shiftPrior(raw, k, w);
       decision = {
         class_weight_power: opts.classWeightPower,

@@ -22,6 +22,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
 import { loadTensors } from "../train/checkpoint.ts";
 import { predict } from "../train/train.ts";
+import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
 import { StarmambaError } from "../util/errors.ts";
@@ -54,6 +55,12 @@ export interface PredictOptions {
   tta?: boolean;
   /** Called after each batch with (done, total). */
   progress?: (done: number, total: number) => void;
+  /**
+   * Per-class weights applied to the probabilities before the label is chosen
+   * ({@link shiftPrior}; e.g. from {@link trainingClassWeights}); the written probabilities are
+   * the weighted ones, so label = the class above 0.5 still holds for two classes.
+   */
+  classWeights?: number[];
 }
 
 /** One classified image. */
@@ -258,6 +265,32 @@ async function decodeInto(
 const MIN_FRAME_CUTOUTS = 20;
 
 /**
+ * The class weights (N / (K·count))^power of a run's training split, counted from the class
+ * folders of the files in its split.json, in `classNames` order.
+ */
+export function trainingClassWeights(
+  runDir: string,
+  classNames: string[],
+  power: number,
+): number[] {
+  const splitPath = join(resolve(runDir), "split.json");
+  if (!exists(splitPath)) {
+    throw new StarmambaError(
+      `${splitPath} is missing: class weights need the run's training split (ImageFolder runs ` +
+        "write it)",
+    );
+  }
+  const train = (readJsonFile(splitPath) as { train?: string[] }).train ?? [];
+  const labels = train.map((f) => classNames.indexOf(f.split("/")[0]));
+  if (labels.length === 0 || labels.some((l) => l < 0)) {
+    throw new StarmambaError(
+      `${splitPath}: its training files must start with a class folder (${classNames.join(", ")})`,
+    );
+  }
+  return inverseFrequencyWeights(labels, classNames.length, power);
+}
+
+/**
  * Classifies `files` with a loaded run; rows in the order of `files`. A field-context run
  * (data.field_context) builds each frame's template from the files given, so pass all cutouts
  * of a frame in one call.
@@ -315,9 +348,10 @@ export async function predictFiles(
   const rows: PredictionRow[] = [];
   for (let i = 0; i < files.length; i += batch) {
     const part = files.slice(i, i + batch);
-    const { probs } = all
-      ? predict(run.model, all, part.map((_, j) => i + j), cfg)
-      : predict(run.model, await decode(part), [...part.keys()], cfg);
+    const raw = all
+      ? predict(run.model, all, part.map((_, j) => i + j), cfg).probs
+      : predict(run.model, await decode(part), [...part.keys()], cfg).probs;
+    const probs = opts.classWeights ? shiftPrior(raw, k, opts.classWeights) : raw;
     const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));
