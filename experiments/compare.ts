@@ -49,6 +49,11 @@ const GROUPS: [string, string, boolean][] = [
   ["improved-cpu-ema", "`cpu` preset, no class balancing, 48 epochs + EMA, random split", true],
   ["improved-cpu-context", "`cpu` preset, no class balancing, field context, random split", true],
   [
+    "improved-cpu-context-soft",
+    "`cpu` preset, loss weights (N/count)^0.5, field context, random split",
+    true,
+  ],
+  [
     "improved-cpu-context-ema",
     "`cpu` preset, no class balancing, field context, 48 epochs + EMA, random split",
     true,
