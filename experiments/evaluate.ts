@@ -1,12 +1,13 @@
 /**
  * `deno task evaluate --model <run dir> [--tta] [--data <root>] [--out file.json]
- * [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a finished run's best model on its own validation images,
- * optionally with a contact sheet of its surest mistakes.
+ * [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a finished run's
+ * best model on its own validation images, optionally with a contact sheet of its surest
+ * mistakes, per-field metrics or a class-weighted decision.
  * @module
  */
 import { evaluateRun } from "../lib/experiment/evaluate.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
-import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
 import { formatGroupsMarkdown, metricsByGroup } from "../lib/metrics/groups.ts";
@@ -67,11 +68,7 @@ runMain(async () => {
   if (values.errors !== undefined && !String(values.errors).endsWith(".svg")) {
     throw new StarmambaError(`--errors ${values.errors}: give an .svg file name`);
   }
-  const cwpArg = values["class-weight-power"];
-  const classWeightPower = cwpArg === undefined ? undefined : Number(cwpArg);
-  if (classWeightPower !== undefined && !(classWeightPower >= 0 && classWeightPower <= 1)) {
-    throw new StarmambaError(`--class-weight-power ${cwpArg}: give a number from 0 to 1`);
-  }
+  const classWeightPower = numberOption("class-weight-power", values["class-weight-power"], 0, 1);
   const ev = await evaluateRun(values.model as string, {
     tta: Boolean(values.tta),
     dataRoot: values.data as string | undefined,

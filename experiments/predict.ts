@@ -15,7 +15,7 @@ import {
   predictionsCsv,
   trainingClassWeights,
 } from "../lib/experiment/predict.ts";
-import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { IMAGE_EXTENSIONS } from "../lib/data/imagefolder.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
@@ -73,17 +73,13 @@ async function main(): Promise<number> {
       throw new StarmambaError(`--batch ${values.batch}: expected a positive integer, e.g. 64`);
     }
   }
-  const cwpArg = values["class-weight-power"];
-  const power = cwpArg === undefined ? undefined : Number(cwpArg);
-  if (power !== undefined && !(power >= 0 && power <= 1)) {
-    throw new StarmambaError(`--class-weight-power ${cwpArg}: give a number from 0 to 1`);
-  }
+  const power = numberOption("class-weight-power", values["class-weight-power"], 0, 1);
   const quiet = Boolean(values.quiet);
   const files = listInputs(positionals);
   const run = await loadRun(values.model as string, quiet);
   const classWeights = power === undefined
     ? undefined
-    : trainingClassWeights(values.model as string, run.classNames, power);
+    : trainingClassWeights(run, values.model as string, power);
   let lastPct = -1;
   const t0 = performance.now();
   const rows = await predictFiles(run, files, {

@@ -108,7 +108,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     let probs = raw, decision: DecisionRule | undefined;
     if (opts.classWeightPower !== undefined) {
       const k = run.classNames.length;
-      const w = trainingClassWeights(dir, run.classNames, opts.classWeightPower);
+      const w = trainingClassWeights(run, runDir, opts.classWeightPower);
       probs = shiftPrior(raw, k, w);
       decision = {
         class_weight_power: opts.classWeightPower,

@@ -266,13 +266,17 @@ const MIN_FRAME_CUTOUTS = 20;
 
 /**
  * The class weights (N / (K·count))^power of a run's training split, counted from the class
- * folders of the files in its split.json, in `classNames` order.
+ * folders of the files in its split.json, in class-name order. Warns when the run balanced its
+ * classes in training already: the weights would then count twice.
  */
-export function trainingClassWeights(
-  runDir: string,
-  classNames: string[],
-  power: number,
-): number[] {
+export function trainingClassWeights(run: LoadedRun, runDir: string, power: number): number[] {
+  const classNames = run.classNames;
+  if (run.config.train.class_balance !== "none" && power > 0) {
+    console.warn(
+      `warning: ${runDir} was trained with class_balance ${run.config.train.class_balance}; ` +
+        "class weights at decision time come on top of that",
+    );
+  }
   const splitPath = join(resolve(runDir), "split.json");
   if (!exists(splitPath)) {
     throw new StarmambaError(

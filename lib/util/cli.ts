@@ -63,3 +63,21 @@ export function stopOnSigint(): { requested: () => boolean; dispose: () => void 
   Deno.addSignalListener("SIGINT", onSigint);
   return { requested: () => stop, dispose: () => Deno.removeSignalListener("SIGINT", onSigint) };
 }
+
+/**
+ * The number an option was given, checked to lie in [min, max]; undefined when the option was
+ * not given. Out of range or not a number: a {@link StarmambaError} naming the option.
+ */
+export function numberOption(
+  name: string,
+  value: string | boolean | string[] | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const x = typeof value === "string" ? Number(value) : NaN;
+  if (!(x >= min && x <= max)) {
+    throw new StarmambaError(`--${name} ${value}: give a number from ${min} to ${max}`);
+  }
+  return x;
+}
