@@ -62,6 +62,11 @@ const GROUPS: [string, string, boolean][] = [
   ["improved-grouped-context", "`cpu` preset, grouped split, field context", false],
   ["baseline", "MedMamba-T, reference recipe, random split", false],
   ["improved-tiny", "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, random split", true],
+  [
+    "improved-tiny-context",
+    "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, field context, random split",
+    true,
+  ],
 ];
 const EXPERIMENTS = GROUPS.map(([e]) => e);
 
