@@ -70,6 +70,10 @@ const GROUPS: [string, string, boolean][] = [
 ];
 const EXPERIMENTS = GROUPS.map(([e]) => e);
 
+// deno-lint-ignore no-explicit-any
+const readOptionalJson = (path: string): any =>
+  exists(path) ? JSON.parse(Deno.readTextFileSync(path)) : undefined;
+
 function readRows(root: string): Row[] {
   const rows: Row[] = [];
   for (const exp of EXPERIMENTS) {
@@ -80,11 +84,8 @@ function readRows(root: string): Row[] {
       const path = join(root, exp, v, "result.json");
       if (!exists(path)) continue;
       const r = JSON.parse(Deno.readTextFileSync(path));
-      const evalPath = join(root, "evaluations", `${exp}-${v}-tta.json`);
-      const weightedPath = join(root, "evaluations", `${exp}-${v}-tta-cwp0.5.json`);
-      const weighted = exists(weightedPath)
-        ? JSON.parse(Deno.readTextFileSync(weightedPath))
-        : undefined;
+      const tta = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta.json`));
+      const weighted = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta-cwp0.5.json`));
       rows.push({
         name: `${exp}/${v}`,
         experiment: exp,
@@ -97,7 +98,7 @@ function readRows(root: string): Row[] {
         bestEpoch: r.best.epoch,
         wall: r.wall_seconds,
         commit: r.code.commit.slice(0, 10),
-        tta: exists(evalPath) ? JSON.parse(Deno.readTextFileSync(evalPath)).metrics : undefined,
+        tta: tta?.metrics,
         weighted: weighted
           ? { power: weighted.decision.class_weight_power, metrics: weighted.metrics }
           : undefined,
