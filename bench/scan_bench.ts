@@ -1,12 +1,15 @@
 /**
  * Times the selective-scan kernels on raw arrays: the native kernel at an SS2D-sized shape
- * (batch 32, dim 4×384, len 256, dstate 16, groups 4), and the loop kernel at a smaller one.
+ * (batch 32, dim 4×384, len 256, dstate 16, groups 4), the loop kernel at a smaller one, and
+ * where a GPU is visible the CUDA kernel at the SS2D shape (host API with its copies, and on
+ * device buffers alone) plus a longer sequence.
  * Prints the median (and min, telling on a shared machine) of several runs after warm-up.
  *
  * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-run --allow-sys \
  *   bench/scan_bench.ts [--threads 2] [--reps 7]
  * @module
  */
+import { type CudaScanKernel, loadCudaKernel } from "../lib/scan/cuda.ts";
 import type { ScanGrads, ScanInputs } from "../lib/scan/kernel.ts";
 import { loopKernel } from "../lib/scan/loop.ts";
 import { loadNativeKernel, nativeKernelInfo, type NativeScanKernel } from "../lib/scan/native.ts";
@@ -117,6 +120,51 @@ function report(name: string, s: Shape, t: Timing): void {
   );
 }
 
+/** The CUDA kernel on device buffers allocated once: kernel time without host copies. */
+function cudaDeviceStep(k: CudaScanKernel, s: Shape): Step & { free(): void } {
+  const lib = k.lib.symbols;
+  const bufs: Deno.PointerObject[] = [];
+  const alloc = (n: number, init?: Float32Array): Deno.PointerObject => {
+    const p = lib.ss_cuda_alloc(BigInt(n * 4));
+    if (p === null) throw new Error(`cuda: alloc of ${n} floats failed`);
+    bufs.push(p);
+    if (init && lib.ss_cuda_memcpy_h2d(p, init, BigInt(n * 4)) !== 0) {
+      throw new Error("cuda: host-to-device copy failed");
+    }
+    return p;
+  };
+  const { x, dy } = inputs(s);
+  const nu = x.u.length, na = x.A.length, nbc = x.B.length;
+  const ins = [
+    alloc(nu, x.u),
+    alloc(nu, x.delta),
+    alloc(na, x.A),
+    alloc(nbc, x.B),
+    alloc(nbc, x.C),
+    alloc(s.dim, x.D),
+    alloc(s.dim, x.deltaBias),
+  ] as const;
+  const y = alloc(nu), dyD = alloc(nu, dy);
+  const grads = [
+    alloc(nu),
+    alloc(nu),
+    alloc(na),
+    alloc(nbc),
+    alloc(nbc),
+    alloc(s.dim),
+    alloc(s.dim),
+  ] as const;
+  const shape = [s.batch, s.dim, s.len, s.dstate, s.groups, 1] as const;
+  const check = (rc: number, what: string) => {
+    if (rc !== 0) throw new Error(`cuda ${what}: rc ${rc}`);
+  };
+  return {
+    forward: () => check(lib.ss_cuda_fwd_dev(...shape, ...ins, y), "forward"),
+    backward: () => check(lib.ss_cuda_bwd_dev(...shape, ...ins, dyD, ...grads), "backward"),
+    free: () => bufs.forEach((p) => lib.ss_cuda_free(p)),
+  };
+}
+
 const threads = arg("threads", 2), reps = arg("reps", 7);
 const big: Shape = { batch: 32, dim: 1536, len: 256, dstate: 16, groups: 4 };
 const small: Shape = { batch: 2, dim: 96, len: 64, dstate: 16, groups: 4 };
@@ -129,5 +177,20 @@ if (native) {
   // call (their first touch can cost more than the scan on VMs that back memory lazily)
   report("native (into buffers)", big, time(intoStep(native, big), big, reps, 2));
   report("native (fresh outputs)", big, time(native, big, reps, 2));
+}
+const cuda = loadCudaKernel();
+if (cuda.ok) {
+  console.log(`cuda: ${cuda.kernel.device}`);
+  report("cuda (host API)", big, time(cuda.kernel, big, reps, 2));
+  for (const s of [big, { ...big, len: 4096, batch: 2 }]) {
+    const dev = cudaDeviceStep(cuda.kernel, s);
+    try {
+      report("cuda (device buffers)", s, time(dev, s, reps, 2));
+    } finally {
+      dev.free();
+    }
+  }
+} else {
+  console.log(`cuda: not timed (${cuda.reason})`);
 }
 report("loop", small, time(loopKernel, small, Math.max(3, Math.min(reps, 5)), 1));
