@@ -1,11 +1,17 @@
 /**
- * `deno task evaluate --model <run dir> [--tta] [--data <root>] [--out file.json]
- * [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a finished run's
- * best model on its own validation images, optionally with a contact sheet of its surest
- * mistakes, per-field metrics or a class-weighted decision.
+ * `deno task evaluate --model <run dir> [--model <run dir> …] [--tta] [--data <root>]
+ * [--out file.json] [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a
+ * finished run's best model (or the average of several runs' models) on its own validation images,
+ * optionally with a contact sheet of its surest mistakes, per-field metrics or a class-weighted
+ * decision.
  * @module
  */
-import { evaluateRun } from "../lib/experiment/evaluate.ts";
+import {
+  type EnsembleEvaluation,
+  evaluateEnsemble,
+  evaluateRun,
+  type RunEvaluation,
+} from "../lib/experiment/evaluate.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -20,9 +26,14 @@ const USAGE = `usage: deno task evaluate --model <run dir> [options]
 Re-evaluates the best model of a finished run on the validation images listed in its
 split.json (checked against the run's data fingerprint) and prints the metrics. With --tta each
 image is classified in its 8 flips and quarter turns and the probabilities are averaged.
+Given --model more than once, the runs are evaluated as an ensemble: their class probabilities
+are averaged image by image (equal weights) and decided as one model; they must share the
+validation images (the same seed, data and split settings), and each member's own metrics are
+printed and recorded too.
 
 options:
-  --model <run dir>   a finished run folder (holds result.json, split.json, model/)
+  --model <run dir>   a finished run folder (holds result.json, split.json, model/); repeat
+                      for an ensemble
   --tta               test-time augmentation (8 dihedral views)
   --data <root>       the ImageFolder root (default: the run's data.root, else STARMAMBA_DATA)
   --out <file.json>   also write the metrics as JSON
@@ -42,11 +53,13 @@ options:
 
 example:
   deno task evaluate --model results/improved-cpu/v1 --tta
-  deno task evaluate --model results/improved-tiny/v1 --errors scratch/tiny-errors.svg`;
+  deno task evaluate --model results/improved-tiny/v1 --errors scratch/tiny-errors.svg
+  deno task evaluate --model results/improved-cpu-context-ema/v1 \\
+    --model results/improved-tiny-context/v1 --tta --class-weight-power 0.5`;
 
 runMain(async () => {
   const { values } = parseArgs(Deno.args, {
-    model: { type: "string" },
+    model: { type: "string", multiple: true },
     tta: { type: "boolean" },
     data: { type: "string" },
     out: { type: "string" },
@@ -60,7 +73,8 @@ runMain(async () => {
     console.log(USAGE);
     return 0;
   }
-  if (!values.model) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
+  const models = (values.model ?? []) as string[];
+  if (models.length === 0) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
   const top = values.top === undefined ? 36 : Number(values.top);
   if (!(Number.isInteger(top) && top >= 1)) {
     throw new StarmambaError(`--top ${values.top}: give a whole number ≥ 1`);
@@ -69,18 +83,31 @@ runMain(async () => {
     throw new StarmambaError(`--errors ${values.errors}: give an .svg file name`);
   }
   const classWeightPower = numberOption("class-weight-power", values["class-weight-power"], 0, 1);
-  const ev = await evaluateRun(values.model as string, {
+  const opts = {
     tta: Boolean(values.tta),
     dataRoot: values.data as string | undefined,
     classWeightPower,
-  });
+  };
+  const ensemble: EnsembleEvaluation | null = models.length > 1
+    ? await evaluateEnsemble(models, opts)
+    : null;
+  const ev: RunEvaluation = ensemble ?? await evaluateRun(models[0], opts);
+  const members = ensemble?.members ?? null;
   const rule = ev.decision
     ? `, decided with class weights ${
       Object.entries(ev.decision.weights).map(([c, w]) => `${c} ${w.toFixed(3)}`).join(", ")
     } ((N/count)^${ev.decision.class_weight_power})`
     : "";
+  if (members) {
+    for (const m of members) {
+      console.log(`member ${m.run}:\n`);
+      console.log(formatMetricsMarkdown(m.metrics));
+      console.log("");
+    }
+  }
   console.log(
-    `${ev.run}: best model on its ${ev.metrics.n} validation images` +
+    `${members ? `ensemble of ${members.length} (mean of class probabilities) ` : ""}` +
+      `${ev.run}: best model${members ? "s" : ""} on ${ev.metrics.n} validation images` +
       `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
@@ -98,6 +125,14 @@ runMain(async () => {
       code: codeVersion(new URL("..", import.meta.url).pathname),
       environment: environment(),
       run: ev.run,
+      ...(members
+        ? {
+          ensemble: {
+            combine: "mean of class probabilities, equal weights",
+            members: members.map((m) => ({ run: m.run, metrics: m.metrics })),
+          },
+        }
+        : {}),
       tta: ev.tta,
       ...(ev.decision ? { decision: ev.decision } : {}),
       fingerprint: ev.fingerprint,

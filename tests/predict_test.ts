@@ -7,7 +7,7 @@ import { parseCsv } from "../lib/results/ablation.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
-import { evaluateRun } from "../lib/experiment/evaluate.ts";
+import { evaluateEnsemble, evaluateRun } from "../lib/experiment/evaluate.ts";
 import { confidentErrors } from "../lib/results/errors.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -223,6 +223,49 @@ Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folde
     StarmambaError,
     "fingerprint",
   );
+});
+
+Deno.test("evaluate an ensemble: the image-by-image mean of its members, decided as one; another split is refused", async () => {
+  const folderRun = (sets: string[]) =>
+    runExperiment(
+      loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+        ...TINY,
+        "data.source=folder",
+        `data.root=${JSON.stringify(data)}`,
+        ...sets,
+      ]),
+      { projectRoot: work, quiet: true },
+    );
+  // Same seed and data, another network: the same split, other probabilities.
+  const wider = await folderRun(["model.dim=12"]);
+  const opts = { tta: false, dataRoot: data, classWeightPower: 0.5 };
+  const a = await evaluateRun(trained.runDir, opts);
+  const b = await evaluateRun(wider.runDir, opts);
+  assert(a.rawProbs.some((p, i) => Math.abs(p - b.rawProbs[i]) > 1e-4), "members differ");
+  const ens = await evaluateEnsemble([trained.runDir, wider.runDir], opts);
+  const mean = Array.from(a.rawProbs, (p, i) => (p + b.rawProbs[i]) / 2);
+  assertAllClose(Array.from(ens.rawProbs), mean, 0, 1e-7, "mean probabilities");
+  assertEquals(ens.members.map((m) => m.metrics), [a.metrics, b.metrics]);
+  // The decision by hand: the class-weighted arg-max of the mean, weights from split.json.
+  const k = a.classNames.length;
+  const w = a.classNames.map((c) => a.decision!.weights[c]);
+  const hits = a.labels.filter((y, i) => {
+    const scores = w.map((wc, c) => wc * mean[i * k + c]);
+    return scores.indexOf(Math.max(...scores)) === y;
+  }).length;
+  assertEquals(ens.metrics.accuracy, hits / a.labels.length);
+  assertEquals(ens.files, a.files);
+  // A run with itself is the run.
+  const self = await evaluateEnsemble([trained.runDir, trained.runDir], opts);
+  assertEquals(self.metrics, a.metrics);
+  // Another seed validates on other images: refused, naming the cause.
+  const reseeded = await folderRun(["seed=2"]);
+  await assertRejects(
+    () => evaluateEnsemble([trained.runDir, reseeded.runDir], opts),
+    StarmambaError,
+    "different images",
+  );
+  await assertRejects(() => evaluateEnsemble([trained.runDir], opts), StarmambaError, "two");
 });
 
 Deno.test("a centre-cropped run: model input 32×32 from 64×64 files; predict and evaluate crop alike", async () => {

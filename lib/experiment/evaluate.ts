@@ -55,8 +55,10 @@ export interface RunEvaluation {
   files: string[];
   /** Their true class indices. */
   labels: number[];
-  /** Class probabilities, row-major files.length × classes. */
+  /** Class probabilities after the decision rule, row-major files.length × classes. */
   probs: Float32Array;
+  /** The network's class probabilities before any decision rule (equal to probs without one). */
+  rawProbs: Float32Array;
   /** Class names, in index order. */
   classNames: string[];
   /** The re-weighted decision, when {@link EvaluateOptions.classWeightPower} was given. */
@@ -124,10 +126,68 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       files: split.val,
       labels,
       probs,
+      rawProbs: raw,
       classNames: run.classNames,
       ...(decision ? { decision } : {}),
     };
   } finally {
     run.model.params.dispose();
   }
+}
+
+/** What {@link evaluateEnsemble} measured: the averaged evaluation plus each member's own. */
+export interface EnsembleEvaluation extends RunEvaluation {
+  /** The members' evaluations, in the order given (each with its own metrics). */
+  members: RunEvaluation[];
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Evaluates several finished runs as one ensemble: each member's class probabilities on the
+ * validation images (with TTA if asked), averaged with equal weights, then decided as
+ * {@link evaluateRun} decides. The members must share the validation files, labels, classes, data
+ * fingerprint and (for a class-weighted decision) the training split's weights — runs of the same
+ * seed and data do — so the average is taken image by image over the same split.
+ */
+export async function evaluateEnsemble(
+  runDirs: string[],
+  opts: EvaluateOptions,
+): Promise<EnsembleEvaluation> {
+  if (runDirs.length < 2) throw new StarmambaError("an ensemble needs at least two runs");
+  const members: RunEvaluation[] = [];
+  for (const dir of runDirs) members.push(await evaluateRun(dir, opts));
+  const [first] = members;
+  for (const m of members.slice(1)) {
+    const why = m.fingerprint !== first.fingerprint
+      ? "were trained on different data (fingerprints differ)"
+      : !sameList(m.classNames, first.classNames)
+      ? `have different classes (${m.classNames} vs ${first.classNames})`
+      : !sameList(m.files, first.files) || !sameList(m.labels, first.labels)
+      ? "were validated on different images (split.json differs: train them with the same " +
+        "seed, data and split settings)"
+      : JSON.stringify(m.decision?.weights) !== JSON.stringify(first.decision?.weights)
+      ? "have different training class counts, so different decision weights"
+      : null;
+    if (why) throw new StarmambaError(`${first.run} and ${m.run} ${why}`);
+  }
+  const k = first.classNames.length;
+  const raw = new Float32Array(first.rawProbs.length);
+  for (let i = 0; i < raw.length; i++) {
+    let sum = 0;
+    for (const m of members) sum += m.rawProbs[i];
+    raw[i] = sum / members.length;
+  }
+  const w = first.decision ? first.classNames.map((c) => first.decision!.weights[c]) : null;
+  const probs = w ? shiftPrior(raw, k, w) : raw;
+  return {
+    ...first,
+    run: runDirs.join(" + "),
+    metrics: computeMetrics(first.labels, probs, first.classNames),
+    probs,
+    rawProbs: raw,
+    members,
+  };
 }
