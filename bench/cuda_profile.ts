@@ -2,7 +2,8 @@
  * Where the CUDA backward's time goes, at bench/scan_bench.ts's SS2D shape (batch 32, dim 1536,
  * len 256, d_state 16, 4 groups), on device buffers: forward, backward under three dB/dC scratch
  * limits (how many batch slices), and the backward with one channel per group (no scratch and no
- * group sum: the backward kernel's own cost). With ONCE=1 it runs one forward and one backward and
+ * group sum: the backward kernel's own cost), and forward and backward with each compiled tile
+ * forced (threads × items per chunk) at len 256, 1024 and 4096. With ONCE=1 it runs one forward and one backward and
  * exits, for a profiler:
  *
  *   deno run -A bench/cuda_profile.ts
@@ -89,3 +90,18 @@ const shapeD = [batch, dim, len, dstate, dim, 1] as const;
 const bwdD = () =>
   s.ss_cuda_bwd_dev(...shapeD, u, delta, A, BD, CD, D, bias, dy, du, dd, dA, dBD, dCD, dD, db);
 console.log(`backward, groups = dim (no scratch): ${medianMs(bwdD)} ms`);
+
+s.ss_cuda_set_scratch_limit(256n * 2n ** 20n);
+// The same buffers hold batch × len = 8192 steps per channel at every length.
+for (const [b, l] of [[32, 256], [8, 1024], [2, 4096]]) {
+  const sh = [b, dim, l, dstate, groups, 1] as const;
+  const f = () => s.ss_cuda_fwd_dev(...sh, u, delta, A, B, C, D, bias, y);
+  const g = () =>
+    s.ss_cuda_bwd_dev(...sh, u, delta, A, B, C, D, bias, dy, du, dd, dA, dB, dC, dD, db);
+  for (const [threads, items] of [[0, 0], [32, 4], [32, 8], [64, 8], [128, 8]]) {
+    if (s.ss_cuda_set_tile(threads, items) !== 0) throw new Error(`tile ${threads}x${items}`);
+    const name = threads ? `tile ${threads} x ${items}` : "tile auto";
+    console.log(`${b}x${dim}x${l}, ${name}: forward ${medianMs(f)} ms, backward ${medianMs(g)} ms`);
+  }
+}
+s.ss_cuda_set_tile(0, 0);

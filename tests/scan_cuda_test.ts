@@ -93,7 +93,7 @@ const LARGE_DELTA: ScanCase[] = LENS.map((len, i) => ({
   seed: 200 + i,
 }));
 
-/** More than one chunk with the automatic tile (chunks are at most 1024 steps). */
+/** Many chunks with the automatic tile (128 steps), and several with every forced tile. */
 const MULTI_CHUNK: ScanCase[] = [
   { batch: 2, dim: 4, len: 2500, dstate: 16, groups: 1, seed: 300 },
   { batch: 1, dim: 8, len: 4096, dstate: 4, groups: 4, delta: "large", seed: 301 },

@@ -73,7 +73,7 @@ export interface LoadCudaOptions {
   /** Open this library file instead of the default build output. */
   libPath?: string;
   /** Force the block shape [threads, itemsPerThread] (one of the compiled tiles); tests use it to
-   * get several chunks from short sequences. Default: chosen from len. */
+   * get several chunks from short sequences. Default: 32 × 4 (chunks of 128 steps). */
   tile?: [number, number];
   /** Bytes of dB/dC scratch the backward may use per batch slice (default
    * {@link DEFAULT_SCRATCH_BYTES}); tests use 1 to force one batch element per slice. */

@@ -818,26 +818,25 @@ struct Tile {
   LaunchFn fwd, bwd;
 };
 
-// As mamba_ssm: short sequences get small blocks. Chunks stop growing at 1024 steps (longer
-// sequences take several chunks) to bound the backward kernel's registers.
+// The automatic choice is the smallest tile, 32 threads × 4 items (chunks of 128 steps; longer
+// sequences take several chunks), at every length: on an H200 it ran the backward 1.6–1.8× faster
+// than the larger tiles at len 256, 1024 and 4096 (fewer registers per thread, so more blocks
+// per SM) and the forward as fast or faster (docs/cuda.md, bench/cuda_profile.ts). mamba_ssm
+// grows the tile with the length instead. The larger tiles stay for ss_cuda_set_tile.
 static const Tile kTiles[] = {
     {32, 4, launch_fwd<32, 4>, launch_bwd<32, 4>},
     {32, 8, launch_fwd<32, 8>, launch_bwd<32, 8>},
     {64, 8, launch_fwd<64, 8>, launch_bwd<64, 8>},
     {128, 8, launch_fwd<128, 8>, launch_bwd<128, 8>},
 };
-constexpr int kNumTiles = (int)(sizeof kTiles / sizeof kTiles[0]);
 
-__host__ static const Tile& pick_tile(int len) {
+__host__ static const Tile& pick_tile() {
   if (g_tile_threads > 0) {
     for (const Tile& t : kTiles) {
       if (t.threads == g_tile_threads && t.items == g_tile_items) return t;
     }
   }
-  for (const Tile& t : kTiles) {
-    if (t.threads * t.items >= len) return t;
-  }
-  return kTiles[kNumTiles - 1];
+  return kTiles[0];
 }
 
 __host__ static int check_cuda(cudaError_t e, const char* what) {
@@ -926,7 +925,7 @@ __host__ static int fwd_dev(int batch, int dim, int len, int dstate, int groups,
                             const float* C, const float* D, const float* delta_bias, float* y) {
   const void* req[] = {u, delta, A, B, C, y};
   if (int rc = validate(batch, dim, len, dstate, groups, req, 6)) return rc;
-  const Tile& tile = pick_tile(len);
+  const Tile& tile = pick_tile();
   Params p = make_params(batch, dim, len, dstate, groups, softplus, u, delta, A, B, C, D,
                          delta_bias, tile.threads * tile.items);
   p.y = y;
@@ -941,7 +940,7 @@ __host__ static int bwd_dev(int batch, int dim, int len, int dstate, int groups,
                             float* dC, float* dD, float* ddelta_bias) {
   const void* req[] = {u, delta, A, B, C, dy, du, ddelta, dA, dB, dC};
   if (int rc = validate(batch, dim, len, dstate, groups, req, 11)) return rc;
-  const Tile& tile = pick_tile(len);
+  const Tile& tile = pick_tile();
   Params p = make_params(batch, dim, len, dstate, groups, softplus, u, delta, A, B, C, D,
                          delta_bias, tile.threads * tile.items);
   const size_t bdim = (size_t)batch * dim;
