@@ -9,7 +9,12 @@
  *   bench/scan_bench.ts [--threads 2] [--reps 7]
  * @module
  */
-import { type CudaScanKernel, loadCudaKernel } from "../lib/scan/cuda.ts";
+import {
+  cudaLastError,
+  type CudaScanKernel,
+  deviceScan,
+  loadCudaKernel,
+} from "../lib/scan/cuda.ts";
 import type { ScanGrads, ScanInputs } from "../lib/scan/kernel.ts";
 import { loopKernel } from "../lib/scan/loop.ts";
 import { loadNativeKernel, nativeKernelInfo, type NativeScanKernel } from "../lib/scan/native.ts";
@@ -122,46 +127,15 @@ function report(name: string, s: Shape, t: Timing): void {
 
 /** The CUDA kernel on device buffers allocated once: kernel time without host copies. */
 function cudaDeviceStep(k: CudaScanKernel, s: Shape): Step & { free(): void } {
-  const lib = k.lib.symbols;
-  const bufs: Deno.PointerObject[] = [];
-  const alloc = (n: number, init?: Float32Array): Deno.PointerObject => {
-    const p = lib.ss_cuda_alloc(BigInt(n * 4));
-    if (p === null) throw new Error(`cuda: alloc of ${n} floats failed`);
-    bufs.push(p);
-    if (init && lib.ss_cuda_memcpy_h2d(p, init, BigInt(n * 4)) !== 0) {
-      throw new Error("cuda: host-to-device copy failed");
-    }
-    return p;
-  };
   const { x, dy } = inputs(s);
-  const nu = x.u.length, na = x.A.length, nbc = x.B.length;
-  const ins = [
-    alloc(nu, x.u),
-    alloc(nu, x.delta),
-    alloc(na, x.A),
-    alloc(nbc, x.B),
-    alloc(nbc, x.C),
-    alloc(s.dim, x.D),
-    alloc(s.dim, x.deltaBias),
-  ] as const;
-  const y = alloc(nu), dyD = alloc(nu, dy);
-  const grads = [
-    alloc(nu),
-    alloc(nu),
-    alloc(na),
-    alloc(nbc),
-    alloc(nbc),
-    alloc(s.dim),
-    alloc(s.dim),
-  ] as const;
-  const shape = [s.batch, s.dim, s.len, s.dstate, s.groups, 1] as const;
+  const dev = deviceScan(k.lib, x, dy);
   const check = (rc: number, what: string) => {
-    if (rc !== 0) throw new Error(`cuda ${what}: rc ${rc}`);
+    if (rc !== 0) throw new Error(`cuda ${what}: ${cudaLastError(k.lib)}`);
   };
   return {
-    forward: () => check(lib.ss_cuda_fwd_dev(...shape, ...ins, y), "forward"),
-    backward: () => check(lib.ss_cuda_bwd_dev(...shape, ...ins, dyD, ...grads), "backward"),
-    free: () => bufs.forEach((p) => lib.ss_cuda_free(p)),
+    forward: () => check(dev.forward(), "forward"),
+    backward: () => check(dev.backward(), "backward"),
+    free: dev.free,
   };
 }
 

@@ -17,6 +17,7 @@ import {
   CUDA_SYMBOLS,
   type CudaLoadResult,
   type CudaScanKernel,
+  deviceScan,
   loadCudaKernel,
 } from "../lib/scan/cuda.ts";
 import type { ScanGrads } from "../lib/scan/kernel.ts";
@@ -343,65 +344,22 @@ Deno.test({
 function deviceApiMatchesHostApi(k: CudaScanKernel): void {
   const c: ScanCase = { batch: 2, dim: 4, len: 100, dstate: 4, groups: 2, seed: 800 };
   const { x, dy } = makeCaseInputs(c);
-  const s = k.lib.symbols;
   // The library's tile is per process; the host API sets it per call, so match it here.
-  assertEquals(s.ss_cuda_set_tile(0, 0), CUDA_RC.ok);
-  const bufs: Deno.PointerValue[] = [];
-  const dev = (n: number, init?: Float32Array): Deno.PointerObject => {
-    const p = s.ss_cuda_alloc(BigInt(n * 4));
-    assert(p !== null, "ss_cuda_alloc failed");
-    bufs.push(p);
-    if (init) assertEquals(s.ss_cuda_memcpy_h2d(p, init, BigInt(n * 4)), 0);
-    return p;
-  };
-  const get = (p: Deno.PointerObject, n: number): Float32Array => {
-    const out = new Float32Array(n);
-    assertEquals(s.ss_cuda_memcpy_d2h(out, p, BigInt(n * 4)), 0);
-    return out;
-  };
+  assertEquals(k.lib.symbols.ss_cuda_set_tile(0, 0), CUDA_RC.ok);
+  const dev = deviceScan(k.lib, x, dy);
   try {
+    assertEquals(dev.forward(), CUDA_RC.ok);
+    assertEquals(dev.backward(), CUDA_RC.ok);
     const nu = x.u.length, na = x.A.length, nbc = x.B.length;
-    const [u, delta, A, B, C, D, bias, dyD] = [
-      dev(nu, x.u),
-      dev(nu, x.delta),
-      dev(na, x.A),
-      dev(nbc, x.B),
-      dev(nbc, x.C),
-      dev(x.dim, x.D),
-      dev(x.dim, x.deltaBias),
-      dev(nu, dy),
-    ];
-    const [y, du, dd, dA, dB, dC, dD, db] = [
-      dev(nu),
-      dev(nu),
-      dev(nu),
-      dev(na),
-      dev(nbc),
-      dev(nbc),
-      dev(x.dim),
-      dev(x.dim),
-    ];
-    const shape = [x.batch, x.dim, x.len, x.dstate, x.groups, 1] as const;
-    assertEquals(s.ss_cuda_fwd_dev(...shape, u, delta, A, B, C, D, bias, y), 0);
-    // deno-fmt-ignore
-    assertEquals(s.ss_cuda_bwd_dev(...shape, u, delta, A, B, C, D, bias, dyD, du, dd, dA, dB, dC, dD, db), 0);
+    const sizes = [nu, nu, na, nbc, nbc, x.dim, x.dim];
     const g = k.backward(x, dy);
-    const viaDevice = [
-      get(y, nu),
-      get(du, nu),
-      get(dd, nu),
-      get(dA, na),
-      get(dB, nbc),
-      get(dC, nbc),
-    ];
-    const viaHost = [k.forward(x), g.du, g.ddelta, g.dA, g.dB, g.dC];
     assertBitwiseEqual(
-      [...viaDevice, get(dD, x.dim), get(db, x.dim)],
-      [...viaHost, g.dD!, g.ddeltaBias!],
+      [dev.read(dev.y, nu), ...dev.grads.map((p, i) => dev.read(p, sizes[i]))],
+      [k.forward(x), g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD!, g.ddeltaBias!],
       "device API vs host API",
     );
   } finally {
-    for (const p of bufs) s.ss_cuda_free(p);
+    dev.free();
   }
 }
 

@@ -209,3 +209,100 @@ export function loadCudaKernel(opts: LoadCudaOptions = {}): CudaLoadResult {
   }
   return { ok: true, kernel: makeKernel(lib, opts) };
 }
+
+/** Seven device pointers, in the C ABI's order. */
+type Ptr7 = readonly [
+  Deno.PointerValue,
+  Deno.PointerValue,
+  Deno.PointerValue,
+  Deno.PointerValue,
+  Deno.PointerValue,
+  Deno.PointerValue,
+  Deno.PointerValue,
+];
+
+/** One scan's arrays on the GPU, for the device-buffer API (no host copies per call). */
+export interface DeviceScan {
+  /** batch, dim, len, dstate, groups, softplus: the leading arguments of the `_dev` calls. */
+  readonly shape: readonly [number, number, number, number, number, number];
+  /** u, delta, A, B, C, D, delta_bias, copied from the host (D and delta_bias null if absent). */
+  readonly inputs: Ptr7;
+  /** dy, copied from the host. */
+  readonly dy: Deno.PointerValue;
+  /** y, written by {@link DeviceScan.forward}. */
+  readonly y: Deno.PointerValue;
+  /** du, ddelta, dA, dB, dC, dD, ddelta_bias, written by {@link DeviceScan.backward}. */
+  readonly grads: Ptr7;
+  /** ss_cuda_fwd_dev on these buffers; returns the C return code. */
+  forward(): number;
+  /** ss_cuda_bwd_dev on these buffers; returns the C return code. */
+  backward(): number;
+  /** Copies n floats at a device pointer back to the host. */
+  read(p: Deno.PointerValue, n: number): Float32Array;
+  /** Frees every buffer; the object must not be used afterwards. */
+  free(): void;
+}
+
+/**
+ * Copies a scan's inputs (and the output gradient dy) to the GPU and allocates its outputs, for
+ * callers that keep tensors on the device (benchmarks, tests of the device-buffer API).
+ */
+export function deviceScan(lib: CudaLibrary, x: ScanInputs, dy: Float32Array): DeviceScan {
+  checkInputs(x);
+  const s = lib.symbols;
+  const bufs: Deno.PointerObject[] = [];
+  const free = () => bufs.splice(0).forEach((p) => s.ss_cuda_free(p));
+  const alloc = (n: number, init?: Float32Array): Deno.PointerObject => {
+    const p = s.ss_cuda_alloc(BigInt(n * 4));
+    if (p === null) throw new Error(`cuda: alloc of ${n} floats failed: ${cudaLastError(lib)}`);
+    bufs.push(p);
+    if (init && s.ss_cuda_memcpy_h2d(p, init, BigInt(n * 4)) !== CUDA_RC.ok) {
+      throw new Error(`cuda: host-to-device copy failed: ${cudaLastError(lib)}`);
+    }
+    return p;
+  };
+  try {
+    const nu = x.u.length, na = x.A.length, nbc = x.B.length;
+    const opt = (a: Float32Array | undefined) => (a ? alloc(x.dim, a) : null);
+    const inputs: Ptr7 = [
+      alloc(nu, x.u),
+      alloc(nu, x.delta),
+      alloc(na, x.A),
+      alloc(nbc, x.B),
+      alloc(nbc, x.C),
+      opt(x.D),
+      opt(x.deltaBias),
+    ];
+    const dyDev = alloc(nu, dy), y = alloc(nu);
+    const grads: Ptr7 = [
+      alloc(nu),
+      alloc(nu),
+      alloc(na),
+      alloc(nbc),
+      alloc(nbc),
+      x.D ? alloc(x.dim) : null,
+      x.deltaBias ? alloc(x.dim) : null,
+    ];
+    const shape = [x.batch, x.dim, x.len, x.dstate, x.groups, x.deltaSoftplus ? 1 : 0] as const;
+    return {
+      shape,
+      inputs,
+      dy: dyDev,
+      y,
+      grads,
+      forward: () => s.ss_cuda_fwd_dev(...shape, ...inputs, y),
+      backward: () => s.ss_cuda_bwd_dev(...shape, ...inputs, dyDev, ...grads),
+      read(p: Deno.PointerValue, n: number): Float32Array {
+        const out = new Float32Array(n);
+        if (s.ss_cuda_memcpy_d2h(out, p, BigInt(n * 4)) !== CUDA_RC.ok) {
+          throw new Error(`cuda: device-to-host copy failed: ${cudaLastError(lib)}`);
+        }
+        return out;
+      },
+      free,
+    };
+  } catch (e) {
+    free();
+    throw e;
+  }
+}
