@@ -60,6 +60,16 @@ const GROUPS: [string, string, boolean][] = [
   ],
   ["improved-grouped", "`cpu` preset, grouped split", false],
   ["improved-grouped-context", "`cpu` preset, grouped split, field context", false],
+  [
+    "improved-grouped-context-ema",
+    "`cpu` preset, no class balancing, field context, 48 epochs + EMA, grouped split",
+    false,
+  ],
+  [
+    "improved-grouped-tiny-context",
+    "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, field context, grouped split",
+    false,
+  ],
   ["baseline", "MedMamba-T, reference recipe, random split", false],
   ["improved-tiny", "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, random split", true],
   [
@@ -78,6 +88,10 @@ const ENSEMBLES: [string, string][] = [
   [
     "ensemble-ctx-ema-tiny",
     "ensemble of 2: `cpu` + field context + EMA with MedMamba-T + field context, random split",
+  ],
+  [
+    "ensemble-grouped-ctx-ema-tiny",
+    "ensemble of 2: the same two recipes, grouped split",
   ],
 ];
 
