@@ -114,14 +114,11 @@ function readEnsembles(root: string): EnsembleRow[] {
       .sort((a, b) => a - b);
     for (const seed of seeds) {
       const base = join(dir, `${prefix}-s${seed}-tta`);
-      const weighted = readOptionalJson(`${base}-cwp0.5.json`);
       rows.push({
         prefix,
         seed,
         tta: readOptionalJson(`${base}.json`).metrics,
-        weighted: weighted
-          ? { power: weighted.decision.class_weight_power, metrics: weighted.metrics }
-          : undefined,
+        weighted: weightedOf(readOptionalJson(`${base}-cwp0.5.json`)),
       });
     }
   }
@@ -131,6 +128,11 @@ function readEnsembles(root: string): EnsembleRow[] {
 // deno-lint-ignore no-explicit-any
 const readOptionalJson = (path: string): any =>
   exists(path) ? JSON.parse(Deno.readTextFileSync(path)) : undefined;
+
+/** The power and metrics of a class-weighted re-evaluation file, if there is one. */
+// deno-lint-ignore no-explicit-any
+const weightedOf = (e: any): Row["weighted"] =>
+  e ? { power: e.decision.class_weight_power, metrics: e.metrics } : undefined;
 
 function readRows(root: string): Row[] {
   const rows: Row[] = [];
@@ -143,7 +145,6 @@ function readRows(root: string): Row[] {
       if (!exists(path)) continue;
       const r = JSON.parse(Deno.readTextFileSync(path));
       const tta = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta.json`));
-      const weighted = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta-cwp0.5.json`));
       rows.push({
         name: `${exp}/${v}`,
         experiment: exp,
@@ -157,9 +158,9 @@ function readRows(root: string): Row[] {
         wall: r.wall_seconds,
         commit: r.code.commit.slice(0, 10),
         tta: tta?.metrics,
-        weighted: weighted
-          ? { power: weighted.decision.class_weight_power, metrics: weighted.metrics }
-          : undefined,
+        weighted: weightedOf(
+          readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta-cwp0.5.json`)),
+        ),
       });
     }
   }
@@ -223,6 +224,11 @@ function render(rows: Row[], ensembles: EnsembleRow[]): string {
   const beat = (ms: M[]) => ms.filter((m) => m.accuracy >= 0.9145).length;
   const both = (ms: M[]) =>
     ms.filter((m) => m.accuracy >= 0.9145 && m.perClass.galaxy.recall >= 0.8).length;
+  const weightedTail = (w: M[]) =>
+    w.length
+      ? `, ${beat(w)} of ${w.length} with TTA and decision weights (${both(w)} of them ` +
+        "with galaxy recall ≥ 0.80 too)."
+      : ".";
   const beatLine = (exp: string, label: string) => {
     const rs = rows.filter((r) => r.experiment === exp), tta = rs.filter((r) => r.tta);
     const w = rs.filter((r) => r.weighted).map((r) => r.weighted!.metrics);
@@ -230,11 +236,7 @@ function render(rows: Row[], ensembles: EnsembleRow[]): string {
       `Seeds at or above 91.45% (${label}): ${
         beat(rs.map((r) => r.best))
       } of ${rs.length} at the ` +
-      `best epoch, ${beat(tta.map((r) => r.tta!))} of ${tta.length} with TTA` +
-      (w.length
-        ? `, ${beat(w)} of ${w.length} with TTA and decision weights (${both(w)} of them ` +
-          "with galaxy recall ≥ 0.80 too)."
-        : "."),
+      `best epoch, ${beat(tta.map((r) => r.tta!))} of ${tta.length} with TTA` + weightedTail(w),
       "",
     ];
   };
@@ -274,11 +276,7 @@ function render(rows: Row[], ensembles: EnsembleRow[]): string {
       const w = es.filter((e) => e.weighted).map((e) => e.weighted!.metrics);
       return es.length === 0 ? [] : [
         `Seeds at or above 91.45% (${label}; seeds ${es.map((e) => e.seed).join(", ")}): ` +
-        `${beat(es.map((e) => e.tta))} of ${es.length} with TTA` +
-        (w.length
-          ? `, ${beat(w)} of ${w.length} with TTA and decision weights (${both(w)} of them ` +
-            "with galaxy recall ≥ 0.80 too)."
-          : "."),
+        `${beat(es.map((e) => e.tta))} of ${es.length} with TTA` + weightedTail(w),
         "",
       ];
     }),
