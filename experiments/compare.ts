@@ -58,6 +58,11 @@ const GROUPS: [string, string, boolean][] = [
     "`cpu` preset, no class balancing, field context, 48 epochs + EMA, random split",
     true,
   ],
+  [
+    "improved-cpu-context-ema-shape",
+    "`cpu` preset, no class balancing, field context, 48 epochs + EMA, shape-preserving augmentation, random split",
+    true,
+  ],
   ["improved-grouped", "`cpu` preset, grouped split", false],
   ["improved-grouped-context", "`cpu` preset, grouped split, field context", false],
   [
@@ -251,7 +256,9 @@ function render(rows: Row[], ensembles: EnsembleRow[]): string {
     "balancing; `improved-cpu-ema.yaml`: that for 48 epochs, evaluated with a moving average of the",
     "weights; `improved-cpu-context*.yaml`: without class balancing, with field context — each",
     "cutout beside the median cutout of its frame — for 24 epochs, with loss weights",
-    "(N/count)^0.5 (`-soft`), or for 48 epochs with EMA (`-ema`)), and MedMamba-T with the reference recipe",
+    "(N/count)^0.5 (`-soft`), or for 48 epochs with EMA (`-ema`; `-ema-shape`: without the",
+    "augmentations that change a source's shape, the resized crop with aspect jitter and the ±15°",
+    "rotation)), and MedMamba-T with the reference recipe",
     "(`configs/baseline.yaml`: Adam 5e-5, epochs cut to fit an hour here).",
     '"best" picks the epoch with the highest validation accuracy (the reference protocol: optimistic,',
     'the same images choose the epoch and score it); "last" is the final epoch. "best + TTA" is the',
