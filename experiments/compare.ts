@@ -71,6 +71,11 @@ const GROUPS: [string, string, boolean][] = [
     false,
   ],
   [
+    "improved-grouped-context-ema-shape",
+    "`cpu` preset, no class balancing, field context, 48 epochs + EMA, shape-preserving augmentation, grouped split",
+    false,
+  ],
+  [
     "improved-grouped-tiny-context",
     "MedMamba-T, AdamW 5e-4 + EMA, 20 epochs, field context, grouped split",
     false,
