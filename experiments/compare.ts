@@ -10,7 +10,7 @@ import { exists, writeFileAtomic } from "../lib/util/fs.ts";
 const USAGE = `usage: deno task compare [--results <dir>]
 
 Regenerates <dir>/comparison.md (default results/) from the published ARIES runs
-(improved-cpu, improved-grouped, baseline) and the test-time-augmentation re-evaluations
+(baseline and every improved-* recipe) and the test-time-augmentation re-evaluations
 written by deno task evaluate --out into <dir>/evaluations/.`;
 
 /** The metric fields the table reads. */
