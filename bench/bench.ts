@@ -22,16 +22,19 @@ import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { type OptionSpec, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { Progress } from "../lib/train/progress.ts";
-import { estimatePeak, flopsPerImage, type PeakEstimate } from "./flops.ts";
+import { estimatePeak, flopsPerImage, type PeakEstimate, scanFlops } from "./flops.ts";
 import {
   benchPreset,
   benchScan,
+  median,
   type PresetResult,
   type ScanResult,
   type ScanShape,
   type Tick,
+  type Timing,
 } from "./measure.ts";
 import {
+  OPENMP_VARIABLE,
   type PeerPreset,
   type PeerScan,
   type PeerStatus,
@@ -61,7 +64,10 @@ Options:
   --scan-reps N      timed reps of the scan alone (default 5, --quick 2)
   --skip-scan        don't time the scan alone
   --quick            fewer steps and reps, for smoke tests
-  --peer             also run the PyTorch peer (../shared/peer) and record ratios
+  --peer             also run the PyTorch peer (../shared/peer) and record ratios; the peer
+                     runs in its own environment (none of this process's OMP_*/KMP_*/GOMP_*)
+  --rounds N         alternate peer and starmamba N times; figures are medians over rounds
+                     and each ratio the median of its per-round ratios (default 1)
   --out PATH         write the JSON here instead of bench/results/
   --compare          with two result files: print the ratios between their figures
   -h, --help         this text`;
@@ -79,6 +85,7 @@ const OPTIONS: OptionSpec = {
   "skip-scan": { type: "boolean" },
   quick: { type: "boolean" },
   peer: { type: "boolean" },
+  rounds: { type: "string" },
   out: { type: "string" },
   compare: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -99,6 +106,8 @@ export interface BenchOptions {
   scanReps: number;
   quick: boolean;
   peer: boolean;
+  /** Rounds of (peer, starmamba); figures are medians over rounds. */
+  rounds: number;
   out: string | null;
 }
 
@@ -139,6 +148,7 @@ export function benchOptions(values: Record<string, unknown>): BenchOptions {
     scanReps: intOption(values["scan-reps"], "scan-reps", quick ? 2 : 5, 1),
     quick,
     peer: Boolean(values.peer),
+    rounds: intOption(values.rounds, "rounds", 1, 1),
     out: values.out === undefined ? null : String(values.out),
   };
 }
@@ -338,7 +348,13 @@ function scanTable(ss: ScanResult[]): string {
   );
 }
 
-function peerTable(rs: PresetResult[], scans: ScanResult[], peer: PeerSection): string {
+function peerTable(
+  rs: PresetResult[],
+  scans: ScanResult[],
+  peer: PeerSection,
+  figures: Record<string, number>,
+  rounds: number,
+): string {
   const rows: string[][] = [];
   for (const r of rs) {
     const p = peer.presets[r.preset];
@@ -347,13 +363,13 @@ function peerTable(rs: PresetResult[], scans: ScanResult[], peer: PeerSection): 
       `${r.preset} train img/s`,
       fmt(r.train.imagesPerSec, 1),
       fmt(p.trainImagesPerSec, 1),
-      fmt(r.train.imagesPerSec / p.trainImagesPerSec, 2),
+      fmt(figures[`ratio.${r.preset}.train`], 2),
     ]);
     rows.push([
       `${r.preset} infer img/s`,
       fmt(r.infer.imagesPerSec, 1),
       fmt(p.inferImagesPerSec, 1),
-      fmt(r.infer.imagesPerSec / p.inferImagesPerSec, 2),
+      fmt(figures[`ratio.${r.preset}.infer`], 2),
     ]);
   }
   const s = scans.find((x) => x.kernel === "native" && x.label === "tiny-stage1");
@@ -362,19 +378,24 @@ function peerTable(rs: PresetResult[], scans: ScanResult[], peer: PeerSection): 
       "scan fwd ms (tiny-stage1)",
       fmt(s.forwardMs.median, 1),
       fmt(peer.scan.forwardMs, 1),
-      fmt(peer.scan.forwardMs / s.forwardMs.median, 2),
+      fmt(figures["ratio.scan.fwd"], 2),
     ]);
     rows.push([
       "scan fwd+bwd ms (tiny-stage1)",
       fmt(s.forwardBackwardMs.median, 1),
       fmt(peer.scan.forwardBackwardMs, 1),
-      fmt(peer.scan.forwardBackwardMs / s.forwardBackwardMs.median, 2),
+      fmt(figures["ratio.scan.fwd_bwd"], 2),
     ]);
   }
   const mismatch = Object.values(peer.presets).filter((p) => p.paramsMatch === false)
     .map((p) => `\nwarning: the peer's ${p.preset} has ${p.params} parameters, not ours`);
+  const withheld = Object.keys(Object.values(peer.presets)[0]?.environment?.withheld ?? {});
   return table(["figure", "starmamba", "peer (torch)", "speed ratio"], rows) +
     "\nspeed ratio > 1: starmamba faster (images/s ours ÷ peer; ms peer ÷ ours)" +
+    (rounds > 1
+      ? `\nfigures: medians over ${rounds} rounds; ratio: the median of the per-round ratios`
+      : "") +
+    (withheld.length ? `\npeer ran without this process's ${withheld.join(", ")}` : "") +
     mismatch.join("");
 }
 
@@ -394,18 +415,110 @@ async function wasmInfo(): Promise<Record<string, unknown>> {
   };
 }
 
+/** One round: the peer (when asked for), then starmamba, back to back. */
+interface Round {
+  results: PresetResult[];
+  scans: ScanResult[];
+  peer: PeerSection | null;
+  figures: Record<string, number>;
+}
+
 /** What one sitting measured, before it is written out. */
 interface Measured {
   backend: string;
   kinfo: KernelInfo;
   peak: PeakEstimate | null;
   env: Record<string, unknown>;
+  /** Every round, in order. */
+  rounds: Round[];
+  /** Medians over rounds, in the shapes of one round (what the tables print). */
   results: PresetResult[];
   scans: ScanResult[];
   peer: PeerSection | null;
+  /** Per figure, the median over rounds (ratios: the median of the per-round ratios). */
+  figures: Record<string, number>;
   loadStart: number[] | null;
   loadEnd: number[] | null;
   seconds: number;
+}
+
+/** The OpenMP variables of this process (recorded; the peer never sees them). */
+function openmpVariables(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => OPENMP_VARIABLE.test(k)),
+  );
+}
+
+/** A timing whose median is the median of the rounds' medians (min/max/samples: all rounds). */
+function medianTiming(ts: Timing[]): Timing {
+  return {
+    median: median(ts.map((t) => t.median)),
+    min: Math.min(...ts.map((t) => t.min)),
+    max: Math.max(...ts.map((t) => t.max)),
+    samples: ts.flatMap((t) => t.samples),
+  };
+}
+
+/** One preset's result with every timing replaced by its median over rounds. */
+function medianPreset(rs: PresetResult[], batch: number): PresetResult {
+  const mode = (pick: (r: PresetResult) => PresetResult["train"], flops: number) => {
+    const step = medianTiming(rs.map((r) => pick(r).step));
+    const imagesPerSec = (batch * 1000) / step.median;
+    return { step, imagesPerSec, gflops: (flops * imagesPerSec) / 1e9 };
+  };
+  const first = rs[0];
+  return {
+    ...first,
+    train: mode((r) => r.train, first.flopsPerImage.train),
+    infer: mode((r) => r.infer, first.flopsPerImage.forward),
+    rssSampledMiB: Math.max(...rs.map((r) => r.rssSampledMiB)),
+  };
+}
+
+function medianScan(ss: ScanResult[]): ScanResult {
+  const forwardMs = medianTiming(ss.map((s) => s.forwardMs));
+  const { batch, dim, len, dstate } = ss[0].shape;
+  return {
+    ...ss[0],
+    forwardMs,
+    forwardBackwardMs: medianTiming(ss.map((s) => s.forwardBackwardMs)),
+    forwardGflops: scanFlops(batch, dim, len, dstate) / (forwardMs.median * 1e6),
+  };
+}
+
+function medianPeer(ps: PeerSection[], batch: number): PeerSection {
+  const presets: Record<string, PeerPreset> = {};
+  for (const k of Object.keys(ps[0].presets)) {
+    const all = ps.map((p) => p.presets[k]).filter((p) => p !== undefined);
+    const trainMs = median(all.map((p) => p.trainStepMedianMs));
+    const inferMs = median(all.map((p) => p.inferStepMedianMs));
+    presets[k] = {
+      ...all[0],
+      trainStepMedianMs: trainMs,
+      inferStepMedianMs: inferMs,
+      trainImagesPerSec: (batch * 1000) / trainMs,
+      inferImagesPerSec: (batch * 1000) / inferMs,
+      trainImagesPerSecMean: median(all.map((p) => p.trainImagesPerSecMean)),
+      inferImagesPerSecMean: median(all.map((p) => p.inferImagesPerSecMean)),
+    };
+  }
+  const scans = ps.map((p) => p.scan).filter((s): s is PeerScan => s !== null);
+  const scan = scans.length
+    ? {
+      ...scans[0],
+      forwardMs: median(scans.map((s) => s.forwardMs)),
+      forwardBackwardMs: median(scans.map((s) => s.forwardBackwardMs)),
+    }
+    : null;
+  return { status: ps[0].status, presets, scan, errors: ps.flatMap((p) => p.errors) };
+}
+
+/** Per key, the median over the rounds that have it. */
+function medianFigures(rounds: Record<string, number>[]): Record<string, number> {
+  const keys = [...new Set(rounds.flatMap((r) => Object.keys(r)))];
+  return Object.fromEntries(
+    keys.map((k) => [k, median(rounds.filter((r) => k in r).map((r) => r[k]))]),
+  );
 }
 
 async function measure(o: BenchOptions): Promise<Measured> {
@@ -414,7 +527,7 @@ async function measure(o: BenchOptions): Promise<Measured> {
   const backend = await setupBackend(o.backend);
   const kinfo = kernelInfo(selectScanKernel(o.kernel, { threads: o.threads ?? 0 }), o.threads);
   const peak = estimatePeak(readCpuinfo());
-  const env = { ...environment(), ...(await wasmInfo()) };
+  const env = { ...environment(), ...(await wasmInfo()), openmp: openmpVariables() };
 
   // Smallest preset first, so the cumulative peak RSS after each is that preset's own peak.
   const presets = [...o.presets].sort((a, b) =>
@@ -423,12 +536,13 @@ async function measure(o: BenchOptions): Promise<Measured> {
   const plan = o.scan ? scanPlan(o) : [];
   const scanWarmup = o.quick ? 1 : 2;
   const repsOf = (k: ScanKernel) => (k.name === "loop" ? Math.min(3, o.scanReps) : o.scanReps);
-  const total = presets.length * 2 * (o.warmup + o.steps) +
-    plan.reduce((s, p) => s + scanWarmup + repsOf(p.kernel), 0);
+  const total = o.rounds * (presets.length * 2 * (o.warmup + o.steps) +
+    plan.reduce((s, p) => s + scanWarmup + repsOf(p.kernel), 0));
   console.log(
     `starmamba bench: backend ${backend}, scan kernel ${kinfo.name}` +
       `${kinfo.name === "native" ? ` (${kinfo.threads} threads)` : ""}, batch ${o.batch}, ` +
-      `${o.warmup} warm-up + ${o.steps} timed steps, presets ${presets.join(",")}`,
+      `${o.warmup} warm-up + ${o.steps} timed steps, presets ${presets.join(",")}` +
+      (o.rounds > 1 ? `, ${o.rounds} rounds` : ""),
   );
   if (loadStart && loadStart[0] >= 0.8) {
     console.log(
@@ -436,42 +550,61 @@ async function measure(o: BenchOptions): Promise<Measured> {
         "for the CPU, so these timings are pessimistic",
     );
   }
-  // The peer runs first: a child's getrusage maxrss starts at its parent's RSS at spawn
-  // (Linux carries the high-water mark across exec), which is small only before our presets.
+  if (Deno.env.get("OMP_WAIT_POLICY")?.toLowerCase() === "passive") {
+    console.log(
+      "note: OMP_WAIT_POLICY=passive is set: the native kernels' threads sleep between " +
+        "kernels, which slowed training by 10% to 2× here; unset it for representative figures",
+    );
+  }
   const since = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
-  const peer = o.peer ? runPeer(o, (m) => console.log(`${m} (elapsed ${since()})`)) : null;
   const progress = new Progress(total, 10);
   let done = 0;
   const tick: Tick = (label) => {
     done++;
     progress.update(done, label, { elapsed: since() });
   };
-
-  const results = presets.map((p) =>
-    benchPreset({ preset: p, batch: o.batch, warmup: o.warmup, steps: o.steps, tick })
-  );
-  const scans = plan.map((p) =>
-    benchScan({
-      ...p,
-      threads: p.kernel.name === "native" ? (o.threads ?? nativeDefaultThreads()) : 1,
-      warmup: scanWarmup,
-      reps: repsOf(p.kernel),
-      tick,
-    })
-  );
-  progress.finish();
-  for (const [k, p] of Object.entries(peer?.presets ?? {})) {
-    const ours = results.find((r) => r.preset === k)!;
-    p.paramsMatch = p.params === null ? null : p.params === ours.params;
+  const rounds: Round[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    const tag = o.rounds > 1 ? `round ${round}/${o.rounds}: ` : "";
+    // The peer runs first: a child's getrusage maxrss starts at its parent's RSS at spawn
+    // (Linux carries the high-water mark across exec), which is small only before our presets.
+    const peer = o.peer ? runPeer(o, (m) => progress.log(`${tag}${m} (elapsed ${since()})`)) : null;
+    const results = presets.map((p) =>
+      benchPreset({ preset: p, batch: o.batch, warmup: o.warmup, steps: o.steps, tick })
+    );
+    const scans = plan.map((p) =>
+      benchScan({
+        ...p,
+        threads: p.kernel.name === "native" ? (o.threads ?? nativeDefaultThreads()) : 1,
+        warmup: scanWarmup,
+        reps: repsOf(p.kernel),
+        tick,
+      })
+    );
+    for (const [k, p] of Object.entries(peer?.presets ?? {})) {
+      const ours = results.find((r) => r.preset === k)!;
+      p.paramsMatch = p.params === null ? null : p.params === ours.params;
+    }
+    rounds.push({ results, scans, peer, figures: figuresOf(results, scans, peer, peak) });
   }
+  progress.finish();
+  // Peak RSS is cumulative over the process: the first round's figure is each preset's own.
+  const results = presets.map((_, i) => ({
+    ...medianPreset(rounds.map((r) => r.results[i]), o.batch),
+    peakRssMiB: rounds[0].results[i].peakRssMiB,
+  }));
+  const figures = medianFigures(rounds.map((r) => r.figures));
+  for (const r of results) figures[`${r.preset}.peak_rss_mib`] = r.peakRssMiB;
   return {
     backend,
     kinfo,
     peak,
     env,
+    rounds,
     results,
-    scans,
-    peer,
+    scans: plan.map((_, i) => medianScan(rounds.map((r) => r.scans[i]))),
+    peer: o.peer ? medianPeer(rounds.map((r) => r.peer!), o.batch) : null,
+    figures,
     loadStart,
     loadEnd: loadavg(),
     seconds: (performance.now() - t0) / 1000,
@@ -481,7 +614,7 @@ async function measure(o: BenchOptions): Promise<Measured> {
 /** The result file's contents. */
 function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Measured): object {
   return {
-    schema: "starmamba-bench/1",
+    schema: "starmamba-bench/2",
     createdAt: new Date().toISOString(),
     code,
     command: { argv, options: o },
@@ -499,15 +632,21 @@ function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Mea
       train: "forward, cross-entropy, backward (tf.variableGrads), Adam lr 1e-3, BN commits",
       infer: "eval forward (running BN statistics), logits read back",
       flops: "analytic: matmuls + convs (2 per multiply-add) + scan 9·B·D·L·N; train = 3× forward",
-      peakRss: "getrusage maxrss after each preset (cumulative; presets run smallest first)",
-      peer: "bench.sh --official (the variant our defaults build), our batch/warm-up/steps; " +
-        "images/s from its median step; its scan-alone figures are means of its reps",
+      peakRss: "getrusage maxrss after each preset in round 1 (cumulative; presets run smallest " +
+        "first)",
+      peer: "bench.sh --official (the variant our defaults build), our batch/warm-up/steps, " +
+        "in this process's environment without its OMP_*/KMP_*/GOMP_* variables (see " +
+        "peer.presets.*.environment); images/s from its median step; its scan-alone figures " +
+        "are means of its reps",
+      rounds: "each round runs the peer, then starmamba; top-level figures are medians over " +
+        "rounds, ratios the median of the per-round ratios; every round is in `rounds`",
     },
     peak: m.peak,
     presets: Object.fromEntries(m.results.map((r) => [r.preset, r])),
     scan: m.scans,
     peer: m.peer,
-    figures: figuresOf(m.results, m.scans, m.peer, m.peak),
+    figures: m.figures,
+    rounds: m.rounds,
     wallSeconds: m.seconds,
   };
 }
@@ -517,7 +656,8 @@ function printReport(o: BenchOptions, m: Measured): void {
   console.log(
     `\nModel throughput: backend ${m.backend}, scan kernel ${kinfo.name}` +
       `${kinfo.threads ? ` ×${kinfo.threads} threads` : ""}, batch ${o.batch}, ` +
-      `median of ${o.steps} steps after ${o.warmup} warm-up`,
+      `median of ${o.steps} steps after ${o.warmup} warm-up` +
+      (o.rounds > 1 ? `, median over ${o.rounds} rounds` : ""),
   );
   console.log(presetTable(results, peak));
   console.log(
@@ -531,7 +671,7 @@ function printReport(o: BenchOptions, m: Measured): void {
   if (peer && !peer.status.available) console.log(`\npeer: not run: ${peer.status.reason}`);
   else if (peer) {
     console.log(`\nPyTorch peer (torch ${peer.status.torch}, same sitting, official variant):`);
-    console.log(peerTable(results, scans, peer));
+    console.log(peerTable(results, scans, peer, m.figures, o.rounds));
     for (const e of peer.errors) console.log(`peer error: ${e}`);
   }
   if (m.loadEnd) {

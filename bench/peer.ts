@@ -7,6 +7,55 @@ import { join } from "node:path";
 
 const PYTHON = "/usr/bin/python3";
 
+/**
+ * Variables of the OpenMP runtimes (GNU, LLVM/Intel) that the bench's own process may carry
+ * (a user's shell, CI) and that would change how PyTorch's threads wait or spin: never passed
+ * on. OMP_WAIT_POLICY=passive alone made the peer 2–3× slower here (issue 17).
+ */
+export const OPENMP_VARIABLE = /^(OMP|KMP|GOMP)_/;
+
+/**
+ * What the peer's bench.sh sets for itself (one OpenBLAS thread, no malloc trimming): the
+ * scan-alone call runs python directly and gets the same, so both peer figures share one setup.
+ */
+export const PEER_BENCH_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_MAX_: "0",
+  MALLOC_TRIM_THRESHOLD_: "1000000000000",
+  OPENBLAS_NUM_THREADS: "1",
+};
+
+/** The environment a peer command ran in, as recorded in the bench JSON. */
+export interface PeerEnvironment {
+  /** Variables set explicitly for the peer (beyond what it inherits). */
+  set: Record<string, string>;
+  /** OpenMP variables of the bench's process that were withheld, with their values. */
+  withheld: Record<string, string>;
+  /** How many other variables of the bench's process were inherited (PATH, HOME, …). */
+  inherited: number;
+}
+
+/**
+ * The environment for a peer child process: the parent's variables minus every OpenMP one
+ * ({@link OPENMP_VARIABLE}), plus `set`. Exported for tests.
+ */
+export function peerEnvironment(
+  parent: Record<string, string>,
+  set: Record<string, string> = {},
+): { env: Record<string, string>; record: PeerEnvironment } {
+  const env: Record<string, string> = {};
+  const withheld: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) {
+    if (OPENMP_VARIABLE.test(k)) withheld[k] = v;
+    else env[k] = v;
+  }
+  const inherited = Object.keys(env).length;
+  for (const [k, v] of Object.entries(set)) {
+    if (OPENMP_VARIABLE.test(k)) throw new Error(`peer environment may not set ${k}`);
+    env[k] = v;
+  }
+  return { env, record: { set: { ...set }, withheld, inherited } };
+}
+
 /** The peer's figures for one preset. */
 export interface PeerPreset {
   preset: string;
@@ -22,6 +71,8 @@ export interface PeerPreset {
   inferStepMedianMs: number;
   peakRssMiB: number | null;
   command: string;
+  /** The environment it ran in (no OpenMP variables of ours). */
+  environment?: PeerEnvironment;
   /** Whether the peer's parameter count equals ours (same network); null if unknown. */
   paramsMatch?: boolean | null;
 }
@@ -34,6 +85,8 @@ export interface PeerScan {
   forwardMs: number;
   forwardBackwardMs: number;
   command: string;
+  /** The environment it ran in (no OpenMP variables of ours). */
+  environment?: PeerEnvironment;
 }
 
 /** Where the peer is and whether it can run. */
@@ -45,13 +98,27 @@ export interface PeerStatus {
   torch?: string;
 }
 
-function run(cmd: string, args: string[], cwd: string): { ok: boolean; out: string } {
+/** Runs a peer command in a clean environment (see {@link peerEnvironment}). */
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  set: Record<string, string> = {},
+): { ok: boolean; out: string; environment: PeerEnvironment } {
+  const { env, record } = peerEnvironment(Deno.env.toObject(), set);
   try {
-    const r = new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).outputSync();
+    const r = new Deno.Command(cmd, {
+      args,
+      cwd,
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
     const dec = new TextDecoder();
-    return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+    return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr), environment: record };
   } catch (e) {
-    return { ok: false, out: (e as Error).message };
+    return { ok: false, out: (e as Error).message, environment: record };
   }
 }
 
@@ -147,7 +214,7 @@ export function runPeerModel(
   const r = run("bash", args, dir);
   const command = `bash ${args.join(" ")}`;
   if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
-  return parsePeerModel(r.out, preset, o.batch, command);
+  return { ...parsePeerModel(r.out, preset, o.batch, command), environment: r.environment };
 }
 
 /** Runs the peer's scan-alone benchmark (its "fast" implementation, tiny stage-1 shape). */
@@ -162,8 +229,8 @@ export function runPeerScan(dir: string, o: { batch: number; reps: number }): Pe
     "--scan-reps",
     String(o.reps),
   ];
-  const r = run(PYTHON, args, dir);
+  const r = run(PYTHON, args, dir, { ...PEER_BENCH_ENV });
   const command = `${PYTHON} ${args.join(" ")}`;
   if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
-  return parsePeerScan(r.out, "fast", command);
+  return { ...parsePeerScan(r.out, "fast", command), environment: r.environment };
 }

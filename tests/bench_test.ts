@@ -4,7 +4,14 @@ import { setupBackend } from "../lib/backend/backend.ts";
 import { type ModelConfig, modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { estimatePeak, flopsPerImage } from "../bench/flops.ts";
-import { parsePeerModel, parsePeerScan, peerStatus } from "../bench/peer.ts";
+import {
+  parsePeerModel,
+  parsePeerScan,
+  PEER_BENCH_ENV,
+  peerEnvironment,
+  peerStatus,
+  runPeerModel,
+} from "../bench/peer.ts";
 import { compareTable, settingsDiff } from "../bench/report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -100,6 +107,66 @@ Deno.test("peer output parsing", () => {
   const missing = peerStatus("/no/such/peer");
   assertEquals(missing.available, false);
   assert(missing.reason?.includes("/no/such/peer"), missing.reason);
+});
+
+Deno.test("the peer's environment holds none of our OpenMP variables", () => {
+  const parent = {
+    PATH: "/usr/bin",
+    HOME: "/root",
+    OMP_WAIT_POLICY: "passive",
+    OMP_NUM_THREADS: "1",
+    GOMP_SPINCOUNT: "0",
+    KMP_BLOCKTIME: "0",
+    OMPX_NOT_OPENMP: "kept", // no underscore after OMP: not an OpenMP variable
+  };
+  const { env, record } = peerEnvironment(parent, { ...PEER_BENCH_ENV });
+  for (const k of ["OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"]) {
+    assert(!(k in env), k);
+  }
+  assertEquals(env.PATH, "/usr/bin");
+  assertEquals(env.OMPX_NOT_OPENMP, "kept");
+  assertEquals(env.OPENBLAS_NUM_THREADS, "1");
+  assertEquals(record.withheld, {
+    OMP_WAIT_POLICY: "passive",
+    OMP_NUM_THREADS: "1",
+    GOMP_SPINCOUNT: "0",
+    KMP_BLOCKTIME: "0",
+  });
+  assertEquals(record.set, { ...PEER_BENCH_ENV });
+  assertEquals(record.inherited, 3);
+});
+
+Deno.test("the peer child process starts without OMP_WAIT_POLICY even when we have it", () => {
+  // A stand-in peer whose bench.sh records the environment it was started with.
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(join(dir, "bench_train.py"), "");
+  Deno.writeTextFileSync(
+    join(dir, "bench.sh"),
+    [
+      'env > "$(dirname "$0")/env.txt"',
+      'echo "model: preset=cpu params=1,516,290"',
+      'echo "forward-only (eval, no_grad):   300.00 images/s   step ms min 90.0 / median 100.0"',
+      'echo "train fwd+bwd+AdamW step:        40.00 images/s   step ms min 700.0 / median 800.0"',
+    ].join("\n"),
+  );
+  const before = Deno.env.get("OMP_WAIT_POLICY");
+  Deno.env.set("OMP_WAIT_POLICY", "passive");
+  Deno.env.set("GOMP_SPINCOUNT", "0");
+  try {
+    const p = runPeerModel(dir, "cpu", { batch: 32, warmup: 0, steps: 1 });
+    const seen = Deno.readTextFileSync(join(dir, "env.txt")).split("\n");
+    assert(!seen.some((l) => l.startsWith("OMP_WAIT_POLICY=")), seen.join("\n"));
+    assert(!seen.some((l) => l.startsWith("GOMP_SPINCOUNT=")), seen.join("\n"));
+    assert(seen.some((l) => l.startsWith("PATH=")), "PATH inherited");
+    assertEquals(p.environment?.withheld.OMP_WAIT_POLICY, "passive");
+    assertEquals(p.trainImagesPerSec, 40);
+    assert(p.command.includes("bench.sh cpu --official"), p.command);
+  } finally {
+    if (before === undefined) Deno.env.delete("OMP_WAIT_POLICY");
+    else Deno.env.set("OMP_WAIT_POLICY", before);
+    Deno.env.delete("GOMP_SPINCOUNT");
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("compare table: ratio b ÷ a", () => {
