@@ -180,6 +180,30 @@ export function activeNativeNorm(): NativeNorm | null {
   return onWasm(nativeNorm);
 }
 
+/**
+ * The fused SS-Conv-SSM block (native/cpu/block.c): `dims` is its int table, `arrays` its
+ * pointer table (null for absent arrays), in the orders documented there and mirrored in
+ * lib/model/block_op.ts.
+ */
+export interface NativeBlock {
+  /** Forward (training: also the saved activations and new running statistics). */
+  forward(dims: Int32Array, arrays: (Float32Array | null)[], lnEps: number, bnEps: number): void;
+  /** Backward: the gradients of every input. */
+  backward(dims: Int32Array, arrays: (Float32Array | null)[], lnEps: number, bnEps: number): void;
+}
+
+let nativeBlock: NativeBlock | null = null;
+
+/** Sets (or clears) the native fused block. */
+export function setNativeBlock(b: NativeBlock | null): void {
+  nativeBlock = b;
+}
+
+/** The native fused block when one is set and the wasm backend is active, else null. */
+export function activeNativeBlock(): NativeBlock | null {
+  return onWasm(nativeBlock);
+}
+
 /** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
 export interface ConvDims {
   /** Batch size. */

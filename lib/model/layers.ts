@@ -187,12 +187,21 @@ export function silu(x: tf.Tensor): tf.Tensor {
  * 1/(1−p). The mask comes from ctx.rng so runs are reproducible.
  */
 export function dropPath(x: tf.Tensor4D, p: number, ctx: ForwardContext): tf.Tensor4D {
-  if (!ctx.training || p <= 0) return x;
+  const mask = dropPathMask(x.shape[0], p, ctx);
+  if (!mask) return x;
+  return tf.mul(x, tf.tensor4d(mask, [mask.length, 1, 1, 1]));
+}
+
+/**
+ * DropPath's per-sample scales: 0 with probability p, else 1/(1 − p), drawn from ctx.rng in
+ * sample order; null when inactive (eval, or p = 0: no draws).
+ */
+export function dropPathMask(batch: number, p: number, ctx: ForwardContext): Float32Array | null {
+  if (!ctx.training || p <= 0) return null;
   if (!ctx.rng) throw new Error("dropPath in training needs ctx.rng");
-  const b = x.shape[0];
-  const mask = new Float32Array(b);
-  for (let i = 0; i < b; i++) mask[i] = ctx.rng.next() < 1 - p ? 1 / (1 - p) : 0;
-  return tf.mul(x, tf.tensor4d(mask, [b, 1, 1, 1]));
+  const mask = new Float32Array(batch);
+  for (let i = 0; i < batch; i++) mask[i] = ctx.rng.next() < 1 - p ? 1 / (1 - p) : 0;
+  return mask;
 }
 
 /**

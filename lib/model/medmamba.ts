@@ -32,6 +32,7 @@ import {
 } from "./layers.ts";
 import { ParamStore } from "./params.ts";
 import { initSS2D, ss2d, type SS2DDims, ss2dDims } from "./ss2d.ts";
+import { fusedBlock, fusedBlockAvailable } from "./block_op.ts";
 import { rng } from "../util/rng.ts";
 import { StarmambaError } from "../util/errors.ts";
 
@@ -92,7 +93,26 @@ function convHalf(
   return tf.relu(conv(ps, `${c}.conv3`, y));
 }
 
+/**
+ * One SS-Conv-SSM block: the fused native op where it can run (lib/model/block_op.ts), else
+ * {@link blockOps}.
+ */
 function block(
+  ps: ParamStore,
+  name: string,
+  x: tf.Tensor4D,
+  cfg: ModelConfig,
+  dims: SS2DDims,
+  dropRate: number,
+  ctx: ForwardContext,
+): tf.Tensor4D {
+  return fusedBlockAvailable(cfg)
+    ? fusedBlock(ps, name, x, cfg, dims, dropRate, ctx)
+    : blockOps(ps, name, x, cfg, dims, dropRate, ctx);
+}
+
+/** One SS-Conv-SSM block as tensor ops: the reference of the fused op. */
+export function blockOps(
   ps: ParamStore,
   name: string,
   x: tf.Tensor4D,

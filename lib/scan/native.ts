@@ -11,7 +11,13 @@
  * --allow-write.
  * @module
  */
-import type { Gemm, NativeAdam, NativeConv, NativeNorm } from "../backend/fast_kernels.ts";
+import type {
+  Gemm,
+  NativeAdam,
+  NativeBlock,
+  NativeConv,
+  NativeNorm,
+} from "../backend/fast_kernels.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
@@ -43,6 +49,8 @@ export interface NativeScanKernel extends ScanKernel, NativeConv {
   adamStep: NativeAdam;
   /** The fused LayerNorm ("row") / BatchNorm ("col") forward and backward. */
   norm: NativeNorm;
+  /** The fused SS-Conv-SSM block, forward and backward. */
+  block: NativeBlock;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
@@ -129,6 +137,8 @@ const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
 const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
 /** And the fused Adam(W) step. */
 const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
+/** And the fused SS-Conv-SSM block, built on all of the above. */
+const BLOCK_URL = new URL("../../native/cpu/block.c", import.meta.url);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 /**
  * -z nodelete: the library (and with it libgomp) stays mapped when Deno closes it, e.g. when a
@@ -181,6 +191,9 @@ const SYMBOLS = {
     parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
     result: I32,
   },
+  // dims (Int32Array), pointer table (BigUint64Array), ln eps, bn eps, nthreads
+  sm_block_fwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
+  sm_block_bwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
   // … , dy, nthreads, dxc, dWx, dWdt, dbias, dA, dD
   ss2d_bwd: {
     parameters: [
@@ -298,7 +311,7 @@ function buildAndOpen(portable: boolean): Loaded {
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
   const sources = [
     src,
-    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL].map((u) => fileURLToPath(u)),
+    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL, BLOCK_URL].map((u) => fileURLToPath(u)),
   ];
   const source = sources.map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
@@ -349,6 +362,15 @@ function checkGrads(x: ScanInputs, g: ScanGrads): void {
   if (x.deltaBias || g.ddeltaBias) {
     checkOut("ddeltaBias", x.deltaBias ? g.ddeltaBias : undefined, x.dim);
   }
+}
+
+/** The addresses of `arrays` (0 for null), for C functions that take a pointer table. */
+function pointerTable(arrays: (Float32Array | null)[]): BigUint64Array {
+  const t = new BigUint64Array(arrays.length);
+  arrays.forEach((a, i) => {
+    t[i] = a === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
+  });
+  return t;
 }
 
 function makeKernel(lib: Lib, threads: number): NativeScanKernel {
@@ -412,9 +434,20 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
       if (rc !== 0) throw new Error(`native SS2D backward failed (code ${rc})`);
     },
   };
+  const block: NativeBlock = {
+    forward(dims, arrays, lnEps, bnEps) {
+      const rc = s.sm_block_fwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
+      if (rc !== 0) throw new Error(`native block forward failed (code ${rc})`);
+    },
+    backward(dims, arrays, lnEps, bnEps) {
+      const rc = s.sm_block_bwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
+      if (rc !== 0) throw new Error(`native block backward failed (code ${rc})`);
+    },
+  };
   return {
     name: "native",
     ss2d,
+    block,
     gemm(M, N, K, A, transA, B, transB, C) {
       const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
       if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);

@@ -11,6 +11,7 @@ import { setScanKernel } from "./op.ts";
 import { StarmambaError } from "../util/errors.ts";
 import {
   setNativeAdam,
+  setNativeBlock,
   setNativeConv,
   setNativeGemm,
   setNativeNorm,
@@ -64,6 +65,8 @@ export function selectScanKernel(
   setNativeConv(useGemm ? native : null);
   setNativeAdam(native?.adamStep ?? null);
   setNativeNorm(native?.norm ?? null);
+  // The fused block is built on the native gemm and convolutions.
+  setNativeBlock(useGemm ? native.block : null);
   const kernel: ScanKernel = native ?? loopKernel;
   setScanKernel(kernel);
   return kernel;

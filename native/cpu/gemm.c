@@ -23,8 +23,8 @@ typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned lo
 #define KC 256
 
 /* Scratch slots: 0, 1 the gemm's packed A and B; 2 the convolutions' im2col (conv.c); 3–18 the
- * fused SS2D core's workspace (ss2d_core.c). */
-#define SCRATCH_SLOTS 19
+ * fused SS2D core's workspace (ss2d_core.c); 19–47 the fused block's (block.c). */
+#define SCRATCH_SLOTS 48
 static __thread float *tbuf[SCRATCH_SLOTS]; /* per OS thread: Workers may share the library */
 static __thread size_t tcap[SCRATCH_SLOTS];
 
