@@ -139,6 +139,8 @@ const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
 const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
 /** And the fused SS-Conv-SSM block, built on all of the above. */
 const BLOCK_URL = new URL("../../native/cpu/block.c", import.meta.url);
+/** Headers the sources include: part of the cache key, not compiled on their own. */
+const HEADER_URLS = [new URL("../../native/cpu/transpose16.h", import.meta.url)];
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 /**
  * -z nodelete: the library (and with it libgomp) stays mapped when Deno closes it, e.g. when a
@@ -313,7 +315,8 @@ function buildAndOpen(portable: boolean): Loaded {
     src,
     ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL, BLOCK_URL].map((u) => fileURLToPath(u)),
   ];
-  const source = sources.map((f) => Deno.readTextFileSync(f)).join("\0");
+  const headers = HEADER_URLS.map((u) => fileURLToPath(u));
+  const source = [...sources, ...headers].map((f) => Deno.readTextFileSync(f)).join("\0");
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
   for (const flags of candidates) {

@@ -5,10 +5,11 @@
  *   dt_proj (dt_rank → d_inner), selective scan (ss_fwd / ss_bwd from selective_scan.c,
  *   compiled into the same library), cross-merge back to (B,H,W,d_inner).
  *
- * Done op by op in tfjs this costs ~200 transposes, slices and batched matmuls per step; here it
- * is a handful of cache-friendly loops. Workspaces are kept between calls (fresh pages are
- * slow to touch on some VMs). All reductions run in a fixed order: results do not depend on
- * the thread count.
+ * Done op by op in tfjs this costs ~200 transposes, slices and batched matmuls per step. Here
+ * x_proj is one gemm over every grid position for all K directions at once (a direction only
+ * reorders positions), and so are its two gradients; cross-scan and cross-merge move 16×16
+ * tiles through registers. Workspaces are kept between calls (fresh pages are slow to touch on
+ * some VMs). All reductions run in a fixed order: results do not depend on the thread count.
  *
  * Layouts (row-major): xc, y, dy, dxc (B, H, W, di); Wx (K, R + 2N, di); Wdt (K, di, R);
  * bias, D (K·di); A (K·di, N). Direction codes: bit 0 = column-major, bit 1 = reversed.
@@ -16,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include "transpose16.h"
+
+int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
+            float *C, int nthreads); /* gemm.c */
 
 int ss_fwd(int batch, int dim, int len, int dstate, int groups, const float *u,
            const float *delta, const float *A, const float *B, const float *C, const float *D,
@@ -69,32 +74,64 @@ typedef struct {
   int B, H, W, di, K, N, R, L, C2;
 } Dims;
 
-/* Cross-scan x (B,H,W,di) into xs (B,K,di,L). */
+/* Cross-scan x (B,H,W,di) into xs (B,K,di,L): xs[b,k,d,l] = x[b, pos_k(l), d]. With AVX-512 and
+ * L, di multiples of 16 it moves 16×16 tiles through registers (16 rows of x in, 16 rows of xs
+ * out) instead of writing one float per row of xs at a time. */
 static void cross_scan(const Dims *s, const float *x, float *xs, int nt) {
+  const int L = s->L, di = s->di;
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int bk = 0; bk < s->B * s->K; bk++) {
     int b = bk / s->K, k = bk % s->K, code = dir_code(s->K, k);
-    float *o = xs + (size_t)bk * s->di * s->L;
-    const float *xb = x + (size_t)b * s->L * s->di;
-    for (int l = 0; l < s->L; l++) {
-      const float *src = xb + (size_t)dir_pos(code, l, s->H, s->W) * s->di;
-      for (int d = 0; d < s->di; d++) o[(size_t)d * s->L + l] = src[d];
+    float *o = xs + (size_t)bk * di * L;
+    const float *xb = x + (size_t)b * L * di;
+#ifdef __AVX512F__
+    if (L % 16 == 0 && di % 16 == 0) {
+      for (int l0 = 0; l0 < L; l0 += 16)
+        for (int d0 = 0; d0 < di; d0 += 16) {
+          __m512 r[16];
+          for (int j = 0; j < 16; j++)
+            r[j] = _mm512_loadu_ps(xb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0);
+          transpose16(r);
+          for (int j = 0; j < 16; j++) _mm512_storeu_ps(o + (size_t)(d0 + j) * L + l0, r[j]);
+        }
+      continue;
+    }
+#endif
+    for (int l = 0; l < L; l++) {
+      const float *src = xb + (size_t)dir_pos(code, l, s->H, s->W) * di;
+      for (int d = 0; d < di; d++) o[(size_t)d * L + l] = src[d];
     }
   }
 }
 
 /* Cross-merge ys (B,K,di,L) into y (B,H,W,di), summing directions in order k = 0..K-1. */
 static void cross_merge(const Dims *s, const float *ys, float *y, int nt) {
+  const int L = s->L, di = s->di;
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int b = 0; b < s->B; b++) {
-    float *yb = y + (size_t)b * s->L * s->di;
-    memset(yb, 0, sizeof(float) * s->L * s->di);
+    float *yb = y + (size_t)b * L * di;
+    memset(yb, 0, sizeof(float) * L * di);
     for (int k = 0; k < s->K; k++) {
       int code = dir_code(s->K, k);
-      const float *src = ys + (size_t)(b * s->K + k) * s->di * s->L;
-      for (int l = 0; l < s->L; l++) {
-        float *dst = yb + (size_t)dir_pos(code, l, s->H, s->W) * s->di;
-        for (int d = 0; d < s->di; d++) dst[d] += src[(size_t)d * s->L + l];
+      const float *src = ys + (size_t)(b * s->K + k) * di * L;
+#ifdef __AVX512F__
+      if (L % 16 == 0 && di % 16 == 0) {
+        for (int l0 = 0; l0 < L; l0 += 16)
+          for (int d0 = 0; d0 < di; d0 += 16) {
+            __m512 r[16];
+            for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(src + (size_t)(d0 + j) * L + l0);
+            transpose16(r);
+            for (int j = 0; j < 16; j++) {
+              float *dst = yb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0;
+              _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), r[j]));
+            }
+          }
+        continue;
+      }
+#endif
+      for (int l = 0; l < L; l++) {
+        float *dst = yb + (size_t)dir_pos(code, l, s->H, s->W) * di;
+        for (int d = 0; d < di; d++) dst[d] += src[(size_t)d * L + l];
       }
     }
   }
@@ -110,26 +147,44 @@ static float *xdbl_row(const Dims *s, int bk, int c, float *dtl, float *Bs, floa
   return Cs + ((size_t)bk * s->N + (c - s->R - s->N)) * s->L;
 }
 
-/* u = cross-scan(xc); (dtl, Bs, Cs) = Wx·u; delta = Wdt·dtl.
- * x_proj reads the rows of xc directly (u[b,k,:,l] is the row of xc at the direction's position
- * l), so every dot product runs over d_inner contiguous floats, whatever L is. */
-static void prepare(const Dims *s, const float *xc, const float *Wx, const float *Wdt,
-                    const float *WdtT, float *u, float *dtl, float *Bs, float *Cs, float *delta,
-                    float *tmpT, int nt) {
+/* Z (B·L, K·C2) = xc (B·L, di) · Wxᵀ: every direction's x_proj at every grid position in one
+ * gemm (directions only reorder positions). */
+static int x_proj(const Dims *s, const float *xc, const float *Wx, float *Z, int nt) {
+  return sm_gemm(s->B * s->L, s->K * s->C2, s->di, xc, 0, Wx, 1, Z, nt);
+}
+
+/* Rows of x_dbl (dtl, Bs, Cs: (b, k, c, l) in scan order) from Z, or (scatter) back into Z. */
+static void gather_xdbl(const Dims *s, float *Z, float *dtl, float *Bs, float *Cs, int toZ,
+                        int nt) {
+  const int L = s->L, KC2 = s->K * s->C2;
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (int bk = 0; bk < s->B * s->K; bk++) {
+    int b = bk / s->K, k = bk % s->K, code = dir_code(s->K, k);
+    for (int l = 0; l < L; l++) {
+      float *row = Z + ((size_t)b * L + dir_pos(code, l, s->H, s->W)) * KC2 + (size_t)k * s->C2;
+      for (int c = 0; c < s->C2; c++) {
+        float *x = xdbl_row(s, bk, c, dtl, Bs, Cs) + l;
+        if (toZ) row[c] = *x;
+        else *x = row[c];
+      }
+    }
+  }
+}
+
+/* u = cross-scan(xc); (dtl, Bs, Cs) = x_proj(xc) in scan order; delta = Wdt·dtl. */
+static int prepare(const Dims *s, const float *xc, const float *Wx, const float *Wdt,
+                   const float *WdtT, float *u, float *dtl, float *Bs, float *Cs, float *delta,
+                   float *tmpT, float *Z, int nt) {
   cross_scan(s, xc, u, nt);
+  int rc = x_proj(s, xc, Wx, Z, nt);
+  if (rc) return rc;
+  gather_xdbl(s, Z, dtl, Bs, Cs, 0, nt);
   const int L = s->L, di = s->di;
   if (L >= LONG_L) {
     /* Long sequences: vectorise over L (each output row is a sum of scaled input rows). */
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (int bk = 0; bk < s->B * s->K; bk++) {
       int k = bk % s->K;
-      const float *ub = u + (size_t)bk * di * L;
-      for (int c = 0; c < s->C2; c++) {
-        float *row = xdbl_row(s, bk, c, dtl, Bs, Cs);
-        const float *w = Wx + ((size_t)k * s->C2 + c) * di;
-        memset(row, 0, sizeof(float) * L);
-        for (int d = 0; d < di; d++) axpy(w[d], ub + (size_t)d * L, row, L);
-      }
       const float *dt = dtl + (size_t)bk * s->R * L;
       for (int d = 0; d < di; d++) {
         float *row = delta + ((size_t)bk * di + d) * L;
@@ -138,17 +193,11 @@ static void prepare(const Dims *s, const float *xc, const float *Wx, const float
         for (int r = 0; r < s->R; r++) axpy(w[r], dt + (size_t)r * L, row, L);
       }
     }
-    return;
+    return 0;
   }
   #pragma omp parallel for num_threads(nt) schedule(static)
   for (int bk = 0; bk < s->B * s->K; bk++) {
-    int b = bk / s->K, k = bk % s->K, code = dir_code(s->K, k);
-    const float *xb = xc + (size_t)b * L * di, *wk = Wx + (size_t)k * s->C2 * di;
-    for (int l = 0; l < L; l++) {
-      const float *xrow = xb + (size_t)dir_pos(code, l, s->H, s->W) * di;
-      for (int c = 0; c < s->C2; c++)
-        xdbl_row(s, bk, c, dtl, Bs, Cs)[l] = dot(wk + (size_t)c * di, xrow, di);
-    }
+    int k = bk % s->K;
     /* delta[d,l] = Σ_r Wdt[d,r]·dtl[r,l], built as rows over d (WdtT is (K, R, di)) and
      * transposed into the scan's (d, l) layout. */
     const float *dt = dtl + (size_t)bk * s->R * L, *wt = WdtT + (size_t)k * s->R * di;
@@ -159,6 +208,7 @@ static void prepare(const Dims *s, const float *xc, const float *Wx, const float
     for (int l = 0; l < L; l++)
       for (int d = 0; d < di; d++) dk[(size_t)d * L + l] = tmp[(size_t)l * di + d];
   }
+  return 0;
 }
 
 /* Wdt (K, di, R) → WdtT (K, R, di). */
@@ -187,10 +237,12 @@ int ss2d_fwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
   float *u = ws(0, nu), *delta = ws(1, nu), *Bs = ws(2, nbc), *Cs = ws(3, nbc);
   float *dtl = ws(4, (size_t)B * K * R * s.L), *ys = ws(5, nu);
   float *WdtT = ws(15, (size_t)K * R * di), *tmpT = ws(11, nu);
-  if (!u || !delta || !Bs || !Cs || !dtl || !ys || !WdtT || !tmpT) return -2;
+  float *Z = ws(14, (size_t)B * s.L * K * s.C2);
+  if (!u || !delta || !Bs || !Cs || !dtl || !ys || !WdtT || !tmpT || !Z) return -2;
   transpose_wdt(&s, Wdt, WdtT);
-  prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, nt);
-  int rc = ss_fwd(B, K * di, s.L, N, K, u, delta, A, Bs, Cs, D, bias, 1, nt, ys);
+  int rc = prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, Z, nt);
+  if (rc) return rc;
+  rc = ss_fwd(B, K * di, s.L, N, K, u, delta, A, Bs, Cs, D, bias, 1, nt, ys);
   if (rc) return rc;
   cross_merge(&s, ys, y, nt);
   return 0;
@@ -211,22 +263,21 @@ int ss2d_bwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
   float *dBs = ws(8, nbc), *dCs = ws(9, nbc), *ddtl = ws(10, (size_t)BK * R * L);
   float *pWdt = ws(12, (size_t)BK * R * di);
   float *WdtT = ws(15, (size_t)K * R * di), *tmpT = ws(11, nu);
+  float *Z = ws(14, (size_t)B * L * K * C2), *dxp = ws(13, (size_t)B * L * di);
   if (!u || !delta || !Bs || !Cs || !dtl || !dys || !du || !ddelta || !dBs || !dCs || !ddtl ||
-      !pWdt || !WdtT || !tmpT)
+      !pWdt || !WdtT || !tmpT || !Z || !dxp)
     return -2;
   transpose_wdt(&s, Wdt, WdtT);
-  prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, nt);
+  int rc = prepare(&s, xc, Wx, Wdt, WdtT, u, dtl, Bs, Cs, delta, tmpT, Z, nt);
+  if (rc) return rc;
   cross_scan(&s, dy, dys, nt); /* the adjoint of cross-merge */
-  int rc = ss_bwd(B, K * di, L, N, K, u, delta, A, Bs, Cs, D, bias, 1, dys, nt, du, ddelta, dA,
-                  dBs, dCs, dD, dbias);
+  rc = ss_bwd(B, K * di, L, N, K, u, delta, A, Bs, Cs, D, bias, 1, dys, nt, du, ddelta, dA, dBs,
+              dCs, dD, dbias);
   if (rc) return rc;
 
-  float *pWb = ws(14, (size_t)B * K * C2 * di); /* dWx partials, (b, k, c, d) */
-  if (!pWb) return -2;
-  float *dxp = NULL;
+  /* delta = Wdt·dtl per (b, k): ddtl = Wdtᵀ·ddelta, and dWdt's partial per (b, k). */
   if (L >= LONG_L) {
-    /* Long sequences: dot products and axpys over L, per (b, k). The projection's share of
-     * du is added to the scan's du, and both reach dxc through one cross-merge. */
+    /* Long sequences: dot products and axpys over L. */
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (int bk = 0; bk < BK; bk++) {
       int k = bk % K;
@@ -240,68 +291,37 @@ int ss2d_bwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
           axpy(w[r], g, gdt + (size_t)r * L, L);
         }
       }
-      const float *ub = u + (size_t)bk * di * L;
-      float *dub = du + (size_t)bk * di * L, *px = pWb + (size_t)bk * C2 * di;
-      for (int c = 0; c < C2; c++) {
-        const float *g = xdbl_row(&s, bk, c, ddtl, dBs, dCs);
-        const float *w = Wx + ((size_t)k * C2 + c) * di;
-        for (int d = 0; d < di; d++) {
-          px[(size_t)c * di + d] = dot(g, ub + (size_t)d * L, L);
-          axpy(w[d], g, dub + (size_t)d * L, L);
-        }
-      }
     }
   } else {
-  /* delta = Wdt·dtl, on (l, d) rows: ddeltaT = transpose(ddelta);
-   * ddtl[r,l] = WdtT[r,:]·ddeltaT[l,:];  pWdtT[r,:] += dtl[r,l]·ddeltaT[l,:] (per b,k). */
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int bk = 0; bk < BK; bk++) {
-    int k = bk % K;
-    const float *dd = ddelta + (size_t)bk * di * L, *dt = dtl + (size_t)bk * R * L;
-    const float *wt = WdtT + (size_t)k * R * di;
-    float *tmp = tmpT + (size_t)bk * L * di;
-    float *gdt = ddtl + (size_t)bk * R * L, *pw = pWdt + (size_t)bk * R * di;
-    for (int d = 0; d < di; d++)
-      for (int l = 0; l < L; l++) tmp[(size_t)l * di + d] = dd[(size_t)d * L + l];
-    memset(pw, 0, sizeof(float) * R * di);
-    for (int l = 0; l < L; l++) {
-      const float *g = tmp + (size_t)l * di;
-      for (int r = 0; r < R; r++) {
-        gdt[(size_t)r * L + l] = dot(wt + (size_t)r * di, g, di);
-        axpy(dt[(size_t)r * L + l], g, pw + (size_t)r * di, di);
-      }
-    }
-  }
-  /* x_dbl = Wx·(rows of xc):  dWx[k,c,:] += g·xrow;  dxc_proj[row] += g·Wx[k,c,:], where
-   * g = dx_dbl[b,k,c,l]. One thread per image b owns its dxc_proj rows and its dWx partial. */
-  dxp = ws(13, (size_t)B * L * di);
-  if (!dxp) return -2;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int b = 0; b < B; b++) {
-    float *gx = dxp + (size_t)b * L * di, *pb = pWb + (size_t)b * K * C2 * di;
-    const float *xb = xc + (size_t)b * L * di;
-    memset(gx, 0, sizeof(float) * L * di);
-    memset(pb, 0, sizeof(float) * K * C2 * di);
-    for (int k = 0; k < K; k++) {
-      int bk = b * K + k, code = dir_code(K, k);
-      const float *wk = Wx + (size_t)k * C2 * di;
+    /* Short sequences, on (l, d) rows: ddeltaT = transpose(ddelta);
+     * ddtl[r,l] = WdtT[r,:]·ddeltaT[l,:];  pWdtT[r,:] += dtl[r,l]·ddeltaT[l,:]. */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int bk = 0; bk < BK; bk++) {
+      int k = bk % K;
+      const float *dd = ddelta + (size_t)bk * di * L, *dt = dtl + (size_t)bk * R * L;
+      const float *wt = WdtT + (size_t)k * R * di;
+      float *tmp = tmpT + (size_t)bk * L * di;
+      float *gdt = ddtl + (size_t)bk * R * L, *pw = pWdt + (size_t)bk * R * di;
+      for (int d = 0; d < di; d++)
+        for (int l = 0; l < L; l++) tmp[(size_t)l * di + d] = dd[(size_t)d * L + l];
+      memset(pw, 0, sizeof(float) * R * di);
       for (int l = 0; l < L; l++) {
-        size_t pos = (size_t)dir_pos(code, l, H, W) * di;
-        for (int c = 0; c < C2; c++) {
-          float g = xdbl_row(&s, bk, c, ddtl, dBs, dCs)[l];
-          axpy(g, wk + (size_t)c * di, gx + pos, di);
-          axpy(g, xb + pos, pb + ((size_t)k * C2 + c) * di, di);
+        const float *g = tmp + (size_t)l * di;
+        for (int r = 0; r < R; r++) {
+          gdt[(size_t)r * L + l] = dot(wt + (size_t)r * di, g, di);
+          axpy(dt[(size_t)r * L + l], g, pw + (size_t)r * di, di);
         }
       }
     }
   }
-  } /* short sequences */
-  /* Sum the per-image partials over b in a fixed order. */
-  memset(dWx, 0, sizeof(float) * K * C2 * di);
+  /* x_proj: dZ (in Z) gathers dx_dbl at each grid position; dWx = dZᵀ·xc and the projection's
+   * share of dxc = dZ·Wx, both one gemm (each sum over positions in a fixed order). */
+  gather_xdbl(&s, Z, ddtl, dBs, dCs, 1, nt);
+  if ((rc = sm_gemm(K * C2, di, B * L, Z, 1, xc, 0, dWx, nt))) return rc;
+  if ((rc = sm_gemm(B * L, di, K * C2, Z, 0, Wx, 0, dxp, nt))) return rc;
+  /* Sum the per-(b, k) dWdt partials over b in a fixed order. */
   memset(dWdt, 0, sizeof(float) * K * di * R);
   for (int b = 0; b < B; b++) {
-    const float *pb = pWb + (size_t)b * K * C2 * di;
-    for (int i = 0; i < K * C2 * di; i++) dWx[i] += pb[i];
     for (int k = 0; k < K; k++) {
       const float *pw = pWdt + (size_t)(b * K + k) * R * di; /* (R, di) */
       float *gw = dWdt + (size_t)k * di * R;                  /* (di, R) */
@@ -310,7 +330,6 @@ int ss2d_bwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
     }
   }
   cross_merge(&s, du, dxc, nt); /* the adjoint of cross-scan (the scan's du) */
-  if (dxp)
-    for (size_t i = 0; i < (size_t)B * L * di; i++) dxc[i] += dxp[i];
+  for (size_t i = 0; i < (size_t)B * L * di; i++) dxc[i] += dxp[i];
   return 0;
 }
