@@ -23,12 +23,17 @@ export function kernelHome(name: string, backend: string): string {
     return "native C (fused SS2D)";
   }
   if (name.startsWith("StarmambaSelectiveScan")) return "native C or TS loop (scan kernel)";
+  if (name.startsWith("StarmambaBlock")) return "native C (fused SS-Conv-SSM block)";
+  // tf.customGrad runs the fused block's forward inside a kernel of this name: not extra work.
+  if (name === "forward") return "tf.customGrad wrapper (contains StarmambaBlock)";
   if (name === "StarmambaConv2DFilterGrad") return "native C (im2col + gemm)";
   if (name === "StarmambaNorm" || name === "StarmambaNormGrad") {
     return backend === "wasm" ? "native C (fused norm)" : "TypeScript loop (fused norm)";
   }
   if (name === "StarmambaAdamStep") {
-    return backend === "wasm" ? "native C (TS loop without it)" : "TypeScript loop";
+    return backend === "wasm"
+      ? "native C, every tensor in one call (TS loop without it)"
+      : "TypeScript loop";
   }
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;

@@ -27,7 +27,7 @@ Deno.test("fused Adam(W) step equals hand-worked values (first step)", () => {
   assertAllClose(wo, [1 - 0.1 - 0.05, -2 + 0.1 + 0.1, 0.5 - 0.025], 1e-6, 1e-6, "w");
 });
 
-Deno.test("Adam: fused kernel (TS, native) equals the tensor-op reference over several steps", async () => {
+Deno.test("Adam: fused kernel (TS, native) equals the tensor-op reference over several steps, several tensors", async () => {
   const native = loadNativeKernel({ quiet: true });
   const variants: [string, string, boolean][] = [["cpu", "TS kernel", false], [
     "wasm",
@@ -35,43 +35,44 @@ Deno.test("Adam: fused kernel (TS, native) equals the tensor-op reference over s
     false,
   ]];
   if (native) variants.push(["wasm", "native kernel", true]);
+  // One step updates every tensor in one call: sizes from one element to more than a thread's
+  // share of a large one.
+  const sizes = [1000, 3, 1, 70001];
   for (const [backend, label, useNative] of variants) {
     await setupBackend(backend);
     setNativeAdam(useNative && native ? native.adamStep : null);
     try {
-      const init = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i));
-      const w = tf.variable(tf.tensor1d(init));
-      const ref = tf.variable(tf.tensor1d(init)) as tf.Variable;
-      const opt = new Adam([w], { weightDecay: 0.01 });
-      let m = tf.zeros([1000]), v = tf.zeros([1000]);
+      const inits = sizes.map((n, j) =>
+        Float32Array.from({ length: n }, (_, i) => Math.sin(i + j))
+      );
+      const ws = inits.map((a) => tf.variable(tf.tensor1d(a)));
+      const refs: tf.Variable[] = inits.map((a) => tf.variable(tf.tensor1d(a)));
+      const opt = new Adam(ws, { weightDecay: 0.01 });
+      let ms = sizes.map((n) => tf.zeros([n])), vs = sizes.map((n) => tf.zeros([n]));
       for (let t = 1; t <= 5; t++) {
-        const g = tf.tensor1d(Float32Array.from({ length: 1000 }, (_, i) => Math.cos(i * t)));
-        opt.step([g], 1e-2);
-        const [nw, nm, nv] = adamOps(ref, g, m, v, {
-          ...S,
-          lr: 1e-2,
-          weightDecay: 0.01,
-          c1: 1 - 0.9 ** t,
-          c2: 1 - 0.999 ** t,
-        });
-        ref.assign(nw);
-        m = nm;
-        v = nv;
+        const gs = sizes.map((n, j) =>
+          tf.tensor1d(Float32Array.from({ length: n }, (_, i) => Math.cos(i * t + j)))
+        );
+        opt.step(gs, 1e-2);
+        const next = refs.map((ref, j) =>
+          adamOps(ref, gs[j], ms[j], vs[j], {
+            ...S,
+            lr: 1e-2,
+            weightDecay: 0.01,
+            c1: 1 - 0.9 ** t,
+            c2: 1 - 0.999 ** t,
+          })
+        );
+        next.forEach(([nw], j) => refs[j].assign(nw));
+        ms = next.map(([, nm]) => nm);
+        vs = next.map(([, , nv]) => nv);
       }
-      assertAllClose(
-        w.dataSync() as Float32Array,
-        ref.dataSync() as Float32Array,
-        1e-5,
-        1e-6,
-        `${backend} ${label}`,
-      );
-      assertAllClose(
-        opt.m[0].dataSync() as Float32Array,
-        m.dataSync() as Float32Array,
-        1e-5,
-        1e-7,
-        `${backend} ${label} m`,
-      );
+      sizes.forEach((n, j) => {
+        const what = `${backend} ${label} tensor ${j} (${n})`;
+        assertAllClose(ws[j].dataSync(), refs[j].dataSync(), 1e-5, 1e-6, what);
+        assertAllClose(opt.m[j].dataSync(), ms[j].dataSync(), 1e-5, 1e-7, `${what} m`);
+        assertAllClose(opt.v[j].dataSync(), vs[j].dataSync(), 1e-5, 1e-9, `${what} v`);
+      });
     } finally {
       setNativeAdam(null);
     }

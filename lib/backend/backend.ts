@@ -18,6 +18,7 @@ import { registerScanOp } from "../scan/op.ts";
 import { registerCrossOps } from "../scan/cross.ts";
 import { registerSS2DCore } from "../scan/ss2d_core.ts";
 import { registerBlockOp } from "../model/block_op.ts";
+import { registerSpaceToDepth } from "../model/merge_op.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 
 /** Backends a config may name. */
@@ -84,7 +85,10 @@ export async function setupBackend(name: string): Promise<string> {
   registerSS2DCore(tfName);
   registerIm2col(tfName);
   // The fused normalisations read tensors synchronously: only where that is free.
-  if (tfName === "cpu" || tfName === "wasm") registerNorm(tfName);
+  if (tfName === "cpu" || tfName === "wasm") {
+    registerNorm(tfName);
+    registerSpaceToDepth(tfName);
+  }
   // The fused block runs on the native library, which serves the wasm heap only.
   if (tfName === "wasm") registerBlockOp(tfName);
   const ok = await tf.setBackend(tfName);

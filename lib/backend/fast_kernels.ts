@@ -111,17 +111,19 @@ export interface AdamScalars {
   c2: number;
 }
 
-/** A native Adam(W) update of flat arrays: (w, g, m, v) → (wo, mo, vo). */
-export type NativeAdam = (
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  s: AdamScalars,
-  wo: Float32Array,
-  mo: Float32Array,
-  vo: Float32Array,
-) => void;
+/** The arrays of one tensor's Adam(W) update: inputs w, g, m, v; outputs wo, mo, vo. */
+export interface AdamArrays {
+  w: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  wo: Float32Array;
+  mo: Float32Array;
+  vo: Float32Array;
+}
+
+/** A native Adam(W) update of many tensors at once (one optimiser step of a network). */
+export type NativeAdam = (tensors: AdamArrays[], s: AdamScalars) => void;
 
 let nativeAdam: NativeAdam | null = null;
 

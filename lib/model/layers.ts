@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { constant, normal, type ParamStore, truncNormal, uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
 import { fusedNorm, fusedNormAvailable } from "./norm.ts";
+import { spaceToDepth, spaceToDepthAvailable, spaceToDepthOps } from "./merge_op.ts";
 
 /** Per-call state: training mode, the DropPath stream, and BatchNorm statistics to commit. */
 export interface ForwardContext {
@@ -262,12 +263,7 @@ export function initPatchMerging(ps: ParamStore, name: string, dim: number, r: R
  * x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2] (as VMamba), halving H and W.
  */
 export function patchMerging(ps: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const h2 = h / 2, w2 = w / 2;
-  // rows split into (h2, 2); columns (w2, 2) folded into the channel axis as 2·c
-  const r = tf.reshape(x, [b * h2, 2, w2, 2 * c]);
-  const part = (i: number, j: number) => tf.slice(r, [0, i, 0, j * c], [b * h2, 1, w2, c]);
-  const cat = tf.concat([part(0, 0), part(1, 0), part(0, 1), part(1, 1)], 3);
-  const y = layerNorm(ps, `${name}.norm`, tf.reshape(cat, [b, h2, w2, 4 * c]));
+  const cat = spaceToDepthAvailable() ? spaceToDepth(x) : spaceToDepthOps(x);
+  const y = layerNorm(ps, `${name}.norm`, cat);
   return linear(ps, `${name}.reduction`, y, false) as tf.Tensor4D;
 }

@@ -45,7 +45,7 @@ export interface NativeScanKernel extends ScanKernel, NativeConv {
   readonly ss2d: NativeSS2D;
   /** C (M,N) = op(A)·op(B), row-major (A is (M,K) or (K,M) if transA; B (K,N) or (N,K)). */
   gemm: Gemm;
-  /** One Adam(W) update of a flat parameter array into wo, mo, vo. */
+  /** One Adam(W) update of many parameter arrays (each into its wo, mo, vo). */
   adamStep: NativeAdam;
   /** The fused LayerNorm ("row") / BatchNorm ("col") forward and backward. */
   norm: NativeNorm;
@@ -171,9 +171,10 @@ const SYMBOLS = {
   },
   // M, N, K, A, transA, B, transB, C, nthreads
   sm_gemm: { parameters: [I32, I32, I32, BUF, I32, BUF, I32, BUF, I32], result: I32 },
-  // n, w, g, m, v, lr, beta1, beta2, eps, wd, c1, c2, wo, mo, vo, nthreads
-  sm_adam: {
-    parameters: [I32, BUF, BUF, BUF, BUF, F32, F32, F32, F32, F32, F32, F32, BUF, BUF, BUF, I32],
+  // count, sizes (Int32Array), pointer table (7 per tensor), lr, beta1, beta2, 1 − beta1,
+  // 1 − beta2, eps, wd, c1, c2, nthreads
+  sm_adam_multi: {
+    parameters: [I32, BUF, BUF, F32, F32, F32, F32, F32, F32, F32, F32, F32, I32],
     result: I32,
   },
   // R, C, colMode, eps, x, gamma, beta, y, mean, var, rstd, nthreads
@@ -455,23 +456,22 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
       const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
       if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);
     },
-    adamStep(w, g, m, v, c, wo, mo, vo) {
-      const rc = s.sm_adam(
-        w.length,
-        w,
-        g,
-        m,
-        v,
+    adamStep(tensors, c) {
+      const sizes = Int32Array.from(tensors, (t) => t.w.length);
+      const ptrs = pointerTable(tensors.flatMap((t) => [t.w, t.g, t.m, t.v, t.wo, t.mo, t.vo]));
+      const rc = s.sm_adam_multi(
+        tensors.length,
+        sizes,
+        ptrs,
         c.lr,
         c.beta1,
         c.beta2,
+        1 - c.beta1,
+        1 - c.beta2,
         c.eps,
         c.weightDecay,
         c.c1,
         c.c2,
-        wo,
-        mo,
-        vo,
         threads,
       );
       if (rc !== 0) throw new Error(`native Adam step failed (code ${rc})`);
