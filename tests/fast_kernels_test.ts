@@ -97,12 +97,21 @@ Deno.test({
           "K over one k-block, transposeA",
           () => tf.matMul(data([600, 9], 15), data([600, 97], 16), true, false),
         ],
+        // Enough rows for the tile-by-tile path (A packed one tile at a time).
+        [
+          "many row tiles, K over a k-block",
+          () => tf.matMul(data([131, 300], 17), data([300, 50], 18)),
+        ],
+        [
+          "many row tiles, transposeA",
+          () => tf.matMul(data([300, 131], 19), data([300, 50], 20), true, false),
+        ],
       ];
       for (const [name, f] of cases) {
         const [a, b] = await onBoth(f);
         a.forEach((v, i) => assertAllClose(b[i], v, 1e-4, 1e-5, `${name} [${i}]`));
       }
-      assertEquals(calls, 12, "native gemm calls (one per matrix)");
+      assertEquals(calls, 14, "native gemm calls (one per matrix)");
     } finally {
       setNativeGemm(null);
     }

@@ -9,6 +9,12 @@
  * an MR×NR block of C in registers. K is cut into blocks of KC so a tile's A and B stay in
  * cache. Each C element is summed over k in one fixed order (k-blocks in sequence) by one thread:
  * results do not depend on the thread count.
+ *
+ * When A has enough tiles, each thread packs one tile's k-block at a time into a small buffer
+ * that stays in L1 and runs it against every panel of B, so A is read once and never copied
+ * whole. A is read through a packing callback: the convolutions (conv.c) pack their im2col
+ * rows straight from the image instead of materialising the im2col matrix (for a 3×3
+ * convolution 9× the image, written and read twice more by a whole-matrix pack).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +28,7 @@ typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned lo
 #define NR (16 * NV) /* 48 columns: the channel counts of MedMamba are multiples of 48 */
 #define KC 256
 
-/* Scratch slots: 0, 1 the gemm's packed A and B; 2 the convolutions' im2col (conv.c); 3–18 the
+/* Scratch slots: 0, 1 the gemm's packed A and B; 2 unused; 3–18 the
  * fused SS2D core's workspace (ss2d_core.c); 19–47 the fused block's (block.c). */
 #define SCRATCH_SLOTS 48
 static __thread float *tbuf[SCRATCH_SLOTS]; /* per OS thread: Workers may share the library */
@@ -62,25 +68,30 @@ static void pack_b(const float *B, int transB, int K, int N, float *Bp) {
   }
 }
 
-/* Ap[tile][k][0..MR) = op(A)[tile*MR + r][k], zero beyond M. */
-static void pack_a(const float *A, int transA, int M, int K, float *Ap) {
-  const int tiles = (M + MR - 1) / MR;
-  #pragma omp for schedule(static)
-  for (int t = 0; t < tiles; t++) {
-    float *dst = Ap + (size_t)t * K * MR;
-    const int i0 = t * MR, h = M - i0 < MR ? M - i0 : MR;
-    if (!transA) {
-      for (int r = 0; r < h; r++) {
-        const float *src = A + (size_t)(i0 + r) * K;
-        for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = src[k];
-      }
-    } else {
-      for (int k = 0; k < K; k++) memcpy(dst + (size_t)k * MR, A + (size_t)k * M + i0, h * sizeof(float));
+/* Packs rows [i0, i0 + h) (h ≤ MR) and columns [k0, k0 + kc) of op(A) into dst[k][0..MR),
+ * zero for rows h..MR. */
+typedef void (*PackA)(const void *ctx, int i0, int h, int k0, int kc, float *dst);
+
+/* op(A) of a plain row-major matrix. */
+typedef struct {
+  const float *A;
+  int transA, M, K;
+} MatA;
+
+static void pack_mat(const void *ctx, int i0, int h, int k0, int kc, float *dst) {
+  const MatA *a = ctx;
+  if (!a->transA) {
+    for (int r = 0; r < h; r++) {
+      const float *src = a->A + (size_t)(i0 + r) * a->K + k0;
+      for (int k = 0; k < kc; k++) dst[(size_t)k * MR + r] = src[k];
     }
-    if (h < MR)
-      for (int k = 0; k < K; k++)
-        for (int r = h; r < MR; r++) dst[(size_t)k * MR + r] = 0.f;
+  } else {
+    for (int k = 0; k < kc; k++)
+      memcpy(dst + (size_t)k * MR, a->A + (size_t)(k0 + k) * a->M + i0, h * sizeof(float));
   }
+  if (h < MR)
+    for (int k = 0; k < kc; k++)
+      for (int r = h; r < MR; r++) dst[(size_t)k * MR + r] = 0.f;
 }
 
 /*
@@ -126,19 +137,50 @@ static inline void micro(int kc, const float *a, const float *b, float *C, int N
   }
 }
 
-/** C (M,N) = op(A)·op(B). A is (M,K), or (K,M) if transA; B is (K,N), or (N,K) if transB. */
-int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
-            float *C, int nthreads) {
+/** C (M, N) = A·op(B) with A read through `pack` (see PackA); B is (K,N), or (N,K) if transB. */
+int sm_gemm_packed(int M, int N, int K, PackA pack, const void *ctx, const float *B, int transB,
+                   float *C, int nthreads) {
   if (M <= 0 || N <= 0 || K <= 0) return -1;
   const int tilesM = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
-  float *Ap = sm_scratch(0, (size_t)tilesM * MR * K);
   float *Bp = sm_scratch(1, (size_t)panels * NR * K);
-  if (!Ap || !Bp) return -2;
+  if (!Bp) return -2;
   const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
+  if (tilesM >= 4 * nt) {
+    /* Tile by tile: each thread packs MR × KC of A into its own buffer and sweeps all panels. */
+    int failed = 0;
+    #pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+      pack_b(B, transB, K, N, Bp); /* implicit barrier */
+      float *ap = sm_scratch(0, (size_t)MR * KC);
+      if (!ap) failed = 1;
+      #pragma omp for schedule(static)
+      for (int t = 0; t < tilesM; t++) {
+        if (!ap) continue;
+        const int i0 = t * MR, h = M - i0 < MR ? M - i0 : MR;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+          const int kc = K - k0 < KC ? K - k0 : KC;
+          pack(ctx, i0, h, k0, kc, ap);
+          for (int p = 0; p < panels; p++) {
+            const int j0 = p * NR, w = N - j0 < NR ? N - j0 : NR;
+            micro(kc, ap, Bp + (size_t)p * K * NR + (size_t)k0 * NR, C + (size_t)i0 * N + j0, N,
+                  h, w, k0 == 0);
+          }
+        }
+      }
+    }
+    return failed ? -2 : 0;
+  }
+  /* Few tiles (small M): pack all of A, then share (panel, tile) units between threads. */
+  float *Ap = sm_scratch(0, (size_t)tilesM * MR * K);
+  if (!Ap) return -2;
   const int units = tilesM * panels;
   #pragma omp parallel num_threads(nt)
   {
-    pack_a(A, transA, M, K, Ap);
+    #pragma omp for schedule(static)
+    for (int t = 0; t < tilesM; t++) {
+      const int i0 = t * MR, h = M - i0 < MR ? M - i0 : MR;
+      pack(ctx, i0, h, 0, K, Ap + (size_t)t * K * MR);
+    }
     pack_b(B, transB, K, N, Bp);
     /* implicit barrier after each omp for */
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -157,3 +199,9 @@ int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int
   return 0;
 }
 
+/** C (M,N) = op(A)·op(B). A is (M,K), or (K,M) if transA; B is (K,N), or (N,K) if transB. */
+int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
+            float *C, int nthreads) {
+  const MatA a = {A, transA, M, K};
+  return sm_gemm_packed(M, N, K, pack_mat, &a, B, transB, C, nthreads);
+}
