@@ -140,7 +140,9 @@ const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
 /** And the fused SS-Conv-SSM block, built on all of the above. */
 const BLOCK_URL = new URL("../../native/cpu/block.c", import.meta.url);
 /** Headers the sources include: part of the cache key, not compiled on their own. */
-const HEADER_URLS = [new URL("../../native/cpu/transpose16.h", import.meta.url)];
+const HEADER_URLS = ["transpose16.h", "vmath.h"].map((h) =>
+  new URL(`../../native/cpu/${h}`, import.meta.url)
+);
 const BUILD_URL = new URL("../../native/build/", import.meta.url);
 /**
  * -z nodelete: the library (and with it libgomp) stays mapped when Deno closes it, e.g. when a

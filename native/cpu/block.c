@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include "vmath.h"
 
 int sm_gemm(int M, int N, int K, const float *A, int transA, const float *B, int transB,
             float *C, int nthreads);
@@ -116,12 +117,34 @@ static int dims_of(const int32_t *d, float ln_eps, float bn_eps, int nthreads, D
   return 0;
 }
 
-static inline float sigmoidf(float v) { return 1.f / (1.f + expf(-v)); }
-static inline float siluf(float v) { return v * sigmoidf(v); }
-/* d SiLU / dv = σ(v)·(1 + v·(1 − σ(v))) */
-static inline float silu_grad(float v) {
-  const float s = sigmoidf(v);
-  return s * (1.f + v * (1.f - s));
+/* Unaligned 16-float loads and stores (vf itself is 64-byte aligned). */
+typedef float vfu __attribute__((vector_size(64), aligned(4)));
+
+static inline vf load_n(const float *p, int n) {
+  if (n == 16) return *(const vfu *)p;
+  vf v = {0};
+  memcpy(&v, p, sizeof(float) * n);
+  return v;
+}
+
+static inline void store_n(float *p, vf v, int n) {
+  if (n == 16) *(vfu *)p = v;
+  else memcpy(p, &v, sizeof(float) * n);
+}
+
+/* y = SiLU(x) over n floats, 16 at a time (tail zero-padded, so every element gets the same
+ * vector arithmetic wherever it sits). */
+static inline void silu_row(const float *x, float *y, int n) {
+  for (int i = 0; i < n; i += 16) {
+    const int m = n - i < 16 ? n - i : 16;
+    store_n(y + i, silu_v(load_n(x + i, m)), m);
+  }
+}
+
+/* y (rows, n) = SiLU(x), both contiguous. */
+static void silu_all(const float *x, float *y, size_t rows, int n, int nt) {
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (size_t r = 0; r < rows; r++) silu_row(x + r * n, y + r * n, n);
 }
 
 /* dst (P, h) = columns [off, off + h) of src (P, ld). */
@@ -339,8 +362,7 @@ static int ssm_half_to_core(const Dims *s, void **p, SsmAct *a) {
   if (rc) return rc;
   if ((rc = sm_gemm((int)P, 2 * di, h, a->u, 0, p[P_WIN], 0, a->xz, s->nt))) return rc;
   dw_fwd(s, a->xz, 2 * di, p[P_WDW], p[P_BDW], a->v);
-  #pragma omp parallel for num_threads(s->nt) schedule(static)
-  for (size_t i = 0; i < P * di; i++) a->xc[i] = siluf(a->v[i]);
+  silu_all(a->v, a->xc, P, di, s->nt);
   neg_exp(p[P_ALOG], (size_t)s->K * di * s->N, a->A);
   return 0;
 }
@@ -357,7 +379,10 @@ static int ssm_gate(const Dims *s, void **p, SsmAct *a) {
     const float *z = a->xz + r * 2 * di + di;
     const float *nr = a->n + r * di;
     float *gr = a->g + r * di;
-    for (int d = 0; d < di; d++) gr[d] = nr[d] * siluf(z[d]);
+    for (int d = 0; d < di; d += 16) {
+      const int m = di - d < 16 ? di - d : 16;
+      store_n(gr + d, load_n(nr + d, m) * silu_v(load_n(z + d, m)), m);
+    }
   }
   return 0;
 }
@@ -495,8 +520,7 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
     int r2 = sm_norm_fwd((int)P, h, 0, s.ln_eps, sa.right, p[P_LN1_G], p[P_LN1_B], sa.u,
                          sa.ln1_mean, sa.var, sa.ln1_rstd, nt);
     if (r2) return r2;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t i = 0; i < pd; i++) sa.xc[i] = siluf(sa.v[i]);
+    silu_all(sa.v, sa.xc, P, di, nt);
     neg_exp(p[P_ALOG], (size_t)s.K * di * s.N, sa.A);
     if ((r2 = ssm_gate(&s, p, &sa))) return r2;
   }
@@ -521,9 +545,12 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   for (size_t r = 0; r < P; r++) {
     const float *z = sa.xz + r * 2 * di + di, *nr = sa.n + r * di, *gr = dg + r * di;
     float *dnr = dn + r * di, *dzr = dxz + r * 2 * di + di;
-    for (int d = 0; d < di; d++) {
-      dnr[d] = gr[d] * siluf(z[d]);
-      dzr[d] = gr[d] * nr[d] * silu_grad(z[d]);
+    for (int d = 0; d < di; d += 16) {
+      const int m = di - d < 16 ? di - d : 16;
+      const vf zv = load_n(z + d, m), g = load_n(gr + d, m);
+      const vf sg = sigmoid_v(zv);
+      store_n(dnr + d, g * (zv * sg), m);
+      store_n(dzr + d, g * load_n(nr + d, m) * (sg * (zv * (1.0f - sg) + 1.0f)), m);
     }
   }
   /* out_norm: dm (into d1) */
@@ -547,7 +574,12 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   PROF(13, "b ss2d core");
   /* SiLU: dv = dxc·SiLU'(v) (in place) */
   #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t i = 0; i < pd; i++) dxc[i] *= silu_grad(sa.v[i]);
+  for (size_t r = 0; r < P; r++)
+    for (int d = 0; d < di; d += 16) {
+      const int m = di - d < 16 ? di - d : 16;
+      float *g = dxc + r * di + d;
+      store_n(g, load_n(g, m) * dsilu_v(load_n(sa.v + r * di + d, m)), m);
+    }
   const float *dv = dxc;
   /* depthwise conv: dWdw, dbdw, dxp (into dxz's first di columns) */
   dw_bwd_filter(&s, sa.xz, 2 * di, dv, p[G_WDW], p[G_BDW]);

@@ -47,6 +47,7 @@
 #define SS_X86 1
 #endif
 #include "transpose16.h"
+#include "vmath.h"
 /* 64-byte vectors passed between static functions: the ABI note does not concern us. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -58,9 +59,6 @@
 /* ABI version: bump when a signature changes (lib/scan/native.ts checks it). */
 #define SS_VERSION 1
 
-typedef float vf __attribute__((vector_size(64), aligned(64)));
-typedef int32_t vi __attribute__((vector_size(64), aligned(64)));
-
 typedef struct {
   int batch, dim, len, ns, groups;
   int cpg;    /* channels per group */
@@ -70,48 +68,7 @@ typedef struct {
   int softplus;
 } SsShape;
 
-/* ---------- vector math ---------- */
-
-static inline vf splat(float x) {
-  vf v = {0};
-  return v + x;
-}
-
-static inline vf select_v(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf max_v(vf a, vf b) { return select_v(a > b, a, b); }
-static inline vf min_v(vf a, vf b) { return select_v(a < b, a, b); }
-
-/* 2^k * p for integral-valued k (as float) with |k| small enough after the callers' clamps. */
-static inline vf ldexp_v(vf p, vf k) {
-#ifdef __AVX512F__
-  /* scalef is exact and saturates to 0 / inf by itself */
-  return (vf)_mm512_scalef_ps((__m512)p, (__m512)k);
-#else
-  vi ki = __builtin_convertvector(k, vi);
-  return p * (vf)((ki + 127) << 23);
-#endif
-}
-
-/* Round to nearest integer (ties to even), as float. */
-static inline vf round_v(vf x) {
-#ifdef __AVX512F__
-  return (vf)_mm512_roundscale_ps((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#else
-  return (x + 12582912.0f) - 12582912.0f; /* 1.5 * 2^23 trick, valid for |x| < 2^22 */
-#endif
-}
-
-/* Without scalef, keep 2^k a normal float: results below 2^-126 become 2^-126 (1.2e-38),
- * far below float32 resolution of anything they are added to. */
-static inline vf clamp_v(vf x, float lo, float hi) {
-#ifdef __AVX512F__
-  (void)lo;
-  (void)hi;
-  return x;
-#else
-  return min_v(max_v(x, splat(lo)), splat(hi));
-#endif
-}
+/* ---------- vector math (more in vmath.h) ---------- */
 
 /* 2^t, Cephes exp2f polynomial on [-0.5, 0.5] (peak relative error 1.7e-7). The scan's hot loop
  * calls this on dt * (A log2 e): one multiply less than exp, and no Cody-Waite split, whose
@@ -127,24 +84,6 @@ static inline vf exp2_v(vf t) {
   p = p * r + 2.402264791363012e-1f;
   p = p * r + 6.931472028550421e-1f;
   p = p * r + 1.0f;
-  return ldexp_v(p, k);
-}
-
-/* exp with Cephes' expf polynomial and a two-constant ln 2 split (about 1 ulp); used per
- * (t, channel) for softplus and its derivative, where tiny results need relative precision. */
-static inline vf exp_v(vf x) {
-  x = clamp_v(x, -87.0f, 88.0f);
-  const vf k = round_v(x * 1.44269504088896341f);
-  vf r = x - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r;
-  p = p + 1.0f;
   return ldexp_v(p, k);
 }
 
