@@ -319,14 +319,14 @@ int ss2d_bwd(int B, int H, int W, int di, int K, int N, int R, const float *xc, 
   gather_xdbl(&s, Z, ddtl, dBs, dCs, 1, nt);
   if ((rc = sm_gemm(K * C2, di, B * L, Z, 1, xc, 0, dWx, nt))) return rc;
   if ((rc = sm_gemm(B * L, di, K * C2, Z, 0, Wx, 0, dxp, nt))) return rc;
-  /* Sum the per-(b, k) dWdt partials over b in a fixed order. */
-  memset(dWdt, 0, sizeof(float) * K * di * R);
-  for (int b = 0; b < B; b++) {
-    for (int k = 0; k < K; k++) {
-      const float *pw = pWdt + (size_t)(b * K + k) * R * di; /* (R, di) */
-      float *gw = dWdt + (size_t)k * di * R;                  /* (di, R) */
-      for (int r = 0; r < R; r++)
-        for (int d = 0; d < di; d++) gw[(size_t)d * R + r] += pw[(size_t)r * di + d];
+  /* Sum the per-(b, k) dWdt partials (R, di) over b in a fixed order into dWdt (K, di, R). */
+  #pragma omp parallel for num_threads(nt) schedule(static)
+  for (int kd = 0; kd < K * di; kd++) {
+    const int k = kd / di, d = kd % di;
+    for (int r = 0; r < R; r++) {
+      float acc = 0.f;
+      for (int b = 0; b < B; b++) acc += pWdt[((size_t)(b * K + k) * R + r) * di + d];
+      dWdt[(size_t)kd * R + r] = acc;
     }
   }
   cross_merge(&s, du, dxc, nt); /* the adjoint of cross-scan (the scan's du) */
