@@ -3,6 +3,9 @@ import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { emaDecayAt, WeightEma } from "../lib/train/ema.ts";
 import { setupBackend } from "../lib/backend/backend.ts";
+import { loadNativeKernel } from "../lib/scan/native.ts";
+import { selectScanKernel } from "../lib/scan/select.ts";
+import { rng } from "../lib/util/rng.ts";
 
 await setupBackend("wasm");
 
@@ -56,4 +59,39 @@ Deno.test("ema: state round trip restores the shadow weights and the update coun
   assertEquals(x, y);
   a.dispose();
   b.dispose();
+});
+
+Deno.test({
+  name: "ema: the native update (wasm heap, one call) equals the TypeScript loop bit for bit",
+  ignore: loadNativeKernel({ quiet: true }) === null,
+  fn: () => {
+    const run = (native: boolean) => {
+      selectScanKernel(native ? "native" : "loop", { quiet: true });
+      const s = new ParamStore();
+      const r = rng(3, "ema");
+      s.add("a", [70001], Float32Array.from({ length: 70001 }, () => r.normal()));
+      s.add("b", [5], Float32Array.from({ length: 5 }, () => r.normal()), false);
+      const ema = new WeightEma(s, 0.999);
+      for (let t = 0; t < 12; t++) {
+        for (const p of s.params.values()) {
+          p.variable.assign(
+            tf.tensor(
+              Float32Array.from({ length: p.variable.size }, () => r.normal()),
+              p.variable.shape,
+            ),
+          );
+        }
+        ema.update();
+      }
+      const out = Object.values(ema.stateTensors()).map((t) => Array.from(t.dataSync()));
+      s.dispose();
+      return out;
+    };
+    const native = run(true), ts = run(false);
+    native.forEach((a, j) => {
+      const i = a.findIndex((v, k) => !Object.is(v, ts[j][k]));
+      assertEquals(i, -1, `tensor ${j} differs at [${i}]: ${a[i]} vs ${ts[j][i]}`);
+    });
+    selectScanKernel("auto", { quiet: true });
+  },
 });

@@ -182,6 +182,30 @@ export function activeNativeNorm(): NativeNorm | null {
   return onWasm(nativeNorm);
 }
 
+/** A native moving-average update: shadow = d·shadow + (1 − d)·weights, for each pair. */
+export type NativeEma = (pairs: [Float32Array, Float32Array][], d: number) => void;
+
+let nativeEma: NativeEma | null = null;
+
+/** Sets (or clears) the native moving-average update. */
+export function setNativeEma(e: NativeEma | null): void {
+  nativeEma = e;
+}
+
+/**
+ * The native moving-average update and zero-copy views of `tensors` on the wasm heap, when the
+ * native library is set and the wasm backend is active; else null. The views are valid until the
+ * next tfjs allocation (a heap growth detaches them): use them at once.
+ */
+export function nativeEmaWithViews(
+  tensors: tf.Tensor[],
+): { ema: NativeEma; views: Float32Array[] } | null {
+  const ema = onWasm(nativeEma);
+  if (!ema || tensors.some((t) => t.dtype !== "float32")) return null;
+  const be = tf.backend() as WasmBackend;
+  return { ema, views: tensors.map((t) => be.typedArrayFromHeap(t) as Float32Array) };
+}
+
 /**
  * The fused SS-Conv-SSM block (native/cpu/block.c): `dims` is its int table, `arrays` its
  * pointer table (null for absent arrays), in the orders documented there and mirrored in

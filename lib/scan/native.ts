@@ -16,6 +16,7 @@ import type {
   NativeAdam,
   NativeBlock,
   NativeConv,
+  NativeEma,
   NativeNorm,
 } from "../backend/fast_kernels.ts";
 import { createHash } from "node:crypto";
@@ -51,6 +52,8 @@ export interface NativeScanKernel extends ScanKernel, NativeConv {
   norm: NativeNorm;
   /** The fused SS-Conv-SSM block, forward and backward. */
   block: NativeBlock;
+  /** One moving-average update of many (shadow, weights) pairs. */
+  ema: NativeEma;
   /**
    * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
@@ -137,6 +140,8 @@ const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
 const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
 /** And the fused Adam(W) step. */
 const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
+/** And the moving average of the weights. */
+const EMA_URL = new URL("../../native/cpu/ema.c", import.meta.url);
 /** And the fused SS-Conv-SSM block, built on all of the above. */
 const BLOCK_URL = new URL("../../native/cpu/block.c", import.meta.url);
 /** Headers the sources include: part of the cache key, not compiled on their own. */
@@ -196,6 +201,8 @@ const SYMBOLS = {
     parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
     result: I32,
   },
+  // count, sizes (Int32Array), pointer table (shadow, weights per tensor), decay, nthreads
+  sm_ema_multi: { parameters: [I32, BUF, BUF, "f64", I32], result: I32 },
   // dims (Int32Array), pointer table (BigUint64Array), ln eps, bn eps, nthreads
   sm_block_fwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
   sm_block_bwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
@@ -316,7 +323,9 @@ function buildAndOpen(portable: boolean): Loaded {
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
   const sources = [
     src,
-    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL, BLOCK_URL].map((u) => fileURLToPath(u)),
+    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL, EMA_URL, BLOCK_URL].map((u) =>
+      fileURLToPath(u)
+    ),
   ];
   const headers = HEADER_URLS.map((u) => fileURLToPath(u));
   const source = [...sources, ...headers].map((f) => Deno.readTextFileSync(f)).join("\0");
@@ -450,10 +459,16 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
       if (rc !== 0) throw new Error(`native block backward failed (code ${rc})`);
     },
   };
+  const ema: NativeEma = (pairs, d) => {
+    const sizes = Int32Array.from(pairs, ([sh]) => sh.length);
+    const rc = s.sm_ema_multi(pairs.length, sizes, pointerTable(pairs.flat()), d, threads);
+    if (rc !== 0) throw new Error(`native moving average failed (code ${rc})`);
+  };
   return {
     name: "native",
     ss2d,
     block,
+    ema,
     gemm(M, N, K, A, transA, B, transB, C) {
       const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
       if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);

@@ -13,6 +13,7 @@ import {
   setNativeAdam,
   setNativeBlock,
   setNativeConv,
+  setNativeEma,
   setNativeGemm,
   setNativeNorm,
 } from "../backend/fast_kernels.ts";
@@ -65,6 +66,7 @@ export function selectScanKernel(
   setNativeConv(useGemm ? native : null);
   setNativeAdam(native?.adamStep ?? null);
   setNativeNorm(native?.norm ?? null);
+  setNativeEma(native?.ema ?? null);
   // The fused block is built on the native gemm and convolutions.
   setNativeBlock(useGemm ? native.block : null);
   const kernel: ScanKernel = native ?? loopKernel;
