@@ -211,21 +211,23 @@ static int bn_apply(const Dims *s, const float *x, const float *g, const float *
   return 0;
 }
 
-/* Depthwise 3×3 SAME convolution + bias on (B,H,W,C) with input row stride ldx: y (P, C). */
-static void dw_fwd(const Dims *s, const float *x, int ldx, const float *w, const float *bias,
-                   float *y) {
-  const int H = s->H, W = s->W, C = s->di;
+/* Depthwise 3×3 SAME convolution on (B,H,W,C) rows of stride ldx into rows of stride ldy:
+ * y[i,j] = bias + Σ x[i + o(kh), j + o(kw)]·w[kh,kw] with o(k) = k − 1, or 1 − k when `flip`
+ * (the input gradient: the convolution of dy with the flipped filter, bias NULL). */
+static void dw_conv(const Dims *s, const float *x, int ldx, const float *w, int flip,
+                    const float *bias, float *y, int ldy) {
+  const int H = s->H, W = s->W, C = s->di, sg = flip ? -1 : 1;
   #pragma omp parallel for num_threads(s->nt) schedule(static)
   for (int by = 0; by < s->B * H; by++) {
     const int b = by / H, i = by % H;
     for (int j = 0; j < W; j++) {
-      float *o = y + ((size_t)by * W + j) * C;
-      for (int c = 0; c < C; c++) o[c] = bias[c];
+      float *o = y + ((size_t)by * W + j) * ldy;
+      for (int c = 0; c < C; c++) o[c] = bias ? bias[c] : 0.f;
       for (int kh = 0; kh < 3; kh++) {
-        const int si = i + kh - 1;
+        const int si = i + sg * (kh - 1);
         if (si < 0 || si >= H) continue;
         for (int kw = 0; kw < 3; kw++) {
-          const int sj = j + kw - 1;
+          const int sj = j + sg * (kw - 1);
           if (sj < 0 || sj >= W) continue;
           const float *xr = x + (((size_t)b * H + si) * W + sj) * ldx;
           const float *wr = w + (kh * 3 + kw) * C;
@@ -236,32 +238,7 @@ static void dw_fwd(const Dims *s, const float *x, int ldx, const float *w, const
   }
 }
 
-/* Input gradient of dw_fwd: dx (row stride ldx) = Σ dy at the positions each input reached. */
-static void dw_bwd_input(const Dims *s, const float *dy, const float *w, float *dx, int ldx) {
-  const int H = s->H, W = s->W, C = s->di;
-  #pragma omp parallel for num_threads(s->nt) schedule(static)
-  for (int by = 0; by < s->B * H; by++) {
-    const int b = by / H, i = by % H;
-    for (int j = 0; j < W; j++) {
-      float *o = dx + ((size_t)by * W + j) * ldx;
-      for (int c = 0; c < C; c++) o[c] = 0.f;
-      /* y[i', j'] read x[i' + kh − 1, j' + kw − 1]: x[i, j] went to i' = i − kh + 1 */
-      for (int kh = 0; kh < 3; kh++) {
-        const int yi = i - kh + 1;
-        if (yi < 0 || yi >= H) continue;
-        for (int kw = 0; kw < 3; kw++) {
-          const int yj = j - kw + 1;
-          if (yj < 0 || yj >= W) continue;
-          const float *gr = dy + (((size_t)b * H + yi) * W + yj) * C;
-          const float *wr = w + (kh * 3 + kw) * C;
-          for (int c = 0; c < C; c++) o[c] += gr[c] * wr[c];
-        }
-      }
-    }
-  }
-}
-
-/* Filter and bias gradients of dw_fwd: dw[kh,kw,c] = Σ dy·x, dbias[c] = Σ dy, positions in
+/* Filter and bias gradients of dw_conv: dw[kh,kw,c] = Σ dy·x, dbias[c] = Σ dy, positions in
  * order per channel block (double accumulation). */
 static void dw_bwd_filter(const Dims *s, const float *x, int ldx, const float *dy, float *dw,
                           float *dbias) {
@@ -361,7 +338,7 @@ static int ssm_half_to_core(const Dims *s, void **p, SsmAct *a) {
                        a->ln1_mean, a->var, a->ln1_rstd, s->nt);
   if (rc) return rc;
   if ((rc = sm_gemm((int)P, 2 * di, h, a->u, 0, p[P_WIN], 0, a->xz, s->nt))) return rc;
-  dw_fwd(s, a->xz, 2 * di, p[P_WDW], p[P_BDW], a->v);
+  dw_conv(s, a->xz, 2 * di, p[P_WDW], 0, p[P_BDW], a->v, di);
   silu_all(a->v, a->xc, P, di, s->nt);
   neg_exp(p[P_ALOG], (size_t)s->K * di * s->N, a->A);
   return 0;
@@ -418,6 +395,17 @@ static int acts(const Dims *s, ConvAct *ca, SsmAct *sa, int with_saved) {
   return 0;
 }
 
+/* Points the activations the backward needs at `saved` (t1, t2, c, xz, v, m: the forward's
+ * outputs O_T1… or the backward's inputs S_T1…). */
+static void use_saved(ConvAct *ca, SsmAct *sa, void **saved) {
+  ca->t1 = saved[0];
+  ca->t2 = saved[1];
+  ca->c = saved[2];
+  sa->xz = saved[3];
+  sa->v = saved[4];
+  sa->m = saved[5];
+}
+
 /** Forward. Training writes y, the saved activations and the new running statistics; eval
  * (F_TRAIN clear) writes y only (the other output pointers may be NULL). */
 int sm_block_fwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int nthreads) {
@@ -430,14 +418,7 @@ int sm_block_fwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   SsmAct sa;
   int rc = acts(&s, &ca, &sa, !train);
   if (rc) return rc;
-  if (train) {
-    ca.t1 = p[O_T1];
-    ca.t2 = p[O_T2];
-    ca.c = p[O_C];
-    sa.xz = p[O_XZ];
-    sa.v = p[O_V];
-    sa.m = p[O_M];
-  }
+  if (train) use_saved(&ca, &sa, &p[O_T1]);
   const float *x = p[P_X];
   take_cols(x, P, C, 0, h, ca.left, s.nt);
   take_cols(x, P, C, h, h, sa.right, s.nt);
@@ -488,6 +469,26 @@ static void relu_mask(float *g, const float *a, size_t n, int nt) {
   for (size_t i = 0; i < n; i++) g[i] = a[i] > 0.f ? g[i] : 0.f;
 }
 
+/* The conv half's 3×3 stage i (1 or 2) backward: da (in/out, (P, h)) holds the gradient at the
+ * stage's ReLU output on entry and at its input `in` on return; dt is scratch. Writes dγ, dβ of
+ * BN_i, the conv bias and filter gradients. The ReLU output a_i, BN_i's input t_i and its
+ * statistics come from the recomputation in ca. */
+static int conv_bn_relu_bwd(const Dims *s, const ConvAct *ca, int i, void **p, const float *in,
+                            float *da, float *dt) {
+  const size_t P = s->P;
+  const int h = s->h, nt = s->nt;
+  const float *a = i == 2 ? ca->a2 : ca->a1, *t = i == 2 ? ca->t2 : ca->t1;
+  const int G = i == 2 ? P_BN2_G : P_BN1_G, dG = i == 2 ? G_BN2_G : G_BN1_G;
+  const int dB = i == 2 ? G_B2 : G_B1, dW = i == 2 ? G_W2 : G_W1, Wi = i == 2 ? P_W2 : P_W1;
+  relu_mask(da, a, P * h, nt);
+  int rc = sm_norm_bwd((int)P, h, 1, da, t, p[G], ca->mean[i], ca->rstd[i], dt, p[dG],
+                       p[dG + 1], nt);
+  if (rc) return rc;
+  col_sum(dt, P, h, p[dB], nt);
+  if ((rc = sm_conv2d_same_filter_grad(s->B, s->H, s->W, h, h, 3, in, dt, p[dW], nt))) return rc;
+  return conv_input_grad(s, p[Wi], dt, da);
+}
+
 /** Backward (training only): every gradient of Σ y·dy, all outputs overwritten. */
 int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int nthreads) {
   PROF_START();
@@ -500,12 +501,7 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   SsmAct sa;
   int rc = acts(&s, &ca, &sa, 0);
   if (rc) return rc;
-  ca.t1 = p[S_T1];
-  ca.t2 = p[S_T2];
-  ca.c = p[S_C];
-  sa.xz = p[S_XZ];
-  sa.v = p[S_V];
-  sa.m = p[S_M];
+  use_saved(&ca, &sa, &p[S_T1]);
   const float *x = p[P_X], *dy = p[S_DY];
   float *dx = p[G_X];
   float *d1 = bws(W_D1, pd), *d2 = bws(W_D2, ph); /* (P, di) and (P, h) gradients in turn */
@@ -583,7 +579,7 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   const float *dv = dxc;
   /* depthwise conv: dWdw, dbdw, dxp (into dxz's first di columns) */
   dw_bwd_filter(&s, sa.xz, 2 * di, dv, p[G_WDW], p[G_BDW]);
-  dw_bwd_input(&s, dv, p[P_WDW], dxz, 2 * di);
+  dw_conv(&s, dv, di, p[P_WDW], 1, NULL, dxz, 2 * di);
   PROF(14, "b silu + dwconv");
   /* in_proj: dWin = uᵀ·dxz, du = dxz·Winᵀ (du in d2 as (P, h)) */
   if ((rc = sm_gemm(h, 2 * di, (int)P, sa.u, 1, dxz, 0, p[G_WIN], nt))) return rc;
@@ -631,36 +627,15 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
     }
   col_sum(dt3, P, h, p[G_B3], nt);
   if ((rc = sm_gemm(h, h, (int)P, ca.a2, 1, dt3, 0, p[G_W3], nt))) return rc;
-  float *da2 = d1;
-  if ((rc = sm_gemm((int)P, h, h, dt3, 0, p[P_W3], 1, da2, nt))) return rc;
+  if ((rc = sm_gemm((int)P, h, h, dt3, 0, p[P_W3], 1, d1, nt))) return rc; /* da2 */
   PROF(18, "b conv3");
-  /* ReLU + BN2: dt2 (d2) */
-  relu_mask(da2, ca.a2, ph, nt);
-  float *dt2 = d2;
-  rc = sm_norm_bwd((int)P, h, 1, da2, ca.t2, p[P_BN2_G], ca.mean[2], ca.rstd[2], dt2,
-                   p[G_BN2_G], p[G_BN2_B], nt);
-  if (rc) return rc;
-  PROF(19, "b bn2");
-  /* conv2: db2, dW2 = filter grad(a1, dt2), da1 = conv(dt2, flipped W2) (d1) */
-  col_sum(dt2, P, h, p[G_B2], nt);
-  if ((rc = sm_conv2d_same_filter_grad(B, H, W, h, h, 3, ca.a1, dt2, p[G_W2], nt))) return rc;
-  float *da1 = d1;
-  if ((rc = conv_input_grad(&s, p[P_W2], dt2, da1))) return rc;
-  PROF(20, "b conv2 grads");
-  /* ReLU + BN1: dt1 (d2) */
-  relu_mask(da1, ca.a1, ph, nt);
-  float *dt1 = d2;
-  rc = sm_norm_bwd((int)P, h, 1, da1, ca.t1, p[P_BN1_G], ca.mean[1], ca.rstd[1], dt1,
-                   p[G_BN1_G], p[G_BN1_B], nt);
-  if (rc) return rc;
-  PROF(21, "b bn1");
-  /* conv1: db1, dW1, da0 (d1) */
-  col_sum(dt1, P, h, p[G_B1], nt);
+  /* conv2 → BN2 → ReLU, then conv1 → BN1 → ReLU, each backward; da1 and da0 in d1 */
+  if ((rc = conv_bn_relu_bwd(&s, &ca, 2, p, ca.a1, d1, d2))) return rc;
+  PROF(20, "b bn2 + conv2 grads");
   const float *a0 = (s.flags & F_PRE_BN) ? ca.a0 : ca.left;
-  if ((rc = sm_conv2d_same_filter_grad(B, H, W, h, h, 3, a0, dt1, p[G_W1], nt))) return rc;
+  if ((rc = conv_bn_relu_bwd(&s, &ca, 1, p, a0, d1, d2))) return rc;
+  PROF(22, "b bn1 + conv1 grads");
   float *da0 = d1;
-  if ((rc = conv_input_grad(&s, p[P_W1], dt1, da0))) return rc;
-  PROF(22, "b conv1 grads");
   /* BN0: dleft (o) */
   float *dleft = da0;
   if (s.flags & F_PRE_BN) {
