@@ -27,7 +27,7 @@ options:
 
 examples:
   deno task experiment configs/quickstart.yaml
-  deno task experiment configs/baseline-cpu.yaml --set seed=2 --publish`;
+  deno task experiment configs/aries/best.yaml --set seed=2 --publish`;
 
 await runMain(async () => {
   const { values, positionals } = parseArgs(Deno.args, {

@@ -101,12 +101,17 @@ Deno.test("missing config file is a clear error", () => {
   assertThrows(() => loadConfig("/nonexistent/x.yaml"), StarmambaError, "config file not found");
 });
 
-Deno.test("shipped configs all validate", () => {
-  for (const e of Deno.readDirSync(new URL("../configs", import.meta.url))) {
-    if (e.name.endsWith(".yaml")) {
-      loadConfig(new URL(`../configs/${e.name}`, import.meta.url).pathname);
+Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in ablations/)", () => {
+  let n = 0;
+  for (const dir of ["", "aries/", "explore/"]) {
+    for (const e of Deno.readDirSync(new URL(`../configs/${dir}`, import.meta.url))) {
+      if (e.isFile && e.name.endsWith(".yaml")) {
+        loadConfig(new URL(`../configs/${dir}${e.name}`, import.meta.url).pathname);
+        n++;
+      }
     }
   }
+  assertEquals(n, 18);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {
