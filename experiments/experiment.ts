@@ -5,6 +5,7 @@
  */
 import { loadConfig } from "../lib/config/load.ts";
 import { configReference } from "../lib/config/reference.ts";
+import { configJsonSchema } from "../lib/config/json_schema.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
 import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -23,6 +24,7 @@ options:
   --resume <run dir>  continue an interrupted run (same config and --set overrides)
   --quiet             no progress output
   --keys              list every config key with its type, default and meaning
+  --json-schema       print the config schema as JSON Schema (configs/schema.json)
   -h, --help          this help
 
 examples:
@@ -36,10 +38,15 @@ await runMain(async () => {
     resume: { type: "string" },
     quiet: { type: "boolean" },
     keys: { type: "boolean" },
+    "json-schema": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values["json-schema"]) {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
     return 0;
   }
   if (values.keys) {
