@@ -11,6 +11,7 @@ import {
   type SweepSummary,
 } from "../lib/results/ablation.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { toCsv } from "../lib/results/write.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -192,4 +193,17 @@ Deno.test("ablate CLI: a bad sweep file is exit code 2 with one message", () => 
   const err = new TextDecoder().decode(o.stderr);
   assertEquals(o.code, 2, err);
   assert(err.includes('key "base"') && !/\n\s+at /.test(err), err);
+});
+
+Deno.test("CSV: toCsv output reads back through parseCsv (quotes, commas, newlines in fields)", () => {
+  const rows = [
+    ["index", "file", "label"],
+    ["0", 'a "quoted", name.jpg', "star"],
+    ["1", "two\nlines", "galaxy"],
+    ["2", "", "star"],
+  ];
+  const text = toCsv(rows);
+  assertEquals(text.split("\n")[1], '0,"a ""quoted"", name.jpg",star');
+  assertEquals(parseCsv(text), rows);
+  assertEquals(parseCsv("a,b\r\nc,d\r\n"), [["a", "b"], ["c", "d"]]);
 });

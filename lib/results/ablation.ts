@@ -31,6 +31,7 @@ import { runExperiment, type RunSummary } from "../experiment/run.ts";
 import { mcnemar, type McNemarResult, type Metrics } from "../metrics/metrics.ts";
 import { barChartSvg, type BarRow } from "./plots.ts";
 import { createVersionDir, toCsv, writeIndex } from "./write.ts";
+import { parse as parseCsvText } from "csv-parse/sync";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
@@ -684,35 +685,9 @@ export interface SweepSummary {
   runs: RunRecord[];
 }
 
-/** Minimal RFC 4180 CSV reader (quoted fields with doubled quotes), as toCsv writes. */
+/** Rows of an RFC 4180 CSV text (as toCsv writes), each a list of fields (csv-parse). */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = "", quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      row.push(field);
-      field = "";
-    } else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += ch;
-  }
-  if (field !== "" || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
+  return parseCsvText(text, { relax_column_count: true }) as string[][];
 }
 
 /** Per-image identity and correctness from a run's predictions.csv (argmax, ties → first). */
