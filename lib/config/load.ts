@@ -218,7 +218,10 @@ function validateSection(raw: Obj, spec: SectionSpec, path: string, file: string
 }
 
 /** Validates a raw config object and fills defaults; `file` names it in messages. */
-export function validateConfig(raw: Obj, file = "<config>"): ExperimentConfig {
+export function validateConfig(
+  raw: Record<string, unknown>,
+  file = "<config>",
+): ExperimentConfig {
   return validateSection(raw, SCHEMA, "", file) as unknown as ExperimentConfig;
 }
 

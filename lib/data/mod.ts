@@ -1,0 +1,35 @@
+/**
+ * Data: the synthetic sky, ImageFolder loading, splits (random, grouped by sky position,
+ * k-fold), field context, cropping and augmentation.
+ * @module
+ */
+export type { Dataset } from "./types.ts";
+export { generateSynthetic, type SyntheticOptions } from "./synthetic.ts";
+export {
+  type BadFile,
+  type ImageFolderDataset,
+  type ImageFolderOptions,
+  loadImageFolder,
+  resolveDataRoot,
+} from "./imagefolder.ts";
+export { centerCrop, centerCropPixels } from "./crop.ts";
+export { medianPlane, withFieldContext } from "./context.ts";
+export {
+  frameOf,
+  type GroupedSplit,
+  groupedSplit,
+  kfoldSplits,
+  randomSplit,
+  skyGroupOf,
+  type Split,
+} from "./splits.ts";
+export {
+  type AugmentConfig,
+  type BatchOptions,
+  dihedral,
+  DIHEDRAL_VIEWS,
+  makeBatch,
+  REFERENCE_AUGMENT,
+} from "./augment.ts";
+// Types the signatures above use
+export type { Rng } from "../util/rng.ts";

@@ -1,0 +1,49 @@
+/**
+ * Experiments: the runner (config → data → network → training → result folder), evaluation of a
+ * finished run (test-time augmentation, class weights, ensembles, per-field metrics) and
+ * prediction on new cutouts.
+ * @module
+ */
+export {
+  loadData,
+  makeSplit,
+  modelConfigFor,
+  runExperiment,
+  type RunOptions,
+  type RunSummary,
+} from "./run.ts";
+export {
+  type DecisionRule,
+  type EvaluateOptions,
+  evaluateRun,
+  type RunEvaluation,
+} from "./evaluate.ts";
+export {
+  listInputs,
+  type LoadedRun,
+  loadRun,
+  predictFiles,
+  type PredictionRow,
+  predictionsCsv,
+  type PredictOptions,
+} from "./predict.ts";
+// Types the signatures above use
+export type { ExperimentConfig } from "../config/schema.ts";
+export type { LoadedConfig } from "../config/load.ts";
+export type { MedMamba } from "../model/medmamba.ts";
+export type { ModelConfig } from "../model/config.ts";
+export type { Metrics } from "../metrics/metrics.ts";
+export type { Dataset } from "../data/types.ts";
+export type { Split } from "../data/splits.ts";
+export type { ForwardContext } from "../model/layers.ts";
+export type { Param, ParamStore } from "../model/params.ts";
+export type { Rng } from "../util/rng.ts";
+export type { ClassMetrics } from "../metrics/metrics.ts";
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";

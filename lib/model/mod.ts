@@ -1,0 +1,24 @@
+/**
+ * The network: presets and configuration, parameters, layers, SS2D, the SS-Conv-SSM block (as
+ * tensor ops and fused) and MedMamba itself.
+ * @module
+ */
+export { MODEL_DEFAULTS, type ModelConfig, modelConfig, PRESETS } from "./config.ts";
+export { blockOps, buildMedMamba, dropPathRates, type MedMamba, stageDims } from "./medmamba.ts";
+export { evalContext, type ForwardContext } from "./layers.ts";
+export { type Param, ParamStore } from "./params.ts";
+export { ss2d, ss2dCoreOps, type SS2DDims, ss2dDims } from "./ss2d.ts";
+export { fusedBlock, fusedBlockAvailable } from "./block_op.ts";
+export { fusedNorm, type NormMode } from "./norm.ts";
+export { spaceToDepth, spaceToDepthOps } from "./merge_op.ts";
+export { type BackendName, BACKENDS, setupBackend } from "../backend/backend.ts";
+// Types the signatures above use
+export type { Rng } from "../util/rng.ts";
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";

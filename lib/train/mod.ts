@@ -1,0 +1,35 @@
+/**
+ * Training: the loop, prediction over a dataset, checkpoints, Adam/AdamW and the learning-rate
+ * schedule, the moving average of the weights.
+ * @module
+ */
+export {
+  type EpochRecord,
+  type Evaluation,
+  predict,
+  saveModel,
+  train,
+  type TrainOptions,
+  type TrainResult,
+} from "./train.ts";
+export { loadTensors, saveTensors } from "./checkpoint.ts";
+export { EMA_PREFIX, emaDecayAt, WeightEma } from "./ema.ts";
+export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./optim.ts";
+// Types the signatures above use
+export type { ExperimentConfig } from "../config/schema.ts";
+export type { MedMamba } from "../model/medmamba.ts";
+export type { Metrics } from "../metrics/metrics.ts";
+export type { Dataset } from "../data/types.ts";
+export type { ModelConfig } from "../model/config.ts";
+export type { Param, ParamStore } from "../model/params.ts";
+export type { Rng } from "../util/rng.ts";
+export type { ForwardContext } from "../model/layers.ts";
+export type { ClassMetrics } from "../metrics/metrics.ts";
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "@tensorflow/tfjs-core";
