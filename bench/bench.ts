@@ -11,12 +11,16 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { modelConfig } from "../lib/model/config.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
-import { loopKernel } from "../lib/scan/loop.ts";
-import { loadNativeKernel, nativeDefaultThreads, nativeKernelInfo } from "../lib/scan/native.ts";
-import type { ScanKernel } from "../lib/scan/kernel.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
+import { loopKernel } from "../lib/ops/scan_loop.ts";
+import {
+  loadNativeKernel,
+  nativeDefaultThreads,
+  nativeKernelInfo,
+} from "../lib/backends/wasm/native.ts";
+import type { ScanKernel } from "../lib/ops/scan_kernel.ts";
 import { type CodeVersion, codeVersion, environment } from "../lib/results/provenance.ts";
 import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { type OptionSpec, parseArgs, runMain } from "../lib/util/cli.ts";

@@ -10,7 +10,7 @@
  *   ONCE=1 ncu --section SpeedOfLight --section Occupancy deno run -A bench/cuda_profile.ts
  * @module
  */
-import { loadCudaKernel } from "../lib/scan/cuda.ts";
+import { loadCudaKernel } from "../lib/backends/cuda/cuda.ts";
 
 const r = loadCudaKernel();
 if (!r.ok) {

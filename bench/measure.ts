@@ -10,8 +10,8 @@ import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { Adam } from "../lib/train/optim.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
-import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/scan/kernel.ts";
-import type { NativeScanKernel } from "../lib/scan/native.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/ops/scan_kernel.ts";
+import type { NativeScanKernel } from "../lib/backends/wasm/native.ts";
 import { rng } from "../lib/util/rng.ts";
 import { type FlopCount, flopsPerImage, scanFlops } from "./flops.ts";
 

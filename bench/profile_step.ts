@@ -5,10 +5,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
 import { rng } from "../lib/util/rng.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { crossEntropy } from "../lib/train/loss.ts";

@@ -14,10 +14,14 @@ import {
   type CudaScanKernel,
   deviceScan,
   loadCudaKernel,
-} from "../lib/scan/cuda.ts";
-import type { ScanGrads, ScanInputs } from "../lib/scan/kernel.ts";
-import { loopKernel } from "../lib/scan/loop.ts";
-import { loadNativeKernel, nativeKernelInfo, type NativeScanKernel } from "../lib/scan/native.ts";
+} from "../lib/backends/cuda/cuda.ts";
+import type { ScanGrads, ScanInputs } from "../lib/ops/scan_kernel.ts";
+import { loopKernel } from "../lib/ops/scan_loop.ts";
+import {
+  loadNativeKernel,
+  nativeKernelInfo,
+  type NativeScanKernel,
+} from "../lib/backends/wasm/native.ts";
 import { rng } from "../lib/util/rng.ts";
 
 interface Shape {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { type ModelConfig, modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { estimatePeak, flopsPerImage } from "../bench/flops.ts";

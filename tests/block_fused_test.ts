@@ -6,17 +6,17 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { blockOps, buildMedMamba } from "../lib/model/medmamba.ts";
-import { fusedBlock, fusedBlockAvailable } from "../lib/model/block_op.ts";
+import { fusedBlock, fusedBlockAvailable } from "../lib/ops/ss_conv_ssm.ts";
 import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { ss2dDims } from "../lib/model/ss2d.ts";
-import { setScanKernel } from "../lib/scan/op.ts";
-import { loopKernel } from "../lib/scan/loop.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
+import { setScanKernel } from "../lib/ops/selective_scan.ts";
+import { loopKernel } from "../lib/ops/scan_loop.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
 import { rng } from "../lib/util/rng.ts";
 import { checkFiniteDifferences } from "./finite_diff.ts";
 

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
-import { crossMergeArrays, crossScanArrays, directionIndex } from "../lib/scan/cross.ts";
+import { crossMergeArrays, crossScanArrays, directionIndex } from "../lib/ops/cross_scan.ts";
 import { channelShuffle } from "../lib/model/layers.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 
 Deno.test("cross-scan directions match a hand-worked 2×3 grid", () => {
   // grid (row-major positions):  0 1 2
@@ -38,7 +38,7 @@ Deno.test("cross-scan layout: (B,H,W,D) → (B,K,D,L) with the channel axis befo
 
 Deno.test("cross ops as tfjs kernels: gradients are each other (adjoint)", async () => {
   await setupBackend("cpu");
-  const { crossScan, crossMerge } = await import("../lib/scan/cross.ts");
+  const { crossScan, crossMerge } = await import("../lib/ops/cross_scan.ts");
   const x = tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 3) as tf.Tensor4D;
   const w = tf.randomNormal([2, 4, 3, 16], 0, 1, "float32", 4);
   // <scan(x), w> = <x, merge(w)>, and d/dx <scan(x), w> = merge(w)
@@ -56,7 +56,7 @@ Deno.test("channel shuffle with 2 groups matches the hand-worked index map", asy
 
 Deno.test("transposed im2col matches the shifted-view construction it replaces", async () => {
   await setupBackend("cpu");
-  const { im2colT } = await import("../lib/model/grads.ts");
+  const { im2colT } = await import("../lib/ops/grads.ts");
   const x = tf.randomNormal([2, 5, 4, 3], 0, 1, "float32", 8) as tf.Tensor4D;
   const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
   const views: tf.Tensor[] = [];

@@ -2,9 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { emaDecayAt, WeightEma } from "../lib/train/ema.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
 import { rng } from "../lib/util/rng.ts";
 
 await setupBackend("wasm");

@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import {
   type Gemm,
   type NativeConv,
   setNativeConv,
   setNativeGemm,
-} from "../lib/backend/fast_kernels.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
+} from "../lib/backends/wasm/kernels.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
 
 // The wasm overrides (Slice, SplitV, Concat, batched BatchMatMul) against the cpu backend's stock
 // kernels on the same inputs.

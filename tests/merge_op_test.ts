@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertEquals } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
-import { spaceToDepth, spaceToDepthOps } from "../lib/model/merge_op.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { spaceToDepth, spaceToDepthOps } from "../lib/ops/space_to_depth.ts";
 
 for (const backend of ["cpu", "wasm"]) {
   Deno.test(`PatchMerging's 2×2 gather op equals reshape/slice/concat, forward and gradient, exactly (${backend})`, async () => {

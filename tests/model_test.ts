@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";
-import { setScanKernel } from "../lib/scan/op.ts";
-import { loopKernel } from "../lib/scan/loop.ts";
+import { setScanKernel } from "../lib/ops/selective_scan.ts";
+import { loopKernel } from "../lib/ops/scan_loop.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { initSS2D, ss2d, ss2dDims } from "../lib/model/ss2d.ts";

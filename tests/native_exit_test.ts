@@ -8,9 +8,9 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 
-const NATIVE = new URL("../lib/scan/native.ts", import.meta.url).href;
+const NATIVE = new URL("../lib/backends/wasm/native.ts", import.meta.url).href;
 
 const MODULE = `
 import { loadNativeKernel } from "${NATIVE}";

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
-import { setNativeAdam } from "../lib/backend/fast_kernels.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { setNativeAdam } from "../lib/backends/wasm/kernels.ts";
 import { Adam, adamOps, type AdamScalars, adamStepInto } from "../lib/train/optim.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 
 const S: AdamScalars = {
   lr: 0.1,

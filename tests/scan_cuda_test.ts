@@ -1,5 +1,5 @@
 /**
- * Tests of the CUDA selective scan (native/cuda/selective_scan.cu, lib/scan/cuda.ts).
+ * Tests of the CUDA selective scan (native/cuda/selective_scan.cu, lib/backends/cuda/cuda.ts).
  *
  * - "cuda build": the .cu compiles with nvcc; compile errors and a missing nvcc are reported.
  * - "cuda GPU": the kernels on a real GPU against the float64 references (tests/scan_harness.ts)
@@ -19,8 +19,8 @@ import {
   type CudaScanKernel,
   deviceScan,
   loadCudaKernel,
-} from "../lib/scan/cuda.ts";
-import type { ScanGrads } from "../lib/scan/kernel.ts";
+} from "../lib/backends/cuda/cuda.ts";
+import type { ScanGrads } from "../lib/ops/scan_kernel.ts";
 import { assert, assertEquals, assertThrows } from "../lib/util/assert.ts";
 import {
   caseName,

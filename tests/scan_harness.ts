@@ -4,7 +4,7 @@
  * element-wise |actual − expected| ≤ atol + rtol·|expected| (mamba_ssm's test tolerances by
  * default). Used by the CUDA tests and by the CPU kernels' tests.
  *
- * y is compared with the project's oracle `scanForward64` (lib/scan/loop.ts). Gradients are
+ * y is compared with the project's oracle `scanForward64` (lib/ops/scan_loop.ts). Gradients are
  * compared with {@link referenceBackward64}, a plain loop written here from the recurrence (not
  * from any kernel): it stores every state and walks t downwards with
  * ∂L/∂h_t = C_t·dy_t + exp(Δ_{t+1}A)·∂L/∂h_{t+1}. tests/scan_harness_test.ts checks it against
@@ -12,8 +12,8 @@
  * `scanForward64`.
  * @module
  */
-import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/scan/kernel.ts";
-import { scanForward64 } from "../lib/scan/loop.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/ops/scan_kernel.ts";
+import { scanForward64 } from "../lib/ops/scan_loop.ts";
 import { rng } from "../lib/util/rng.ts";
 
 /** One test case: a shape plus options. Inputs are drawn as in mamba_ssm's tests. */

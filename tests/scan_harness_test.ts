@@ -1,11 +1,11 @@
 /**
  * Tests of the kernel-correctness harness itself (tests/scan_harness.ts), so the GPU and CPU
  * kernel tests that use it can be trusted: its float64 backward against finite differences, its
- * forward against lib/scan/loop.ts's oracle, the portable loop kernel passing it, and
+ * forward against lib/ops/scan_loop.ts's oracle, the portable loop kernel passing it, and
  * deliberately wrong kernels failing it.
  */
-import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/scan/kernel.ts";
-import { loopKernel, scanForward64 } from "../lib/scan/loop.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/ops/scan_kernel.ts";
+import { loopKernel, scanForward64 } from "../lib/ops/scan_loop.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
 import {
   caseName,

@@ -5,9 +5,19 @@
  */
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
 import { rng } from "../lib/util/rng.ts";
-import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/scan/kernel.ts";
-import { loopKernel, scanForward64, scanLoss64, softplus, softplusGrad } from "../lib/scan/loop.ts";
-import { loadNativeKernel, nativeKernelError, nativeKernelInfo } from "../lib/scan/native.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/ops/scan_kernel.ts";
+import {
+  loopKernel,
+  scanForward64,
+  scanLoss64,
+  softplus,
+  softplusGrad,
+} from "../lib/ops/scan_loop.ts";
+import {
+  loadNativeKernel,
+  nativeKernelError,
+  nativeKernelInfo,
+} from "../lib/backends/wasm/native.ts";
 
 interface Shape {
   batch: number;

@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
-import { selectiveScan, setScanKernel } from "../lib/scan/op.ts";
-import { selectiveScanReference } from "../lib/scan/reference.ts";
-import { loopKernel, scanForward64 } from "../lib/scan/loop.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
-import type { ScanKernel } from "../lib/scan/kernel.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { selectiveScan, setScanKernel } from "../lib/ops/selective_scan.ts";
+import { selectiveScanReference } from "../lib/ops/selective_scan_ref.ts";
+import { loopKernel, scanForward64 } from "../lib/ops/scan_loop.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
+import type { ScanKernel } from "../lib/ops/scan_kernel.ts";
 
 function inputs(b: number, d: number, l: number, n: number, g: number, seed: number) {
   const r = (shape: number[], s: number, scale = 1) =>

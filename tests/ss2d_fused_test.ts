@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
-import { setScanKernel } from "../lib/scan/op.ts";
-import { loadNativeKernel } from "../lib/scan/native.ts";
-import { ss2dCore } from "../lib/scan/ss2d_core.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { setScanKernel } from "../lib/ops/selective_scan.ts";
+import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
+import { ss2dCore } from "../lib/ops/ss2d_core.ts";
 import { ss2dCoreOps, ss2dDims } from "../lib/model/ss2d.ts";
 
 const native = loadNativeKernel({ quiet: true });

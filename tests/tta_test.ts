@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backend/backend.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
 import { dihedral } from "../lib/data/augment.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
@@ -8,7 +8,7 @@ import { evalContext } from "../lib/model/layers.ts";
 import { validateConfig } from "../lib/config/load.ts";
 import { predict } from "../lib/train/train.ts";
 import type { Dataset } from "../lib/data/types.ts";
-import { selectScanKernel } from "../lib/scan/select.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
 
 Deno.test("dihedral views of a 2×2 image, hand-worked", () => {
   // a b / c d, one channel

@@ -13,9 +13,9 @@ import {
   type SectionSpec,
 } from "../config/schema.ts";
 import { seedGlobal } from "../util/rng.ts";
-import { setupBackend } from "../backend/backend.ts";
-import { selectScanKernel } from "../scan/select.ts";
-import { nativeDefaultThreads } from "../scan/native.ts";
+import { setupBackend } from "../backends/setup.ts";
+import { selectScanKernel } from "../backends/select.ts";
+import { nativeDefaultThreads } from "../backends/wasm/native.ts";
 import type { Dataset } from "../data/types.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";

@@ -7,8 +7,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { constant, normal, type ParamStore, truncNormal, uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
-import { fusedNorm, fusedNormAvailable } from "./norm.ts";
-import { spaceToDepth, spaceToDepthAvailable, spaceToDepthOps } from "./merge_op.ts";
+import { fusedNorm, fusedNormAvailable } from "../ops/norm.ts";
+import { spaceToDepth, spaceToDepthAvailable, spaceToDepthOps } from "../ops/space_to_depth.ts";
 
 /** Per-call state: training mode, the DropPath stream, and BatchNorm statistics to commit. */
 export interface ForwardContext {

@@ -14,9 +14,9 @@ import { depthwise } from "./layers.ts";
 import type { ParamStore } from "./params.ts";
 import { uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
-import { crossMerge, crossScan } from "../scan/cross.ts";
-import { selectiveScan } from "../scan/op.ts";
-import { fusedSS2D, ss2dCore } from "../scan/ss2d_core.ts";
+import { crossMerge, crossScan } from "../ops/cross_scan.ts";
+import { selectiveScan } from "../ops/selective_scan.ts";
+import { fusedSS2D, ss2dCore } from "../ops/ss2d_core.ts";
 
 /** Sizes of one SS2D module. */
 export interface SS2DDims {

@@ -5,8 +5,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
-import { activeNativeAdam, type AdamScalars } from "../backend/fast_kernels.ts";
+import { withArrays } from "../backends/io.ts";
+import { activeNativeAdam, type AdamScalars } from "../backends/wasm/kernels.ts";
 
 export type { AdamScalars };
 

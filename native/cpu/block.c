@@ -21,7 +21,7 @@
  * the shapes, never by the thread count.
  *
  * Arrays are passed as a table of pointers (see the P_* and G_* enums, mirrored in
- * lib/model/block_op.ts); sizes and switches as an int table (D_*).
+ * lib/ops/ss_conv_ssm.ts); sizes and switches as an int table (D_*).
  */
 #include <math.h>
 #include <stddef.h>

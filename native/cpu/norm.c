@@ -1,7 +1,7 @@
 /*
  * LayerNorm ("row": statistics per row of an (R, C) matrix) and training-mode BatchNorm ("col":
  * statistics per column), forward and backward, on every core. The same maths as
- * lib/model/norm.ts (float64 statistics); each sum runs in one fixed order in one thread, so
+ * lib/ops/norm.ts (float64 statistics); each sum runs in one fixed order in one thread, so
  * results do not depend on the thread count.
  */
 #include <math.h>

@@ -1,7 +1,7 @@
 /*
  * Selective scan (Mamba S6) forward and backward on the CPU, C ABI for Deno.dlopen.
  *
- * Shapes follow mamba_ssm's selective_scan_fn (see lib/scan/kernel.ts):
+ * Shapes follow mamba_ssm's selective_scan_fn (see lib/ops/scan_kernel.ts):
  *   u, delta, y: (batch, dim, len); A: (dim, dstate); B, C: (batch, groups, dstate, len);
  *   D, delta_bias: (dim), both nullable. Channel d belongs to group d / (dim / groups).
  *
@@ -56,7 +56,7 @@
 #define SS_CHUNK 256   /* time steps of states kept by backward at once */
 #define SS_MIN_ITEMS 64 /* split groups into parts until batch*groups*parts reaches this */
 
-/* ABI version: bump when a signature changes (lib/scan/native.ts checks it). */
+/* ABI version: bump when a signature changes (lib/backends/wasm/native.ts checks it). */
 #define SS_VERSION 1
 
 typedef struct {

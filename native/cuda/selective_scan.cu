@@ -1,6 +1,6 @@
 // Selective scan (Mamba S6) forward and backward for CUDA, float32.
 //
-// Shapes as mamba_ssm's selective_scan_fn (see lib/scan/kernel.ts):
+// Shapes as mamba_ssm's selective_scan_fn (see lib/ops/scan_kernel.ts):
 //   u, delta, y, dy: (batch, dim, len)     A: (dim, dstate)     D, delta_bias: (dim)
 //   B, C: (batch, groups, dstate, len); channel d uses group d / (dim / groups).
 //   dt_t = delta_t + delta_bias, then softplus (x > 20 → x, as mamba_ssm) if requested

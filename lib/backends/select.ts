@@ -3,11 +3,11 @@
  * loads (needs a C compiler and --allow-ffi), else the portable TypeScript loop.
  * @module
  */
-import type { ScanKernel } from "./kernel.ts";
-import { loopKernel } from "./loop.ts";
-import { loadNativeKernel } from "./native.ts";
-import { loadCudaKernel } from "./cuda.ts";
-import { setScanKernel } from "./op.ts";
+import type { ScanKernel } from "../ops/scan_kernel.ts";
+import { loopKernel } from "../ops/scan_loop.ts";
+import { loadNativeKernel } from "./wasm/native.ts";
+import { loadCudaKernel } from "./cuda/cuda.ts";
+import { setScanKernel } from "../ops/selective_scan.ts";
 import { StarmambaError } from "../util/errors.ts";
 import {
   setNativeAdam,
@@ -16,7 +16,7 @@ import {
   setNativeEma,
   setNativeGemm,
   setNativeNorm,
-} from "../backend/fast_kernels.ts";
+} from "./wasm/kernels.ts";
 
 /**
  * Large wasm matmuls and stride-1 convolutions go to the native gemm (on every core, 5–8× the

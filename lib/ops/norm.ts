@@ -15,8 +15,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
-import { activeNativeNorm } from "../backend/fast_kernels.ts";
+import { withArrays } from "../backends/io.ts";
+import { activeNativeNorm } from "../backends/wasm/kernels.ts";
 
 /** Kernel names of the fused normalisation and its gradient. */
 export const NORM = "StarmambaNorm";

@@ -7,9 +7,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "./io.ts";
-import { getScanKernel } from "./op.ts";
-import type { NativeSS2D, SS2DCoreDims } from "./native.ts";
+import { withArrays } from "../backends/io.ts";
+import { getScanKernel } from "./selective_scan.ts";
+import type { NativeSS2D, SS2DCoreDims } from "../backends/wasm/native.ts";
 
 /** Kernel name of the fused forward. */
 export const SS2D_CORE = "StarmambaSS2DCore";

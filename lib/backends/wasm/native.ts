@@ -18,11 +18,11 @@ import type {
   NativeConv,
   NativeEma,
   NativeNorm,
-} from "../backend/fast_kernels.ts";
+} from "./kernels.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
-import { checkScanInputs } from "./loop.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../../ops/scan_kernel.ts";
+import { checkScanInputs } from "../../ops/scan_loop.ts";
 
 /** What was compiled and loaded, for result files. */
 export interface NativeKernelInfo {
@@ -129,26 +129,26 @@ export interface NativeKernelOptions {
 }
 
 const ABI_VERSION = 1;
-const SOURCE_URL = new URL("../../native/cpu/selective_scan.c", import.meta.url);
+const SOURCE_URL = new URL("../../../native/cpu/selective_scan.c", import.meta.url);
 /** Compiled into the same library: the fused SS2D core, which calls ss_fwd / ss_bwd. */
-const SS2D_URL = new URL("../../native/cpu/ss2d_core.c", import.meta.url);
+const SS2D_URL = new URL("../../../native/cpu/ss2d_core.c", import.meta.url);
 /** Also compiled in: a multi-threaded SGEMM that serves the wasm backend's BatchMatMul. */
-const GEMM_URL = new URL("../../native/cpu/gemm.c", import.meta.url);
+const GEMM_URL = new URL("../../../native/cpu/gemm.c", import.meta.url);
 /** And stride-1 SAME convolutions (forward and filter gradient) on top of the gemm. */
-const CONV_URL = new URL("../../native/cpu/conv.c", import.meta.url);
+const CONV_URL = new URL("../../../native/cpu/conv.c", import.meta.url);
 /** And the fused LayerNorm / BatchNorm, forward and backward. */
-const NORM_URL = new URL("../../native/cpu/norm.c", import.meta.url);
+const NORM_URL = new URL("../../../native/cpu/norm.c", import.meta.url);
 /** And the fused Adam(W) step. */
-const ADAM_URL = new URL("../../native/cpu/adam.c", import.meta.url);
+const ADAM_URL = new URL("../../../native/cpu/adam.c", import.meta.url);
 /** And the moving average of the weights. */
-const EMA_URL = new URL("../../native/cpu/ema.c", import.meta.url);
+const EMA_URL = new URL("../../../native/cpu/ema.c", import.meta.url);
 /** And the fused SS-Conv-SSM block, built on all of the above. */
-const BLOCK_URL = new URL("../../native/cpu/block.c", import.meta.url);
+const BLOCK_URL = new URL("../../../native/cpu/block.c", import.meta.url);
 /** Headers the sources include: part of the cache key, not compiled on their own. */
 const HEADER_URLS = ["transpose16.h", "vmath.h"].map((h) =>
-  new URL(`../../native/cpu/${h}`, import.meta.url)
+  new URL(`../../../native/cpu/${h}`, import.meta.url)
 );
-const BUILD_URL = new URL("../../native/build/", import.meta.url);
+const BUILD_URL = new URL("../../../native/build/", import.meta.url);
 /**
  * -z nodelete: the library (and with it libgomp) stays mapped when Deno closes it, e.g. when a
  * test module's isolate ends. OpenMP workers keep spinning for a few milliseconds after each

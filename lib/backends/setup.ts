@@ -12,14 +12,14 @@ import "@tensorflow/tfjs-backend-cpu";
 // import (it shares our tfjs-core instance, same pinned version).
 import "@tensorflow/tfjs";
 import { StarmambaError } from "../util/errors.ts";
-import { installGradients, registerIm2col } from "../model/grads.ts";
-import { registerNorm } from "../model/norm.ts";
-import { registerScanOp } from "../scan/op.ts";
-import { registerCrossOps } from "../scan/cross.ts";
-import { registerSS2DCore } from "../scan/ss2d_core.ts";
-import { registerBlockOp } from "../model/block_op.ts";
-import { registerSpaceToDepth } from "../model/merge_op.ts";
-import { installFastKernels } from "./fast_kernels.ts";
+import { installGradients, registerIm2col } from "../ops/grads.ts";
+import { registerNorm } from "../ops/norm.ts";
+import { registerScanOp } from "../ops/selective_scan.ts";
+import { registerCrossOps } from "../ops/cross_scan.ts";
+import { registerSS2DCore } from "../ops/ss2d_core.ts";
+import { registerBlockOp } from "../ops/ss_conv_ssm.ts";
+import { registerSpaceToDepth } from "../ops/space_to_depth.ts";
+import { installFastKernels } from "./wasm/kernels.ts";
 
 /** Backends a config may name. */
 export const BACKENDS = ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"] as const;

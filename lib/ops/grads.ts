@@ -18,12 +18,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
+import { withArrays } from "../backends/io.ts";
 import {
   CONV_FILTER_GRAD,
   nativeConvFilterGradActive,
   transposedMatMulFast,
-} from "../backend/fast_kernels.ts";
+} from "../backends/wasm/kernels.ts";
 
 let installed = false;
 

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
+import { withArrays } from "../io.ts";
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -138,7 +138,7 @@ export function activeNativeAdam(): NativeAdam | null {
 }
 
 /**
- * Native fused normalisation (see lib/model/norm.ts for the maths and the TypeScript version):
+ * Native fused normalisation (see lib/ops/norm.ts for the maths and the TypeScript version):
  * x is (x.length / C, C); mode "row" = LayerNorm, "col" = training-mode BatchNorm.
  */
 export interface NativeNorm {
@@ -209,7 +209,7 @@ export function nativeEmaWithViews(
 /**
  * The fused SS-Conv-SSM block (native/cpu/block.c): `dims` is its int table, `arrays` its
  * pointer table (null for absent arrays), in the orders documented there and mirrored in
- * lib/model/block_op.ts.
+ * lib/ops/ss_conv_ssm.ts.
  */
 export interface NativeBlock {
   /** Forward (training: also the saved activations and new running statistics). */

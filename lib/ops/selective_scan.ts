@@ -9,8 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
-import { withArrays } from "./io.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "./scan_kernel.ts";
+import { withArrays } from "../backends/io.ts";
 
 /** Kernel name of the forward scan. */
 export const SELECTIVE_SCAN = "StarmambaSelectiveScan";

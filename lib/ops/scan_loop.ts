@@ -7,7 +7,7 @@
  * the fallback when the native kernel cannot be built or loaded.
  * @module
  */
-import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "./scan_kernel.ts";
 
 /** softplus as mamba_ssm: the identity above 20, where log1p(exp(z)) equals z in float32. */
 export function softplus(z: number): number {

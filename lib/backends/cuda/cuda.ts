@@ -10,8 +10,8 @@
  * The kernels copy the host arrays to the GPU and back on every call (simplest correct path).
  * @module
  */
-import type { ScanGrads, ScanInputs, ScanKernel } from "./kernel.ts";
-import { buildCudaSync, cudaLibPath } from "../../native/cuda/build.ts";
+import type { ScanGrads, ScanInputs, ScanKernel } from "../../ops/scan_kernel.ts";
+import { buildCudaSync, cudaLibPath } from "../../../native/cuda/build.ts";
 
 const SHAPE = ["i32", "i32", "i32", "i32", "i32", "i32"] as const; // batch dim len dstate groups sp
 const B7 = ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"] as const;

@@ -1,7 +1,7 @@
 /**
  * The contract every selective-scan kernel implements on raw float32 arrays: the portable
  * TypeScript loop, the native C kernel and the CUDA kernel. The tfjs SelectiveScan op
- * (lib/scan/op.ts) dispatches to one of these.
+ * (lib/ops/selective_scan.ts) dispatches to one of these.
  *
  * Shapes follow mamba_ssm's `selective_scan_fn`:
  * u, delta: (batch, dim, len); A: (dim, dstate); B, C: (batch, groups, dstate, len);

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
+import { withArrays } from "../backends/io.ts";
 
 /** Kernel names of the gather and of its gradient (the scatter back). */
 export const SPACE_TO_DEPTH = "StarmambaSpaceToDepth";

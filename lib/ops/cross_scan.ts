@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "./io.ts";
+import { withArrays } from "../backends/io.ts";
 
 /** Kernel name of cross-scan. */
 export const CROSS_SCAN = "StarmambaCrossScan";

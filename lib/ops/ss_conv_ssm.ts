@@ -1,6 +1,6 @@
 /**
  * The SS-Conv-SSM block as one fused op (native/cpu/block.c), forward and backward: what
- * {@link import("./medmamba.ts").buildMedMamba}'s blocks run on the wasm backend when the native
+ * {@link import("../model/medmamba.ts").buildMedMamba}'s blocks run on the wasm backend when the native
  * library is loaded. The block written as tensor ops (medmamba.ts's `blockOps`) is the
  * reference it is tested against (tests/block_fused_test.ts) and the path everywhere else.
  *
@@ -11,12 +11,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../scan/io.ts";
-import { activeNativeBlock, type NativeBlock } from "../backend/fast_kernels.ts";
-import type { ModelConfig } from "./config.ts";
-import type { ParamStore } from "./params.ts";
-import type { SS2DDims } from "./ss2d.ts";
-import { dropPathMask, type ForwardContext } from "./layers.ts";
+import { withArrays } from "../backends/io.ts";
+import { activeNativeBlock, type NativeBlock } from "../backends/wasm/kernels.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { ParamStore } from "../model/params.ts";
+import type { SS2DDims } from "../model/ss2d.ts";
+import { dropPathMask, type ForwardContext } from "../model/layers.ts";
 
 /** Kernel names: training forward (saves activations), eval forward, backward. */
 export const BLOCK = "StarmambaBlock";
