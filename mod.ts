@@ -5,7 +5,8 @@
  * The public API: load a config and run an experiment, evaluate or apply a finished run, build
  * a network from a preset, and the custom ops (the selective scan and the SS2D core with their
  * references). Everything else is reachable by area through the sub-path exports
- * (`@starmamba/starmamba/model`, `/ops`, `/data`, `/train`, `/metrics`, `/results`, `/config`, `/experiment`).
+ * (`@starmamba/starmamba/model`, `/ops`, `/backends`, `/data`, `/train`, `/metrics`, `/results`,
+ * `/config`, `/experiment`).
  *
  * @example Train the quickstart network on the built-in synthetic sky
  * ```ts
@@ -47,11 +48,18 @@ export { evalContext, type ForwardContext } from "./lib/model/layers.ts";
 export { type BackendName, BACKENDS, setupBackend } from "./lib/backends/setup.ts";
 export { selectScanKernel } from "./lib/backends/select.ts";
 // The custom ops, each beside its reference from plain tfjs ops
-export { type ScanOptions, selectiveScan } from "./lib/ops/selective_scan.ts";
-export { selectiveScanReference } from "./lib/ops/selective_scan_ref.ts";
-export { crossMerge, crossScan } from "./lib/ops/cross_scan.ts";
-export { ss2dCore } from "./lib/ops/ss2d_core.ts";
-export { ss2dCoreOps } from "./lib/model/ss2d.ts";
+export {
+  type ScanOptions,
+  selectiveScan,
+  selectiveScanReference,
+} from "./lib/ops/selective_scan.ts";
+export {
+  crossMerge,
+  crossMergeReference,
+  crossScan,
+  crossScanReference,
+} from "./lib/ops/cross_scan.ts";
+export { ss2dCore, ss2dCoreReference, type SS2DCoreSizes } from "./lib/ops/ss2d_core.ts";
 // Errors that carry a message for the user (a CLI prints it and exits 2)
 export { StarmambaError } from "./lib/util/errors.ts";
 // Types the signatures above use
@@ -60,7 +68,14 @@ export type { SS2DDims } from "./lib/model/ss2d.ts";
 export type { DecisionRule } from "./lib/experiment/evaluate.ts";
 export type { Param, ParamStore } from "./lib/model/params.ts";
 export type { Rng } from "./lib/util/rng.ts";
-export type { ScanGrads, ScanInputs, ScanKernel } from "./lib/ops/scan_kernel.ts";
+export type {
+  ScanGrads,
+  ScanInputs,
+  ScanKernel,
+  SS2DCoreArrays,
+  SS2DCoreDims,
+  SS2DCoreImpl,
+} from "./lib/ops/scan_kernel.ts";
 export type {
   Tensor,
   Tensor1D,

@@ -5,7 +5,7 @@
  * @module
  */
 import { relative } from "node:path";
-import { checkSeeds, loadSweep, runSweep } from "../lib/results/ablation.ts";
+import { checkSeeds, loadSweep, runSweep } from "../lib/experiment/sweep.ts";
 import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 

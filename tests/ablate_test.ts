@@ -1,15 +1,8 @@
 import { join } from "node:path";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
-import {
-  loadSweep,
-  meanStd,
-  parseCsv,
-  parseSweep,
-  planSweep,
-  runSweep,
-  type SweepState,
-  type SweepSummary,
-} from "../lib/results/ablation.ts";
+import { loadSweep, parseSweep, planSweep, runSweep } from "../lib/experiment/sweep.ts";
+import { parseCsv, type SweepState, type SweepSummary } from "../lib/results/sweep.ts";
+import { meanStd } from "../lib/metrics/stats.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { toCsv } from "../lib/results/write.ts";
 

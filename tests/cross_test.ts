@@ -47,6 +47,29 @@ Deno.test("cross ops as tfjs kernels: gradients are each other (adjoint)", async
   assertAllClose(g.dataSync(), m.dataSync(), 1e-6, 1e-6);
 });
 
+Deno.test("cross-scan and cross-merge ops equal their references from plain tfjs ops", async () => {
+  await setupBackend("cpu");
+  const { crossScan, crossMerge, crossScanReference, crossMergeReference } = await import(
+    "../lib/ops/cross_scan.ts"
+  );
+  for (const k of [1, 2, 4]) {
+    const x = tf.randomNormal([2, 3, 5, 4], 0, 1, "float32", 7 + k) as tf.Tensor4D;
+    assertEquals(
+      Array.from(crossScan(x, k).dataSync()),
+      Array.from(crossScanReference(x, k).dataSync()),
+      `scan K=${k}`,
+    );
+    const ys = tf.randomNormal([2, k, 4, 15], 0, 1, "float32", 17 + k) as tf.Tensor4D;
+    assertAllClose(
+      crossMerge(ys, 3, 5, k).dataSync(),
+      crossMergeReference(ys, 3, 5, k).dataSync(),
+      1e-6,
+      1e-6,
+      `merge K=${k}`,
+    );
+  }
+});
+
 Deno.test("channel shuffle with 2 groups matches the hand-worked index map", async () => {
   await setupBackend("cpu");
   // C = 6, groups 2: input channels [0 1 2 | 3 4 5] → [0 3 1 4 2 5]

@@ -6,7 +6,7 @@ import {
   type NativeConv,
   setNativeConv,
   setNativeGemm,
-} from "../lib/backends/wasm/kernels.ts";
+} from "../lib/backends/wasm/hooks.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 import { selectScanKernel } from "../lib/backends/select.ts";
 

@@ -22,9 +22,10 @@ function shippedConfigs(): URL[] {
   return out;
 }
 
-// deno-lint-ignore no-explicit-any
-const validator = () =>
-  new (Ajv as any)({ allErrors: true, strict: false }).compile(configJsonSchema());
+type Validate = ((data: unknown) => boolean) & { errors?: unknown };
+const AjvClass = Ajv as unknown as new (opts: object) => { compile(schema: object): Validate };
+const validator = (): Validate =>
+  new AjvClass({ allErrors: true, strict: false }).compile(configJsonSchema());
 
 Deno.test("configs/schema.json is the generated JSON Schema of lib/config/schema.ts", () => {
   assertEquals(

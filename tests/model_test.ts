@@ -4,7 +4,7 @@ import { setupBackend } from "../lib/backends/setup.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";
-import { setScanKernel } from "../lib/ops/selective_scan.ts";
+import { setScanKernel } from "../lib/ops/scan_kernel.ts";
 import { loopKernel } from "../lib/ops/scan_loop.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { ParamStore } from "../lib/model/params.ts";

@@ -2,8 +2,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
 import { fusedNorm } from "../lib/ops/norm.ts";
-import { batchNormTrainOps, layerNormOps } from "../lib/model/layers.ts";
-import { setNativeNorm } from "../lib/backends/wasm/kernels.ts";
+import { batchNormTrainOps, layerNormOps } from "../lib/ops/norm.ts";
+import { setNativeNorm } from "../lib/backends/wasm/hooks.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 
 const native = loadNativeKernel({ quiet: true });

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import { setNativeAdam } from "../lib/backends/wasm/kernels.ts";
+import { setNativeAdam } from "../lib/backends/wasm/hooks.ts";
 import { Adam, adamOps, type AdamScalars, adamStepInto } from "../lib/train/optim.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 

@@ -24,7 +24,7 @@ Deno.test("mod.ts is a curated API: config, run, evaluate, predict, models, the 
       "selectiveScan",
       "selectiveScanReference",
       "ss2dCore",
-      "ss2dCoreOps",
+      "ss2dCoreReference",
       "StarmambaError",
     ]
   ) assert(names.includes(n), `mod.ts lacks ${n}`);

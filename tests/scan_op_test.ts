@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import { selectiveScan, setScanKernel } from "../lib/ops/selective_scan.ts";
-import { selectiveScanReference } from "../lib/ops/selective_scan_ref.ts";
+import { selectiveScan } from "../lib/ops/selective_scan.ts";
+import { setScanKernel } from "../lib/ops/scan_kernel.ts";
+import { selectiveScanReference } from "../lib/ops/selective_scan.ts";
 import { loopKernel, scanForward64 } from "../lib/ops/scan_loop.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 import type { ScanKernel } from "../lib/ops/scan_kernel.ts";

@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import { setScanKernel } from "../lib/ops/selective_scan.ts";
+import { setScanKernel } from "../lib/ops/scan_kernel.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 import { ss2dCore } from "../lib/ops/ss2d_core.ts";
-import { ss2dCoreOps, ss2dDims } from "../lib/model/ss2d.ts";
+import { ss2dDims } from "../lib/model/ss2d.ts";
+import { ss2dCoreReference } from "../lib/ops/ss2d_core.ts";
 
 const native = loadNativeKernel({ quiet: true });
 
@@ -50,7 +51,7 @@ for (const backend of ["cpu", "wasm"]) {
             f as tf.Tensor1D,
           );
         const ops: F = (a, b, c, d, e, f) =>
-          ss2dCoreOps(
+          ss2dCoreReference(
             a as tf.Tensor4D,
             b as tf.Tensor3D,
             c as tf.Tensor3D,

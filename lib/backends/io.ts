@@ -1,12 +1,13 @@
 /**
- * Raw-array access to tensors inside a custom kernel, for the cpu and wasm backends.
+ * Raw-array access to tensors inside a custom kernel, for the cpu and wasm backends, and the
+ * shape of a custom op's kernel as the backends' registration lists hold it.
  *
  * On wasm, inputs are read as views of the wasm heap (no copy) and outputs are allocated on the
  * heap first, so no heap growth can detach the views while a kernel runs. On cpu, readSync
  * returns the backing array itself.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 
 // deno-lint-ignore no-explicit-any
 type AnyBackend = any;
@@ -36,4 +37,31 @@ export function withArrays(
   const outs = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
   fn(ins, outs);
   return outs.map((v, i) => be.makeTensorInfo(outShapes[i], "float32", v));
+}
+
+/** What a kernel function receives (tfjs's kernel arguments). */
+export type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+};
+
+/** One kernel of a custom op, for any backend whose registration list includes it. */
+export interface KernelSpec {
+  /** The op's kernel name. */
+  kernelName: string;
+  /** The implementation. */
+  kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+}
+
+/** Registers `specs` for `backendName`, skipping kernels it already has (idempotent). */
+export function registerKernels(backendName: string, specs: KernelSpec[]): void {
+  for (const s of specs) {
+    if (tf.getKernel(s.kernelName, backendName)) continue;
+    tf.registerKernel({
+      kernelName: s.kernelName,
+      backendName,
+      kernelFunc: s.kernelFunc as never,
+    });
+  }
 }

@@ -7,7 +7,7 @@ import type { ScanKernel } from "../ops/scan_kernel.ts";
 import { loopKernel } from "../ops/scan_loop.ts";
 import { loadNativeKernel } from "./wasm/native.ts";
 import { loadCudaKernel } from "./cuda/cuda.ts";
-import { setScanKernel } from "../ops/selective_scan.ts";
+import { setScanKernel } from "../ops/scan_kernel.ts";
 import { StarmambaError } from "../util/errors.ts";
 import {
   setNativeAdam,
@@ -16,7 +16,7 @@ import {
   setNativeEma,
   setNativeGemm,
   setNativeNorm,
-} from "./wasm/kernels.ts";
+} from "./wasm/hooks.ts";
 
 /**
  * Large wasm matmuls and stride-1 convolutions go to the native gemm (on every core, 5–8× the

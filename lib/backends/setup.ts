@@ -12,14 +12,11 @@ import "@tensorflow/tfjs-backend-cpu";
 // import (it shares our tfjs-core instance, same pinned version).
 import "@tensorflow/tfjs";
 import { StarmambaError } from "../util/errors.ts";
-import { installGradients, registerIm2col } from "../ops/grads.ts";
-import { registerNorm } from "../ops/norm.ts";
-import { registerScanOp } from "../ops/selective_scan.ts";
-import { registerCrossOps } from "../ops/cross_scan.ts";
-import { registerSS2DCore } from "../ops/ss2d_core.ts";
-import { registerBlockOp } from "../ops/ss_conv_ssm.ts";
-import { registerSpaceToDepth } from "../ops/space_to_depth.ts";
-import { installFastKernels } from "./wasm/kernels.ts";
+import { registerOpGradients } from "../ops/gradients.ts";
+import { registerKernels } from "./io.ts";
+import { READSYNC_KERNELS } from "./kernels/mod.ts";
+import { registerCpuKernels } from "./cpu/register.ts";
+import { registerWasmKernels } from "./wasm/register.ts";
 
 /** Backends a config may name. */
 export const BACKENDS = ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
@@ -74,23 +71,15 @@ export async function setupBackend(name: string): Promise<string> {
     );
   }
   const b = name as BackendName;
-  if (b === "wasm") {
-    await import("@tensorflow/tfjs-backend-wasm");
-    installFastKernels();
-  } else if (b !== "cpu") await importOptional(b);
-  installGradients();
+  if (b === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+  else if (b !== "cpu") await importOptional(b);
+  registerOpGradients();
   const tfName = TF_NAME[b];
-  registerScanOp(tfName);
-  registerCrossOps(tfName);
-  registerSS2DCore(tfName);
-  registerIm2col(tfName);
-  // The fused normalisations read tensors synchronously: only where that is free.
-  if (tfName === "cpu" || tfName === "wasm") {
-    registerNorm(tfName);
-    registerSpaceToDepth(tfName);
-  }
-  // The fused block runs on the native library, which serves the wasm heap only.
-  if (tfName === "wasm") registerBlockOp(tfName);
+  // One registration list per backend (lib/backends/<name>/register.ts). Elsewhere the custom
+  // ops that only need readSync run too (their inputs are read back to the CPU).
+  if (tfName === "wasm") registerWasmKernels();
+  else if (tfName === "cpu") registerCpuKernels();
+  else registerKernels(tfName, READSYNC_KERNELS);
   const ok = await tf.setBackend(tfName);
   await tf.ready();
   if (!ok || tf.getBackend() !== tfName) {

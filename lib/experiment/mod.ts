@@ -27,7 +27,27 @@ export {
   predictionsCsv,
   type PredictOptions,
 } from "./predict.ts";
+export {
+  checkSeeds,
+  loadSweep,
+  parseSweep,
+  planSweep,
+  runSweep,
+  type SweepOptions,
+  type SweepOutcome,
+} from "./sweep.ts";
 // Types the signatures above use
+export type {
+  PairedTest,
+  PlannedRun,
+  RunRecord,
+  SweepSpec,
+  SweepSummary,
+  SweepVariant,
+  VariantSummary,
+} from "../results/sweep.ts";
+export type { Stat } from "../metrics/stats.ts";
+export type { McNemarResult } from "../metrics/metrics.ts";
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { LoadedConfig } from "../config/load.ts";
 export type { MedMamba } from "../model/medmamba.ts";

@@ -12,3 +12,4 @@ export {
 } from "./metrics.ts";
 export { formatMetricsMarkdown } from "./format.ts";
 export { formatGroupsMarkdown, type GroupMetrics, metricsByGroup } from "./groups.ts";
+export { meanStd, type Stat } from "./stats.ts";

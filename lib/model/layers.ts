@@ -7,7 +7,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { constant, normal, type ParamStore, truncNormal, uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
-import { fusedNorm, fusedNormAvailable } from "../ops/norm.ts";
+import {
+  batchNormTrainOps,
+  batchNormWith,
+  fusedNorm,
+  fusedNormAvailable,
+  layerNormOps,
+  NORM_EPS,
+} from "../ops/norm.ts";
 import { spaceToDepth, spaceToDepthAvailable, spaceToDepthOps } from "../ops/space_to_depth.ts";
 
 /** Per-call state: training mode, the DropPath stream, and BatchNorm statistics to commit. */
@@ -25,8 +32,6 @@ export function evalContext(): ForwardContext {
   return { training: false, bnUpdates: [] };
 }
 
-const LN_EPS = 1e-5;
-const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
 
 /** Linear layer: weight [in, out] truncated-normal σ = 0.02, optional zero bias. */
@@ -61,40 +66,8 @@ export function initLayerNorm(ps: ParamStore, name: string, dim: number): void {
 /** LayerNorm over the last axis (one fused op on cpu and wasm). */
 export function layerNorm(ps: ParamStore, name: string, x: tf.Tensor): tf.Tensor {
   const w = ps.get(`${name}.weight`), b = ps.get(`${name}.bias`);
-  if (fusedNormAvailable()) return fusedNorm(x, w, b, "row", LN_EPS).y;
+  if (fusedNormAvailable()) return fusedNorm(x, w, b, "row", NORM_EPS).y;
   return layerNormOps(x, w, b);
-}
-
-/** LayerNorm over the last axis as tensor ops: the reference for the fused op. */
-export function layerNormOps(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
-  return tf.add(tf.mul(xn, weight), bias);
-}
-
-/**
- * Training-mode BatchNorm2d on NHWC as tensor ops (batch statistics; biased variance): the
- * reference for the fused op.
- */
-export function batchNormTrainOps(
-  x: tf.Tensor4D,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return { y: normalizeWith(x, mean, variance, gamma, beta), mean, variance };
-}
-
-/** (x − mean)·γ/√(variance + eps) + β per channel, for given statistics. */
-function normalizeWith(
-  x: tf.Tensor4D,
-  mean: tf.Tensor,
-  variance: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-): tf.Tensor4D {
-  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
-  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
 }
 
 /** BatchNorm2d (NHWC): γ, β trainable; running mean/var not. */
@@ -117,9 +90,9 @@ export function batchNorm(
 ): tf.Tensor4D {
   const gamma = ps.get(`${name}.weight`), beta = ps.get(`${name}.bias`);
   const rm = ps.get(`${name}.running_mean`), rv = ps.get(`${name}.running_var`);
-  if (!ctx.training) return normalizeWith(x, rm, rv, gamma, beta);
+  if (!ctx.training) return batchNormWith(x, rm, rv, gamma, beta);
   const { y, mean, variance } = fusedNormAvailable()
-    ? fusedNorm(x, gamma, beta, "col", BN_EPS)
+    ? fusedNorm(x, gamma, beta, "col", NORM_EPS)
     : batchNormTrainOps(x, gamma, beta);
   const n = x.size / x.shape[3];
   const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));

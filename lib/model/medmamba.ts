@@ -32,7 +32,7 @@ import {
 } from "./layers.ts";
 import { ParamStore } from "./params.ts";
 import { initSS2D, ss2d, type SS2DDims, ss2dDims } from "./ss2d.ts";
-import { fusedBlock, fusedBlockAvailable } from "../ops/ss_conv_ssm.ts";
+import { fusedBlock, fusedBlockAvailable } from "./block.ts";
 import { rng } from "../util/rng.ts";
 import { StarmambaError } from "../util/errors.ts";
 
@@ -94,7 +94,7 @@ function convHalf(
 }
 
 /**
- * One SS-Conv-SSM block: the fused native op where it can run (lib/ops/ss_conv_ssm.ts), else
+ * One SS-Conv-SSM block: the fused native op where it can run (lib/model/block.ts), else
  * {@link blockOps}.
  */
 function block(

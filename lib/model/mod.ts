@@ -7,11 +7,8 @@ export { MODEL_DEFAULTS, type ModelConfig, modelConfig, PRESETS } from "./config
 export { blockOps, buildMedMamba, dropPathRates, type MedMamba, stageDims } from "./medmamba.ts";
 export { evalContext, type ForwardContext } from "./layers.ts";
 export { type Param, ParamStore } from "./params.ts";
-export { ss2d, ss2dCoreOps, type SS2DDims, ss2dDims } from "./ss2d.ts";
-export { fusedBlock, fusedBlockAvailable } from "../ops/ss_conv_ssm.ts";
-export { fusedNorm, type NormMode } from "../ops/norm.ts";
-export { spaceToDepth, spaceToDepthOps } from "../ops/space_to_depth.ts";
-export { type BackendName, BACKENDS, setupBackend } from "../backends/setup.ts";
+export { ss2d, type SS2DDims, ss2dDims } from "./ss2d.ts";
+export { fusedBlock, fusedBlockAvailable } from "./block.ts";
 // Types the signatures above use
 export type { Rng } from "../util/rng.ts";
 export type {

@@ -14,9 +14,7 @@ import { depthwise } from "./layers.ts";
 import type { ParamStore } from "./params.ts";
 import { uniform } from "./params.ts";
 import type { Rng } from "../util/rng.ts";
-import { crossMerge, crossScan } from "../ops/cross_scan.ts";
-import { selectiveScan } from "../ops/selective_scan.ts";
-import { fusedSS2D, ss2dCore } from "../ops/ss2d_core.ts";
+import { fusedSS2D, ss2dCore, ss2dCoreReference } from "../ops/ss2d_core.ts";
 
 /** Sizes of one SS2D module. */
 export interface SS2DDims {
@@ -93,41 +91,7 @@ export function ss2d(
   const Wdt = ps.get(`${name}.dt_projs_weight`) as tf.Tensor3D;
   const merged = (opts.fused ?? true) && fusedSS2D()
     ? ss2dCore(xc, Wx, Wdt, bias, A, D)
-    : ss2dCoreOps(xc, Wx, Wdt, bias, A, D, dims);
+    : ss2dCoreReference(xc, Wx, Wdt, bias, A, D, dims);
   const gated = tf.mul(layerNorm(ps, `${name}.out_norm`, merged), silu(z));
   return linear(ps, `${name}.out_proj`, gated, false) as tf.Tensor4D;
-}
-
-/** The SS2D core from separate tfjs ops: cross-scan, projections, scan, cross-merge. */
-export function ss2dCoreOps(
-  xc: tf.Tensor4D,
-  Wx: tf.Tensor3D,
-  Wdt: tf.Tensor3D,
-  bias: tf.Tensor1D,
-  A: tf.Tensor2D,
-  D: tf.Tensor1D,
-  dims: SS2DDims,
-): tf.Tensor4D {
-  const { d_inner: di, dt_rank: R, d_state: N, K } = dims;
-  const [b, h, w] = xc.shape;
-  const L = h * w;
-  const xs = crossScan(xc, K); // (B, K, di, L)
-  // Per-direction projections as batched matmuls over K, on (K, ·, B·L) layouts.
-  const xsK = tf.reshape(tf.transpose(xs, [1, 2, 0, 3]), [K, di, b * L]);
-  const xDbl = tf.matMul(Wx, xsK); // (K, R + 2N, B·L)
-  const [dtsLow, Bs, Cs] = tf.split(xDbl, [R, N, N], 1);
-  const dts = tf.matMul(Wdt, dtsLow); // (K, di, B·L)
-  const toBatchMajor = (t: tf.Tensor, c: number) =>
-    tf.transpose(tf.reshape(t, [K, c, b, L]), [2, 0, 1, 3]);
-  const y = selectiveScan(
-    tf.reshape(xs, [b, K * di, L]) as tf.Tensor3D,
-    tf.reshape(toBatchMajor(dts, di), [b, K * di, L]) as tf.Tensor3D,
-    A,
-    toBatchMajor(Bs, N) as tf.Tensor4D,
-    toBatchMajor(Cs, N) as tf.Tensor4D,
-    D,
-    bias,
-    { deltaSoftplus: true },
-  );
-  return crossMerge(tf.reshape(y, [b, K, di, L]) as tf.Tensor4D, h, w, K);
 }

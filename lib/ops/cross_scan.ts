@@ -11,12 +11,13 @@
  * K = 1 only row-major. cross-merge maps each direction back to row-major positions and sums,
  * returning (B, H, W, D). The two are adjoint, so each is the other's gradient.
  *
- * Both are pure index permutations, done here in one pass of plain loops (this also fuses the
- * NHWC ↔ channels-first transposes and avoids tf.reverse, which is slow on wasm).
+ * Both are pure index permutations, done in one pass of plain loops ({@link crossScanInto},
+ * {@link crossMergeInto}; their kernels are lib/backends/kernels/cross_scan.ts). This also fuses
+ * the NHWC ↔ channels-first transposes and avoids tf.reverse, which is slow on wasm. The two
+ * reference compositions from plain tfjs ops are in tests/cross_test.ts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
 
 /** Kernel name of cross-scan. */
 export const CROSS_SCAN = "StarmambaCrossScan";
@@ -133,63 +134,36 @@ export function crossMergeInto(
   }
 }
 
-interface CrossAttrs {
+/** Attributes of the two kernels: directions, and the grid of a cross-merge. */
+export interface CrossAttrs {
   k: number;
   h: number;
   w: number;
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+let gradientRegistered = false;
 
-function crossScanKernel(args: KernelArgs): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const [b, h, w, d] = x.shape;
-  const k = (args.attrs as unknown as CrossAttrs).k;
-  return withArrays(args.backend, [x], [[b, k, d, h * w]], ([xs], [out]) => {
-    crossScanInto(xs, out, b, h, w, d, k);
-  })[0];
-}
-
-function crossMergeKernel(args: KernelArgs): tf.TensorInfo {
-  const ys = args.inputs.ys as tf.TensorInfo;
-  const [b, k, d] = ys.shape;
-  const { h, w } = args.attrs as unknown as CrossAttrs;
-  return withArrays(args.backend, [ys], [[b, h, w, d]], ([yv], [out]) => {
-    crossMergeInto(yv, out, b, h, w, d, k);
-  })[0];
-}
-
-const registered = new Set<string>();
-
-/** Registers the cross-scan/merge kernels for `backendName` and their gradients (idempotent). */
-export function registerCrossOps(backendName: string): void {
-  if (registered.has(backendName)) return;
-  registered.add(backendName);
-  tf.registerKernel({ kernelName: CROSS_SCAN, backendName, kernelFunc: crossScanKernel as never });
-  tf.registerKernel({
-    kernelName: CROSS_MERGE,
-    backendName,
-    kernelFunc: crossMergeKernel as never,
+/** Registers the gradients of cross-scan and cross-merge: each is the other (idempotent). */
+export function registerCrossScanGradients(): void {
+  if (gradientRegistered) return;
+  gradientRegistered = true;
+  tf.registerGradient({
+    kernelName: CROSS_SCAN,
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [, h, w] = saved[0].shape;
+      const k = (attrs as unknown as CrossAttrs).k;
+      return { x: () => crossMerge(dy as tf.Tensor4D, h, w, k) };
+    },
   });
-  if (registered.size === 1) {
-    tf.registerGradient({
-      kernelName: CROSS_SCAN,
-      inputsToSave: ["x"],
-      gradFunc: (dy, saved, attrs) => {
-        const [, h, w] = saved[0].shape;
-        const k = (attrs as unknown as CrossAttrs).k;
-        return { x: () => crossMerge(dy as tf.Tensor4D, h, w, k) };
-      },
-    });
-    tf.registerGradient({
-      kernelName: CROSS_MERGE,
-      inputsToSave: [],
-      gradFunc: (dy, _saved, attrs) => {
-        const k = (attrs as unknown as CrossAttrs).k;
-        return { ys: () => crossScan(dy as tf.Tensor4D, k) };
-      },
-    });
-  }
+  tf.registerGradient({
+    kernelName: CROSS_MERGE,
+    inputsToSave: [],
+    gradFunc: (dy, _saved, attrs) => {
+      const k = (attrs as unknown as CrossAttrs).k;
+      return { ys: () => crossScan(dy as tf.Tensor4D, k) };
+    },
+  });
 }
 
 /** cross-scan: x (B,H,W,D) → (B,K,D,H·W). */
@@ -201,4 +175,40 @@ export function crossScan(x: tf.Tensor4D, k: number): tf.Tensor4D {
 /** cross-merge: ys (B,K,D,H·W) → (B,H,W,D), summing the K directions in row-major order. */
 export function crossMerge(ys: tf.Tensor4D, h: number, w: number, k: number): tf.Tensor4D {
   return tf.engine().runKernel(CROSS_MERGE, { ys }, { k, h, w } as never) as tf.Tensor4D;
+}
+
+/**
+ * cross-scan from plain tfjs ops (transposes, reverses, stack): the reference of
+ * {@link crossScan}, same signature.
+ */
+export function crossScanReference(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, d] = x.shape;
+    const row = tf.transpose(tf.reshape(x, [b, h * w, d]), [0, 2, 1]);
+    const col = tf.transpose(tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, h * w, d]), [0, 2, 1]);
+    const dirs = k === 4
+      ? [row, col, tf.reverse(row, 2), tf.reverse(col, 2)]
+      : k === 2
+      ? [row, tf.reverse(row, 2)]
+      : [row];
+    return tf.stack(dirs, 1) as tf.Tensor4D;
+  });
+}
+
+/**
+ * cross-merge from plain tfjs ops: each direction put back in row-major order and summed; the
+ * reference of {@link crossMerge}, same signature.
+ */
+export function crossMergeReference(ys: tf.Tensor4D, h: number, w: number, k: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, , d] = ys.shape;
+    const parts = tf.unstack(ys, 1).map((y, i) => {
+      const code = directionCode(k, i);
+      const s = code & 2 ? tf.reverse(y, 2) : y;
+      return code & 1
+        ? tf.transpose(tf.reshape(s, [b, d, w, h]), [0, 3, 2, 1])
+        : tf.transpose(tf.reshape(s, [b, d, h, w]), [0, 2, 3, 1]);
+    });
+    return tf.addN(parts) as tf.Tensor4D;
+  });
 }

@@ -14,21 +14,24 @@
  *   with the flipped filter; dW[kh,kw,c] = Σ x_shifted·dY.
  *
  * The overrides apply to every backend, so the cpu backend (the cross-check in tests) runs the
- * same maths. Other conv configurations throw a clear error rather than a wrong gradient.
+ * same maths. Other conv configurations throw a clear error rather than a wrong gradient. The two
+ * helper kernels (transposed im2col, filter flip) are in lib/backends/kernels/conv_grads.ts; what
+ * the active backend does fast comes from {@link capabilities}.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
-import {
-  CONV_FILTER_GRAD,
-  nativeConvFilterGradActive,
-  transposedMatMulFast,
-} from "../backends/wasm/kernels.ts";
+import { capabilities } from "./capabilities.ts";
 
 let installed = false;
 
 /** Kernel name of the transposed im2col used by the Conv2D filter gradient. */
 export const IM2COL_T = "StarmambaIm2colT";
+
+/**
+ * Kernel name of a Conv2D filter gradient in one kernel (x, dy → dW), which a backend may offer
+ * (wasm with the native library: im2col + gemm in C); see {@link capabilities}.
+ */
+export const CONV_FILTER_GRAD = "StarmambaConv2DFilterGrad";
 
 /**
  * Transposed im2col of x (B,H,W,C) for a k×k SAME convolution: row (kh·k + kw)·C + c, column
@@ -63,35 +66,13 @@ export function im2colTInto(
   }
 }
 
-function im2colTKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const [b, h, w, c] = x.shape;
-  const k = (args.attrs as unknown as { k: number }).k;
-  return withArrays(args.backend, [x], [[k * k * c, b * h * w]], ([xv], [out]) => {
-    im2colTInto(xv, out, b, h, w, c, k);
-  })[0];
-}
-
-/** Registers the im2col and filter-flip kernels for a backend (idempotent). */
-export function registerIm2col(backendName: string): void {
-  if (tf.getKernel(IM2COL_T, backendName)) return;
-  tf.registerKernel({ kernelName: IM2COL_T, backendName, kernelFunc: im2colTKernel as never });
-  tf.registerKernel({
-    kernelName: FLIP_FILTER,
-    backendName,
-    kernelFunc: flipFilterKernel as never,
-  });
-}
-
 /** im2colᵀ(x) as a tensor (k·k·C, B·H·W); used only inside gradients, so not differentiable. */
 export function im2colT(x: tf.Tensor4D, k: number): tf.Tensor2D {
   return tf.engine().runKernel(IM2COL_T, { x }, { k } as never) as tf.Tensor2D;
 }
 
 /** Installs the gradient overrides once per process (idempotent). */
-export function installGradients(): void {
+export function registerStockGradients(): void {
   if (installed) return;
   installed = true;
   // tfjs warns on every override; these are deliberate.
@@ -131,7 +112,7 @@ const batchMatMulGrad: tf.GradConfig = {
       transposeA: boolean;
       transposeB: boolean;
     };
-    if (transposedMatMulFast()) {
+    if (capabilities().transposedMatMulFast()) {
       // C = op(a)·op(b): each gradient is one matmul with transpose flags, no copies.
       return {
         a: () =>
@@ -218,17 +199,6 @@ export function flipFilterInto(
   }
 }
 
-function flipFilterKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const [k, , ci, co] = x.shape;
-  const swap = (args.attrs as unknown as { swap: boolean }).swap;
-  return withArrays(args.backend, [x], [swap ? [k, k, co, ci] : [k, k, ci, co]], ([w], [out]) => {
-    flipFilterInto(w, out, k, ci, co, swap);
-  })[0];
-}
-
 /** Flips a [k, k, ci, co] filter spatially (and swaps ci/co if `swap`); used only in gradients. */
 function flipSpatial(w: tf.Tensor, swap = false): tf.Tensor4D {
   return tf.engine().runKernel(FLIP_FILTER, { x: w }, { swap } as never) as tf.Tensor4D;
@@ -261,7 +231,7 @@ const conv2dGrad: tf.GradConfig = {
         return tf.conv2d(g, wT, 1, "same");
       },
       filter: () => {
-        if (nativeConvFilterGradActive()) {
+        if (capabilities().convFilterGrad()) {
           return tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy: g }, { k } as never) as tf.Tensor;
         }
         const [b, h, w] = x.shape;

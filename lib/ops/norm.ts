@@ -5,9 +5,10 @@
  * Written as tensor ops, a normalisation is ~10 kernels forward and ~25 backward (moments, their
  * gradients, broadcasts); in MedMamba-T those were a fifth of a training step on wasm, mostly
  * per-kernel overhead and reductions over leading axes. Here each is one pass over memory with
- * float64 statistics (native C on wasm when the native library is loaded, else TypeScript
- * loops). The tensor-op versions in lib/model/layers.ts remain the reference (tests)
- * and the path on other backends.
+ * float64 statistics (native C on wasm when the native library is loaded, else the TypeScript
+ * loops below; kernels in lib/backends/kernels/norm.ts). The tensor-op versions at the end of
+ * this file ({@link layerNormOps}, {@link batchNormTrainOps}) are the reference (tests) and the
+ * path on other backends.
  *
  * x is viewed as a (rows, C) matrix with C the last axis; γ and β have C entries.
  * - mode "row" (LayerNorm): statistics per row over its C entries.
@@ -15,8 +16,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
-import { activeNativeNorm } from "../backends/wasm/kernels.ts";
 
 /** Kernel names of the fused normalisation and its gradient. */
 export const NORM = "StarmambaNorm";
@@ -25,7 +24,8 @@ export const NORM_GRAD = "StarmambaNormGrad";
 /** Which axis the statistics run over (see the module doc). */
 export type NormMode = "row" | "col";
 
-interface NormAttrs {
+/** Attributes of the fused kernels. */
+export interface NormAttrs {
   mode: NormMode;
   eps: number;
 }
@@ -152,59 +152,10 @@ export function normBackwardInto(
   }
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-
-function groups(x: tf.TensorInfo, mode: NormMode): number {
-  const C = x.shape[x.shape.length - 1];
-  return mode === "row" ? x.shape.reduce((a, b) => a * b, 1) / C : C;
-}
-
-function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
-  const { mode, eps } = args.attrs as unknown as NormAttrs;
-  const C = x.shape[x.shape.length - 1], G = groups(x, mode);
-  const native = activeNativeNorm();
-  return withArrays(
-    args.backend,
-    [x, gamma, beta],
-    [x.shape, [G], [G], [G]],
-    ([xv, gv, bv], [y, mu, v, rs]) =>
-      native
-        ? native.forward(C, mode, eps, xv, gv, bv, y, mu, v, rs)
-        : normForwardInto(xv, gv, bv, C, mode, eps, y, mu, v, rs),
-    false,
-  );
-}
-
-function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const { dy, x, gamma, mean, rstd } = args.inputs as Record<string, tf.TensorInfo>;
-  const { mode } = args.attrs as unknown as NormAttrs;
-  const C = x.shape[x.shape.length - 1];
-  const native = activeNativeNorm();
-  return withArrays(
-    args.backend,
-    [dy, x, gamma, mean, rstd],
-    [x.shape, [C], [C]],
-    ([dyv, xv, gv, mu, rs], [dx, dg, db]) =>
-      native
-        ? native.backward(C, mode, dyv, xv, gv, mu, rs, dx, dg, db)
-        : normBackwardInto(dyv, xv, gv, mu, rs, C, mode, dx, dg, db),
-    false,
-  );
-}
-
 let gradientRegistered = false;
 
-/** Registers the fused kernels for a backend and the op's gradient (idempotent). */
-export function registerNorm(backendName: string): void {
-  if (!tf.getKernel(NORM, backendName)) {
-    tf.registerKernel({ kernelName: NORM, backendName, kernelFunc: forwardKernel as never });
-    tf.registerKernel({
-      kernelName: NORM_GRAD,
-      backendName,
-      kernelFunc: backwardKernel as never,
-    });
-  }
+/** Registers the op's gradient: one backward kernel for dx, dγ, dβ (idempotent). */
+export function registerNormGradient(): void {
   if (gradientRegistered) return;
   gradientRegistered = true;
   tf.registerGradient({
@@ -244,4 +195,39 @@ export function fusedNorm(
     { mode, eps } as never,
   ) as tf.Tensor[];
   return { y, mean, variance };
+}
+
+/** ε of MedMamba's LayerNorms and BatchNorms (PyTorch's default). */
+export const NORM_EPS = 1e-5;
+
+/** LayerNorm over the last axis as tensor ops: the reference for the fused op. */
+export function layerNormOps(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS)));
+  return tf.add(tf.mul(xn, weight), bias);
+}
+
+/**
+ * Training-mode BatchNorm2d on NHWC as tensor ops (batch statistics; biased variance): the
+ * reference for the fused op.
+ */
+export function batchNormTrainOps(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return { y: batchNormWith(x, mean, variance, gamma, beta), mean, variance };
+}
+
+/** (x − mean)·γ/√(variance + eps) + β per channel, for given statistics (eval-mode BatchNorm). */
+export function batchNormWith(
+  x: tf.Tensor4D,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): tf.Tensor4D {
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, NORM_EPS)));
+  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as tf.Tensor4D;
 }

@@ -1,7 +1,8 @@
 /**
  * The contract every selective-scan kernel implements on raw float32 arrays: the portable
  * TypeScript loop, the native C kernel and the CUDA kernel. The tfjs SelectiveScan op
- * (lib/ops/selective_scan.ts) dispatches to one of these.
+ * (lib/ops/selective_scan.ts) runs on the one chosen with {@link setScanKernel} (the experiment
+ * runner chooses from the config: lib/backends/select.ts).
  *
  * Shapes follow mamba_ssm's `selective_scan_fn`:
  * u, delta: (batch, dim, len); A: (dim, dstate); B, C: (batch, groups, dstate, len);
@@ -70,4 +71,88 @@ export interface ScanKernel {
   forward(x: ScanInputs): Float32Array;
   /** Returns the gradients for upstream gradient dy (batch, dim, len). */
   backward(x: ScanInputs, dy: Float32Array): ScanGrads;
+  /** A fused SS2D core built on this kernel, when it has one (the native kernel does). */
+  readonly ss2d?: SS2DCoreImpl;
+}
+
+/** Sizes of one fused SS2D core call (see native/cpu/ss2d_core.c). */
+export interface SS2DCoreDims {
+  /** Batch size. */
+  B: number;
+  /** Feature-map height. */
+  H: number;
+  /** Feature-map width. */
+  W: number;
+  /** d_inner */
+  di: number;
+  /** scan directions */
+  K: number;
+  /** d_state */
+  N: number;
+  /** dt_rank */
+  R: number;
+}
+
+/** Arrays of one fused SS2D core call (layouts in native/cpu/ss2d_core.c). */
+export interface SS2DCoreArrays {
+  /** Input after the depthwise conv and SiLU, (B, H, W, di). */
+  xc: Float32Array;
+  /** x_proj weights per direction, (K, R + 2N, di). */
+  Wx: Float32Array;
+  /** dt_proj weights per direction, (K, di, R). */
+  Wdt: Float32Array;
+  /** delta bias, (K·di), added before the softplus. */
+  bias: Float32Array;
+  /** State matrix A = −exp(A_log), (K·di, N). */
+  A: Float32Array;
+  /** Skip weights D, (K·di). */
+  D: Float32Array;
+}
+
+/**
+ * A fused SS2D core (cross-scan, projections, selective scan, cross-merge) on raw arrays, which
+ * a scan kernel may carry (the native one does).
+ */
+export interface SS2DCoreImpl {
+  /** Writes the cross-merged scan output (B, H, W, di) into `y`. */
+  forwardInto(s: SS2DCoreDims, a: SS2DCoreArrays, y: Float32Array): void;
+  /** Writes the gradients of Σ y·dy for every input into `out` (all elements overwritten). */
+  backwardInto(
+    s: SS2DCoreDims,
+    a: SS2DCoreArrays,
+    dy: Float32Array,
+    out: {
+      dxc: Float32Array;
+      dWx: Float32Array;
+      dWdt: Float32Array;
+      dbias: Float32Array;
+      dA: Float32Array;
+      dD: Float32Array;
+    },
+  ): void;
+}
+
+let active: ScanKernel | null = null;
+
+/** Selects the kernel that runs SelectiveScan in this process. */
+export function setScanKernel(kernel: ScanKernel): void {
+  active = kernel;
+}
+
+/** The kernel that currently runs SelectiveScan. */
+export function getScanKernel(): ScanKernel {
+  if (!active) throw new Error("no selective-scan kernel selected: call setScanKernel first");
+  return active;
+}
+
+/** A kernel that can also write into caller-provided arrays (the native one). */
+export interface IntoKernel extends ScanKernel {
+  forwardInto(x: ScanInputs, y: Float32Array): void;
+  backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
+}
+
+/** Whether `k` writes into caller-provided arrays. */
+export function isInto(k: ScanKernel): k is IntoKernel {
+  return typeof (k as Partial<IntoKernel>).forwardInto === "function" &&
+    typeof (k as Partial<IntoKernel>).backwardInto === "function";
 }

@@ -1,16 +1,15 @@
 /**
- * The SelectiveScan op: one tfjs kernel name, dispatched to the active {@link ScanKernel}
- * (portable TS loop, native C, or CUDA) on the cpu and wasm backends, with a registered
- * gradient that calls the kernel's fused backward once for all seven inputs.
+ * The SelectiveScan op (Mamba's S6, mamba_ssm's `selective_scan_fn`): one tfjs kernel name
+ * with a registered gradient that runs one fused backward for all seven inputs, and beside it
+ * {@link selectiveScanReference}, the same op from plain tfjs ops (mamba_ssm's
+ * `selective_scan_ref`), the oracle every kernel is tested against.
  *
- * Models call {@link selectiveScan}; which kernel runs is chosen once per process with
- * {@link setScanKernel} (the experiment runner does this from the config), so models never
- * change when a faster kernel lands.
+ * The kernels that run it (lib/backends/kernels/selective_scan.ts, on cpu and wasm) dispatch to
+ * the active {@link ScanKernel} (TypeScript loop, native C, or CUDA; chosen once per process),
+ * so models never change when a faster kernel lands.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ScanGrads, ScanInputs, ScanKernel } from "./scan_kernel.ts";
-import { withArrays } from "../backends/io.ts";
 
 /** Kernel name of the forward scan. */
 export const SELECTIVE_SCAN = "StarmambaSelectiveScan";
@@ -23,88 +22,13 @@ export interface ScanOptions {
   deltaSoftplus?: boolean;
 }
 
-let active: ScanKernel | null = null;
-
-/** Selects the kernel that runs SelectiveScan in this process. */
-export function setScanKernel(kernel: ScanKernel): void {
-  active = kernel;
-}
-
-/** The kernel that currently runs SelectiveScan. */
-export function getScanKernel(): ScanKernel {
-  if (!active) throw new Error("no selective-scan kernel selected: call setScanKernel first");
-  return active;
-}
-
-/** A kernel that can also write into caller-provided arrays (the native one). */
-interface IntoKernel extends ScanKernel {
-  forwardInto(x: ScanInputs, y: Float32Array): void;
-  backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
-}
-
-function isInto(k: ScanKernel): k is IntoKernel {
-  return typeof (k as Partial<IntoKernel>).forwardInto === "function" &&
-    typeof (k as Partial<IntoKernel>).backwardInto === "function";
-}
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Infos = Record<string, tf.TensorInfo>;
-
-function scanInputs(inp: Infos, arrays: Float32Array[], attrs?: tf.NamedAttrMap): ScanInputs {
-  const [batch, dim, len] = inp.u.shape;
-  const [, groups, dstate] = inp.B.shape;
-  const [u, delta, A, B, C, D, deltaBias] = arrays;
-  const deltaSoftplus = Boolean((attrs as unknown as ScanOptions | undefined)?.deltaSoftplus);
-  return { batch, dim, len, dstate, groups, u, delta, A, B, C, D, deltaBias, deltaSoftplus };
-}
-
-function forwardKernel(args: KernelArgs): tf.TensorInfo {
-  const inp = args.inputs as Infos;
-  const infos = INPUT_NAMES.map((n) => inp[n]);
-  return withArrays(args.backend, infos, [inp.u.shape], (ins, [y]) => {
-    const k = getScanKernel();
-    const x = scanInputs(inp, ins, args.attrs);
-    // Kernels that can write in place go straight into the backend's output buffer.
-    if (isInto(k)) k.forwardInto(x, y);
-    else y.set(k.forward(x));
-  })[0];
-}
-
-function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const inp = args.inputs as Infos;
-  const infos = [...INPUT_NAMES.map((n) => inp[n]), inp.dy];
-  const shapes = INPUT_NAMES.map((n) => inp[n].shape);
-  return withArrays(args.backend, infos, shapes, (ins, outs) => {
-    const k = getScanKernel();
-    const x = scanInputs(inp, ins, args.attrs);
-    if (isInto(k)) {
-      const [du, ddelta, dA, dB, dC, dD, ddeltaBias] = outs;
-      k.backwardInto(x, ins[7], { du, ddelta, dA, dB, dC, dD, ddeltaBias });
-      return;
-    }
-    const g = k.backward(x, ins[7]);
-    [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.ddeltaBias].forEach((v, i) => v && outs[i].set(v));
-  });
-}
-
 const INPUT_NAMES = ["u", "delta", "A", "B", "C", "D", "deltaBias"] as const;
-const registered = new Set<string>();
+let gradientRegistered = false;
 
-/** Registers SelectiveScan for `backendName` (cpu, wasm, ...) and its gradient (idempotent). */
-export function registerScanOp(backendName: string): void {
-  if (registered.has(backendName)) return;
-  registered.add(backendName);
-  tf.registerKernel({
-    kernelName: SELECTIVE_SCAN,
-    backendName,
-    kernelFunc: forwardKernel as never,
-  });
-  tf.registerKernel({
-    kernelName: SELECTIVE_SCAN_GRAD,
-    backendName,
-    kernelFunc: backwardKernel as never,
-  });
-  if (registered.size > 1) return;
+/** Registers the op's gradient (idempotent; kernels are registered per backend). */
+export function registerSelectiveScanGradient(): void {
+  if (gradientRegistered) return;
+  gradientRegistered = true;
   tf.registerGradient({
     kernelName: SELECTIVE_SCAN,
     inputsToSave: [...INPUT_NAMES],
@@ -149,5 +73,53 @@ export function selectiveScan(
     return tf.engine().runKernel(SELECTIVE_SCAN, inputs, {
       deltaSoftplus: Boolean(opts.deltaSoftplus),
     } as never) as tf.Tensor3D;
+  });
+}
+
+/**
+ * The selective scan from stock tfjs ops only (mamba_ssm's `selective_scan_ref`): materialise
+ * exp(Δ·A) and Δ·B·u, then a sequential loop over L. Autodiff through it gives a second,
+ * independent set of gradients. Slow (O(L) ops): the oracle for the fast kernels. Same signature
+ * and semantics as {@link selectiveScan}.
+ */
+export function selectiveScanReference(
+  u: tf.Tensor3D,
+  delta: tf.Tensor3D,
+  A: tf.Tensor2D,
+  B: tf.Tensor4D,
+  C: tf.Tensor4D,
+  D?: tf.Tensor1D | null,
+  deltaBias?: tf.Tensor1D | null,
+  opts: { deltaSoftplus?: boolean } = {},
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, d, l] = u.shape;
+    const [, g, n] = B.shape;
+    let dt: tf.Tensor3D = delta;
+    if (deltaBias) dt = tf.add(dt, tf.reshape(deltaBias, [1, d, 1]));
+    if (opts.deltaSoftplus) dt = tf.softplus(dt);
+    // expand groups to channels: (b, g, n, l) → (b, d, n, l)
+    const expand = (t: tf.Tensor4D) =>
+      tf.reshape(tf.mul(tf.reshape(t, [b, g, 1, n, l]), tf.ones([1, 1, d / g, 1, 1])), [
+        b,
+        d,
+        n,
+        l,
+      ]);
+    const Bd = expand(B), Cd = expand(C);
+    const dA = tf.exp(tf.mul(tf.reshape(dt, [b, d, 1, l]), tf.reshape(A, [1, d, n, 1])));
+    const dBu = tf.mul(tf.reshape(tf.mul(dt, u), [b, d, 1, l]), Bd);
+    // Step t of each (b, d, n, l) tensor, as (b, d, n).
+    const at = (x: tf.Tensor, t: number) =>
+      tf.reshape(tf.slice(x, [0, 0, 0, t], [b, d, n, 1]), [b, d, n]);
+    let h: tf.Tensor = tf.zeros([b, d, n]);
+    const ys: tf.Tensor[] = [];
+    for (let t = 0; t < l; t++) {
+      h = tf.add(tf.mul(at(dA, t), h), at(dBu, t));
+      ys.push(tf.sum(tf.mul(h, at(Cd, t)), 2, true));
+    }
+    let y = tf.reshape(tf.concat(ys, 2), [b, d, l]) as tf.Tensor3D;
+    if (D) y = tf.add(y, tf.mul(u, tf.reshape(D, [1, d, 1])));
+    return y;
   });
 }

@@ -4,17 +4,15 @@
  * gradient is the inverse permutation, also one op. As tensor ops (reshape, four slices and a
  * concat; in the backward four zero-padded copies of the whole input summed by three adds) the
  * merges cost more than the convolutions of the last stage. {@link spaceToDepthOps} is the
- * tensor-op reference (tests/merge_op_test.ts).
+ * tensor-op reference (tests/merge_op_test.ts); the kernels are in
+ * lib/backends/kernels/space_to_depth.ts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
 
 /** Kernel names of the gather and of its gradient (the scatter back). */
 export const SPACE_TO_DEPTH = "StarmambaSpaceToDepth";
 export const SPACE_TO_DEPTH_GRAD = "StarmambaSpaceToDepthGrad";
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 /**
  * Copies between x (B, H, W, C) and y (B, H/2, W/2, 4C): block q of y's channels holds the
@@ -42,38 +40,10 @@ export function spaceToDepthCopy(
   }
 }
 
-function gatherKernel(args: KernelArgs): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const [B, H, W, C] = x.shape;
-  return withArrays(args.backend, [x], [[B, H / 2, W / 2, 4 * C]], ([xv], [yv]) => {
-    spaceToDepthCopy(xv, yv, x.shape, true);
-  }, false)[0];
-}
-
-function scatterKernel(args: KernelArgs): tf.TensorInfo {
-  const dy = args.inputs.dy as tf.TensorInfo;
-  const { shape } = args.attrs as unknown as { shape: number[] };
-  return withArrays(args.backend, [dy], [shape], ([dyv], [dxv]) => {
-    spaceToDepthCopy(dxv, dyv, shape, false);
-  }, false)[0];
-}
-
 let gradientRegistered = false;
 
-/** Registers the gather, its gradient kernel and the op's gradient for a backend (idempotent). */
-export function registerSpaceToDepth(backendName: string): void {
-  if (!tf.getKernel(SPACE_TO_DEPTH, backendName)) {
-    tf.registerKernel({
-      kernelName: SPACE_TO_DEPTH,
-      backendName,
-      kernelFunc: gatherKernel as never,
-    });
-    tf.registerKernel({
-      kernelName: SPACE_TO_DEPTH_GRAD,
-      backendName,
-      kernelFunc: scatterKernel as never,
-    });
-  }
+/** Registers the op's gradient, the scatter back (idempotent). */
+export function registerSpaceToDepthGradient(): void {
   if (gradientRegistered) return;
   gradientRegistered = true;
   tf.registerGradient({

@@ -1,93 +1,49 @@
 /**
  * The fused SS2D core as one tfjs op: cross-scan → per-direction x_proj and dt_proj →
- * selective scan → cross-merge, forward and backward in native code
- * (native/cpu/ss2d_core.c). Used by the model whenever the active scan kernel carries it (the
- * native kernel); otherwise SS2D runs as separate tfjs ops (lib/model/ss2d.ts), which is also
- * the reference this op is tested against.
+ * selective scan → cross-merge, forward and backward in native code (native/cpu/ss2d_core.c;
+ * kernels in lib/backends/kernels/ss2d_core.ts). Used by the model whenever the active scan kernel
+ * carries it (the native kernel). {@link ss2dCoreReference} is the same core from separate ops
+ * (cross-scan, batched matmuls, the selective scan, cross-merge): the reference it is tested
+ * against, and the path when no fused core is available.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
-import { getScanKernel } from "./selective_scan.ts";
-import type { NativeSS2D, SS2DCoreDims } from "../backends/wasm/native.ts";
+import { getScanKernel, type SS2DCoreImpl } from "./scan_kernel.ts";
+import { crossMerge, crossScan } from "./cross_scan.ts";
+import { selectiveScan } from "./selective_scan.ts";
 
 /** Kernel name of the fused forward. */
 export const SS2D_CORE = "StarmambaSS2DCore";
 /** Kernel name of the fused backward (six outputs). */
 export const SS2D_CORE_GRAD = "StarmambaSS2DCoreGrad";
 
-const INPUTS = ["xc", "Wx", "Wdt", "bias", "A", "D"] as const;
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Infos = Record<string, tf.TensorInfo>;
+/** The op's inputs, in the order of its gradient outputs. */
+export const SS2D_CORE_INPUTS = ["xc", "Wx", "Wdt", "bias", "A", "D"] as const;
 
 /** The fused core of the active scan kernel, or null if it has none. */
-export function fusedSS2D(): NativeSS2D | null {
+export function fusedSS2D(): SS2DCoreImpl | null {
   try {
-    return (getScanKernel() as { ss2d?: NativeSS2D }).ss2d ?? null;
+    return getScanKernel().ss2d ?? null;
   } catch {
     return null;
   }
 }
 
-function dimsOf(inp: Infos): SS2DCoreDims {
-  const [B, H, W, di] = inp.xc.shape;
-  const [K, C2] = inp.Wx.shape;
-  const R = inp.Wdt.shape[2];
-  return { B, H, W, di, K, N: (C2 - R) / 2, R };
-}
+let gradientRegistered = false;
 
-function forwardKernel(args: KernelArgs): tf.TensorInfo {
-  const inp = args.inputs as Infos;
-  const core = fusedSS2D();
-  if (!core) throw new Error("SS2D core op needs the native scan kernel");
-  return withArrays(args.backend, INPUTS.map((n) => inp[n]), [inp.xc.shape], (ins, [y]) => {
-    const [xc, Wx, Wdt, bias, A, D] = ins;
-    core.forwardInto(dimsOf(inp), { xc, Wx, Wdt, bias, A, D }, y);
-  })[0];
-}
-
-function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const inp = args.inputs as Infos;
-  const core = fusedSS2D();
-  if (!core) throw new Error("SS2D core op needs the native scan kernel");
-  const infos = [...INPUTS.map((n) => inp[n]), inp.dy];
-  return withArrays(args.backend, infos, INPUTS.map((n) => inp[n].shape), (ins, outs) => {
-    const [xc, Wx, Wdt, bias, A, D, dy] = ins;
-    const [dxc, dWx, dWdt, dbias, dA, dD] = outs;
-    core.backwardInto(dimsOf(inp), { xc, Wx, Wdt, bias, A, D }, dy, {
-      dxc,
-      dWx,
-      dWdt,
-      dbias,
-      dA,
-      dD,
-    });
-  });
-}
-
-const registered = new Set<string>();
-
-/** Registers the fused op for a backend, and its gradient (idempotent). */
-export function registerSS2DCore(backendName: string): void {
-  if (registered.has(backendName)) return;
-  registered.add(backendName);
-  tf.registerKernel({ kernelName: SS2D_CORE, backendName, kernelFunc: forwardKernel as never });
-  tf.registerKernel({
-    kernelName: SS2D_CORE_GRAD,
-    backendName,
-    kernelFunc: backwardKernel as never,
-  });
-  if (registered.size > 1) return;
+/** Registers the op's gradient: one fused backward for all six inputs (idempotent). */
+export function registerSS2DCoreGradient(): void {
+  if (gradientRegistered) return;
+  gradientRegistered = true;
   tf.registerGradient({
     kernelName: SS2D_CORE,
-    inputsToSave: [...INPUTS],
+    inputsToSave: [...SS2D_CORE_INPUTS],
     gradFunc: (dy, saved) => {
       const inputs: tf.NamedTensorMap = { dy: dy as tf.Tensor };
-      INPUTS.forEach((n, i) => (inputs[n] = saved[i]));
+      SS2D_CORE_INPUTS.forEach((n, i) => (inputs[n] = saved[i]));
       const g = tf.engine().runKernel(SS2D_CORE_GRAD, inputs) as tf.Tensor[];
       const out: Record<string, () => tf.Tensor> = {};
-      INPUTS.forEach((n, i) => (out[n] = () => g[i]));
+      SS2D_CORE_INPUTS.forEach((n, i) => (out[n] = () => g[i]));
       return out;
     },
   });
@@ -107,4 +63,54 @@ export function ss2dCore(
   D: tf.Tensor1D,
 ): tf.Tensor4D {
   return tf.engine().runKernel(SS2D_CORE, { xc, Wx, Wdt, bias, A, D }) as tf.Tensor4D;
+}
+
+/** Sizes the SS2D core needs (lib/model/ss2d.ts's SS2DDims has them). */
+export interface SS2DCoreSizes {
+  /** Channels of the core's input and output. */
+  d_inner: number;
+  /** Rank of the delta projection. */
+  dt_rank: number;
+  /** State size N. */
+  d_state: number;
+  /** Scan directions. */
+  K: number;
+}
+
+/**
+ * The SS2D core from separate tfjs ops — cross-scan, per-direction projections as batched
+ * matmuls, the selective scan, cross-merge: the reference of {@link ss2dCore}, with the sizes
+ * passed explicitly.
+ */
+export function ss2dCoreReference(
+  xc: tf.Tensor4D,
+  Wx: tf.Tensor3D,
+  Wdt: tf.Tensor3D,
+  bias: tf.Tensor1D,
+  A: tf.Tensor2D,
+  D: tf.Tensor1D,
+  dims: SS2DCoreSizes,
+): tf.Tensor4D {
+  const { d_inner: di, dt_rank: R, d_state: N, K } = dims;
+  const [b, h, w] = xc.shape;
+  const L = h * w;
+  const xs = crossScan(xc, K); // (B, K, di, L)
+  // Per-direction projections as batched matmuls over K, on (K, ·, B·L) layouts.
+  const xsK = tf.reshape(tf.transpose(xs, [1, 2, 0, 3]), [K, di, b * L]);
+  const xDbl = tf.matMul(Wx, xsK); // (K, R + 2N, B·L)
+  const [dtsLow, Bs, Cs] = tf.split(xDbl, [R, N, N], 1);
+  const dts = tf.matMul(Wdt, dtsLow); // (K, di, B·L)
+  const toBatchMajor = (t: tf.Tensor, c: number) =>
+    tf.transpose(tf.reshape(t, [K, c, b, L]), [2, 0, 1, 3]);
+  const y = selectiveScan(
+    tf.reshape(xs, [b, K * di, L]) as tf.Tensor3D,
+    tf.reshape(toBatchMajor(dts, di), [b, K * di, L]) as tf.Tensor3D,
+    A,
+    toBatchMajor(Bs, N) as tf.Tensor4D,
+    toBatchMajor(Cs, N) as tf.Tensor4D,
+    D,
+    bias,
+    { deltaSoftplus: true },
+  );
+  return crossMerge(tf.reshape(y, [b, K, di, L]) as tf.Tensor4D, h, w, K);
 }

@@ -1,8 +1,11 @@
 /**
- * The SS-Conv-SSM block as one fused op (native/cpu/block.c), forward and backward: what
- * {@link import("../model/medmamba.ts").buildMedMamba}'s blocks run on the wasm backend when the native
- * library is loaded. The block written as tensor ops (medmamba.ts's `blockOps`) is the
- * reference it is tested against (tests/block_fused_test.ts) and the path everywhere else.
+ * MedMamba's SS-Conv-SSM block as one fused op (native/cpu/block.c), forward and backward: the
+ * channel split, both halves (conv: [BN] → Conv3×3 → BN → ReLU → Conv3×3 → BN → ReLU → Conv1×1 →
+ * ReLU; SSM: LN → SS2D → DropPath [+ input]), the channel shuffle and the residual. Its reference
+ * is the same block as tensor ops, `blockOps` in lib/model/medmamba.ts (built from the model's
+ * layers, hence there): tests/block_fused_test.ts compares every output and gradient. The kernels
+ * are lib/backends/wasm/kernels/ss_conv_ssm.ts (wasm with the native library only); lib/model/
+ * block.ts maps a network's parameters onto the op's slots.
  *
  * As tensor ops a `cpu`-preset training step dispatched ~1,700 kernels, most of them the glue
  * around the native ones (channel split and concatenation, the shuffle, BatchNorm and ReLU
@@ -11,235 +14,141 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
-import { activeNativeBlock, type NativeBlock } from "../backends/wasm/kernels.ts";
-import type { ModelConfig } from "../model/config.ts";
-import type { ParamStore } from "../model/params.ts";
-import type { SS2DDims } from "../model/ss2d.ts";
-import { dropPathMask, type ForwardContext } from "../model/layers.ts";
+import { capabilities } from "./capabilities.ts";
 
 /** Kernel names: training forward (saves activations), eval forward, backward. */
 export const BLOCK = "StarmambaBlock";
+/** The eval forward (running BatchNorm statistics, nothing saved; no gradient). */
 export const BLOCK_EVAL = "StarmambaBlockEval";
+/** The backward: gradients of x and of every trainable input. */
 export const BLOCK_GRAD = "StarmambaBlockGrad";
 
-/** Flag bits of the int table (block.c's F_*). */
-const F_TRAIN = 1, F_PRE_BN = 2, F_RESIDUAL = 4, F_MASK = 8;
+/** Flag bits of the op's int table (block.c's F_*). */
+export const BLOCK_FLAGS = { train: 1, preBn: 2, residual: 4, mask: 8 } as const;
 
 /**
- * The pointer table's inputs in block.c's order (P_*): slot name and the parameter it reads,
- * relative to the block's name (null: not a parameter).
+ * The op's inputs in block.c's pointer-table order (P_*): the block input, the DropPath mask,
+ * then the SSM half's and the conv half's parameters (γ/β of norms, weights, biases, BatchNorm
+ * running statistics).
  */
-const INPUTS: [string, string | null][] = [
-  ["x", null],
-  ["mask", null],
-  ["ln1_g", "ln_1.weight"],
-  ["ln1_b", "ln_1.bias"],
-  ["w_in", "self_attention.in_proj.weight"],
-  ["w_dw", "self_attention.conv2d.weight"],
-  ["b_dw", "self_attention.conv2d.bias"],
-  ["w_x", "self_attention.x_proj_weight"],
-  ["w_dt", "self_attention.dt_projs_weight"],
-  ["dt_bias", "self_attention.dt_projs_bias"],
-  ["a_log", "self_attention.A_logs"],
-  ["d", "self_attention.Ds"],
-  ["lno_g", "self_attention.out_norm.weight"],
-  ["lno_b", "self_attention.out_norm.bias"],
-  ["w_out", "self_attention.out_proj.weight"],
-  ["bn0_g", "conv33conv33conv11.bn0.weight"],
-  ["bn0_b", "conv33conv33conv11.bn0.bias"],
-  ["bn0_rm", "conv33conv33conv11.bn0.running_mean"],
-  ["bn0_rv", "conv33conv33conv11.bn0.running_var"],
-  ["w1", "conv33conv33conv11.conv1.weight"],
-  ["b1", "conv33conv33conv11.conv1.bias"],
-  ["bn1_g", "conv33conv33conv11.bn1.weight"],
-  ["bn1_b", "conv33conv33conv11.bn1.bias"],
-  ["bn1_rm", "conv33conv33conv11.bn1.running_mean"],
-  ["bn1_rv", "conv33conv33conv11.bn1.running_var"],
-  ["w2", "conv33conv33conv11.conv2.weight"],
-  ["b2", "conv33conv33conv11.conv2.bias"],
-  ["bn2_g", "conv33conv33conv11.bn2.weight"],
-  ["bn2_b", "conv33conv33conv11.bn2.bias"],
-  ["bn2_rm", "conv33conv33conv11.bn2.running_mean"],
-  ["bn2_rv", "conv33conv33conv11.bn2.running_var"],
-  ["w3", "conv33conv33conv11.conv3.weight"],
-  ["b3", "conv33conv33conv11.conv3.bias"],
-];
-const SLOTS = INPUTS.map(([s]) => s);
-const RUNNING = new Set(["bn0_rm", "bn0_rv", "bn1_rm", "bn1_rv", "bn2_rm", "bn2_rv"]);
+export const BLOCK_SLOTS = [
+  "x",
+  "mask",
+  "ln1_g",
+  "ln1_b",
+  "w_in",
+  "w_dw",
+  "b_dw",
+  "w_x",
+  "w_dt",
+  "dt_bias",
+  "a_log",
+  "d",
+  "lno_g",
+  "lno_b",
+  "w_out",
+  "bn0_g",
+  "bn0_b",
+  "bn0_rm",
+  "bn0_rv",
+  "w1",
+  "b1",
+  "bn1_g",
+  "bn1_b",
+  "bn1_rm",
+  "bn1_rv",
+  "w2",
+  "b2",
+  "bn2_g",
+  "bn2_b",
+  "bn2_rm",
+  "bn2_rv",
+  "w3",
+  "b3",
+] as const;
+
+/** One input slot of the op. */
+export type BlockSlot = typeof BLOCK_SLOTS[number];
+
+/** BatchNorm running statistics: inputs of the eval forward, outputs (updated) of training. */
+export const BLOCK_RUNNING = ["bn0_rm", "bn0_rv", "bn1_rm", "bn1_rv", "bn2_rm", "bn2_rv"] as const;
 /** Inputs with a gradient, in block.c's G_* order: x, then every trainable parameter. */
-const DIFFERENTIABLE = SLOTS.filter((s) => s !== "mask" && !RUNNING.has(s));
+export const BLOCK_DIFFERENTIABLE = BLOCK_SLOTS.filter((s) =>
+  s !== "mask" && !(BLOCK_RUNNING as readonly string[]).includes(s)
+);
 /** Activations the training forward saves for the backward (block.c's O_T1 … O_M). */
-const SAVED = ["t1", "t2", "c", "xz", "v", "m"];
-/** The new running statistics (O_RM0 … O_RV2), in the order of the RUNNING slots. */
-const NEW_RUNNING = ["bn0_rm", "bn0_rv", "bn1_rm", "bn1_rv", "bn2_rm", "bn2_rv"];
+export const BLOCK_SAVED = ["t1", "t2", "c", "xz", "v", "m"] as const;
 
-const LN_EPS = 1e-5;
-const BN_EPS = 1e-5;
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Infos = Record<string, tf.TensorInfo>;
-
-interface BlockAttrs {
+/** The op's attributes (the int table after the shape). */
+export interface BlockAttrs {
+  /** {@link BLOCK_FLAGS} bits. */
   flags: number;
+  /** Scan directions. */
   K: number;
+  /** State size. */
   N: number;
+  /** dt_rank. */
   R: number;
 }
 
-function dimsTable(x: tf.TensorInfo, a: BlockAttrs): Int32Array {
-  const [B, H, W, C] = x.shape;
-  return Int32Array.from([B, H, W, C, a.K, a.N, a.R, a.flags]);
+/** Switches and sizes of one call of {@link ssConvSsm}. */
+export interface BlockOptions {
+  /** Training mode: batch statistics, activations saved, DropPath mask applied. */
+  training: boolean;
+  /** The conv half's leading BatchNorm (bn0 slots present). */
+  preBn: boolean;
+  /** The SSM half adds its input back. */
+  residual: boolean;
+  /** DropPath scale per sample (training only), or null. */
+  mask: Float32Array | null;
+  /** Scan directions of the SS2D core. */
+  K: number;
+  /** State size of the SS2D core. */
+  N: number;
+  /** dt_rank of the SS2D core. */
+  R: number;
 }
 
-/** Output shapes of the saved activations for x (B, H, W, C). */
-function savedShapes(x: tf.TensorInfo): number[][] {
-  const [B, H, W, C] = x.shape, h = C / 2;
-  return [[B, H, W, h], [B, H, W, h], [B, H, W, h], [B, H, W, 2 * C], [B, H, W, C], [
-    B,
-    H,
-    W,
-    C,
-  ]];
-}
-
-function native(): NativeBlock {
-  const n = activeNativeBlock();
-  if (!n) throw new Error(`${BLOCK} needs the native library on the wasm backend`);
-  return n;
-}
-
-/** Runs a block.c function on the present inputs (by slot), returning the new outputs. */
-function call(
-  args: KernelArgs,
-  slots: string[],
-  outShapes: (number[] | null)[],
-  run: (dims: Int32Array, arrays: (Float32Array | null)[]) => void,
-): tf.TensorInfo[] {
-  const inp = args.inputs as Infos;
-  const present = slots.filter((s) => inp[s] !== undefined);
-  const wanted = outShapes.map((s, i) => [s, i] as const).filter(([s]) => s !== null);
-  const dims = dimsTable(inp.x, args.attrs as unknown as BlockAttrs);
-  return withArrays(
-    args.backend,
-    present.map((s) => inp[s]),
-    wanted.map(([s]) => s as number[]),
-    (ins, outs) => {
-      const arrays: (Float32Array | null)[] = slots.map((s) => {
-        const i = present.indexOf(s);
-        return i < 0 ? null : ins[i];
-      });
-      const outArrays: (Float32Array | null)[] = outShapes.map(() => null);
-      wanted.forEach(([, i], j) => (outArrays[i] = outs[j]));
-      run(dims, [...arrays, ...outArrays]);
-    },
-    false,
-  );
-}
-
-function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const x = (args.inputs as Infos).x;
-  const h = x.shape[3] / 2;
-  const preBn = ((args.attrs as unknown as BlockAttrs).flags & F_PRE_BN) !== 0;
-  const running = NEW_RUNNING.map((n) => (n.startsWith("bn0") && !preBn ? null : [h]));
-  return call(
-    args,
-    SLOTS,
-    [x.shape, ...savedShapes(x), ...running],
-    (dims, arrays) => native().forward(dims, arrays, LN_EPS, BN_EPS),
-  );
-}
-
-function evalKernel(args: KernelArgs): tf.TensorInfo[] {
-  const x = (args.inputs as Infos).x;
-  return call(args, SLOTS, [x.shape], (dims, arrays) => {
-    native().forward(dims, arrays, LN_EPS, BN_EPS);
-  });
-}
-
-function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
-  const inp = args.inputs as Infos;
-  const preBn = ((args.attrs as unknown as BlockAttrs).flags & F_PRE_BN) !== 0;
-  const grads = DIFFERENTIABLE.map((s) =>
-    s.startsWith("bn0") && !preBn ? null : inp[s].shape as number[]
-  );
-  return call(
-    args,
-    [...SLOTS, "dy", ...SAVED],
-    grads,
-    (dims, arrays) => native().backward(dims, arrays, LN_EPS, BN_EPS),
-  );
-}
-
-const registered = new Set<string>();
-
-/** Registers the fused block's kernels for a backend (idempotent). */
-export function registerBlockOp(backendName: string): void {
-  if (registered.has(backendName)) return;
-  registered.add(backendName);
-  for (
-    const [kernelName, kernelFunc] of [
-      [BLOCK, forwardKernel],
-      [BLOCK_EVAL, evalKernel],
-      [BLOCK_GRAD, backwardKernel],
-    ] as const
-  ) {
-    tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as never });
-  }
+/** Whether the fused block can run on the active backend now. */
+export function ssConvSsmAvailable(): boolean {
+  return capabilities().ssConvSsm();
 }
 
 /**
- * Whether blocks of `cfg` can run fused now: the native library is loaded, the wasm backend is
- * active, and both halves of the block are on (the ablations that switch one off use the
- * tensor ops).
+ * One SS-Conv-SSM block: x (B, H, W, C) and its parameters by slot (bn0 slots only with
+ * `preBn`) → the block's output, and in training the BatchNorm running statistics after this
+ * batch (by slot, kept: the caller commits and disposes them). Differentiable in x and every
+ * trainable parameter in training mode; the eval forward has no gradient.
  */
-export function fusedBlockAvailable(cfg: ModelConfig): boolean {
-  return activeNativeBlock() !== null && cfg.conv_branch && cfg.ssm_branch &&
-    tf.getKernel(BLOCK, tf.getBackend()) !== undefined;
-}
-
-/**
- * One SS-Conv-SSM block through the fused op: the same maths, parameters, DropPath draws and
- * BatchNorm running updates (queued in ctx.bnUpdates) as the tensor-op block. x (B, H, W, C).
- */
-export function fusedBlock(
-  ps: ParamStore,
-  name: string,
+export function ssConvSsm(
   x: tf.Tensor4D,
-  cfg: ModelConfig,
-  dims: SS2DDims,
-  dropRate: number,
-  ctx: ForwardContext,
-): tf.Tensor4D {
-  const mask = dropPathMask(x.shape[0], dropRate, ctx);
+  params: Partial<Record<BlockSlot, tf.Tensor>>,
+  o: BlockOptions,
+): { y: tf.Tensor4D; running: Partial<Record<BlockSlot, tf.Tensor>> } {
+  const F = BLOCK_FLAGS;
   const attrs: BlockAttrs = {
-    flags: (ctx.training ? F_TRAIN : 0) | (cfg.conv_pre_bn ? F_PRE_BN : 0) |
-      (cfg.ssm_residual ? F_RESIDUAL : 0) | (mask ? F_MASK : 0),
-    K: dims.K,
-    N: dims.d_state,
-    R: dims.dt_rank,
+    flags: (o.training ? F.train : 0) | (o.preBn ? F.preBn : 0) | (o.residual ? F.residual : 0) |
+      (o.mask ? F.mask : 0),
+    K: o.K,
+    N: o.N,
+    R: o.R,
   };
-  const params: Record<string, tf.Tensor> = {};
-  for (const [slot, suffix] of INPUTS) {
-    if (suffix === null || (slot.startsWith("bn0") && !cfg.conv_pre_bn)) continue;
-    params[slot] = ps.get(`${name}.${suffix}`);
-  }
-  if (!ctx.training) {
+  if (!o.training) {
     const out = tf.engine().runKernel(BLOCK_EVAL, { x, ...params }, attrs as never);
-    return (Array.isArray(out) ? out[0] : out) as tf.Tensor4D;
+    return { y: (Array.isArray(out) ? out[0] : out) as tf.Tensor4D, running: {} };
   }
-  const maskT = mask ? tf.tensor1d(mask) : null;
-  const diff = DIFFERENTIABLE.filter((s) => s === "x" || params[s] !== undefined);
-  const running: tf.Tensor[] = [];
+  const maskT = o.mask ? tf.tensor1d(o.mask) : null;
+  const diff = BLOCK_DIFFERENTIABLE.filter((s) => s === "x" || params[s] !== undefined);
+  const newRunning: tf.Tensor[] = [];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    const ins: tf.NamedTensorMap = { ...params };
+    const ins: tf.NamedTensorMap = { ...params } as tf.NamedTensorMap;
     diff.forEach((s, i) => (ins[s] = args[i] as tf.Tensor));
     if (maskT) ins.mask = maskT;
     const outs = tf.engine().runKernel(BLOCK, ins, attrs as never) as tf.Tensor[];
     const [y, ...rest] = outs;
-    const saved = rest.slice(0, SAVED.length);
-    running.push(...rest.slice(SAVED.length).map((t) => tf.keep(t)));
+    const saved = rest.slice(0, BLOCK_SAVED.length);
+    newRunning.push(...rest.slice(BLOCK_SAVED.length).map((t) => tf.keep(t)));
     // Only saved tensors outlive the tidy that tf.grad runs the forward in: the block's input
     // (usually an intermediate) and the mask must be saved too.
     save([...saved, ins.x as tf.Tensor, ...(maskT ? [maskT] : [])]);
@@ -247,17 +156,16 @@ export function fusedBlock(
       value: y,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => {
         const gin: tf.NamedTensorMap = { ...ins, dy };
-        SAVED.forEach((s, i) => (gin[s] = kept[i]));
-        gin.x = kept[SAVED.length];
-        if (maskT) gin.mask = kept[SAVED.length + 1];
+        BLOCK_SAVED.forEach((s, i) => (gin[s] = kept[i]));
+        gin.x = kept[BLOCK_SAVED.length];
+        if (maskT) gin.mask = kept[BLOCK_SAVED.length + 1];
         return tf.engine().runKernel(BLOCK_GRAD, gin, attrs as never) as tf.Tensor[];
       },
     };
   });
-  const y = f(...diff.map((s) => (s === "x" ? x : params[s]))) as tf.Tensor4D;
-  const slots = NEW_RUNNING.filter((s) => cfg.conv_pre_bn || !s.startsWith("bn0"));
-  slots.forEach((s, i) => {
-    ctx.bnUpdates.push({ variable: params[s] as tf.Variable, value: running[i] });
-  });
-  return y;
+  const y = f(...diff.map((s) => (s === "x" ? x : params[s]!))) as tf.Tensor4D;
+  const running: Partial<Record<BlockSlot, tf.Tensor>> = {};
+  BLOCK_RUNNING.filter((s) => o.preBn || !s.startsWith("bn0"))
+    .forEach((s, i) => (running[s] = newRunning[i]));
+  return { y, running };
 }

@@ -1,5 +1,6 @@
 /**
- * Results: verification of published result folders, error sheets, ablation sweeps.
+ * Results: writing and verifying result folders, error sheets, an ablation sweep's records and
+ * report (the sweeps run from lib/experiment/sweep.ts).
  * @module
  */
 export { type VerifyReport, verifyResults } from "./verify.ts";
@@ -11,18 +12,18 @@ export {
   type SheetOptions,
 } from "./errors.ts";
 export {
-  loadSweep,
   type PairedTest,
   parseCsv,
   type RunRecord,
-  runSweep,
-  type Stat,
-  type SweepOptions,
-  type SweepOutcome,
+  summarizeSweep,
   type SweepSpec,
+  type SweepState,
   type SweepSummary,
   type SweepVariant,
   type VariantSummary,
-} from "./ablation.ts";
+  writeSweepSummary,
+} from "./sweep.ts";
 // Types the signatures above use
 export type { McNemarResult } from "../metrics/metrics.ts";
+export type { Stat } from "../metrics/stats.ts";
+export type { PlannedRun, RunEntry } from "./sweep.ts";

@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamStore } from "../model/params.ts";
-import { nativeEmaWithViews } from "../backends/wasm/kernels.ts";
+import { nativeEmaWithViews } from "../backends/wasm/hooks.ts";
 
 /** Key prefix of the shadow weights inside a resumable state checkpoint. */
 export const EMA_PREFIX = "ema/";

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { withArrays } from "../backends/io.ts";
-import { activeNativeAdam, type AdamScalars } from "../backends/wasm/kernels.ts";
+import { activeNativeAdam, type AdamScalars } from "../backends/wasm/hooks.ts";
 
 export type { AdamScalars };
 

@@ -35,3 +35,13 @@ export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const h = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
   return [...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** The JSON object in `path`, or null when it is missing, unreadable or not an object. */
+export function readJsonObject(path: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(Deno.readTextFileSync(path));
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -11,17 +11,17 @@
  * --allow-write.
  * @module
  */
-import type {
-  Gemm,
-  NativeAdam,
-  NativeBlock,
-  NativeConv,
-  NativeEma,
-  NativeNorm,
-} from "./kernels.ts";
+import type { Gemm, NativeAdam, NativeBlock, NativeConv, NativeEma, NativeNorm } from "./hooks.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { ScanGrads, ScanInputs, ScanKernel } from "../../ops/scan_kernel.ts";
+import type {
+  ScanGrads,
+  ScanInputs,
+  ScanKernel,
+  SS2DCoreArrays,
+  SS2DCoreDims,
+  SS2DCoreImpl,
+} from "../../ops/scan_kernel.ts";
 import { checkScanInputs } from "../../ops/scan_loop.ts";
 
 /** What was compiled and loaded, for result files. */
@@ -43,7 +43,7 @@ export interface NativeScanKernel extends ScanKernel, NativeConv {
   /** Like forward, writing y (batch·dim·len) into `y`. */
   forwardInto(x: ScanInputs, y: Float32Array): void;
   /** The fused SS2D core built into the same library. */
-  readonly ss2d: NativeSS2D;
+  readonly ss2d: SS2DCoreImpl;
   /** C (M,N) = op(A)·op(B), row-major (A is (M,K) or (K,M) if transA; B (K,N) or (N,K)). */
   gemm: Gemm;
   /** One Adam(W) update of many parameter arrays (each into its wo, mo, vo). */
@@ -59,60 +59,6 @@ export interface NativeScanKernel extends ScanKernel, NativeConv {
    * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
    */
   backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
-}
-
-/** Sizes of one fused SS2D core call (see native/cpu/ss2d_core.c). */
-export interface SS2DCoreDims {
-  /** Batch size. */
-  B: number;
-  /** Feature-map height. */
-  H: number;
-  /** Feature-map width. */
-  W: number;
-  /** d_inner */
-  di: number;
-  /** scan directions */
-  K: number;
-  /** d_state */
-  N: number;
-  /** dt_rank */
-  R: number;
-}
-
-/** Arrays of one fused SS2D core call (layouts in native/cpu/ss2d_core.c). */
-export interface SS2DCoreArrays {
-  /** Input after the depthwise conv and SiLU, (B, H, W, di). */
-  xc: Float32Array;
-  /** x_proj weights per direction, (K, R + 2N, di). */
-  Wx: Float32Array;
-  /** dt_proj weights per direction, (K, di, R). */
-  Wdt: Float32Array;
-  /** delta bias, (K·di), added before the softplus. */
-  bias: Float32Array;
-  /** State matrix A = −exp(A_log), (K·di, N). */
-  A: Float32Array;
-  /** Skip weights D, (K·di). */
-  D: Float32Array;
-}
-
-/** The fused SS2D core: cross-scan, projections, selective scan, cross-merge. */
-export interface NativeSS2D {
-  /** Writes the cross-merged scan output (B, H, W, di) into `y`. */
-  forwardInto(s: SS2DCoreDims, a: SS2DCoreArrays, y: Float32Array): void;
-  /** Writes the gradients of Σ y·dy for every input into `out` (all elements overwritten). */
-  backwardInto(
-    s: SS2DCoreDims,
-    a: SS2DCoreArrays,
-    dy: Float32Array,
-    out: {
-      dxc: Float32Array;
-      dWx: Float32Array;
-      dWdt: Float32Array;
-      dbias: Float32Array;
-      dA: Float32Array;
-      dD: Float32Array;
-    },
-  ): void;
 }
 
 /** Options of {@link loadNativeKernel}. */
@@ -428,7 +374,7 @@ function makeKernel(lib: Lib, threads: number): NativeScanKernel {
   };
   const dimsArgs = (d: SS2DCoreDims) => [d.B, d.H, d.W, d.di, d.K, d.N, d.R] as const;
   const arrays = (a: SS2DCoreArrays) => [a.xc, a.Wx, a.Wdt, a.bias, a.A, a.D] as const;
-  const ss2d: NativeSS2D = {
+  const ss2d: SS2DCoreImpl = {
     forwardInto(d, a, y) {
       const rc = s.ss2d_fwd(...dimsArgs(d), ...arrays(a), threads, y);
       if (rc !== 0) throw new Error(`native SS2D forward failed (code ${rc})`);

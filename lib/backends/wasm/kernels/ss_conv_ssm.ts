@@ -1,0 +1,114 @@
+/**
+ * Kernels of the fused SS-Conv-SSM block (lib/ops/ss_conv_ssm.ts) for the wasm backend: the
+ * present inputs' arrays (by slot) and fresh outputs go to native/cpu/block.c through its pointer
+ * table (null for absent slots).
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+import {
+  BLOCK,
+  BLOCK_DIFFERENTIABLE,
+  BLOCK_EVAL,
+  BLOCK_FLAGS,
+  BLOCK_GRAD,
+  BLOCK_RUNNING,
+  BLOCK_SAVED,
+  BLOCK_SLOTS,
+  type BlockAttrs,
+} from "../../../ops/ss_conv_ssm.ts";
+import { NORM_EPS } from "../../../ops/norm.ts";
+import { activeNativeBlock, type NativeBlock } from "../hooks.ts";
+import { type KernelArgs, type KernelSpec, withArrays } from "../../io.ts";
+
+type Infos = Record<string, tf.TensorInfo>;
+
+function dimsTable(x: tf.TensorInfo, a: BlockAttrs): Int32Array {
+  const [B, H, W, C] = x.shape;
+  return Int32Array.from([B, H, W, C, a.K, a.N, a.R, a.flags]);
+}
+
+/** Output shapes of the saved activations for x (B, H, W, C). */
+function savedShapes(x: tf.TensorInfo): number[][] {
+  const [B, H, W, C] = x.shape, h = C / 2;
+  return [[B, H, W, h], [B, H, W, h], [B, H, W, h], [B, H, W, 2 * C], [B, H, W, C], [
+    B,
+    H,
+    W,
+    C,
+  ]];
+}
+
+function native(): NativeBlock {
+  const n = activeNativeBlock();
+  if (!n) throw new Error(`${BLOCK} needs the native library on the wasm backend`);
+  return n;
+}
+
+/** Runs a block.c function on the present inputs (by slot), returning the new outputs. */
+function call(
+  args: KernelArgs,
+  slots: string[],
+  outShapes: (number[] | null)[],
+  run: (dims: Int32Array, arrays: (Float32Array | null)[]) => void,
+): tf.TensorInfo[] {
+  const inp = args.inputs as Infos;
+  const present = slots.filter((s) => inp[s] !== undefined);
+  const wanted = outShapes.map((s, i) => [s, i] as const).filter(([s]) => s !== null);
+  const dims = dimsTable(inp.x, args.attrs as unknown as BlockAttrs);
+  return withArrays(
+    args.backend,
+    present.map((s) => inp[s]),
+    wanted.map(([s]) => s as number[]),
+    (ins, outs) => {
+      const arrays: (Float32Array | null)[] = slots.map((s) => {
+        const i = present.indexOf(s);
+        return i < 0 ? null : ins[i];
+      });
+      const outArrays: (Float32Array | null)[] = outShapes.map(() => null);
+      wanted.forEach(([, i], j) => (outArrays[i] = outs[j]));
+      run(dims, [...arrays, ...outArrays]);
+    },
+    false,
+  );
+}
+
+function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = (args.inputs as Infos).x;
+  const h = x.shape[3] / 2;
+  const preBn = ((args.attrs as unknown as BlockAttrs).flags & BLOCK_FLAGS.preBn) !== 0;
+  const running = BLOCK_RUNNING.map((n) => (n.startsWith("bn0") && !preBn ? null : [h]));
+  return call(
+    args,
+    [...BLOCK_SLOTS],
+    [x.shape, ...savedShapes(x), ...running],
+    (dims, arrays) => native().forward(dims, arrays, NORM_EPS, NORM_EPS),
+  );
+}
+
+function evalKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = (args.inputs as Infos).x;
+  return call(args, [...BLOCK_SLOTS], [x.shape], (dims, arrays) => {
+    native().forward(dims, arrays, NORM_EPS, NORM_EPS);
+  });
+}
+
+function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
+  const inp = args.inputs as Infos;
+  const preBn = ((args.attrs as unknown as BlockAttrs).flags & BLOCK_FLAGS.preBn) !== 0;
+  const grads = BLOCK_DIFFERENTIABLE.map((s) =>
+    s.startsWith("bn0") && !preBn ? null : inp[s].shape
+  );
+  return call(
+    args,
+    [...BLOCK_SLOTS, "dy", ...BLOCK_SAVED],
+    grads,
+    (dims, arrays) => native().backward(dims, arrays, NORM_EPS, NORM_EPS),
+  );
+}
+
+/** The training forward, the eval forward and the backward. */
+export const ssConvSsmKernels: KernelSpec[] = [
+  { kernelName: BLOCK, kernelFunc: forwardKernel },
+  { kernelName: BLOCK_EVAL, kernelFunc: evalKernel },
+  { kernelName: BLOCK_GRAD, kernelFunc: backwardKernel },
+];

@@ -1,0 +1,73 @@
+/**
+ * Everything the wasm backend runs that tfjs-backend-wasm does not: one list of replacements for
+ * its stock kernels (one file each under kernels/) and one of the custom ops' kernels (shared
+ * with the cpu backend in ../kernels/, plus the fused block, wasm-only). The native library they
+ * call is loaded by ../select.ts and reached through hooks.ts.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type KernelArgs, type KernelSpec, registerKernels } from "../io.ts";
+import { SHARED_KERNELS } from "../kernels/mod.ts";
+import { setCapabilities } from "../../ops/capabilities.ts";
+import { activeNativeBlock, activeNativeConv, activeNativeGemm } from "./hooks.ts";
+import { slice, splitV } from "./kernels/slice.ts";
+import { concat } from "./kernels/concat.ts";
+import { batchMatMul } from "./kernels/batch_mat_mul.ts";
+import { conv2d, convFilterGradKernels } from "./kernels/conv2d.ts";
+import { mean, sum } from "./kernels/reduce.ts";
+import { identity } from "./kernels/identity.ts";
+import { ssConvSsmKernels } from "./kernels/ss_conv_ssm.ts";
+
+/** A replacement for a stock kernel, built around the original (its fallback). */
+export interface Override {
+  /** The stock kernel replaced. */
+  kernelName: string;
+  /** The replacement, given the original kernel function. */
+  wrap(orig: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+}
+
+/** The stock kernels replaced on wasm. */
+export const WASM_OVERRIDES: Override[] = [
+  slice,
+  splitV,
+  concat,
+  batchMatMul,
+  conv2d,
+  sum,
+  mean,
+  identity,
+];
+
+/** The custom ops' kernels on wasm. */
+export const WASM_KERNELS: KernelSpec[] = [
+  ...SHARED_KERNELS,
+  ...convFilterGradKernels,
+  ...ssConvSsmKernels,
+];
+
+const REPLACED = new WeakSet<tf.KernelFunc>();
+
+/** Installs the overrides and the custom ops' kernels for wasm, and says what it does fast. */
+export function registerWasmKernels(): void {
+  for (const o of WASM_OVERRIDES) {
+    const k = tf.getKernel(o.kernelName, "wasm");
+    if (!k || REPLACED.has(k.kernelFunc)) continue;
+    const kernelFunc = o.wrap(k.kernelFunc) as tf.KernelFunc;
+    REPLACED.add(kernelFunc);
+    tf.unregisterKernel(o.kernelName, "wasm");
+    tf.registerKernel({
+      kernelName: o.kernelName,
+      backendName: "wasm",
+      setupFunc: k.setupFunc,
+      kernelFunc,
+    });
+  }
+  registerKernels("wasm", WASM_KERNELS);
+  const onWasm = () => tf.getBackend() === "wasm";
+  setCapabilities({
+    // XNNPACK runs transposed matmuls ~7× slower; the native gemm takes them at full speed.
+    transposedMatMulFast: () => !onWasm() || activeNativeGemm() !== null,
+    convFilterGrad: () => activeNativeConv() !== null,
+    ssConvSsm: () => activeNativeBlock() !== null,
+  });
+}

@@ -1,0 +1,485 @@
+/**
+ * Ablation sweeps: one YAML file names a base experiment config, the seeds, and the variants
+ * (each a set of config overrides); every variant × seed is trained with
+ * {@link runExperiment}, and the sweep is summarised (lib/results/sweep.ts) as mean ± sample std
+ * over seeds, the paired difference from the base, and McNemar's test on the same validation
+ * images.
+ *
+ * Layout (`<out>` is the base config's output.scratch_dir, or output.dir when published):
+ *
+ *     <out>/ablations/<name>/v<N>/
+ *       sweep.json               state: spec, spec hash, (variant, seed) → run folder, status
+ *       runs/<name>-<variant>-s<seed>/v<M>/   one ordinary result folder per run
+ *       runs/index.md            index of those runs
+ *       summary.md|csv|json      the comparison; bars.svg its chart
+ *
+ * A sweep version is reused while its spec hash (the resolved config hash of every run) is
+ * unchanged, so rerunning a killed sweep resumes it: finished runs (result.json present) are
+ * skipped and an interrupted run continues from its last saved step.
+ * @module
+ */
+import YAML from "yaml";
+import { dirname, join, relative, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import {
+  canonicalJson,
+  editDistance,
+  loadConfig,
+  type LoadedConfig,
+  parseOverride,
+} from "../config/load.ts";
+import { runExperiment, type RunSummary } from "./run.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { createVersionDir, writeIndex } from "../results/write.ts";
+import {
+  BASE_VARIANT,
+  type PlannedRun,
+  type RunEntry,
+  summarizeSweep,
+  SWEEP_SCHEMA,
+  type SweepSpec,
+  type SweepState,
+  type SweepSummary,
+  type SweepVariant,
+  toOverrides,
+  writeSweepSummary,
+} from "../results/sweep.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists, readJsonObject as readJson, writeJsonAtomic } from "../util/fs.ts";
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Config keys a sweep sets itself, so sweep files may not. */
+const RESERVED_KEYS = ["seed", "experiment", "output.dir", "output.scratch_dir", "output.publish"];
+
+/** Top-level keys of a sweep file. */
+const SWEEP_KEYS = ["name", "description", "base", "seeds", "variants", "set", "publish"];
+
+/** Names that become folder names: letters, digits, `_ . -`, not starting with `.` or `-`. */
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Options of {@link runSweep}. */
+export interface SweepOptions {
+  /** Project root; output folders are relative to it. Default: cwd. */
+  projectRoot?: string;
+  /** Overrides the sweep file's `publish`. */
+  publish?: boolean;
+  /** Extra `key=value` overrides for every run (applied after the sweep's `set`). */
+  set?: string[];
+  /** Replaces the sweep file's seeds. */
+  seeds?: number[];
+  /** Start a new sweep version even if one with the same spec exists. */
+  fresh?: boolean;
+  /** No progress output (runs are quiet too). */
+  quiet?: boolean;
+  /** Polled after every training step; true = save state and stop. */
+  shouldStop?: () => boolean;
+}
+
+/** What {@link runSweep} returns. */
+export interface SweepOutcome {
+  /** Absolute path of the sweep version folder, `<out>/ablations/<name>/v<N>`. */
+  sweepDir: string;
+  /** The sweep version used, e.g. "v1". */
+  version: string;
+  /** Runs started from scratch in this call (finished, or stopped if `interrupted`). */
+  executed: number;
+  /** Interrupted runs continued in this call (from their last saved step). */
+  resumed: number;
+  /** Runs already finished before this call. */
+  skipped: number;
+  /** True when `shouldStop` stopped a run; the sweep resumes on the next call. */
+  interrupted: boolean;
+  /** null while runs are missing (interrupted sweep). */
+  summary: SweepSummary | null;
+  /** Summary files written in this call (empty when an existing summary was kept). */
+  written: string[];
+}
+
+/** `{ model: { directions: 1 } }` and `{ "model.directions": 1 }` both → `{ "model.directions": 1 }`. */
+function flattenSet(v: unknown, where: string, prefix = ""): Record<string, unknown> {
+  if (!isObj(v)) {
+    throw new StarmambaError(
+      `${where} must be a mapping of config keys to values, e.g. {"model.directions": 1}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    // Config leaves are scalars or lists, so a mapping here can only mean nesting.
+    if (isObj(val)) Object.assign(out, flattenSet(val, where, key));
+    else {
+      if (RESERVED_KEYS.includes(key)) {
+        throw new StarmambaError(
+          `${where}: key "${key}" is set by the sweep itself (seeds come from \`seeds\`, ` +
+            "run folders from the sweep folder); remove it",
+        );
+      }
+      out[key] = val;
+    }
+  }
+  return out;
+}
+
+function checkName(v: unknown, where: string): string {
+  if (typeof v !== "string" || !NAME_RE.test(v)) {
+    throw new StarmambaError(
+      `${where} must be a name of letters, digits, "_", "." or "-" (it becomes a folder name), ` +
+        `got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Validates a parsed sweep file; `file` (absolute) names it in messages and anchors `base`. */
+export function parseSweep(raw: unknown, file: string): SweepSpec {
+  if (!isObj(raw)) throw new StarmambaError(`${file}: the top level must be a mapping of keys`);
+  for (const k of Object.keys(raw)) {
+    if (!SWEEP_KEYS.includes(k)) {
+      const near = SWEEP_KEYS.reduce((a, b) => editDistance(k, a) <= editDistance(k, b) ? a : b);
+      throw new StarmambaError(
+        `${file}: unknown key "${k}" — did you mean "${near}"? ` +
+          `(a sweep has: ${SWEEP_KEYS.join(", ")})`,
+      );
+    }
+  }
+  const name = checkName(raw.name, `${file}: key "name"`);
+  const description = raw.description ?? "";
+  if (typeof description !== "string") {
+    throw new StarmambaError(`${file}: key "description" must be a string`);
+  }
+  if (typeof raw.base !== "string" || raw.base.trim() === "") {
+    throw new StarmambaError(
+      `${file}: key "base" must be the path of an experiment config, relative to the sweep ` +
+        'file, e.g. base: "../quickstart.yaml"',
+    );
+  }
+  const base = resolve(dirname(file), raw.base);
+  if (!exists(base)) {
+    throw new StarmambaError(
+      `${file}: key "base": config ${base} not found (the path is relative to the sweep file)`,
+    );
+  }
+  const seeds = checkSeeds(raw.seeds, `${file}: key "seeds"`);
+  const set = raw.set === undefined ? {} : flattenSet(raw.set, `${file}: key "set"`);
+  if (!Array.isArray(raw.variants) || raw.variants.length === 0) {
+    throw new StarmambaError(
+      `${file}: key "variants" must be a non-empty list of {name, set} entries, e.g. ` +
+        '- { name: k1, set: { "model.directions": 1 } }',
+    );
+  }
+  const variants: SweepVariant[] = [{ name: BASE_VARIANT, set: {} }];
+  raw.variants.forEach((v: unknown, i: number) => {
+    const where = `${file}: variants[${i}]`;
+    if (!isObj(v)) throw new StarmambaError(`${where} must be a mapping with keys name and set`);
+    for (const k of Object.keys(v)) {
+      if (k !== "name" && k !== "set") {
+        throw new StarmambaError(`${where}: unknown key "${k}" (a variant has name and set)`);
+      }
+    }
+    const vname = checkName(v.name, `${where}: key "name"`);
+    if (vname === BASE_VARIANT) {
+      throw new StarmambaError(
+        `${where}: the name "${BASE_VARIANT}" is reserved for the implicit variant without ` +
+          "overrides; rename it",
+      );
+    }
+    if (variants.some((w) => w.name === vname)) {
+      throw new StarmambaError(`${where}: variant name "${vname}" is used twice`);
+    }
+    const vset = flattenSet(v.set, `${where} (${vname}): key "set"`);
+    if (Object.keys(vset).length === 0) {
+      throw new StarmambaError(
+        `${where} (${vname}): key "set" is empty; a variant must change at least one key ` +
+          `(the unchanged config is the implicit "${BASE_VARIANT}" variant)`,
+      );
+    }
+    variants.push({ name: vname, set: vset });
+  });
+  const publish = raw.publish ?? false;
+  if (typeof publish !== "boolean") {
+    throw new StarmambaError(`${file}: key "publish" must be true or false`);
+  }
+  return { name, description, file, base, seeds, set, variants, publish };
+}
+
+/** A non-empty list of distinct seeds (integers in the config's seed range). */
+export function checkSeeds(v: unknown, where: string): number[] {
+  if (!Array.isArray(v) || v.length === 0) {
+    throw new StarmambaError(`${where} must be a non-empty list of integers, e.g. [1, 2, 3]`);
+  }
+  for (const s of v) {
+    if (!Number.isInteger(s) || s < 0 || s > 2 ** 31 - 1) {
+      throw new StarmambaError(
+        `${where}: ${JSON.stringify(s)} is not an integer seed in [0, 2^31 - 1]`,
+      );
+    }
+  }
+  if (new Set(v).size !== v.length) throw new StarmambaError(`${where}: seeds repeat`);
+  return v as number[];
+}
+
+/** Reads and validates a sweep YAML file. */
+export function loadSweep(path: string): SweepSpec {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StarmambaError(
+        `sweep file not found: ${path} (sweeps live in configs/ablations/)`,
+      );
+    }
+    throw new StarmambaError(`cannot read sweep file ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (e) {
+    throw new StarmambaError(`${file}: invalid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return parseSweep(raw, file);
+}
+
+/** Resolves every (variant, seed) config — so a bad key fails before anything trains. */
+export function planSweep(
+  spec: SweepSpec,
+  extra: string[] = [],
+): { runs: PlannedRun[]; specHash: string } {
+  for (const o of extra) {
+    parseOverride(o); // throws a clear message for a malformed override
+    const key = o.slice(0, o.indexOf("="));
+    if (RESERVED_KEYS.includes(key.trim())) {
+      throw new StarmambaError(`--set ${o}: "${key}" is set by the sweep itself; remove it`);
+    }
+  }
+  const shared = [...toOverrides(spec.set), ...extra];
+  const runs: PlannedRun[] = [];
+  for (const seed of spec.seeds) {
+    for (const v of spec.variants) {
+      const overrides = [...shared, ...toOverrides(v.set), `seed=${seed}`];
+      let loaded: LoadedConfig;
+      try {
+        loaded = loadConfig(spec.base, overrides);
+      } catch (e) {
+        if (!(e instanceof StarmambaError)) throw e;
+        throw new StarmambaError(`${spec.file}: variant "${v.name}": ${e.message}`);
+      }
+      runs.push({
+        variant: v.name,
+        seed,
+        key: `${v.name}/seed${seed}`,
+        overrides,
+        hash: loaded.hash,
+      });
+    }
+  }
+  const specHash = createHash("sha256")
+    .update(canonicalJson(runs.map((r) => [r.key, r.hash])))
+    .digest("hex");
+  return { runs, specHash };
+}
+
+/** The run's experiment name, which is also its folder under `runs/`. */
+function runExperimentName(spec: SweepSpec, r: PlannedRun): string {
+  return `${spec.name}-${r.variant}-s${r.seed}`;
+}
+
+/** Version folders `v<N>` of `dir`, newest first. */
+function versionDirs(dir: string): string[] {
+  if (!exists(dir)) return [];
+  return [...Deno.readDirSync(dir)]
+    .filter((e) => e.isDirectory && /^v\d+$/.test(e.name))
+    .map((e) => e.name)
+    .sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)));
+}
+
+/** The newest version of this sweep with the same spec hash, or a new version folder. */
+function openSweepDir(
+  ablRoot: string,
+  name: string,
+  specHash: string,
+  fresh: boolean,
+): { dir: string; version: string; state: SweepState | null } {
+  if (!fresh) {
+    for (const v of versionDirs(join(ablRoot, name))) {
+      const dir = join(ablRoot, name, v);
+      const st = readJson(join(dir, "sweep.json")) as SweepState | null;
+      if (st?.spec_hash === specHash) return { dir, version: v, state: st };
+    }
+  }
+  const { dir, version } = createVersionDir(ablRoot, name);
+  return { dir, version, state: null };
+}
+
+/**
+ * Where a run stands on disk: a folder of `runsDir/<experiment>/` whose result.json has the
+ * run's config hash (done), or whose run.json has it but no result.json yet (resumable).
+ * The folder sweep.json recorded is preferred; a kill between result.json and sweep.json is
+ * recovered by the scan.
+ */
+function findRun(
+  sweepDir: string,
+  expDir: string,
+  hash: string,
+  recorded: string | null,
+): { done: string | null; partial: string | null } {
+  const candidates = versionDirs(expDir).map((v) => join(expDir, v));
+  if (recorded) candidates.unshift(resolve(sweepDir, recorded));
+  let partial: string | null = null;
+  for (const d of candidates) {
+    const result = readJson(join(d, "result.json"));
+    if (result) {
+      if (result.config_hash === hash) return { done: d, partial: null };
+      continue;
+    }
+    const run = readJson(join(d, "run.json"));
+    if (!partial && run?.config_hash === hash) partial = d;
+  }
+  return { done: null, partial };
+}
+
+/**
+ * Runs (or resumes) a sweep and, once every run has finished, writes its summary. See the
+ * module comment for the folder layout and the resume rules.
+ */
+export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const root = resolve(opts.projectRoot ?? Deno.cwd());
+  const log = (s: string) => opts.quiet || console.log(s);
+  if (opts.seeds) spec = { ...spec, seeds: checkSeeds(opts.seeds, "--seeds") };
+  const publish = opts.publish ?? spec.publish;
+  const { runs, specHash } = planSweep(spec, opts.set ?? []);
+  const baseCfg = loadConfig(spec.base, runs[0].overrides).config;
+  const outRoot = resolve(root, publish ? baseCfg.output.dir : baseCfg.output.scratch_dir);
+  const ablRoot = join(outRoot, "ablations");
+  const opened = openSweepDir(ablRoot, spec.name, specHash, opts.fresh ?? false);
+  const sweepDir = opened.dir;
+  const runsDir = join(sweepDir, "runs");
+  const runsRel = relative(root, runsDir);
+  const state: SweepState = opened.state ?? {
+    schema: SWEEP_SCHEMA,
+    name: spec.name,
+    version: opened.version,
+    sweep_file: displayPath(root, spec.file),
+    spec_hash: specHash,
+    spec: {
+      name: spec.name,
+      description: spec.description,
+      base: displayPath(root, spec.base),
+      seeds: spec.seeds,
+      set: { ...spec.set, ...Object.fromEntries((opts.set ?? []).map((o) => splitOverride(o))) },
+      variants: spec.variants,
+      publish,
+    },
+    publish,
+    runs: {},
+  };
+  const saveState = () => writeJsonAtomic(join(sweepDir, "sweep.json"), state);
+  log(
+    `sweep ${spec.name} ${opened.version}: ${spec.variants.length} variants × ` +
+      `${spec.seeds.length} seeds = ${runs.length} runs → ${relative(root, sweepDir) || "."}`,
+  );
+
+  let executed = 0, resumed = 0, skipped = 0, interrupted = false;
+  for (const [i, r] of runs.entries()) {
+    const experiment = runExperimentName(spec, r);
+    const loaded = loadConfig(spec.base, [
+      ...r.overrides,
+      `experiment=${experiment}`,
+      `output.dir=${JSON.stringify(runsRel)}`,
+      `output.scratch_dir=${JSON.stringify(runsRel)}`,
+      `output.publish=${publish}`,
+    ]);
+    const prev = state.runs[r.key];
+    const found = findRun(sweepDir, join(runsDir, experiment), loaded.hash, prev?.run_dir ?? null);
+    const entry: RunEntry = {
+      variant: r.variant,
+      seed: r.seed,
+      overrides: r.overrides,
+      config_hash: loaded.hash,
+      run_dir: null,
+      status: "pending",
+    };
+    const tag = `[${i + 1}/${runs.length}] ${r.variant}, seed ${r.seed}`;
+    if (found.done) {
+      state.runs[r.key] = { ...entry, run_dir: relative(sweepDir, found.done), status: "done" };
+      saveState();
+      skipped++;
+      log(`${tag}: already finished (${relative(sweepDir, found.done)})`);
+      continue;
+    }
+    log(`${tag}: ${found.partial ? "resuming " + relative(sweepDir, found.partial) : "training"}`);
+    state.runs[r.key] = {
+      ...entry,
+      run_dir: found.partial ? relative(sweepDir, found.partial) : null,
+      status: "running",
+    };
+    saveState();
+    const summary: RunSummary = await runExperiment(loaded, {
+      projectRoot: root,
+      publish,
+      quiet: opts.quiet,
+      resumeDir: found.partial ?? undefined,
+      shouldStop: opts.shouldStop,
+    });
+    if (found.partial) resumed++;
+    else executed++;
+    state.runs[r.key] = {
+      ...entry,
+      run_dir: relative(sweepDir, summary.runDir),
+      status: summary.interrupted ? "running" : "done",
+    };
+    saveState();
+    if (summary.interrupted) {
+      interrupted = true;
+      break;
+    }
+    const best = (summary.result?.best as { metrics: Metrics }).metrics;
+    const last = (summary.result?.last as { metrics: Metrics }).metrics;
+    log(
+      `${tag}: accuracy ${best.accuracy.toFixed(4)} (best epoch), ${
+        last.accuracy.toFixed(4)
+      } (last epoch) — ${relative(sweepDir, summary.runDir)}`,
+    );
+  }
+  const outcome: SweepOutcome = {
+    sweepDir,
+    version: opened.version,
+    executed,
+    resumed,
+    skipped,
+    interrupted,
+    summary: null,
+    written: [],
+  };
+  if (interrupted) return outcome;
+  outcome.summary = summarizeSweep(sweepDir, state, runs.map((r) => r.key));
+  // A complete sweep rerun changes nothing: keep its (possibly published) summary untouched.
+  if (executed + resumed > 0 || !exists(join(sweepDir, "summary.json"))) {
+    outcome.written = await writeSweepSummary(sweepDir, outcome.summary);
+  }
+  writeIndex(outRoot);
+  return outcome;
+}
+
+/** `p` relative to the project root when inside it (portable records), else absolute. */
+function displayPath(root: string, p: string): string {
+  const rel = relative(root, p);
+  return rel.startsWith("..") || rel === "" ? p : rel;
+}
+
+function splitOverride(o: string): [string, unknown] {
+  const eq = o.indexOf("=");
+  let v: unknown;
+  try {
+    v = YAML.parse(o.slice(eq + 1));
+  } catch {
+    v = o.slice(eq + 1);
+  }
+  return [o.slice(0, eq).trim(), v];
+}

@@ -1,0 +1,48 @@
+/**
+ * The project's layering (docs/architecture.md): imports flow one way, util → config →
+ * data / metrics / ops → model → backends → train → results (writing) → experiment. A module
+ * may import its own layer and those below; a lib/<area>/mod.ts (an entry point) may re-export
+ * anything.
+ */
+import { assertEquals } from "../lib/util/assert.ts";
+import { dirname, join, normalize, relative } from "node:path";
+
+const LIB = new URL("../lib/", import.meta.url).pathname;
+const LEVEL: Record<string, number> = {
+  util: 0,
+  config: 1,
+  data: 2,
+  metrics: 2,
+  ops: 2,
+  model: 3,
+  backends: 4,
+  train: 5,
+  results: 6,
+  experiment: 7,
+};
+
+function* tsFiles(dir: string): Generator<string> {
+  for (const e of Deno.readDirSync(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) yield* tsFiles(p);
+    else if (e.name.endsWith(".ts")) yield p;
+  }
+}
+
+Deno.test("no module imports from a layer above its own", () => {
+  const wrong: string[] = [];
+  for (const file of tsFiles(LIB)) {
+    const area = relative(LIB, file).split("/")[0];
+    if (!(area in LEVEL)) throw new Error(`lib/${area}/ has no layer: add it to LEVEL and docs`);
+    if (file.endsWith("/mod.ts")) continue;
+    const text = Deno.readTextFileSync(file);
+    for (const m of text.matchAll(/(?:from\s+|import\s+|import\()"(\.{1,2}\/[^"]+)"/g)) {
+      const target = normalize(join(dirname(file), m[1]));
+      const to = relative(LIB, target).split("/")[0];
+      if (to in LEVEL && LEVEL[to] > LEVEL[area]) {
+        wrong.push(`lib/${relative(LIB, file)} → lib/${relative(LIB, target)}`);
+      }
+    }
+  }
+  assertEquals(wrong, []);
+});
