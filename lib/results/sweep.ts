@@ -13,7 +13,7 @@ import { barChartSvg, type BarRow } from "./plots.ts";
 import { toCsv } from "./write.ts";
 import { parse as parseCsvText } from "csv-parse/sync";
 import { StarmambaError } from "../util/errors.ts";
-import { readJsonObject as readJson, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { readJsonObject as readJson, writeFileAtomic } from "../util/fs.ts";
 
 /** Version of the sweep.json / summary.json layout. */
 export const SWEEP_SCHEMA = "starmamba.sweep/1";
