@@ -25,8 +25,8 @@ import { groupedSplit, randomSplit, type Split } from "../data/splits.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import { buildMedMamba } from "../model/medmamba.ts";
-import { train, type TrainResult } from "../train/train.ts";
-import { codeVersion, environment } from "../results/provenance.ts";
+import { type Evaluation, train, type TrainResult } from "../train/train.ts";
+import { type CodeVersion, codeVersion, environment } from "../results/provenance.ts";
 import {
   checksumFiles,
   createVersionDir,
@@ -178,12 +178,8 @@ function outputFolders(cfg: ExperimentConfig): string[] {
   return [...new Set([cfg.output.dir, cfg.output.scratch_dir, ...defaults])];
 }
 
-/** Runs one experiment end to end; see the module comment. */
-export async function runExperiment(
-  loaded: LoadedConfig,
-  opts: RunOptions = {},
-): Promise<RunSummary> {
-  const t0 = performance.now();
+/** Stops early on a config whose keys contradict each other in a way the schema cannot see. */
+function checkConsistency(loaded: LoadedConfig): void {
   const cfg = loaded.config;
   if (cfg.data.field_context && cfg.augment.enabled && cfg.augment.grayscale_p > 0) {
     throw new StarmambaError(
@@ -192,52 +188,26 @@ export async function runExperiment(
         "set augment.grayscale_p: 0",
     );
   }
-  const root = resolve(opts.projectRoot ?? Deno.cwd());
-  // Read the commit now: the tree may change while a long run trains.
-  const code = codeVersion(root, outputFolders(cfg));
-  const log = (s: string) => opts.quiet || console.log(s);
+}
 
-  seedGlobal(cfg.seed);
-  const backend = await setupBackend(cfg.backend);
-  const kernel = selectScanKernel(cfg.model.scan_kernel, {
-    quiet: opts.quiet,
-    threads: cfg.train.threads,
-  });
-  log(`backend ${backend}, selective-scan kernel ${kernel.name}`);
+/** A run folder: a new version under `outRoot`, or the interrupted run being resumed. */
+interface RunFolder {
+  runDir: string;
+  version: string;
+  outRoot: string;
+}
 
-  const ds = await loadData(cfg, loaded.path, opts.quiet);
-  const split = makeSplit(cfg, ds);
-  const mcfg = modelConfigFor(cfg, ds);
-
-  // Run folder: a new version, or the one being resumed (whose config must match).
-  let runDir: string, version: string;
+/** Opens the run folder (writing run.json for a new one; checking the config of a resumed one). */
+function openRunFolder(
+  loaded: LoadedConfig,
+  root: string,
+  opts: RunOptions,
+): RunFolder {
+  const cfg = loaded.config;
   const publish = opts.publish ?? cfg.output.publish;
   const outRoot = resolve(root, publish ? cfg.output.dir : cfg.output.scratch_dir);
-  if (opts.resumeDir) {
-    runDir = resolve(opts.resumeDir);
-    const runJson = join(runDir, "run.json");
-    if (!exists(runJson)) {
-      throw new StarmambaError(
-        `--resume ${opts.resumeDir}: no run.json there; pass the folder printed when the run started`,
-      );
-    }
-    const saved = JSON.parse(Deno.readTextFileSync(runJson));
-    if (saved.config_hash !== loaded.hash) {
-      throw new StarmambaError(
-        `--resume ${opts.resumeDir}: that run used a different config (hash ${
-          String(saved.config_hash).slice(0, 12)
-        } ≠ ` +
-          `${loaded.hash.slice(0, 12)}); pass the same config file and --set overrides`,
-      );
-    }
-    if (exists(join(runDir, "result.json"))) {
-      throw new StarmambaError(
-        `--resume ${opts.resumeDir}: that run already finished (result.json exists)`,
-      );
-    }
-    version = saved.version;
-  } else {
-    ({ dir: runDir, version } = createVersionDir(outRoot, cfg.experiment));
+  if (!opts.resumeDir) {
+    const { dir: runDir, version } = createVersionDir(outRoot, cfg.experiment);
     writeJsonAtomic(join(runDir, "run.json"), {
       experiment: cfg.experiment,
       version,
@@ -247,8 +217,34 @@ export async function runExperiment(
       overrides: loaded.overrides,
       started: new Date().toISOString(),
     });
+    return { runDir, version, outRoot };
   }
-  log(`run folder: ${relative(root, runDir) || "."}`);
+  const runDir = resolve(opts.resumeDir);
+  const runJson = join(runDir, "run.json");
+  if (!exists(runJson)) {
+    throw new StarmambaError(
+      `--resume ${opts.resumeDir}: no run.json there; pass the folder printed when the run started`,
+    );
+  }
+  const saved = JSON.parse(Deno.readTextFileSync(runJson));
+  if (saved.config_hash !== loaded.hash) {
+    throw new StarmambaError(
+      `--resume ${opts.resumeDir}: that run used a different config (hash ${
+        String(saved.config_hash).slice(0, 12)
+      } ≠ ` +
+        `${loaded.hash.slice(0, 12)}); pass the same config file and --set overrides`,
+    );
+  }
+  if (exists(join(runDir, "result.json"))) {
+    throw new StarmambaError(
+      `--resume ${opts.resumeDir}: that run already finished (result.json exists)`,
+    );
+  }
+  return { runDir, version: saved.version, outRoot };
+}
+
+/** split.json: the exact file lists of both sides. */
+function writeSplit(runDir: string, cfg: ExperimentConfig, ds: Dataset, split: Split): void {
   writeJsonAtomic(join(runDir, "split.json"), {
     kind: cfg.data.split,
     seed: cfg.seed,
@@ -256,63 +252,100 @@ export async function runExperiment(
     train: split.train.map((i) => ds.files?.[i] ?? i),
     val: split.val.map((i) => ds.files?.[i] ?? i),
   });
+}
 
-  const majority = majorityBaseline(ds.labels, split.train, split.val);
-  const logistic = logisticBaseline(ds, split.train, ds, split.val, { seed: cfg.seed });
-  log(
-    `data: ${ds.n} images ${ds.height}×${ds.width}×${ds.channels}, train ${split.train.length}, ` +
-      `val ${split.val.length}; baselines on val: majority ${(100 * majority).toFixed(2)}%, ` +
-      `logistic regression on pixels ${(100 * logistic.accuracy).toFixed(2)}%`,
-  );
+/** Accuracy of always answering the majority class, and of logistic regression on pixels. */
+interface Baselines {
+  majority: number;
+  logistic: ReturnType<typeof logisticBaseline>;
+}
 
+function baselines(cfg: ExperimentConfig, ds: Dataset, split: Split): Baselines {
+  return {
+    majority: majorityBaseline(ds.labels, split.train, split.val),
+    logistic: logisticBaseline(ds, split.train, ds, split.val, { seed: cfg.seed }),
+  };
+}
+
+/** Builds the network from the seed and trains it (the model's memory is freed after). */
+async function buildAndTrain(
+  cfg: ExperimentConfig,
+  mcfg: ModelConfig,
+  ds: Dataset,
+  split: Split,
+  folder: RunFolder,
+  opts: RunOptions,
+  sessionStart: number,
+  log: (s: string) => void,
+): Promise<{ result: TrainResult; parameters: number }> {
   const model = buildMedMamba(mcfg, cfg.seed);
-  const nParams = model.params.countTrainable();
-  log(`model: MedMamba preset ${mcfg.preset}, ${nParams.toLocaleString("en-US")} parameters`);
-
-  let result: TrainResult;
+  const parameters = model.params.countTrainable();
+  log(`model: MedMamba preset ${mcfg.preset}, ${parameters.toLocaleString("en-US")} parameters`);
   try {
-    result = await train({
+    const result = await train({
       model,
       data: ds,
       trainIdx: split.train,
       valIdx: split.val,
       config: cfg,
-      runDir,
+      runDir: folder.runDir,
       resume: Boolean(opts.resumeDir),
       shouldStop: opts.shouldStop,
       quiet: opts.quiet,
-      sessionStart: t0,
+      sessionStart,
     });
+    return { result, parameters };
   } finally {
     model.params.dispose();
   }
-  if (result.interrupted || !result.best || !result.last) {
-    return { runDir, interrupted: true, result: null };
-  }
+}
 
-  const best = result.best, last = result.last;
-  const valLabels = split.val.map((i) => ds.labels[i]);
-  const title = `${cfg.experiment} ${version}`;
-  // Threads change the wall time, never the numbers (the native kernels are bitwise the same).
-  const threads = kernel.name === "native" ? cfg.train.threads || nativeDefaultThreads() : null;
-  const env = { ...environment(), scan_kernel: kernel.name, native_threads: threads };
-  // A resumed run counts its earlier sessions too (up to their last saved state).
-  const wallSeconds = result.earlierWallSeconds + (performance.now() - t0) / 1000;
-  const extra = [
+/** Everything a finished run's files are written from. */
+interface FinishedRun {
+  loaded: LoadedConfig;
+  root: string;
+  code: CodeVersion;
+  folder: RunFolder;
+  ds: Dataset;
+  split: Split;
+  mcfg: ModelConfig;
+  parameters: number;
+  base: Baselines;
+  result: TrainResult;
+  best: Evaluation;
+  last: Evaluation;
+  env: Record<string, unknown> & { cpu: string; cores: number; backend: string };
+  threads: number | null;
+  wallSeconds: number;
+}
+
+/** The run's Markdown header lines: code, machine, config, split, baselines, plots. */
+function metricsPreamble(r: FinishedRun): string {
+  const { code, env, threads, result, loaded, split, ds, base } = r;
+  const cfg = loaded.config;
+  return [
     `Code \`${code.commit.slice(0, 10)}\`${code.dirty ? " (with uncommitted changes)" : ""}; ` +
-    `wall time ${wallSeconds.toFixed(0)} s (training ${result.trainSeconds.toFixed(0)} s) on ` +
+    `wall time ${r.wallSeconds.toFixed(0)} s (training ${result.trainSeconds.toFixed(0)} s) on ` +
     `${env.cpu} (${env.cores} cores${threads ? `, ${threads} native threads` : ""}), ` +
     `backend ${env.backend}, scan kernel ${env.scan_kernel}.`,
     `Config hash \`${loaded.hash.slice(0, 16)}\`, seed ${cfg.seed}, ${cfg.data.split} split ` +
     `(${split.train.length} train / ${split.val.length} val), data fingerprint \`${
       String(ds.fingerprint).slice(0, 16)
     }\`.`,
-    `Baselines on the same validation images: majority class ${(100 * majority).toFixed(2)}%, ` +
-    `logistic regression on pixels ${(100 * logistic.accuracy).toFixed(2)}%.`,
+    `Baselines on the same validation images: majority class ${
+      (100 * base.majority).toFixed(2)
+    }%, ` +
+    `logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%.`,
     "",
     "Plots: [training curves](curves.svg), [ROC](roc.svg), [PR](pr.svg), " +
     "[confusion matrix](confusion.svg), [reliability](reliability.svg).",
   ].join("\n");
+}
+
+/** metrics.md|csv, history.csv, predictions.csv and the plots; returns every file's checksum. */
+async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
+  const { ds, split, best, last, result, folder } = r;
+  const cfg = r.loaded.config;
   const historyCsv = toCsv([
     [
       "epoch",
@@ -341,14 +374,19 @@ export async function runExperiment(
   ]);
   const plots = await renderRunPlots(
     result.history,
-    valLabels,
+    split.val.map((i) => ds.labels[i]),
     best.probs,
     ds.classNames,
     best.metrics.confusion,
   );
-  const sums = {
-    ...(await writeFiles(runDir, {
-      "metrics.md": metricsMarkdown(title, best, last, extra),
+  return {
+    ...(await writeFiles(folder.runDir, {
+      "metrics.md": metricsMarkdown(
+        `${cfg.experiment} ${folder.version}`,
+        best,
+        last,
+        metricsPreamble(r),
+      ),
       "metrics.csv": metricsCsv(best.metrics, last.metrics),
       "history.csv": historyCsv,
       "predictions.csv": toCsv([
@@ -365,26 +403,33 @@ export async function runExperiment(
       ]),
       ...plots,
     })),
-    ...(await checksumFiles(runDir, [
+    ...(await checksumFiles(folder.runDir, [
       "split.json",
       "run.json",
       "model/model.json",
     ])),
   };
-  // Weight shards are large: checksummed here but kept out of git (see .gitignore); a rerun of
-  // the config and seed at the recorded commit rebuilds them bit for bit.
-  const artifacts = await checksumFiles(runDir, modelShards(runDir));
-  const resultJson: Record<string, unknown> = {
+}
+
+/** result.json's content (its schema: lib/results/verify.ts). */
+function resultRecord(
+  r: FinishedRun,
+  files: Record<string, string>,
+  artifacts: Record<string, string>,
+): Record<string, unknown> {
+  const { loaded, ds, split, result, best, last, base } = r;
+  const cfg = loaded.config;
+  return {
     experiment: cfg.experiment,
-    version,
+    version: r.folder.version,
     description: cfg.description,
     created: new Date().toISOString(),
     config: cfg,
     config_hash: loaded.hash,
-    config_files: loaded.files.map((f) => relative(root, f)),
+    config_files: loaded.files.map((f) => relative(r.root, f)),
     overrides: loaded.overrides,
     seed: cfg.seed,
-    code,
+    code: r.code,
     data: {
       source: cfg.data.source,
       fingerprint: ds.fingerprint,
@@ -403,9 +448,9 @@ export async function runExperiment(
         file: "split.json",
       },
     },
-    environment: env,
-    model: { config: mcfg, parameters: nParams },
-    baselines: { majority_accuracy: majority, logistic_regression: logistic },
+    environment: r.env,
+    model: { config: r.mcfg, parameters: r.parameters },
+    baselines: { majority_accuracy: base.majority, logistic_regression: base.logistic },
     protocol:
       "best = epoch with the highest validation accuracy (the reference study's protocol; " +
       "optimistic because it selects on validation); last = final epoch",
@@ -413,14 +458,83 @@ export async function runExperiment(
     best: { epoch: best.epoch, loss: best.loss, metrics: best.metrics },
     last: { epoch: last.epoch, loss: last.loss, metrics: last.metrics },
     resumed_from: result.resumedFrom,
-    wall_seconds: wallSeconds,
+    wall_seconds: r.wallSeconds,
     train_seconds: result.trainSeconds,
-    files: sums,
+    files,
     artifacts,
   };
-  writeResultJson(runDir, resultJson);
+}
+
+/**
+ * Runs one experiment end to end (see the module comment): check the config, set up the backend
+ * and scan kernel, load the data and split it, open the run folder, train, write the result.
+ */
+export async function runExperiment(
+  loaded: LoadedConfig,
+  opts: RunOptions = {},
+): Promise<RunSummary> {
+  const t0 = performance.now();
+  const cfg = loaded.config;
+  checkConsistency(loaded);
+  const root = resolve(opts.projectRoot ?? Deno.cwd());
+  // Read the commit now: the tree may change while a long run trains.
+  const code = codeVersion(root, outputFolders(cfg));
+  const log = (s: string) => opts.quiet || console.log(s);
+
+  seedGlobal(cfg.seed);
+  const backend = await setupBackend(cfg.backend);
+  const kernel = selectScanKernel(cfg.model.scan_kernel, {
+    quiet: opts.quiet,
+    threads: cfg.train.threads,
+  });
+  log(`backend ${backend}, selective-scan kernel ${kernel.name}`);
+
+  const ds = await loadData(cfg, loaded.path, opts.quiet);
+  const split = makeSplit(cfg, ds);
+  const mcfg = modelConfigFor(cfg, ds);
+  const folder = openRunFolder(loaded, root, opts);
+  log(`run folder: ${relative(root, folder.runDir) || "."}`);
+  writeSplit(folder.runDir, cfg, ds, split);
+  const base = baselines(cfg, ds, split);
+  log(
+    `data: ${ds.n} images ${ds.height}×${ds.width}×${ds.channels}, train ${split.train.length}, ` +
+      `val ${split.val.length}; baselines on val: majority ${(100 * base.majority).toFixed(2)}%, ` +
+      `logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%`,
+  );
+
+  const { result, parameters } = await buildAndTrain(cfg, mcfg, ds, split, folder, opts, t0, log);
+  if (result.interrupted || !result.best || !result.last) {
+    return { runDir: folder.runDir, interrupted: true, result: null };
+  }
+
+  // Threads change the wall time, never the numbers (the native kernels are bitwise the same).
+  const threads = kernel.name === "native" ? cfg.train.threads || nativeDefaultThreads() : null;
+  const finished: FinishedRun = {
+    loaded,
+    root,
+    code,
+    folder,
+    ds,
+    split,
+    mcfg,
+    parameters,
+    base,
+    result,
+    best: result.best,
+    last: result.last,
+    env: { ...environment(), scan_kernel: kernel.name, native_threads: threads },
+    threads,
+    // A resumed run counts its earlier sessions too (up to their last saved state).
+    wallSeconds: result.earlierWallSeconds + (performance.now() - t0) / 1000,
+  };
+  const files = await writeRunFiles(finished);
+  // Weight shards are large: checksummed here but kept out of git (see .gitignore); a rerun of
+  // the config and seed at the recorded commit rebuilds them bit for bit.
+  const artifacts = await checksumFiles(folder.runDir, modelShards(folder.runDir));
+  const resultJson = resultRecord(finished, files, artifacts);
+  writeResultJson(folder.runDir, resultJson);
   // The resumable state is only needed until the run is complete.
-  Deno.removeSync(join(runDir, "state"), { recursive: true });
-  writeIndex(outRoot);
-  return { runDir, interrupted: false, result: resultJson };
+  Deno.removeSync(join(folder.runDir, "state"), { recursive: true });
+  writeIndex(folder.outRoot);
+  return { runDir: folder.runDir, interrupted: false, result: resultJson };
 }
