@@ -109,3 +109,13 @@ Deno.test("result shape checker: nested types, and NaN metrics (stored as null) 
   r.best.metrics.accuracy = null;
   assertEquals(checkShape(r), ["best.metrics.accuracy: expected a number, got null"]);
 });
+
+Deno.test("results/comparison.md is what deno task compare generates from the published runs", async () => {
+  const { comparisonMarkdown } = await import("../lib/results/comparison.ts");
+  const root = new URL("../results", import.meta.url).pathname;
+  assertEquals(
+    comparisonMarkdown(root),
+    Deno.readTextFileSync(join(root, "comparison.md")),
+    "results/comparison.md is stale: run `deno task compare`",
+  );
+});
