@@ -1,6 +1,8 @@
 /**
- * The native CPU selective-scan kernel: native/cpu/selective_scan.c, compiled on first use with
- * gcc (or $CC) into native/build/<sha256>/libss.so and loaded with Deno.dlopen.
+ * Builds and loads the native CPU library (native/cpu/*.c: the selective scan, the SS2D core,
+ * gemm, convolutions, norms, Adam, the weight average, the fused block), compiled on first use
+ * with gcc (or $CC) into native/build/<sha256>/libss.so and opened with Deno.dlopen. What its
+ * functions look like to the backend: native_api.ts.
  *
  * The build is cached by a hash of the source, compiler, flags and (for -march=native) the CPU,
  * so editing the C file or moving to another machine rebuilds it. When there is no compiler or
@@ -11,18 +13,11 @@
  * --allow-write.
  * @module
  */
-import type { Gemm, NativeAdam, NativeBlock, NativeConv, NativeEma, NativeNorm } from "./hooks.ts";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type {
-  ScanGrads,
-  ScanInputs,
-  ScanKernel,
-  SS2DCoreArrays,
-  SS2DCoreDims,
-  SS2DCoreImpl,
-} from "../../ops/scan_kernel.ts";
-import { checkScanInputs } from "../../ops/scan_loop.ts";
+import { type NativeScanKernel, SYMBOLS, wrapLibrary } from "./native_api.ts";
+
+export type { NativeScanKernel };
 
 /** What was compiled and loaded, for result files. */
 export interface NativeKernelInfo {
@@ -32,33 +27,6 @@ export interface NativeKernelInfo {
   flags: string[];
   /** Absolute path of the loaded shared library. */
   path: string;
-}
-
-/**
- * The native kernel, plus variants that write into caller-provided arrays. Those avoid both a
- * copy and fresh allocations, whose first touch is expensive on some VMs (~3 ms per MB measured
- * in a Firecracker guest, far more than the scan itself).
- */
-export interface NativeScanKernel extends ScanKernel, NativeConv {
-  /** Like forward, writing y (batch·dim·len) into `y`. */
-  forwardInto(x: ScanInputs, y: Float32Array): void;
-  /** The fused SS2D core built into the same library. */
-  readonly ss2d: SS2DCoreImpl;
-  /** C (M,N) = op(A)·op(B), row-major (A is (M,K) or (K,M) if transA; B (K,N) or (N,K)). */
-  gemm: Gemm;
-  /** One Adam(W) update of many parameter arrays (each into its wo, mo, vo). */
-  adamStep: NativeAdam;
-  /** The fused LayerNorm ("row") / BatchNorm ("col") forward and backward. */
-  norm: NativeNorm;
-  /** The fused SS-Conv-SSM block, forward and backward. */
-  block: NativeBlock;
-  /** One moving-average update of many (shadow, weights) pairs. */
-  ema: NativeEma;
-  /**
-   * Like backward, writing into `grads`' arrays; grads.dD must be present iff x.D is,
-   * grads.ddeltaBias iff x.deltaBias is. Every element is overwritten.
-   */
-  backwardInto(x: ScanInputs, dy: Float32Array, grads: ScanGrads): void;
 }
 
 /** Options of {@link loadNativeKernel}. */
@@ -102,65 +70,6 @@ const BUILD_URL = new URL("../../../native/build/", import.meta.url);
  * OMP_WAIT_POLICY=passive, made the workers sleep between kernels: up to 2× slower training.)
  */
 const BASE_FLAGS = ["-O3", "-fopenmp", "-fPIC", "-shared", "-std=gnu11", "-Wl,-z,nodelete"];
-
-const I32 = "i32" as const;
-const BUF = "buffer" as const;
-const F32 = "f32" as const;
-const SHAPE = [I32, I32, I32, I32, I32] as const; // batch, dim, len, dstate, groups
-const INPUTS = [BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32] as const; // u … deltaBias, softplus
-
-const SYMBOLS = {
-  ss_version: { parameters: [], result: I32 },
-  ss_default_threads: { parameters: [], result: I32 },
-  ss_fwd: { parameters: [...SHAPE, ...INPUTS, I32, BUF], result: I32 },
-  ss_bwd: {
-    parameters: [...SHAPE, ...INPUTS, BUF, I32, BUF, BUF, BUF, BUF, BUF, BUF, BUF],
-    result: I32,
-  },
-  // B, H, W, di, K, N, R, xc, Wx, Wdt, bias, A, D, nthreads, y
-  ss2d_fwd: {
-    parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF, I32, BUF],
-    result: I32,
-  },
-  // M, N, K, A, transA, B, transB, C, nthreads
-  sm_gemm: { parameters: [I32, I32, I32, BUF, I32, BUF, I32, BUF, I32], result: I32 },
-  // count, sizes (Int32Array), pointer table (7 per tensor), lr, beta1, beta2, 1 − beta1,
-  // 1 − beta2, eps, wd, c1, c2, nthreads
-  sm_adam_multi: {
-    parameters: [I32, BUF, BUF, F32, F32, F32, F32, F32, F32, F32, F32, F32, I32],
-    result: I32,
-  },
-  // R, C, colMode, eps, x, gamma, beta, y, mean, var, rstd, nthreads
-  sm_norm_fwd: {
-    parameters: [I32, I32, I32, F32, BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32],
-    result: I32,
-  },
-  // R, C, colMode, dy, x, gamma, mean, rstd, dx, dgamma, dbeta, nthreads
-  sm_norm_bwd: {
-    parameters: [I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF, BUF, BUF, I32],
-    result: I32,
-  },
-  // B, H, W, Ci, Co, k, x, w, y, nthreads
-  sm_conv2d_same: { parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32], result: I32 },
-  // B, H, W, Ci, Co, k, x, dy, dw, nthreads
-  sm_conv2d_same_filter_grad: {
-    parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
-    result: I32,
-  },
-  // count, sizes (Int32Array), pointer table (shadow, weights per tensor), decay, nthreads
-  sm_ema_multi: { parameters: [I32, BUF, BUF, "f64", I32], result: I32 },
-  // dims (Int32Array), pointer table (BigUint64Array), ln eps, bn eps, nthreads
-  sm_block_fwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
-  sm_block_bwd: { parameters: [BUF, BUF, F32, F32, I32], result: I32 },
-  // … , dy, nthreads, dxc, dWx, dWdt, dbias, dA, dD
-  ss2d_bwd: {
-    parameters: [
-      ...[I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, BUF, BUF, BUF],
-      ...[BUF, I32, BUF, BUF, BUF, BUF, BUF, BUF],
-    ],
-    result: I32,
-  },
-} as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
 
@@ -302,224 +211,6 @@ function buildAndOpen(portable: boolean): Loaded {
   throw new Error(`compilation failed: ${lastFailure}`);
 }
 
-function nullable(a: Float32Array | undefined): Float32Array | null {
-  return a === undefined ? null : a;
-}
-
-function checkOut(name: string, arr: Float32Array | undefined, expected: number): void {
-  if (!(arr instanceof Float32Array) || arr.length !== expected) {
-    throw new Error(`native selective scan: output ${name} must be a Float32Array(${expected})`);
-  }
-}
-
-function checkGrads(x: ScanInputs, g: ScanGrads): void {
-  const n = x.batch * x.dim * x.len, nbc = x.batch * x.groups * x.dstate * x.len;
-  checkOut("du", g.du, n);
-  checkOut("ddelta", g.ddelta, n);
-  checkOut("dA", g.dA, x.dim * x.dstate);
-  checkOut("dB", g.dB, nbc);
-  checkOut("dC", g.dC, nbc);
-  if (x.D || g.dD) checkOut("dD", x.D ? g.dD : undefined, x.dim);
-  if (x.deltaBias || g.ddeltaBias) {
-    checkOut("ddeltaBias", x.deltaBias ? g.ddeltaBias : undefined, x.dim);
-  }
-}
-
-/** The addresses of `arrays` (0 for null), for C functions that take a pointer table. */
-function pointerTable(arrays: (Float32Array | null)[]): BigUint64Array {
-  const t = new BigUint64Array(arrays.length);
-  arrays.forEach((a, i) => {
-    t[i] = a === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
-  });
-  return t;
-}
-
-function makeKernel(lib: Lib, threads: number): NativeScanKernel {
-  const s = lib.symbols;
-  const shape = (x: ScanInputs) => [x.batch, x.dim, x.len, x.dstate, x.groups] as const;
-  const inputs = (x: ScanInputs) =>
-    [
-      x.u,
-      x.delta,
-      x.A,
-      x.B,
-      x.C,
-      nullable(x.D),
-      nullable(x.deltaBias),
-      x.deltaSoftplus ? 1 : 0,
-    ] as const;
-  const forwardInto = (x: ScanInputs, y: Float32Array): void => {
-    checkScanInputs(x);
-    checkOut("y", y, x.batch * x.dim * x.len);
-    const rc = s.ss_fwd(...shape(x), ...inputs(x), threads, y);
-    if (rc !== 0) throw new Error(`native selective scan forward failed (code ${rc})`);
-  };
-  const backwardInto = (x: ScanInputs, dy: Float32Array, g: ScanGrads): void => {
-    checkScanInputs(x, dy);
-    checkGrads(x, g);
-    const rc = s.ss_bwd(
-      ...shape(x),
-      ...inputs(x),
-      dy,
-      threads,
-      g.du,
-      g.ddelta,
-      g.dA,
-      g.dB,
-      g.dC,
-      nullable(g.dD),
-      nullable(g.ddeltaBias),
-    );
-    if (rc !== 0) throw new Error(`native selective scan backward failed (code ${rc})`);
-  };
-  const dimsArgs = (d: SS2DCoreDims) => [d.B, d.H, d.W, d.di, d.K, d.N, d.R] as const;
-  const arrays = (a: SS2DCoreArrays) => [a.xc, a.Wx, a.Wdt, a.bias, a.A, a.D] as const;
-  const ss2d: SS2DCoreImpl = {
-    forwardInto(d, a, y) {
-      const rc = s.ss2d_fwd(...dimsArgs(d), ...arrays(a), threads, y);
-      if (rc !== 0) throw new Error(`native SS2D forward failed (code ${rc})`);
-    },
-    backwardInto(d, a, dy, o) {
-      const rc = s.ss2d_bwd(
-        ...dimsArgs(d),
-        ...arrays(a),
-        dy,
-        threads,
-        o.dxc,
-        o.dWx,
-        o.dWdt,
-        o.dbias,
-        o.dA,
-        o.dD,
-      );
-      if (rc !== 0) throw new Error(`native SS2D backward failed (code ${rc})`);
-    },
-  };
-  const block: NativeBlock = {
-    forward(dims, arrays, lnEps, bnEps) {
-      const rc = s.sm_block_fwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
-      if (rc !== 0) throw new Error(`native block forward failed (code ${rc})`);
-    },
-    backward(dims, arrays, lnEps, bnEps) {
-      const rc = s.sm_block_bwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
-      if (rc !== 0) throw new Error(`native block backward failed (code ${rc})`);
-    },
-  };
-  const ema: NativeEma = (pairs, d) => {
-    const sizes = Int32Array.from(pairs, ([sh]) => sh.length);
-    const rc = s.sm_ema_multi(pairs.length, sizes, pointerTable(pairs.flat()), d, threads);
-    if (rc !== 0) throw new Error(`native moving average failed (code ${rc})`);
-  };
-  return {
-    name: "native",
-    ss2d,
-    block,
-    ema,
-    gemm(M, N, K, A, transA, B, transB, C) {
-      const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
-      if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);
-    },
-    adamStep(tensors, c) {
-      const sizes = Int32Array.from(tensors, (t) => t.w.length);
-      const ptrs = pointerTable(tensors.flatMap((t) => [t.w, t.g, t.m, t.v, t.wo, t.mo, t.vo]));
-      const rc = s.sm_adam_multi(
-        tensors.length,
-        sizes,
-        ptrs,
-        c.lr,
-        c.beta1,
-        c.beta2,
-        1 - c.beta1,
-        1 - c.beta2,
-        c.eps,
-        c.weightDecay,
-        c.c1,
-        c.c2,
-        threads,
-      );
-      if (rc !== 0) throw new Error(`native Adam step failed (code ${rc})`);
-    },
-    norm: {
-      forward(C, mode, eps, x, gamma, beta, y, mean, variance, rstd) {
-        const rc = s.sm_norm_fwd(
-          x.length / C,
-          C,
-          mode === "col" ? 1 : 0,
-          eps,
-          x,
-          gamma,
-          beta,
-          y,
-          mean,
-          variance,
-          rstd,
-          threads,
-        );
-        if (rc !== 0) throw new Error(`native norm forward failed (code ${rc})`);
-      },
-      backward(C, mode, dy, x, gamma, mean, rstd, dx, dgamma, dbeta) {
-        const rc = s.sm_norm_bwd(
-          x.length / C,
-          C,
-          mode === "col" ? 1 : 0,
-          dy,
-          x,
-          gamma,
-          mean,
-          rstd,
-          dx,
-          dgamma,
-          dbeta,
-          threads,
-        );
-        if (rc !== 0) throw new Error(`native norm backward failed (code ${rc})`);
-      },
-    },
-    conv2dSame(d, x, w, y) {
-      const rc = s.sm_conv2d_same(d.batch, d.height, d.width, d.inC, d.outC, d.k, x, w, y, threads);
-      if (rc !== 0) throw new Error(`native conv2d failed (code ${rc})`);
-    },
-    conv2dSameFilterGrad(d, x, dy, dw) {
-      const rc = s.sm_conv2d_same_filter_grad(
-        d.batch,
-        d.height,
-        d.width,
-        d.inC,
-        d.outC,
-        d.k,
-        x,
-        dy,
-        dw,
-        threads,
-      );
-      if (rc !== 0) throw new Error(`native conv2d filter gradient failed (code ${rc})`);
-    },
-    forward(x: ScanInputs): Float32Array {
-      checkScanInputs(x); // before allocating, so a bad shape gets a clear message
-      const y = new Float32Array(x.batch * x.dim * x.len);
-      forwardInto(x, y);
-      return y;
-    },
-    backward(x: ScanInputs, dy: Float32Array): ScanGrads {
-      checkScanInputs(x, dy);
-      const n = x.batch * x.dim * x.len, nbc = x.batch * x.groups * x.dstate * x.len;
-      const g: ScanGrads = {
-        du: new Float32Array(n),
-        ddelta: new Float32Array(n),
-        dA: new Float32Array(x.dim * x.dstate),
-        dB: new Float32Array(nbc),
-        dC: new Float32Array(nbc),
-      };
-      if (x.D) g.dD = new Float32Array(x.dim);
-      if (x.deltaBias) g.ddeltaBias = new Float32Array(x.dim);
-      backwardInto(x, dy, g);
-      return g;
-    },
-    forwardInto,
-    backwardInto,
-  };
-}
-
 /**
  * Builds (first time) and loads the native kernel. Returns null, after printing one notice line
  * to stderr unless `quiet`, when it cannot: no compiler, a failed build, or missing permissions.
@@ -546,7 +237,7 @@ export function loadNativeKernel(opts: NativeKernelOptions = {}): NativeScanKern
   lastError = null;
   lastInfo = entry.info;
   const threads = Math.max(0, Math.floor(opts.threads ?? 0));
-  return makeKernel(entry.lib, threads);
+  return wrapLibrary(entry.lib, threads);
 }
 
 /** Compiler, flags and path of the most recently loaded native library, or null if none. */
