@@ -7,6 +7,7 @@
 import { relative } from "node:path";
 import { checkSeeds, loadSweep, runSweep } from "../lib/experiment/sweep.ts";
 import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
+import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
 const USAGE = `usage: deno task ablate <sweep.yaml> [options]
@@ -34,6 +35,7 @@ options:
   --publish           write to the citable results/ folder instead of scratch/
   --new               start a new sweep version even if a matching one exists
   --quiet             no progress output
+  --json-schema       print the sweep file's JSON Schema (configs/ablations/schema.json)
   -h, --help          this help
 
 example:
@@ -52,10 +54,15 @@ await runMain(async () => {
     publish: { type: "boolean" },
     new: { type: "boolean" },
     quiet: { type: "boolean" },
+    "json-schema": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values["json-schema"]) {
+    console.log(JSON.stringify(sweepJsonSchema(), null, 2));
     return 0;
   }
   if (positionals.length !== 1) {

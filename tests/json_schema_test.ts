@@ -6,7 +6,7 @@
 import Ajv from "ajv";
 import { parse } from "yaml";
 import { assert, assertEquals, assertThrows } from "../lib/util/assert.ts";
-import { configJsonSchema } from "../lib/config/json_schema.ts";
+import { configJsonSchema, sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { validateConfig } from "../lib/config/load.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
@@ -71,5 +71,34 @@ Deno.test("JSON Schema and loader agree on good and bad configs", () => {
   for (const c of bad) {
     assert(!validate(c), `ajv accepts ${JSON.stringify(c)}`);
     assertThrows(() => validateConfig(structuredClone(c)), StarmambaError);
+  }
+});
+
+Deno.test("configs/ablations/schema.json: current, and every sweep file passes it (ajv)", () => {
+  const dir = new URL("ablations/", CONFIGS);
+  assertEquals(
+    Deno.readTextFileSync(new URL("schema.json", dir)),
+    JSON.stringify(sweepJsonSchema(), null, 2) + "\n",
+    "configs/ablations/schema.json is stale: run `deno task ablate --json-schema > …`",
+  );
+  const validate = new AjvClass({ allErrors: true, strict: false }).compile(sweepJsonSchema());
+  let n = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith(".yaml")) continue;
+    const text = Deno.readTextFileSync(new URL(e.name, dir));
+    assert(text.startsWith("# yaml-language-server: $schema=schema.json\n"), e.name);
+    assert(validate(parse(text)), `${e.name}: ${JSON.stringify(validate.errors)}`);
+    n++;
+  }
+  assert(n >= 10, `${n} sweep files`);
+  const ok = {
+    name: "t",
+    base: "../quickstart.yaml",
+    seeds: [1],
+    variants: [{ name: "a", set: {} }],
+  };
+  assert(validate(ok), JSON.stringify(validate.errors));
+  for (const bad of [{ ...ok, seedz: [1] }, { ...ok, publish: "yes" }, { ...ok, variants: [] }]) {
+    assert(!validate(bad), `ajv accepts ${JSON.stringify(bad)}`);
   }
 });

@@ -10,6 +10,7 @@
  * @module
  */
 import { type FieldSpec, isField, SCHEMA, type SectionSpec } from "./schema.ts";
+import { SWEEP_SPEC } from "./sweep_schema.ts";
 
 /** A JSON Schema node (the subset this generator writes). */
 export type JsonSchema = Record<string, unknown>;
@@ -38,6 +39,9 @@ function fieldSchema(f: FieldSpec): JsonSchema {
       break;
     case "enum":
       s = { enum: [...(f.values ?? [])] };
+      break;
+    case "any":
+      s = {};
       break;
     case "int[]":
     case "number[]": {
@@ -82,6 +86,37 @@ export function configJsonSchema(): JsonSchema {
           "file)",
       },
       ...(top.properties as Record<string, JsonSchema>),
+    },
+  };
+}
+
+/** The JSON Schema of an ablation sweep file (configs/ablations/schema.json). */
+export function sweepJsonSchema(): JsonSchema {
+  const top = sectionSchema(SWEEP_SPEC);
+  const props = top.properties as Record<string, JsonSchema>;
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    $id: "https://github.com/starmamba/starmamba/configs/ablations/schema.json",
+    title: "starmamba ablation sweep",
+    description:
+      "Generated from lib/config/sweep_schema.ts by `deno task ablate --json-schema`; `name`, " +
+      "`base`, `seeds` and `variants` are required.",
+    ...top,
+    required: ["name", "base", "seeds", "variants"],
+    properties: {
+      ...props,
+      set: { ...props.set, type: "object" },
+      variants: {
+        ...props.variants,
+        type: "array",
+        minItems: 1,
+        items: {
+          type: "object",
+          properties: { name: { type: "string" }, set: { type: "object" } },
+          required: ["name", "set"],
+          additionalProperties: false,
+        },
+      },
     },
   };
 }

@@ -169,6 +169,8 @@ function checkField(v: unknown, spec: FieldSpec, where: string): unknown {
         );
       }
       return v;
+    case "any":
+      return v;
     case "int[]":
     case "number[]": {
       if (!Array.isArray(v)) {
@@ -215,6 +217,19 @@ function validateSection(raw: Obj, spec: SectionSpec, path: string, file: string
     }
   }
   return out;
+}
+
+/**
+ * Validates `raw` against any section spec (the experiment config's, a sweep file's): unknown keys
+ * name the closest valid one, values are type- and range-checked, absent keys take their
+ * defaults. `file` names the source in messages.
+ */
+export function validateAgainst(
+  raw: Record<string, unknown>,
+  spec: SectionSpec,
+  file: string,
+): Record<string, unknown> {
+  return validateSection(raw, spec, "", file);
 }
 
 /** Validates a raw config object and fills defaults; `file` names it in messages. */

@@ -6,8 +6,11 @@
 
 /** Type and constraints of one config key. */
 export interface FieldSpec {
-  /** Value type; "int[]" and "number[]" are lists. */
-  type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]";
+  /**
+   * Value type; "int[]" and "number[]" are lists; "any" is kept as written for the caller to
+   * check (a sweep's free mapping of overrides, its list of variants).
+   */
+  type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]" | "any";
   /** Value used when the key is absent. */
   default: unknown;
   /** Meaning of the key, shown by `--help` and in the docs. */

@@ -23,11 +23,12 @@ import { dirname, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import {
   canonicalJson,
-  editDistance,
   loadConfig,
   type LoadedConfig,
   parseOverride,
+  validateAgainst,
 } from "../config/load.ts";
+import { SWEEP_SPEC } from "../config/sweep_schema.ts";
 import { runExperiment, type RunSummary } from "./run.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { createVersionDir, writeIndex } from "../results/write.ts";
@@ -55,9 +56,6 @@ function isObj(v: unknown): v is Obj {
 
 /** Config keys a sweep sets itself, so sweep files may not. */
 const RESERVED_KEYS = ["seed", "experiment", "output.dir", "output.scratch_dir", "output.publish"];
-
-/** Top-level keys of a sweep file. */
-const SWEEP_KEYS = ["name", "description", "base", "seeds", "variants", "set", "publish"];
 
 /** Names that become folder names: letters, digits, `_ . -`, not starting with `.` or `-`. */
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -136,22 +134,11 @@ function checkName(v: unknown, where: string): string {
 }
 
 /** Validates a parsed sweep file; `file` (absolute) names it in messages and anchors `base`. */
-export function parseSweep(raw: unknown, file: string): SweepSpec {
-  if (!isObj(raw)) throw new StarmambaError(`${file}: the top level must be a mapping of keys`);
-  for (const k of Object.keys(raw)) {
-    if (!SWEEP_KEYS.includes(k)) {
-      const near = SWEEP_KEYS.reduce((a, b) => editDistance(k, a) <= editDistance(k, b) ? a : b);
-      throw new StarmambaError(
-        `${file}: unknown key "${k}" — did you mean "${near}"? ` +
-          `(a sweep has: ${SWEEP_KEYS.join(", ")})`,
-      );
-    }
-  }
+export function parseSweep(input: unknown, file: string): SweepSpec {
+  if (!isObj(input)) throw new StarmambaError(`${file}: the top level must be a mapping of keys`);
+  const raw = validateAgainst(input, SWEEP_SPEC, file);
   const name = checkName(raw.name, `${file}: key "name"`);
-  const description = raw.description ?? "";
-  if (typeof description !== "string") {
-    throw new StarmambaError(`${file}: key "description" must be a string`);
-  }
+  const description = raw.description as string;
   if (typeof raw.base !== "string" || raw.base.trim() === "") {
     throw new StarmambaError(
       `${file}: key "base" must be the path of an experiment config, relative to the sweep ` +
@@ -165,7 +152,7 @@ export function parseSweep(raw: unknown, file: string): SweepSpec {
     );
   }
   const seeds = checkSeeds(raw.seeds, `${file}: key "seeds"`);
-  const set = raw.set === undefined ? {} : flattenSet(raw.set, `${file}: key "set"`);
+  const set = flattenSet(raw.set, `${file}: key "set"`);
   if (!Array.isArray(raw.variants) || raw.variants.length === 0) {
     throw new StarmambaError(
       `${file}: key "variants" must be a non-empty list of {name, set} entries, e.g. ` +
@@ -200,11 +187,7 @@ export function parseSweep(raw: unknown, file: string): SweepSpec {
     }
     variants.push({ name: vname, set: vset });
   });
-  const publish = raw.publish ?? false;
-  if (typeof publish !== "boolean") {
-    throw new StarmambaError(`${file}: key "publish" must be true or false`);
-  }
-  return { name, description, file, base, seeds, set, variants, publish };
+  return { name, description, file, base, seeds, set, variants, publish: raw.publish as boolean };
 }
 
 /** A non-empty list of distinct seeds (integers in the config's seed range). */
