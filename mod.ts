@@ -76,11 +76,4 @@ export type {
   SS2DCoreDims,
   SS2DCoreImpl,
 } from "./lib/ops/scan_kernel.ts";
-export type {
-  Tensor,
-  Tensor1D,
-  Tensor2D,
-  Tensor3D,
-  Tensor4D,
-  Variable,
-} from "@tensorflow/tfjs-core";
+export type * from "./lib/util/tensor_types.ts";

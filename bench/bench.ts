@@ -92,7 +92,6 @@ const OPTIONS: OptionSpec = {
   rounds: { type: "string" },
   out: { type: "string" },
   compare: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 };
 
 /** The bench's settings after parsing and defaults. */
@@ -697,10 +696,6 @@ async function bench(o: BenchOptions, argv: string[]): Promise<number> {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs(Deno.args, OPTIONS, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (values.compare) {
     if (positionals.length !== 2) {
       throw new StarmambaError(`--compare needs exactly two result files\n\n${USAGE}`);

@@ -22,17 +22,12 @@ const OPTIONS: OptionSpec = {
   preset: { type: "string" },
   threads: { type: "string" },
   reps: { type: "string" },
-  help: { type: "boolean", short: "h" },
 };
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 await runMain(async () => {
   const { values } = parseArgs(Deno.args, OPTIONS, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const cfg = modelConfig(String(values.preset ?? "cpu"));
   if (cfg.image_size !== 64 || cfg.depths.length !== 4) {
     throw new StarmambaError("block_profile times 4-stage presets at 64×64 input");

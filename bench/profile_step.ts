@@ -53,12 +53,7 @@ await runMain(async () => {
     preset: { type: "string" },
     batch: { type: "string" },
     backend: { type: "string" },
-    help: { type: "boolean", short: "h" },
   }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const backend = (values.backend as string) ?? "wasm";
   const bs = Number(values.batch ?? 32);
   await setupBackend(backend);

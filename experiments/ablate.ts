@@ -48,23 +48,18 @@ function parseSeeds(s: string): number[] {
 }
 
 await runMain(async () => {
-  const { values, positionals } = parseArgs(Deno.args, {
-    set: { type: "string", multiple: true },
-    seeds: { type: "string" },
-    publish: { type: "boolean" },
-    new: { type: "boolean" },
-    quiet: { type: "boolean" },
-    "json-schema": { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values["json-schema"]) {
-    console.log(JSON.stringify(sweepJsonSchema(), null, 2));
-    return 0;
-  }
+  const { values, positionals } = parseArgs(
+    Deno.args,
+    {
+      set: { type: "string", multiple: true },
+      seeds: { type: "string" },
+      publish: { type: "boolean" },
+      new: { type: "boolean" },
+      quiet: { type: "boolean" },
+    },
+    USAGE,
+    { "json-schema": () => JSON.stringify(sweepJsonSchema(), null, 2) },
+  );
   if (positionals.length !== 1) {
     throw new StarmambaError(
       `expected exactly one sweep file, got ${positionals.length}\n\n${USAGE}`,

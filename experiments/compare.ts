@@ -17,12 +17,7 @@ written by deno task evaluate --out into <dir>/evaluations/.`;
 runMain(() => {
   const { values } = parseArgs(Deno.args, {
     results: { type: "string" },
-    help: { type: "boolean", short: "h" },
   }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return Promise.resolve(0);
-  }
   const root = (values.results as string | undefined) ??
     new URL("../results", import.meta.url).pathname;
   const md = comparisonMarkdown(root);

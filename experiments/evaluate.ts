@@ -67,12 +67,7 @@ runMain(async () => {
     top: { type: "string" },
     "by-field": { type: "boolean" },
     "class-weight-power": { type: "string" },
-    help: { type: "boolean", short: "h" },
   }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const models = (values.model ?? []) as string[];
   if (models.length === 0) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
   const top = values.top === undefined ? 36 : Number(values.top);

@@ -32,27 +32,20 @@ examples:
   deno task experiment configs/aries/best.yaml --set seed=2 --publish`;
 
 await runMain(async () => {
-  const { values, positionals } = parseArgs(Deno.args, {
-    set: { type: "string", multiple: true },
-    publish: { type: "boolean" },
-    resume: { type: "string" },
-    quiet: { type: "boolean" },
-    keys: { type: "boolean" },
-    "json-schema": { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values["json-schema"]) {
-    console.log(JSON.stringify(configJsonSchema(), null, 2));
-    return 0;
-  }
-  if (values.keys) {
-    console.log(configReference().trimEnd());
-    return 0;
-  }
+  const { values, positionals } = parseArgs(
+    Deno.args,
+    {
+      set: { type: "string", multiple: true },
+      publish: { type: "boolean" },
+      resume: { type: "string" },
+      quiet: { type: "boolean" },
+    },
+    USAGE,
+    {
+      keys: () => configReference().trimEnd(),
+      "json-schema": () => JSON.stringify(configJsonSchema(), null, 2),
+    },
+  );
   if (positionals.length !== 1) {
     throw new StarmambaError(
       `expected exactly one config file, got ${positionals.length}\n\n${USAGE}`,

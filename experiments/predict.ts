@@ -56,12 +56,7 @@ async function main(): Promise<number> {
     tta: { type: "boolean" },
     "class-weight-power": { type: "string" },
     quiet: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
   }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (!values.model) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
   if (positionals.length === 0) {
     throw new StarmambaError(`give at least one image file or folder\n\n${USAGE}`);

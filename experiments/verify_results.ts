@@ -22,13 +22,7 @@ options:
   -h, --help   this help`;
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs(Deno.args, {
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const { positionals } = parseArgs(Deno.args, {}, USAGE);
   if (positionals.length > 1) {
     throw new StarmambaError(`expected at most one folder, got ${positionals.length}\n\n${USAGE}`);
   }

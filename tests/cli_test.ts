@@ -67,6 +67,40 @@ Deno.test("--help prints usage and exits 0", () => {
   assert(r.stdout.includes("usage: deno task experiment"));
 });
 
+Deno.test("every command answers -h/--help with its usage on stdout and exit 0, nothing else run", () => {
+  const scripts = [
+    "experiments/experiment.ts",
+    "experiments/ablate.ts",
+    "experiments/compare.ts",
+    "experiments/evaluate.ts",
+    "experiments/predict.ts",
+    "experiments/verify_results.ts",
+    "bench/bench.ts",
+    "bench/block_profile.ts",
+    "bench/profile_step.ts",
+  ];
+  for (const script of scripts) {
+    for (const flag of ["--help", "-h"]) {
+      const r = runCli([flag], {}, script);
+      assertEquals(r.code, 0, `${script} ${flag}: ${r.stderr}`);
+      assert(/usage/i.test(r.stdout), `${script} ${flag} printed: ${r.stdout}`);
+      assertEquals(r.stderr, "", `${script} ${flag}`);
+    }
+  }
+});
+
+Deno.test("print flags: experiment --keys is docs/config.md, ablate --json-schema is configs/ablations/schema.json", () => {
+  const keys = runCli(["--keys"]);
+  assertEquals(keys.code, 0, keys.stderr);
+  assertEquals(keys.stdout, Deno.readTextFileSync(join(ROOT, "docs/config.md")));
+  const schema = runCli(["--json-schema"], {}, "experiments/ablate.ts");
+  assertEquals(schema.code, 0, schema.stderr);
+  assertEquals(
+    JSON.parse(schema.stdout),
+    JSON.parse(Deno.readTextFileSync(join(ROOT, "configs/ablations/schema.json"))),
+  );
+});
+
 Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and bad --errors/--top/--class-weight-power exit 2", () => {
   const run = (args: string[]) => {
     const r = runCli(args, {}, "experiments/evaluate.ts");

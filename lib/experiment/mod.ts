@@ -59,11 +59,4 @@ export type { ForwardContext } from "../model/layers.ts";
 export type { Param, ParamStore } from "../model/params.ts";
 export type { Rng } from "../util/rng.ts";
 export type { ClassMetrics } from "../metrics/metrics.ts";
-export type {
-  Tensor,
-  Tensor1D,
-  Tensor2D,
-  Tensor3D,
-  Tensor4D,
-  Variable,
-} from "@tensorflow/tfjs-core";
+export type * from "../util/tensor_types.ts";

@@ -11,11 +11,4 @@ export { ss2d, type SS2DDims, ss2dDims } from "./ss2d.ts";
 export { fusedBlock, fusedBlockAvailable } from "./block.ts";
 // Types the signatures above use
 export type { Rng } from "../util/rng.ts";
-export type {
-  Tensor,
-  Tensor1D,
-  Tensor2D,
-  Tensor3D,
-  Tensor4D,
-  Variable,
-} from "@tensorflow/tfjs-core";
+export type * from "../util/tensor_types.ts";

@@ -21,11 +21,4 @@ export { spaceToDepth, spaceToDepthOps } from "./space_to_depth.ts";
 export { BLOCK_SLOTS, type BlockOptions, type BlockSlot, ssConvSsm } from "./ss_conv_ssm.ts";
 // Types the signatures above use
 export type { SS2DCoreArrays, SS2DCoreDims, SS2DCoreImpl } from "./scan_kernel.ts";
-export type {
-  Tensor,
-  Tensor1D,
-  Tensor2D,
-  Tensor3D,
-  Tensor4D,
-  Variable,
-} from "@tensorflow/tfjs-core";
+export type * from "../util/tensor_types.ts";

@@ -19,19 +19,45 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** Parses `args` against `options`; unknown options are a StarmambaError naming the fix. */
-export function parseArgs(args: string[], options: OptionSpec, usage: string): ParsedArgs {
+/** Flags that print a document and end the command (exit 0): flag name → the text. */
+export type PrintFlags = Record<string, () => string>;
+
+/** Thrown by {@link parseArgs} after `--help` or a print flag; {@link runMain} exits with 0. */
+class PrintedAndDone {}
+
+/**
+ * Parses `args` against `options`; unknown options are a StarmambaError naming the fix.
+ * `-h`/`--help` (always there) prints `usage`, and each flag of `prints` prints its text; then
+ * the command ends with exit 0 (inside {@link runMain}), so no CLI repeats that bookkeeping.
+ */
+export function parseArgs(
+  args: string[],
+  options: OptionSpec,
+  usage: string,
+  prints: PrintFlags = {},
+): ParsedArgs {
+  const all: OptionSpec = { ...options, help: { type: "boolean", short: "h" } };
+  for (const flag of Object.keys(prints)) all[flag] = { type: "boolean" };
+  let parsed: ParsedArgs;
   try {
     const { values, positionals } = nodeParseArgs({
       args,
-      options,
+      options: all,
       allowPositionals: true,
       strict: true,
     });
-    return { values: values as ParsedArgs["values"], positionals };
+    parsed = { values: values as ParsedArgs["values"], positionals };
   } catch (e) {
     throw new StarmambaError(`${(e as Error).message}\n\n${usage}`);
   }
+  const text = parsed.values.help
+    ? usage
+    : Object.entries(prints).find(([flag]) => parsed.values[flag])?.[1]();
+  if (text !== undefined) {
+    console.log(text);
+    throw new PrintedAndDone();
+  }
+  return parsed;
 }
 
 /** Runs a CLI main function: user errors → message + exit code; other errors → stack trace, exit 1. */
@@ -40,6 +66,7 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
     const code = await main();
     Deno.exit(code ?? 0);
   } catch (e) {
+    if (e instanceof PrintedAndDone) Deno.exit(0);
     if (e instanceof StarmambaError) {
       console.error(`error: ${e.message}`);
       Deno.exit(e.exitCode);
