@@ -26,27 +26,28 @@ import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { type OptionSpec, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { Progress } from "../lib/train/progress.ts";
-import { estimatePeak, flopsPerImage, type PeakEstimate, scanFlops } from "./flops.ts";
+import { estimatePeak, flopsPerImage, type PeakEstimate } from "./flops.ts";
 import {
   benchPreset,
   benchScan,
-  median,
   type PresetResult,
   type ScanResult,
   type ScanShape,
   type Tick,
-  type Timing,
 } from "./measure.ts";
+import { OPENMP_VARIABLE, peerStatus, runPeerModel, runPeerScan } from "./peer.ts";
+import { compareTable, printReport, readResult, settingsDiff } from "./report.ts";
 import {
-  OPENMP_VARIABLE,
-  type PeerPreset,
-  type PeerScan,
-  type PeerStatus,
-  peerStatus,
-  runPeerModel,
-  runPeerScan,
-} from "./peer.ts";
-import { compareTable, fmt, readResult, settingsDiff, table } from "./report.ts";
+  type BenchOptions,
+  type KernelInfo,
+  type Measured,
+  medianFigures,
+  medianPeer,
+  medianPreset,
+  medianScan,
+  type PeerSection,
+  type Round,
+} from "./sitting.ts";
 
 const USAGE = `Usage: deno task bench [options]
        deno task bench --compare a.json b.json
@@ -94,26 +95,6 @@ const OPTIONS: OptionSpec = {
   compare: { type: "boolean" },
 };
 
-/** The bench's settings after parsing and defaults. */
-export interface BenchOptions {
-  presets: string[];
-  batch: number;
-  steps: number;
-  warmup: number;
-  backend: string;
-  kernel: "auto" | "native" | "loop";
-  /** Native scan threads; null = the kernel's default. */
-  threads: number | null;
-  scan: boolean;
-  scanBatch: number;
-  scanReps: number;
-  quick: boolean;
-  peer: boolean;
-  /** Rounds of (peer, starmamba); figures are medians over rounds. */
-  rounds: number;
-  out: string | null;
-}
-
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PEER_DIR = join(ROOT, "..", "shared", "peer");
@@ -154,14 +135,6 @@ export function benchOptions(values: Record<string, unknown>): BenchOptions {
     rounds: intOption(values.rounds, "rounds", 1, 1),
     out: values.out === undefined ? null : String(values.out),
   };
-}
-
-/** The scan kernel inside the model, and its thread count. */
-interface KernelInfo {
-  name: string;
-  threads: number | null;
-  compiler: string | null;
-  flags: string[] | null;
 }
 
 function kernelInfo(k: ScanKernel, threads: number | null): KernelInfo {
@@ -225,14 +198,6 @@ function scanPlan(o: BenchOptions): { kernel: ScanKernel; label: string; shape: 
   // The TypeScript loop is ~100× slower: a small shape only.
   plan.push({ kernel: loopKernel, label: "small", shape: { ...base, batch: 2, dim: 96, len: 64 } });
   return plan;
-}
-
-/** Peer figures and ratios, or why there are none. */
-interface PeerSection {
-  status: PeerStatus;
-  presets: Record<string, PeerPreset>;
-  scan: PeerScan | null;
-  errors: string[];
 }
 
 /** Runs the peer's benchmarks one after another (never beside ours: 2 cores). */
@@ -303,105 +268,6 @@ function figuresOf(
   return f;
 }
 
-function presetTable(rs: PresetResult[], peak: PeakEstimate | null): string {
-  const pct = (g: number) => (peak ? `${fmt((100 * g) / peak.gflops, 1)}%` : "–");
-  return table(
-    [
-      "preset",
-      "params",
-      "GFLOP/img",
-      "train img/s",
-      "step ms",
-      "GFLOP/s",
-      "%peak",
-      "infer img/s",
-      "step ms",
-      "GFLOP/s",
-      "%peak",
-      "peak RSS MiB",
-    ],
-    rs.map((r) => [
-      r.preset,
-      r.params.toLocaleString("en-US"),
-      fmt(r.flopsPerImage.forward / 1e9, 3),
-      fmt(r.train.imagesPerSec, 1),
-      fmt(r.train.step.median, 0),
-      fmt(r.train.gflops, 2),
-      pct(r.train.gflops),
-      fmt(r.infer.imagesPerSec, 1),
-      fmt(r.infer.step.median, 0),
-      fmt(r.infer.gflops, 2),
-      pct(r.infer.gflops),
-      fmt(r.peakRssMiB, 0),
-    ]),
-  );
-}
-
-function scanTable(ss: ScanResult[]): string {
-  return table(
-    ["kernel", "shape (B×D×L, N, G)", "threads", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s"],
-    ss.map((s) => [
-      `${s.kernel} (${s.label})`,
-      `${s.shape.batch}×${s.shape.dim}×${s.shape.len}, N${s.shape.dstate}, G${s.shape.groups}`,
-      String(s.threads ?? "–"),
-      `${fmt(s.forwardMs.median, 1)} (min ${fmt(s.forwardMs.min, 1)})`,
-      `${fmt(s.forwardBackwardMs.median, 1)} (min ${fmt(s.forwardBackwardMs.min, 1)})`,
-      fmt(s.forwardGflops, 2),
-    ]),
-  );
-}
-
-function peerTable(
-  rs: PresetResult[],
-  scans: ScanResult[],
-  peer: PeerSection,
-  figures: Record<string, number>,
-  rounds: number,
-): string {
-  const rows: string[][] = [];
-  for (const r of rs) {
-    const p = peer.presets[r.preset];
-    if (!p) continue;
-    rows.push([
-      `${r.preset} train img/s`,
-      fmt(r.train.imagesPerSec, 1),
-      fmt(p.trainImagesPerSec, 1),
-      fmt(figures[`ratio.${r.preset}.train`], 2),
-    ]);
-    rows.push([
-      `${r.preset} infer img/s`,
-      fmt(r.infer.imagesPerSec, 1),
-      fmt(p.inferImagesPerSec, 1),
-      fmt(figures[`ratio.${r.preset}.infer`], 2),
-    ]);
-  }
-  const s = scans.find((x) => x.kernel === "native" && x.label === "tiny-stage1");
-  if (peer.scan && s) {
-    rows.push([
-      "scan fwd ms (tiny-stage1)",
-      fmt(s.forwardMs.median, 1),
-      fmt(peer.scan.forwardMs, 1),
-      fmt(figures["ratio.scan.fwd"], 2),
-    ]);
-    rows.push([
-      "scan fwd+bwd ms (tiny-stage1)",
-      fmt(s.forwardBackwardMs.median, 1),
-      fmt(peer.scan.forwardBackwardMs, 1),
-      fmt(figures["ratio.scan.fwd_bwd"], 2),
-    ]);
-  }
-  const mismatch = Object.values(peer.presets).filter((p) => p.paramsMatch === false)
-    .map((p) => `\nwarning: the peer's ${p.preset} has ${p.params} parameters, not ours`);
-  const withheld = Object.keys(Object.values(peer.presets)[0]?.environment?.withheld ?? {});
-  return table(["figure", "starmamba", "peer (torch)", "speed ratio"], rows) +
-    "\nspeed ratio > 1: starmamba faster (images/s ours ÷ peer; ms peer ÷ ours)" +
-    (rounds > 1
-      ? `\nfigures: medians over ${rounds} rounds; ratio: the median of the per-round ratios`
-      : "") +
-    (withheld.length ? `\npeer ran without this process's ${withheld.join(", ")}` : "") +
-    mismatch.join("");
-}
-
 function defaultOutPath(commit: string): string {
   const date = new Date().toISOString().slice(0, 10);
   const short = commit === "unknown" ? "unknown" : commit.slice(0, 7);
@@ -418,109 +284,10 @@ async function wasmInfo(): Promise<Record<string, unknown>> {
   };
 }
 
-/** One round: the peer (when asked for), then starmamba, back to back. */
-interface Round {
-  results: PresetResult[];
-  scans: ScanResult[];
-  peer: PeerSection | null;
-  figures: Record<string, number>;
-}
-
-/** What one sitting measured, before it is written out. */
-interface Measured {
-  backend: string;
-  kinfo: KernelInfo;
-  peak: PeakEstimate | null;
-  env: Record<string, unknown>;
-  /** Every round, in order. */
-  rounds: Round[];
-  /** Medians over rounds, in the shapes of one round (what the tables print). */
-  results: PresetResult[];
-  scans: ScanResult[];
-  peer: PeerSection | null;
-  /** Per figure, the median over rounds (ratios: the median of the per-round ratios). */
-  figures: Record<string, number>;
-  loadStart: number[] | null;
-  loadEnd: number[] | null;
-  seconds: number;
-}
-
 /** The OpenMP variables of this process (recorded; the peer never sees them). */
 function openmpVariables(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([k]) => OPENMP_VARIABLE.test(k)),
-  );
-}
-
-/** A timing whose median is the median of the rounds' medians (min/max/samples: all rounds). */
-function medianTiming(ts: Timing[]): Timing {
-  return {
-    median: median(ts.map((t) => t.median)),
-    min: Math.min(...ts.map((t) => t.min)),
-    max: Math.max(...ts.map((t) => t.max)),
-    samples: ts.flatMap((t) => t.samples),
-  };
-}
-
-/** One preset's result with every timing replaced by its median over rounds. */
-function medianPreset(rs: PresetResult[], batch: number): PresetResult {
-  const mode = (pick: (r: PresetResult) => PresetResult["train"], flops: number) => {
-    const step = medianTiming(rs.map((r) => pick(r).step));
-    const imagesPerSec = (batch * 1000) / step.median;
-    return { step, imagesPerSec, gflops: (flops * imagesPerSec) / 1e9 };
-  };
-  const first = rs[0];
-  return {
-    ...first,
-    train: mode((r) => r.train, first.flopsPerImage.train),
-    infer: mode((r) => r.infer, first.flopsPerImage.forward),
-    rssSampledMiB: Math.max(...rs.map((r) => r.rssSampledMiB)),
-  };
-}
-
-function medianScan(ss: ScanResult[]): ScanResult {
-  const forwardMs = medianTiming(ss.map((s) => s.forwardMs));
-  const { batch, dim, len, dstate } = ss[0].shape;
-  return {
-    ...ss[0],
-    forwardMs,
-    forwardBackwardMs: medianTiming(ss.map((s) => s.forwardBackwardMs)),
-    forwardGflops: scanFlops(batch, dim, len, dstate) / (forwardMs.median * 1e6),
-  };
-}
-
-function medianPeer(ps: PeerSection[], batch: number): PeerSection {
-  const presets: Record<string, PeerPreset> = {};
-  for (const k of Object.keys(ps[0].presets)) {
-    const all = ps.map((p) => p.presets[k]).filter((p) => p !== undefined);
-    const trainMs = median(all.map((p) => p.trainStepMedianMs));
-    const inferMs = median(all.map((p) => p.inferStepMedianMs));
-    presets[k] = {
-      ...all[0],
-      trainStepMedianMs: trainMs,
-      inferStepMedianMs: inferMs,
-      trainImagesPerSec: (batch * 1000) / trainMs,
-      inferImagesPerSec: (batch * 1000) / inferMs,
-      trainImagesPerSecMean: median(all.map((p) => p.trainImagesPerSecMean)),
-      inferImagesPerSecMean: median(all.map((p) => p.inferImagesPerSecMean)),
-    };
-  }
-  const scans = ps.map((p) => p.scan).filter((s): s is PeerScan => s !== null);
-  const scan = scans.length
-    ? {
-      ...scans[0],
-      forwardMs: median(scans.map((s) => s.forwardMs)),
-      forwardBackwardMs: median(scans.map((s) => s.forwardBackwardMs)),
-    }
-    : null;
-  return { status: ps[0].status, presets, scan, errors: ps.flatMap((p) => p.errors) };
-}
-
-/** Per key, the median over the rounds that have it. */
-function medianFigures(rounds: Record<string, number>[]): Record<string, number> {
-  const keys = [...new Set(rounds.flatMap((r) => Object.keys(r)))];
-  return Object.fromEntries(
-    keys.map((k) => [k, median(rounds.filter((r) => k in r).map((r) => r[k]))]),
   );
 }
 
@@ -652,36 +419,6 @@ function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Mea
     rounds: m.rounds,
     wallSeconds: m.seconds,
   };
-}
-
-function printReport(o: BenchOptions, m: Measured): void {
-  const { kinfo, peak, results, scans, peer } = m;
-  console.log(
-    `\nModel throughput: backend ${m.backend}, scan kernel ${kinfo.name}` +
-      `${kinfo.threads ? ` ×${kinfo.threads} threads` : ""}, batch ${o.batch}, ` +
-      `median of ${o.steps} steps after ${o.warmup} warm-up` +
-      (o.rounds > 1 ? `, median over ${o.rounds} rounds` : ""),
-  );
-  console.log(presetTable(results, peak));
-  console.log(
-    peak
-      ? `peak ≈ ${fmt(peak.gflops, 1)} GFLOP/s — ${peak.basis}. The wasm backend runs one ` +
-        "thread with 128-bit SIMD, so its own ceiling is a small fraction of this."
-      : "peak: unknown (no clock in /proc/cpuinfo)",
-  );
-  console.log("FLOPs: analytic (matmuls + convs + scan 9·B·D·L·N forward); training = 3× forward.");
-  if (scans.length) console.log(`\nSelective scan alone:\n${scanTable(scans)}`);
-  if (peer && !peer.status.available) console.log(`\npeer: not run: ${peer.status.reason}`);
-  else if (peer) {
-    console.log(`\nPyTorch peer (torch ${peer.status.torch}, same sitting, official variant):`);
-    console.log(peerTable(results, scans, peer, m.figures, o.rounds));
-    for (const e of peer.errors) console.log(`peer error: ${e}`);
-  }
-  if (m.loadEnd) {
-    console.log(
-      `\nload average (1 min) at start ${fmt(m.loadStart?.[0], 2)}, end ${fmt(m.loadEnd[0], 2)}`,
-    );
-  }
 }
 
 async function bench(o: BenchOptions, argv: string[]): Promise<number> {

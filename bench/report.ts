@@ -3,6 +3,9 @@
  * @module
  */
 import { StarmambaError } from "../lib/util/errors.ts";
+import type { PeakEstimate } from "./flops.ts";
+import type { PresetResult, ScanResult } from "./measure.ts";
+import type { BenchOptions, Measured, PeerSection } from "./sitting.ts";
 
 /** Rows of cells, left-aligned first column, right-aligned others. */
 export function table(header: string[], rows: string[][]): string {
@@ -90,4 +93,133 @@ export function compareTable(
   if (onlyA.length) out += `\n\nonly in a: ${onlyA.join(", ")}`;
   if (onlyB.length) out += `\n\nonly in b: ${onlyB.join(", ")}`;
   return out;
+}
+
+function presetTable(rs: PresetResult[], peak: PeakEstimate | null): string {
+  const pct = (g: number) => (peak ? `${fmt((100 * g) / peak.gflops, 1)}%` : "–");
+  return table(
+    [
+      "preset",
+      "params",
+      "GFLOP/img",
+      "train img/s",
+      "step ms",
+      "GFLOP/s",
+      "%peak",
+      "infer img/s",
+      "step ms",
+      "GFLOP/s",
+      "%peak",
+      "peak RSS MiB",
+    ],
+    rs.map((r) => [
+      r.preset,
+      r.params.toLocaleString("en-US"),
+      fmt(r.flopsPerImage.forward / 1e9, 3),
+      fmt(r.train.imagesPerSec, 1),
+      fmt(r.train.step.median, 0),
+      fmt(r.train.gflops, 2),
+      pct(r.train.gflops),
+      fmt(r.infer.imagesPerSec, 1),
+      fmt(r.infer.step.median, 0),
+      fmt(r.infer.gflops, 2),
+      pct(r.infer.gflops),
+      fmt(r.peakRssMiB, 0),
+    ]),
+  );
+}
+
+function scanTable(ss: ScanResult[]): string {
+  return table(
+    ["kernel", "shape (B×D×L, N, G)", "threads", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s"],
+    ss.map((s) => [
+      `${s.kernel} (${s.label})`,
+      `${s.shape.batch}×${s.shape.dim}×${s.shape.len}, N${s.shape.dstate}, G${s.shape.groups}`,
+      String(s.threads ?? "–"),
+      `${fmt(s.forwardMs.median, 1)} (min ${fmt(s.forwardMs.min, 1)})`,
+      `${fmt(s.forwardBackwardMs.median, 1)} (min ${fmt(s.forwardBackwardMs.min, 1)})`,
+      fmt(s.forwardGflops, 2),
+    ]),
+  );
+}
+
+function peerTable(
+  rs: PresetResult[],
+  scans: ScanResult[],
+  peer: PeerSection,
+  figures: Record<string, number>,
+  rounds: number,
+): string {
+  const rows: string[][] = [];
+  for (const r of rs) {
+    const p = peer.presets[r.preset];
+    if (!p) continue;
+    rows.push([
+      `${r.preset} train img/s`,
+      fmt(r.train.imagesPerSec, 1),
+      fmt(p.trainImagesPerSec, 1),
+      fmt(figures[`ratio.${r.preset}.train`], 2),
+    ]);
+    rows.push([
+      `${r.preset} infer img/s`,
+      fmt(r.infer.imagesPerSec, 1),
+      fmt(p.inferImagesPerSec, 1),
+      fmt(figures[`ratio.${r.preset}.infer`], 2),
+    ]);
+  }
+  const s = scans.find((x) => x.kernel === "native" && x.label === "tiny-stage1");
+  if (peer.scan && s) {
+    rows.push([
+      "scan fwd ms (tiny-stage1)",
+      fmt(s.forwardMs.median, 1),
+      fmt(peer.scan.forwardMs, 1),
+      fmt(figures["ratio.scan.fwd"], 2),
+    ]);
+    rows.push([
+      "scan fwd+bwd ms (tiny-stage1)",
+      fmt(s.forwardBackwardMs.median, 1),
+      fmt(peer.scan.forwardBackwardMs, 1),
+      fmt(figures["ratio.scan.fwd_bwd"], 2),
+    ]);
+  }
+  const mismatch = Object.values(peer.presets).filter((p) => p.paramsMatch === false)
+    .map((p) => `\nwarning: the peer's ${p.preset} has ${p.params} parameters, not ours`);
+  const withheld = Object.keys(Object.values(peer.presets)[0]?.environment?.withheld ?? {});
+  return table(["figure", "starmamba", "peer (torch)", "speed ratio"], rows) +
+    "\nspeed ratio > 1: starmamba faster (images/s ours ÷ peer; ms peer ÷ ours)" +
+    (rounds > 1
+      ? `\nfigures: medians over ${rounds} rounds; ratio: the median of the per-round ratios`
+      : "") +
+    (withheld.length ? `\npeer ran without this process's ${withheld.join(", ")}` : "") +
+    mismatch.join("");
+}
+
+export function printReport(o: BenchOptions, m: Measured): void {
+  const { kinfo, peak, results, scans, peer } = m;
+  console.log(
+    `\nModel throughput: backend ${m.backend}, scan kernel ${kinfo.name}` +
+      `${kinfo.threads ? ` ×${kinfo.threads} threads` : ""}, batch ${o.batch}, ` +
+      `median of ${o.steps} steps after ${o.warmup} warm-up` +
+      (o.rounds > 1 ? `, median over ${o.rounds} rounds` : ""),
+  );
+  console.log(presetTable(results, peak));
+  console.log(
+    peak
+      ? `peak ≈ ${fmt(peak.gflops, 1)} GFLOP/s — ${peak.basis}. The wasm backend runs one ` +
+        "thread with 128-bit SIMD, so its own ceiling is a small fraction of this."
+      : "peak: unknown (no clock in /proc/cpuinfo)",
+  );
+  console.log("FLOPs: analytic (matmuls + convs + scan 9·B·D·L·N forward); training = 3× forward.");
+  if (scans.length) console.log(`\nSelective scan alone:\n${scanTable(scans)}`);
+  if (peer && !peer.status.available) console.log(`\npeer: not run: ${peer.status.reason}`);
+  else if (peer) {
+    console.log(`\nPyTorch peer (torch ${peer.status.torch}, same sitting, official variant):`);
+    console.log(peerTable(results, scans, peer, m.figures, o.rounds));
+    for (const e of peer.errors) console.log(`peer error: ${e}`);
+  }
+  if (m.loadEnd) {
+    console.log(
+      `\nload average (1 min) at start ${fmt(m.loadStart?.[0], 2)}, end ${fmt(m.loadEnd[0], 2)}`,
+    );
+  }
 }

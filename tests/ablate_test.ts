@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
 import { loadSweep, parseSweep, planSweep, runSweep } from "../lib/experiment/sweep.ts";
-import { parseCsv, type SweepState, type SweepSummary } from "../lib/results/sweep.ts";
+import type { SweepState, SweepSummary } from "../lib/results/sweep.ts";
+import { parseCsv } from "../lib/results/write.ts";
 import { meanStd } from "../lib/metrics/stats.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { toCsv } from "../lib/results/write.ts";

@@ -1,26 +1,25 @@
 import {
-  adjustBrightness,
-  adjustContrast,
   type AugmentConfig,
   type AugmentParams,
   augmentSample,
-  CROP_RATIO,
-  hflip,
   makeBatch,
   NO_AUGMENT,
-  normalStream,
   REFERENCE_AUGMENT,
+  sampleAugmentParams,
+  validateAugment,
+} from "../lib/data/augment.ts";
+import {
+  CROP_RATIO,
+  hflip,
   resizedCrop,
   rot90,
   rotate,
-  sampleAugmentParams,
   sampleCropBox,
-  toGrayscale,
-  validateAugment,
   vflip,
-} from "../lib/data/augment.ts";
+} from "../lib/data/geometric.ts";
+import { adjustBrightness, adjustContrast, toGrayscale } from "../lib/data/photometric.ts";
 import type { Dataset } from "../lib/data/types.ts";
-import { rng } from "../lib/util/rng.ts";
+import { normalStream, rng } from "../lib/util/rng.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
 

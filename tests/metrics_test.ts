@@ -9,13 +9,13 @@ import {
   computeMetrics,
   confusionMatrix,
   ece,
-  mcnemar,
   prCurve,
   reliabilityBins,
   rocAuc,
   rocCurve,
 } from "../lib/metrics/metrics.ts";
 import { formatMetricsMarkdown, metricsCsvRows } from "../lib/metrics/format.ts";
+import { mcnemar } from "../lib/metrics/stats.ts";
 
 const NAMES = ["star", "galaxy"];
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { assert, assertAllClose, assertEquals, assertRejects } from "../lib/util/assert.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
-import { parseCsv } from "../lib/results/sweep.ts";
+import { parseCsv } from "../lib/results/write.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals, assertThrows } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import { dihedral } from "../lib/data/augment.ts";
+import { dihedral } from "../lib/data/geometric.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";

@@ -6,10 +6,12 @@
  */
 import sharp from "sharp";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import * as path from "node:path";
-import type { Dataset } from "./types.ts";
+import type { BadFile, Dataset } from "./types.ts";
+import { cacheKey, type Decoded, defaultCacheDir, readCache, writeCache } from "./image_cache.ts";
 import { StarmambaError } from "../util/errors.ts";
+
+export type { BadFile } from "./types.ts";
 
 /** Options of {@link loadImageFolder}. */
 export interface ImageFolderOptions {
@@ -27,16 +29,6 @@ export interface ImageFolderOptions {
   cacheDir?: string;
   /** Called as images are decoded (done, total); once with (total, total) on a cache hit. */
   progress?: (done: number, total: number) => void;
-}
-
-/** A file that could not be used, and why. */
-export interface BadFile {
-  /** Path relative to the data root, with "/" separators (a class folder ends in "/"). */
-  file: string;
-  /** Human-readable reason. */
-  reason: string;
-  /** Category, which decides the "how to fix" advice. */
-  kind: "stray" | "corrupt" | "size" | "empty";
 }
 
 /** What {@link loadImageFolder} returns: a {@link Dataset} plus how it was obtained. */
@@ -65,8 +57,6 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   ".webp",
 ];
 
-/** Bumped whenever the cache layout or the decoding changes, so old cache files are not used. */
-const CACHE_FORMAT = 1;
 /** How many bad files one error message lists before summarising the rest as a count. */
 const MAX_LISTED = 20;
 /** Rec. 601 luma weights, as PIL's convert("L") and torchvision's Grayscale use. */
@@ -135,7 +125,11 @@ export async function loadImageFolder(opts: ImageFolderOptions): Promise<ImageFo
   const sourceFingerprint = manifestSha256(candidates, candHashes);
 
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const key = cacheKey(sourceFingerprint, opts);
+  const key = cacheKey(sourceFingerprint, {
+    size: opts.size,
+    channels: opts.channels,
+    resize: opts.resize,
+  });
   const per = opts.size * opts.size * opts.channels;
   let decoded = await readCache(cacheDir, key, candidates, per);
   const fromCache = decoded !== null;
@@ -180,7 +174,7 @@ export async function loadImageFolder(opts: ImageFolderOptions): Promise<ImageFo
 
   let cacheFile: string | undefined = path.join(cacheDir, `${key}.f32`);
   if (!fromCache) {
-    const ok = await writeCache(cacheDir, key, decoded, candidates.length, per);
+    const ok = writeCache(cacheDir, key, decoded, candidates.length, per);
     if (!ok) cacheFile = undefined;
   }
   lastUsedCache = fromCache;
@@ -352,13 +346,6 @@ function manifestSha256(files: string[], hashes: string[]): string {
   return h.digest("hex");
 }
 
-interface Decoded {
-  /** Pixels of the usable files only, in candidate order. */
-  images: Float32Array;
-  /** Candidates that could not be used. */
-  failed: BadFile[];
-}
-
 /** Decodes every candidate with limited concurrency, then drops the failures' slots. */
 async function decodeAll(
   root: string,
@@ -461,126 +448,6 @@ export function toChannels(
     } else {
       out[p] = (r === g && g === b ? r : LUMA[0] * r + LUMA[1] * g + LUMA[2] * b) / maxValue;
     }
-  }
-}
-
-/** `<project>/.cache/data` (project = two folders above this module), else under the cwd. */
-function defaultCacheDir(): string {
-  const url = new URL("../../.cache/data", import.meta.url);
-  return url.protocol === "file:" ? fileURLToPath(url) : path.resolve(".cache/data");
-}
-
-/** Cache entry name: everything that changes the decoded array. */
-function cacheKey(sourceFingerprint: string, opts: ImageFolderOptions): string {
-  const k = { format: CACHE_FORMAT, sourceFingerprint, ...pick(opts) };
-  return `imagefolder-${createHash("sha256").update(JSON.stringify(k)).digest("hex").slice(0, 32)}`;
-}
-
-function pick(opts: ImageFolderOptions): { size: number; channels: number; resize: string } {
-  return { size: opts.size, channels: opts.channels, resize: opts.resize };
-}
-
-/** The JSON header stored next to the raw .f32 pixels. */
-interface CacheHeader {
-  format: number;
-  candidates: number;
-  n: number;
-  per: number;
-  byteLength: number;
-  failed: BadFile[];
-  /** sha256 of the .f32 file, so a corrupted (not only truncated) file is caught. */
-  dataSha256: string;
-}
-
-/** Reads a cache entry; any mismatch (missing, truncated, corrupt, stale) gives null. */
-async function readCache(
-  dir: string,
-  key: string,
-  candidates: string[],
-  per: number,
-): Promise<Decoded | null> {
-  try {
-    const h = JSON.parse(await Deno.readTextFile(path.join(dir, `${key}.json`))) as CacheHeader;
-    const names = new Set(candidates);
-    const failedOk = Array.isArray(h.failed) &&
-      h.failed.every((b) => names.has(b.file) && typeof b.reason === "string");
-    const n = candidates.length - (failedOk ? h.failed.length : 0);
-    if (
-      h.format !== CACHE_FORMAT || !failedOk || h.candidates !== candidates.length ||
-      h.n !== n || h.per !== per || h.byteLength !== n * per * 4
-    ) return null;
-    const bytes = await readExactly(path.join(dir, `${key}.f32`), h.byteLength);
-    if (bytes === null) return null;
-    if (createHash("sha256").update(bytes).digest("hex") !== h.dataSha256) return null;
-    return { images: new Float32Array(bytes.buffer, 0, n * per), failed: h.failed };
-  } catch {
-    return null;
-  }
-}
-
-/** Reads a file that must be exactly `length` bytes into a fresh buffer; else null. */
-async function readExactly(file: string, length: number): Promise<Uint8Array | null> {
-  const f = await Deno.open(file, { read: true });
-  try {
-    if ((await f.stat()).size !== length) return null;
-    // A preallocated buffer reads large files several times faster than Deno.readFile.
-    const buf = new Uint8Array(length);
-    let off = 0;
-    while (off < length) {
-      const got = await f.read(buf.subarray(off));
-      if (got === null) return null;
-      off += got;
-    }
-    return buf;
-  } finally {
-    f.close();
-  }
-}
-
-/** Writes pixels then header, each via temp file + rename; false if the cache is unwritable. */
-async function writeCache(
-  dir: string,
-  key: string,
-  decoded: Decoded,
-  candidates: number,
-  per: number,
-): Promise<boolean> {
-  const bytes = new Uint8Array(
-    decoded.images.buffer,
-    decoded.images.byteOffset,
-    decoded.images.byteLength,
-  );
-  const header: CacheHeader = {
-    format: CACHE_FORMAT,
-    candidates,
-    n: decoded.images.length / per,
-    per,
-    byteLength: bytes.byteLength,
-    failed: decoded.failed,
-    dataSha256: createHash("sha256").update(bytes).digest("hex"),
-  };
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-    await writeAtomic(path.join(dir, `${key}.f32`), bytes);
-    await writeAtomic(
-      path.join(dir, `${key}.json`),
-      new TextEncoder().encode(JSON.stringify(header, null, 1)),
-    );
-    return true;
-  } catch {
-    return false; // a read-only or full disk only costs the next run a decode
-  }
-}
-
-/** Temp file in the same folder, then rename: readers never see a half-written file. */
-async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${file}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, file);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
   }
 }
 

@@ -23,13 +23,7 @@ export {
   skyGroupOf,
   type Split,
 } from "./splits.ts";
-export {
-  type AugmentConfig,
-  type BatchOptions,
-  dihedral,
-  DIHEDRAL_VIEWS,
-  makeBatch,
-  REFERENCE_AUGMENT,
-} from "./augment.ts";
+export { type AugmentConfig, type BatchOptions, makeBatch, REFERENCE_AUGMENT } from "./augment.ts";
+export { dihedral, DIHEDRAL_VIEWS } from "./geometric.ts";
 // Types the signatures above use
 export type { Rng } from "../util/rng.ts";

@@ -19,9 +19,8 @@
  */
 import { createHash } from "node:crypto";
 import type { Dataset } from "./types.ts";
-import { type Rng, rng, shuffle } from "../util/rng.ts";
+import { normalStream, type Rng, rng, shuffle } from "../util/rng.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { normalStream } from "./augment.ts";
 
 /** Parameters of {@link generateSynthetic}. */
 export interface SyntheticOptions {

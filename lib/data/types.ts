@@ -27,3 +27,13 @@ export interface Dataset {
   /** Files skipped as unreadable / wrong size under `on_bad_file: skip`. */
   skipped?: string[];
 }
+
+/** A file that could not be used, and why. */
+export interface BadFile {
+  /** Path relative to the data root, with "/" separators (a class folder ends in "/"). */
+  file: string;
+  /** Human-readable reason. */
+  reason: string;
+  /** Category, which decides the "how to fix" advice. */
+  kind: "stray" | "corrupt" | "size" | "empty";
+}

@@ -47,7 +47,7 @@ export type {
   VariantSummary,
 } from "../results/sweep.ts";
 export type { Stat } from "../metrics/stats.ts";
-export type { McNemarResult } from "../metrics/metrics.ts";
+export type { McNemarResult } from "../metrics/stats.ts";
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { LoadedConfig } from "../config/load.ts";
 export type { MedMamba } from "../model/medmamba.ts";

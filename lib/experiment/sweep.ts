@@ -43,8 +43,8 @@ import {
   type SweepSummary,
   type SweepVariant,
   toOverrides,
-  writeSweepSummary,
 } from "../results/sweep.ts";
+import { writeSweepSummary } from "../results/sweep_report.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, readJsonObject as readJson, writeJsonAtomic } from "../util/fs.ts";
 

@@ -3,13 +3,7 @@
  * (per-field) metrics, and their Markdown.
  * @module
  */
-export {
-  type ClassMetrics,
-  computeMetrics,
-  mcnemar,
-  type McNemarResult,
-  type Metrics,
-} from "./metrics.ts";
+export { type ClassMetrics, computeMetrics, type Metrics } from "./metrics.ts";
 export { formatMetricsMarkdown } from "./format.ts";
 export { formatGroupsMarkdown, type GroupMetrics, metricsByGroup } from "./groups.ts";
-export { meanStd, type Stat } from "./stats.ts";
+export { mcnemar, type McNemarResult, meanStd, type Stat } from "./stats.ts";

@@ -24,6 +24,6 @@ export {
   writeSweepSummary,
 } from "./sweep.ts";
 // Types the signatures above use
-export type { McNemarResult } from "../metrics/metrics.ts";
+export type { McNemarResult } from "../metrics/stats.ts";
 export type { Stat } from "../metrics/stats.ts";
 export type { PlannedRun, RunEntry } from "./sweep.ts";

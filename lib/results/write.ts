@@ -8,6 +8,7 @@ import { join, relative } from "node:path";
 import { exists, sha256Hex, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { formatMetricsMarkdown, metricsCsvRows } from "../metrics/format.ts";
+import { parse as parseCsvText } from "csv-parse/sync";
 
 /** Version of the result.json layout. */
 export const RESULT_SCHEMA = "starmamba.result/1";
@@ -32,6 +33,11 @@ export function createVersionDir(
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
   }
+}
+
+/** Rows of an RFC 4180 CSV text (as toCsv writes), each a list of fields (csv-parse). */
+export function parseCsv(text: string): string[][] {
+  return parseCsvText(text, { relax_column_count: true }) as string[][];
 }
 
 /** CSV from rows (quotes fields that need it). */

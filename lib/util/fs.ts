@@ -9,9 +9,17 @@ import { dirname } from "node:path";
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
-  else Deno.writeFileSync(tmp, data);
-  Deno.renameSync(tmp, path);
+  try {
+    if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
+    else Deno.writeFileSync(tmp, data);
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    // A full disk must not leave a half-written temp file behind either.
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never created */ }
+    throw e;
+  }
 }
 
 /** Writes pretty JSON atomically. */
