@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { assert, assertAllClose, assertEquals, assertRejects } from "../lib/util/assert.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
+import { rebuildAdvice } from "../lib/results/provenance.ts";
 import { parseCsv } from "../lib/results/write.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
@@ -170,6 +171,71 @@ Deno.test("predict CLI: CSV file on success, exit code 2 and one message for a b
   const same = cli([join(dir, "ok.png"), "--class-weight-power", "0", "--quiet"]);
   assertEquals(same.code, 0, same.err);
   assertEquals(same.out, Deno.readTextFileSync(csvPath));
+});
+
+Deno.test("predict CLI: a missing, truncated or altered weight shard exits 2 naming the file and how to rebuild it", async () => {
+  const img = join(Deno.makeTempDirSync(), "ok.png");
+  await writeCutout(img, false, 12);
+  const copy = (): { run: string; shard: string } => {
+    const run = join(Deno.makeTempDirSync(), "v1");
+    new Deno.Command("cp", { args: ["-r", trained.runDir, run] }).outputSync();
+    const shard = [...Deno.readDirSync(join(run, "model"))].find((e) => e.name.endsWith(".bin"))!;
+    return { run, shard: join(run, "model", shard.name) };
+  };
+  const cli = (run: string) => {
+    const o = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "experiments/predict.ts"), "--model", run, img, "--quiet"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    return { code: o.code, err: new TextDecoder().decode(o.stderr) };
+  };
+  const cases: [string, (shard: string) => void, string][] = [
+    ["missing", (f) => Deno.removeSync(f), "is missing"],
+    ["truncated", (f) => Deno.truncateSync(f, 1000), "truncated or damaged"],
+    ["altered", (f) => {
+      const b = Deno.readFileSync(f);
+      b[b.length - 1] ^= 1; // same length, one bit off: only the checksum can tell
+      Deno.writeFileSync(f, b);
+    }, "is not the recorded"],
+  ];
+  for (const [name, damage, msg] of cases) {
+    const { run, shard } = copy();
+    damage(shard);
+    const r = cli(run);
+    assertEquals(r.code, 2, `${name}: ${r.err}`);
+    assert(r.err.includes(shard) && r.err.includes(msg), `${name}: ${r.err}`);
+    assert(r.err.includes("rerun"), `${name}: no advice: ${r.err}`);
+    assert(!/\n\s+at /.test(r.err), `${name}: stack trace: ${r.err}`);
+  }
+});
+
+Deno.test("rebuildAdvice: the worktree, the exact experiment command with its overrides, and where the shard goes", () => {
+  const text = rebuildAdvice(
+    {
+      experiment: "improved-x",
+      code: { commit: "23e644ca2bf308f2be55ffa105e46918cd7dc343", dirty: false },
+      config_files: ["configs/base.yaml", "configs/improved-x.yaml"],
+      overrides: ["seed=2", "data.root=my data"],
+    },
+    "/p/results/improved-x/v3",
+    "model/model.abc.bin",
+  );
+  const lines = text.split("\n");
+  assertEquals(
+    lines[1],
+    "  git worktree add ../starmamba-23e644ca 23e644ca && cd ../starmamba-23e644ca",
+  );
+  assertEquals(
+    lines[2],
+    "  deno task experiment configs/improved-x.yaml --set seed=2 --set 'data.root=my data'",
+  );
+  assertEquals(
+    lines[3],
+    "  cp scratch/improved-x/v<N>/model/model.*.bin /p/results/improved-x/v3/model/model.abc.bin",
+  );
 });
 
 Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folder is refused", async () => {

@@ -20,11 +20,12 @@ import { setupBackend } from "../backends/setup.ts";
 import { selectScanKernel } from "../backends/select.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
-import { loadTensors } from "../train/checkpoint.ts";
+import { loadTensors, type LoadTensorsOptions } from "../train/checkpoint.ts";
 import { predict } from "../train/train.ts";
 import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
+import { rebuildAdvice } from "../results/provenance.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 
@@ -84,6 +85,20 @@ export function readJsonFile(path: string): Obj {
   }
 }
 
+/** The recorded sha256 of the run's weight shard and how to rebuild it, for loadTensors. */
+function weightChecks(dir: string, result: Obj): LoadTensorsOptions {
+  const manifest = readJsonFile(join(dir, "model", "model.json")).weightsManifest as
+    | { paths?: string[] }[]
+    | undefined;
+  const shard = `model/${manifest?.[0]?.paths?.[0] ?? ""}`;
+  const artifacts = (result.artifacts ?? {}) as Record<string, unknown>;
+  const sha = artifacts[shard];
+  return {
+    sha256: typeof sha === "string" ? sha : undefined,
+    fix: rebuildAdvice(result, dir, shard),
+  };
+}
+
 /**
  * Loads a run's best model: rebuilds the network from the modelConfig stored in model.json and
  * assigns every parameter by name; sets up the run's backend and scan kernel first.
@@ -115,7 +130,7 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
   await setupBackend(config.backend);
   selectScanKernel(config.model.scan_kernel, { quiet });
 
-  const { tensors, meta } = loadTensors(join(dir, "model"), "model");
+  const { tensors, meta } = loadTensors(join(dir, "model"), "model", weightChecks(dir, result));
   const mcfg = meta.modelConfig as ModelConfig;
   const model = buildMedMamba(mcfg, 0);
   try {

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import os from "node:os";
-import { isAbsolute, normalize } from "node:path";
+import { isAbsolute, join, normalize } from "node:path";
 
 /** Git commit of the working tree and whether it had uncommitted changes. */
 export interface CodeVersion {
@@ -65,4 +65,41 @@ export function environment(): Environment {
     cores: cpus.length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   };
+}
+
+/** Quotes a shell word when it needs it. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * How to rebuild the weights of a recorded run (a result.json object): rerun its config and
+ * overrides at its commit, which gives the same bits on the same kind of CPU, and put the shard
+ * where model.json expects it. `runDir` is the run folder (absolute: the commands leave it),
+ * `shard` the file's path relative to it.
+ */
+export function rebuildAdvice(
+  result: Record<string, unknown>,
+  runDir: string,
+  shard: string,
+): string {
+  const code = result.code as { commit?: string; dirty?: boolean } | undefined;
+  const files = result.config_files as string[] | undefined;
+  const overrides = (result.overrides as string[] | undefined) ?? [];
+  const experiment = String(result.experiment ?? "<experiment>");
+  if (!code?.commit || code.commit === "unknown" || !files?.length) {
+    return "To get the weights back, rerun the run's config with the same seed and overrides.";
+  }
+  const short = code.commit.slice(0, 8);
+  const args = [files[files.length - 1], ...overrides.flatMap((o) => ["--set", o])];
+  const run = `deno task experiment ${args.map(shellWord).join(" ")}`;
+  return [
+    `To rebuild the weights, rerun the run at its commit${
+      code.dirty ? " (it was recorded from uncommitted changes, so the bits may differ)" : ""
+    }; on the same kind of CPU the shard comes out bit for bit the same:`,
+    `  git worktree add ../starmamba-${short} ${short} && cd ../starmamba-${short}`,
+    `  ${run}`,
+    `  cp scratch/${experiment}/v<N>/model/model.*.bin ${shellWord(join(runDir, shard))}`,
+    "(the sha256 recorded in result.json `artifacts` must match; deno task verify-results checks it)",
+  ].join("\n");
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 import { StarmambaError } from "../util/errors.ts";
 
@@ -34,19 +35,72 @@ export async function saveTensors(
   }
 }
 
-/** Reads tensors saved by {@link saveTensors}; returns them with the JSON metadata. */
+/** What {@link loadTensors} checks beyond the format, and what its errors advise. */
+export interface LoadTensorsOptions {
+  /** sha256 the shard must have (e.g. from result.json `artifacts`); checked before decoding. */
+  sha256?: string;
+  /** Appended to a missing/damaged-shard error: how to get the weights back. */
+  fix?: string;
+}
+
+/** Bytes per element of the dtypes tfjs writes in a weights manifest. */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * Reads tensors saved by {@link saveTensors}; returns them with the JSON metadata. Every way the
+ * files can be wrong (JSON missing or unreadable, shard missing, shard shorter or longer than
+ * the manifest says, shard sha256 not the recorded one) is a {@link StarmambaError} naming the
+ * file, never a stack trace or a silently wrong model.
+ */
 export function loadTensors(
   dir: string,
   stem: string,
+  opts: LoadTensorsOptions = {},
 ): { tensors: Record<string, tf.Tensor>; meta: Record<string, unknown> } {
+  const fix = opts.fix ? `\n${opts.fix}` : "";
   const jsonPath = join(dir, `${stem}.json`);
   if (!exists(jsonPath)) {
-    throw new StarmambaError(`no saved model in ${dir}: ${stem}.json is missing`);
+    throw new StarmambaError(`no saved model in ${dir}: ${stem}.json is missing${fix}`);
   }
-  const meta = JSON.parse(Deno.readTextFileSync(jsonPath));
-  const manifest = meta.weightsManifest[0];
-  const bytes = Deno.readFileSync(join(dir, manifest.paths[0]));
-  const tensors = tf.io.decodeWeights(bytes.buffer as ArrayBuffer, manifest.weights) as Record<
+  let meta: Record<string, unknown>;
+  let paths: string[], specs: tf.io.WeightsManifestEntry[];
+  try {
+    meta = JSON.parse(Deno.readTextFileSync(jsonPath));
+    const manifest = (meta.weightsManifest as tf.io.WeightsManifestConfig)[0];
+    paths = manifest.paths;
+    specs = manifest.weights;
+    if (paths.length !== 1 || !Array.isArray(specs)) throw new Error("expected one shard");
+  } catch (e) {
+    throw new StarmambaError(`${jsonPath}: not a starmamba weights file (${(e as Error).message})`);
+  }
+  const shardPath = join(dir, paths[0]);
+  if (!exists(shardPath)) {
+    throw new StarmambaError(
+      `${shardPath} is missing: the weights of this model are not here${fix}`,
+    );
+  }
+  const bytes = Deno.readFileSync(shardPath);
+  const want = specs.reduce(
+    (n, w) => n + w.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[w.dtype] ?? NaN),
+    0,
+  );
+  if (bytes.byteLength !== want) {
+    throw new StarmambaError(
+      `${shardPath} is ${bytes.byteLength} bytes but ${stem}.json describes ${want}: the file is ` +
+        `truncated or damaged${fix}`,
+    );
+  }
+  if (opts.sha256 !== undefined) {
+    const got = createHash("sha256").update(bytes).digest("hex");
+    if (got !== opts.sha256) {
+      throw new StarmambaError(
+        `${shardPath}: sha256 ${got.slice(0, 12)}… is not the recorded ${
+          opts.sha256.slice(0, 12)
+        }…: the weights were changed or damaged after the run${fix}`,
+      );
+    }
+  }
+  const tensors = tf.io.decodeWeights(bytes.buffer as ArrayBuffer, specs) as Record<
     string,
     tf.Tensor
   >;
