@@ -13,6 +13,7 @@ export {
   type TrainResult,
 } from "./train.ts";
 export { loadTensors, saveTensors } from "./checkpoint.ts";
+export type { LoadTensorsOptions } from "./checkpoint.ts";
 export { EMA_PREFIX, emaDecayAt, WeightEma } from "./ema.ts";
 export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./optim.ts";
 // Types the signatures above use
