@@ -41,6 +41,14 @@ export {
   type PredictOptions,
 } from "./lib/experiment/predict.ts";
 export { type VerifyReport, verifyResults } from "./lib/results/verify.ts";
+// Released models and interchange with the official MedMamba (PyTorch)
+export { RELEASED, type ReleasedModel } from "./lib/registry/released.ts";
+export {
+  exportSafetensors,
+  type ExportSummary,
+  type ImportOptions,
+  importSafetensors,
+} from "./lib/experiment/interchange.ts";
 // Networks and presets
 export { type ModelConfig, modelConfig, PRESETS } from "./lib/model/config.ts";
 export { buildMedMamba, type MedMamba } from "./lib/model/medmamba.ts";

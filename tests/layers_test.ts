@@ -1,6 +1,7 @@
 /**
  * The project's layering (docs/architecture.md): imports flow one way, util → config →
- * data / metrics / ops → model → backends → train → results (writing) → experiment. A module
+ * data / metrics / ops → model / interchange → backends → train → results / registry →
+ * experiment. A module
  * may import its own layer and those below; a lib/<area>/mod.ts (an entry point) may re-export
  * anything.
  */
@@ -15,9 +16,11 @@ const LEVEL: Record<string, number> = {
   metrics: 2,
   ops: 2,
   model: 3,
+  interchange: 3,
   backends: 4,
   train: 5,
   results: 6,
+  registry: 6,
   experiment: 7,
 };
 

@@ -67,11 +67,17 @@ export interface RunEvaluation {
 
 /** Evaluates `runDir`'s best model on the run's validation files. */
 export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<RunEvaluation> {
-  const dir = resolve(runDir);
-  const run = await loadRun(dir, opts.quiet ?? true);
+  const run = await loadRun(runDir, opts.quiet ?? true);
+  const dir = run.dir;
   try {
     const result = run.result;
     const data = result.data as { source: string; fingerprint: string };
+    if (result.imported) {
+      throw new StarmambaError(
+        `${runDir}: an imported model has no validation split of its own to evaluate on; ` +
+          "classify images with deno task predict instead",
+      );
+    }
     if (data.source !== "folder") {
       throw new StarmambaError(
         `${runDir}: trained on data.source ${data.source}; evaluate needs an ImageFolder run`,

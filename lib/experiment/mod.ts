@@ -19,6 +19,13 @@ export {
   type RunEvaluation,
 } from "./evaluate.ts";
 export {
+  exportSafetensors,
+  type ExportSummary,
+  type ImportOptions,
+  importSafetensors,
+  vssmKwargs,
+} from "./interchange.ts";
+export {
   listInputs,
   type LoadedRun,
   loadRun,

@@ -28,6 +28,7 @@ import { toCsv } from "../results/write.ts";
 import { rebuildAdvice } from "../results/provenance.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
+import { RELEASED, resolveModel } from "../registry/released.ts";
 
 /** How many problems one error message lists before summarising the rest as a count. */
 const MAX_LISTED = 20;
@@ -44,6 +45,8 @@ export interface LoadedRun {
   positive: number;
   /** The run's result.json, parsed. */
   result: Record<string, unknown>;
+  /** The run folder, absolute (a released model's name resolved to its folder). */
+  dir: string;
 }
 
 /** Options of {@link predictFiles}. */
@@ -104,10 +107,12 @@ function weightChecks(dir: string, result: Obj): LoadTensorsOptions {
  * assigns every parameter by name; sets up the run's backend and scan kernel first.
  */
 export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> {
-  const dir = resolve(runDir);
+  const dir = resolve(resolveModel(runDir));
   if (!exists(dir)) {
     throw new StarmambaError(
-      `--model ${runDir}: no such folder; pass a run folder, e.g. scratch/quickstart/v1`,
+      `--model ${runDir}: no such folder, nor a released model; pass a run folder (e.g. ` +
+        `scratch/quickstart/v1) or one of ${RELEASED.map((m) => m.name).join(", ")} ` +
+        "(deno task models lists them)",
     );
   }
   if (!exists(join(dir, "model", "model.json"))) {
@@ -157,7 +162,7 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
       `${resultPath}: ${classNames.length} class names but the model has ${mcfg.num_classes} outputs`,
     );
   }
-  return { model, config, classNames, positive: resolvePositiveClass(classNames), result };
+  return { model, config, classNames, positive: resolvePositiveClass(classNames), result, dir };
 }
 
 /** Image files under `dir` (recursive, hidden entries skipped), sorted by path. */
@@ -292,7 +297,7 @@ export function trainingClassWeights(run: LoadedRun, runDir: string, power: numb
         "class weights at decision time come on top of that",
     );
   }
-  const splitPath = join(resolve(runDir), "split.json");
+  const splitPath = join(run.dir, "split.json");
   if (!exists(splitPath)) {
     throw new StarmambaError(
       `${splitPath} is missing: class weights need the run's training split (ImageFolder runs ` +

@@ -1,0 +1,53 @@
+/**
+ * `deno task export --model <name|run dir> --format safetensors --out <file>` — writes a model
+ * for use outside starmamba: the official MedMamba PyTorch state_dict (lib/interchange).
+ * @module
+ */
+import { exportSafetensors } from "../lib/experiment/interchange.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+const USAGE = `usage: deno task export --model <name|run dir> --format safetensors --out <file>
+
+Writes a run's model (the weights predict uses) in a format other tools read.
+
+  --format safetensors  the official MedMamba (github.com/YubiaoYue/MedMamba) PyTorch
+                        state_dict: its key names, PyTorch layouts (Conv2d (out, in, kh, kw),
+                        Linear (out, in)), BatchNorm num_batches_tracked; __metadata__ holds
+                        medmamba.vssm_kwargs (the VSSM(...) arguments), medmamba.variant (how the
+                        network departs from the official code, or "official"), starmamba's
+                        model config, class names, input preprocessing and provenance. In Python:
+                          from safetensors.torch import load_file
+                          net = VSSM(**json.loads(meta["medmamba.vssm_kwargs"]))
+                          net.load_state_dict(load_file(path)); net.eval()
+
+options:
+  --model <name|dir>   a released model (deno task models) or a run folder
+  --format <fmt>       safetensors
+  --out <file>         the file to write (written atomically)
+  -h, --help           this help
+
+example:
+  deno task export --model aries-cpu-ctx-s1 --format safetensors --out aries-cpu-ctx-s1.safetensors`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs(Deno.args, {
+    model: { type: "string" },
+    format: { type: "string" },
+    out: { type: "string" },
+  }, USAGE);
+  if (!values.model) throw new StarmambaError(`--model <name|run dir> is required\n\n${USAGE}`);
+  if (!values.out) throw new StarmambaError(`--out <file> is required\n\n${USAGE}`);
+  const format = (values.format as string | undefined) ?? "safetensors";
+  if (format !== "safetensors") {
+    throw new StarmambaError(`--format ${format}: supported formats are safetensors`);
+  }
+  const s = await exportSafetensors(values.model as string, values.out as string);
+  console.error(
+    `wrote ${s.file}: ${s.tensors} tensors, ${(s.bytes / 2 ** 20).toFixed(1)} MiB, ` +
+      `variant: ${s.variant.length ? s.variant.join("; ") : "official MedMamba"}`,
+  );
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);

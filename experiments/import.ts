@@ -1,0 +1,55 @@
+/**
+ * `deno task import <file.safetensors> --config <yaml> [--classes a,b] [--out <dir>]` — turns a
+ * MedMamba checkpoint (the official code's state_dict, or our export) into a run folder that
+ * `deno task predict --model <dir>` uses.
+ * @module
+ */
+import { importSafetensors } from "../lib/experiment/interchange.ts";
+import { loadConfig } from "../lib/config/load.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+const USAGE = `usage: deno task import <file.safetensors> --config <yaml> [options]
+
+Makes a run folder from a MedMamba checkpoint in safetensors form: the official MedMamba code's
+state_dict (convert a .pth with safetensors.torch.save_file(torch.load(path), out)) or a file
+from deno task export. The network's shape (dim, depths, patch size, d_state, directions,
+classes) is read from the weights and must agree with the config's model section; image size,
+channels, normalisation and field context come from the config's data and augment sections.
+
+options:
+  --config <yaml>      experiment config describing the inputs (e.g. configs/aries/best.yaml)
+  --set key=value      override a config key (repeatable)
+  --classes a,b        class names in label order (default: the file's metadata, else the
+                       config's data folder's class folders, sorted as torchvision does)
+  --out <dir>          run folder to create (default scratch/imported/<file name>)
+  -h, --help           this help
+
+example:
+  deno task import medmamba.safetensors --config configs/aries/best.yaml --classes galaxy,star
+  deno task predict --model scratch/imported/medmamba cutouts/`;
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs(Deno.args, {
+    config: { type: "string" },
+    set: { type: "string", multiple: true },
+    classes: { type: "string" },
+    out: { type: "string" },
+  }, USAGE);
+  if (positionals.length !== 1) {
+    throw new StarmambaError(`give one .safetensors file\n\n${USAGE}`);
+  }
+  if (!values.config) throw new StarmambaError(`--config <yaml> is required\n\n${USAGE}`);
+  const loaded = loadConfig(values.config as string, (values.set as string[] | undefined) ?? []);
+  const classNames = values.classes
+    ? (values.classes as string).split(",").map((s) => s.trim()).filter(Boolean)
+    : undefined;
+  const dir = await importSafetensors(positionals[0], loaded, {
+    classNames,
+    outDir: values.out as string | undefined,
+  });
+  console.error(`imported ${positionals[0]} → ${dir}\n  deno task predict --model ${dir} <images>`);
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);

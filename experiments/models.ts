@@ -1,0 +1,28 @@
+/**
+ * `deno task models [--json]` — lists the released models: name, network, parameters, input,
+ * split, accuracy with its protocol, and the weights' size on disk (lib/registry).
+ * @module
+ */
+import { RELEASED } from "../lib/registry/released.ts";
+import { describeReleased, modelsTable } from "../lib/registry/describe.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+
+const USAGE = `usage: deno task models [--json]
+
+Lists the released models. Each name works wherever a run folder does:
+  deno task predict --model <name> <images...>
+  deno task evaluate --model <name>
+  deno task export --model <name> --format safetensors --out <file>
+
+options:
+  --json        one JSON object per model instead of the table
+  -h, --help    this help`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs(Deno.args, { json: { type: "boolean" } }, USAGE);
+  const rows = RELEASED.map(describeReleased);
+  console.log(values.json ? JSON.stringify(rows, null, 2) : modelsTable(rows));
+  return await Promise.resolve(0);
+}
+
+if (import.meta.main) await runMain(main);

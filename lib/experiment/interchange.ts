@@ -1,0 +1,275 @@
+/**
+ * A run's model out to, and a MedMamba checkpoint in from, the official PyTorch state_dict as a
+ * safetensors file (lib/interchange). The export carries everything needed to use the weights
+ * elsewhere in `__metadata__`: the VSSM constructor arguments, starmamba's model config, class
+ * names, input preprocessing and where the weights came from. The import turns a checkpoint
+ * (from our export or from the official code) into a run folder that predict accepts.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { basename, dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import type { LoadedConfig } from "../config/load.ts";
+import type { ExperimentConfig } from "../config/schema.ts";
+import { type ModelConfig, modelConfig } from "../model/config.ts";
+import { buildMedMamba } from "../model/medmamba.ts";
+import { setupBackend } from "../backends/setup.ts";
+import { resolveDataRoot } from "../data/imagefolder.ts";
+import { saveTensors } from "../train/checkpoint.ts";
+import { checksumFiles, writeResultJson } from "../results/write.ts";
+import { codeVersion, environment } from "../results/provenance.ts";
+import { decodeSafetensors, encodeSafetensors } from "../interchange/safetensors.ts";
+import {
+  fromOfficialStateDict,
+  inferModelConfig,
+  type NamedArray,
+  officialStateDict,
+  variantNotes,
+} from "../interchange/medmamba_layout.ts";
+import { loadRun } from "./predict.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+
+/** What {@link exportSafetensors} wrote. */
+export interface ExportSummary {
+  /** The file written. */
+  file: string;
+  /** Number of tensors (parameters, running statistics, num_batches_tracked). */
+  tensors: number;
+  /** Bytes written. */
+  bytes: number;
+  /** How the network departs from the official code (empty: it is the official one). */
+  variant: string[];
+}
+
+/** The VSSM(...) keyword arguments of the official code that build `cfg`'s network. */
+export function vssmKwargs(cfg: ModelConfig): Record<string, unknown> {
+  return {
+    patch_size: cfg.patch_size,
+    in_chans: cfg.in_channels,
+    num_classes: cfg.num_classes,
+    depths: cfg.depths,
+    dims: cfg.depths.map((_, i) => cfg.dim * 2 ** i),
+    d_state: cfg.d_state,
+    drop_path_rate: cfg.drop_path_rate,
+  };
+}
+
+/**
+ * Writes a run's model (its best weights, as predict uses them) as the official MedMamba
+ * state_dict in a safetensors file. `source` describes the run in the metadata (e.g. the
+ * registry name).
+ */
+export async function exportSafetensors(
+  runDir: string,
+  out: string,
+  source = runDir,
+): Promise<ExportSummary> {
+  const run = await loadRun(runDir);
+  const cfg = run.model.config;
+  const params = new Map<string, NamedArray>();
+  for (const p of run.model.params.params.values()) {
+    params.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
+  }
+  run.model.params.dispose();
+  const state = officialStateDict(params, cfg);
+  const variant = variantNotes(cfg);
+  const code = run.result.code as { commit?: string } | undefined;
+  const artifacts = (run.result.artifacts ?? {}) as Record<string, string>;
+  const metadata: Record<string, string> = {
+    format: "pt",
+    "medmamba.vssm_kwargs": JSON.stringify(vssmKwargs(cfg)),
+    "medmamba.variant": variant.length ? variant.join("; ") : "official",
+    "starmamba.model_config": JSON.stringify(cfg),
+    "starmamba.class_names": JSON.stringify(run.classNames),
+    "starmamba.input": JSON.stringify(inputDescription(run.config)),
+    "starmamba.source": JSON.stringify({
+      run: source,
+      commit: code?.commit ?? "unknown",
+      weights_sha256: Object.entries(artifacts).find(([k]) => k.endsWith(".bin"))?.[1] ?? null,
+      experiment: run.result.experiment,
+      seed: run.result.seed,
+    }),
+  };
+  const bytes = encodeSafetensors(state, metadata);
+  writeFileAtomic(out, bytes);
+  return { file: out, tensors: state.size, bytes: bytes.length, variant };
+}
+
+/** How images must be prepared for the network: what a user of the weights elsewhere needs. */
+function inputDescription(c: ExperimentConfig): Record<string, unknown> {
+  return {
+    layout: "NCHW for PyTorch (starmamba itself is NHWC)",
+    size: c.data.center_crop ?? c.data.size,
+    channels: c.data.field_context
+      ? "0: cutout, 1: median cutout of its frame, 2: 0.5 + (cutout - median) / 2"
+      : c.data.channels === 3
+      ? "RGB"
+      : "grey",
+    scale: "pixels / 255, then (x - mean) / std per channel",
+    normalize_mean: c.augment.normalize_mean,
+    normalize_std: c.augment.normalize_std,
+  };
+}
+
+/** Options of {@link importSafetensors}. */
+export interface ImportOptions {
+  /** Class names in label order; default: the file's metadata, else the data folder's classes. */
+  classNames?: string[];
+  /** Run folder to create; default scratch/imported/<file stem>. */
+  outDir?: string;
+}
+
+/**
+ * Makes a run folder (model/model.json + shard, result.json) from a MedMamba checkpoint in
+ * safetensors form. The network's shape is read from the checkpoint and checked against the
+ * config's model section; image size and channels come from the config's data section.
+ * Returns the run folder.
+ */
+export async function importSafetensors(
+  file: string,
+  loaded: LoadedConfig,
+  opts: ImportOptions = {},
+): Promise<string> {
+  if (!exists(file)) throw new StarmambaError(`${file}: no such file`);
+  const bytes = Deno.readFileSync(file);
+  const { tensors, metadata } = decodeSafetensors(bytes, file);
+  const config = loaded.config;
+  const mcfg = checkpointModelConfig(file, metadata, inferModelConfig(tensors, file), config);
+  const classNames = opts.classNames ?? metadataClassNames(metadata, file) ??
+    folderClassNames(loaded);
+  if (!classNames || classNames.length !== mcfg.num_classes) {
+    throw new StarmambaError(
+      `${file}: the head has ${mcfg.num_classes} classes but ${
+        classNames ? `${classNames.length} class names were given` : "no class names are known"
+      }; pass --classes name1,name2,… in label order`,
+    );
+  }
+  await setupBackend(config.backend);
+  const model = buildMedMamba(mcfg, 0);
+  const expected = new Map(
+    [...model.params.params.values()].map((p) => [p.name, p.variable.shape]),
+  );
+  model.params.dispose();
+  const arrays = fromOfficialStateDict(tensors, expected, mcfg, file);
+
+  const runDir = resolve(
+    opts.outDir ?? join("scratch", "imported", basename(file, ".safetensors")),
+  );
+  if (exists(join(runDir, "result.json"))) {
+    throw new StarmambaError(`${runDir} already holds a run; pass another --out`);
+  }
+  const named: Record<string, tf.Tensor> = {};
+  for (const [name, a] of arrays) named[name] = tf.tensor(a.data, a.shape, "float32");
+  try {
+    await saveTensors(join(runDir, "model"), "model", named, { modelConfig: mcfg, imported: file });
+  } finally {
+    tf.dispose(Object.values(named));
+  }
+  const manifest = JSON.parse(Deno.readTextFileSync(join(runDir, "model", "model.json")));
+  const shard = `model/${manifest.weightsManifest[0].paths[0]}`;
+  writeJsonAtomic(join(runDir, "run.json"), { status: "imported" });
+  writeResultJson(runDir, {
+    experiment: "imported",
+    version: basename(runDir),
+    description: `imported from ${file}`,
+    created: new Date().toISOString(),
+    config,
+    config_hash: loaded.hash,
+    config_files: loaded.files,
+    overrides: loaded.overrides,
+    seed: config.seed,
+    code: codeVersion("."),
+    imported: {
+      file: resolve(file),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      metadata,
+    },
+    data: { class_names: classNames },
+    environment: environment(),
+    model: {
+      config: mcfg,
+      parameters: [...arrays.values()].reduce((s, a) => s + a.data.length, 0),
+    },
+    artifacts: await checksumFiles(runDir, ["model/model.json", shard]),
+  });
+  return runDir;
+}
+
+/**
+ * The network a checkpoint holds: starmamba's own config when our export wrote one, else the
+ * shapes' settings completed from the config (image size and channels from data, the rest
+ * from model). Any setting the config gives differently from the checkpoint is an error.
+ */
+function checkpointModelConfig(
+  file: string,
+  metadata: Record<string, string>,
+  inferred: Partial<ModelConfig>,
+  config: ExperimentConfig,
+): ModelConfig {
+  const m = config.model;
+  const fromConfig: Partial<ModelConfig> = {
+    patch_size: m.patch_size,
+    d_state: m.d_state,
+    directions: m.directions,
+    drop_path_rate: m.drop_path_rate,
+    conv_branch: m.conv_branch,
+    ssm_branch: m.ssm_branch,
+    conv_pre_bn: m.conv_pre_bn,
+    ssm_residual: m.ssm_residual,
+    head_norm: m.head_norm,
+    in_channels: config.data.channels,
+    image_size: config.data.center_crop ?? config.data.size,
+  };
+  if (m.dim !== null) fromConfig.dim = m.dim;
+  if (m.depths !== null) fromConfig.depths = m.depths;
+  const stored = metadata["starmamba.model_config"];
+  const base: Partial<ModelConfig> = stored ? JSON.parse(stored) : {};
+  const mismatches: string[] = [];
+  for (const [k, v] of Object.entries(inferred)) {
+    const c = (fromConfig as Record<string, unknown>)[k];
+    if (c !== undefined && JSON.stringify(c) !== JSON.stringify(v)) {
+      const key = k === "in_channels" ? "data.channels" : `model.${k}`;
+      mismatches.push(
+        `${key}: the checkpoint has ${JSON.stringify(v)}, the config ${JSON.stringify(c)}`,
+      );
+    }
+  }
+  if (mismatches.length) {
+    throw new StarmambaError(
+      `${file} does not fit ${loadedLabel(config)}:\n  ${mismatches.join("\n  ")}\n` +
+        "set those keys in the config (--set model.dim=… etc.) to the checkpoint's values",
+    );
+  }
+  const preset = base.preset ?? m.preset;
+  return modelConfig(preset, { ...fromConfig, ...base, ...inferred, preset });
+}
+
+/** How the config is named in errors. */
+function loadedLabel(config: ExperimentConfig): string {
+  return `the config of experiment "${config.experiment}"`;
+}
+
+/** Class names stored by our export, if any. */
+function metadataClassNames(meta: Record<string, string>, file: string): string[] | undefined {
+  const s = meta["starmamba.class_names"];
+  if (!s) return undefined;
+  try {
+    const v = JSON.parse(s);
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
+  } catch { /* reported below */ }
+  throw new StarmambaError(`${file}: __metadata__ starmamba.class_names is not a list of names`);
+}
+
+/** The class folders of the config's data root, sorted as ImageFolder (and torchvision) do. */
+function folderClassNames(loaded: LoadedConfig): string[] | undefined {
+  if (loaded.config.data.source !== "folder") return undefined;
+  let root: string;
+  try {
+    root = resolveDataRoot(loaded.config.data.root ?? undefined, dirname(loaded.path));
+  } catch {
+    return undefined;
+  }
+  if (!exists(root)) return undefined;
+  return [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+}

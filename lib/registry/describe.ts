@@ -1,0 +1,124 @@
+/**
+ * What `deno task models` shows of a released model, read from its run folder's result.json and
+ * model/model.json: the network, its input, the split it was validated on, its accuracy with the
+ * protocol that produced the number, and whether its weights are present.
+ * @module
+ */
+import { join } from "node:path";
+import { type ReleasedModel, REPO_ROOT } from "./released.ts";
+
+/** One row of `deno task models`. */
+export interface ModelRow {
+  /** Registry name. */
+  name: string;
+  /** One line on what it is. */
+  title: string;
+  /** Run folder, relative to the repository root. */
+  run: string;
+  /** Preset (MedMamba-T is `tiny`). */
+  preset: string;
+  /** Trainable parameters. */
+  parameters: number;
+  /** Input, e.g. `64×64×3, field context`. */
+  input: string;
+  /** `random` or `grouped`, with train/validation sizes. */
+  split: string;
+  /** Validation accuracy of the last epoch (fixed schedule, nothing selected on validation). */
+  lastAccuracy: number;
+  /** Validation accuracy of the saved weights' epoch, chosen on the same images (optimistic). */
+  bestAccuracy: number;
+  /** The epoch the saved weights are from, and the number of epochs. */
+  savedEpoch: number;
+  /** Epochs trained. */
+  epochs: number;
+  /** Seed of the run. */
+  seed: number;
+  /** Commit the run was trained at. */
+  commit: string;
+  /** Weight shard, relative to the run folder. */
+  shard: string;
+  /** Bytes of the shard on disk, or null when it is missing. */
+  bytes: number | null;
+  /** sha256 of the shard recorded in result.json. */
+  sha256: string;
+  /** How the weights were checked (see ReleasedModel.rebuilt). */
+  rebuilt: string;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Reads the facts of a released model from its run folder. */
+export function describeReleased(m: ReleasedModel): ModelRow {
+  const dir = join(REPO_ROOT, m.run);
+  const r = JSON.parse(Deno.readTextFileSync(join(dir, "result.json"))) as Obj;
+  const manifest = JSON.parse(Deno.readTextFileSync(join(dir, "model", "model.json"))) as Obj;
+  const shard = `model/${(manifest.weightsManifest as { paths: string[] }[])[0].paths[0]}`;
+  const cfg = r.config as { data: Obj; train: Obj };
+  const data = r.data as {
+    image_shape: number[];
+    split: { kind: string; n_train: number; n_val: number };
+  };
+  const model = r.model as { config: { preset: string }; parameters: number };
+  const best = r.best as { epoch: number; metrics: { accuracy: number } };
+  const last = r.last as { epoch: number; metrics: { accuracy: number } };
+  let bytes: number | null = null;
+  try {
+    bytes = Deno.statSync(join(dir, shard)).size;
+  } catch { /* missing: reported as such */ }
+  const [h, w, c] = data.image_shape;
+  return {
+    name: m.name,
+    title: m.title,
+    run: m.run,
+    preset: model.config.preset,
+    parameters: model.parameters,
+    input: `${h}×${w}×${c}${cfg.data.field_context ? ", field context" : ""}`,
+    split: `${data.split.kind} ${data.split.n_train}/${data.split.n_val}`,
+    lastAccuracy: last.metrics.accuracy,
+    bestAccuracy: best.metrics.accuracy,
+    savedEpoch: (manifest.epoch as number | undefined) ?? best.epoch,
+    epochs: last.epoch,
+    seed: r.seed as number,
+    commit: (r.code as { commit: string }).commit,
+    shard,
+    bytes,
+    sha256: (r.artifacts as Record<string, string>)[shard],
+    rebuilt: m.rebuilt,
+  };
+}
+
+/** The rows as an aligned text table (the default output of `deno task models`). */
+export function modelsTable(rows: ModelRow[]): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const head = [
+    "name",
+    "network",
+    "params",
+    "input",
+    "split train/val",
+    "acc last",
+    "acc saved*",
+    "weights",
+  ];
+  const body = rows.map((r) => [
+    r.name,
+    r.preset === "tiny" ? "MedMamba-T" : r.preset,
+    `${(r.parameters / 1e6).toFixed(2)} M`,
+    r.input,
+    r.split,
+    pct(r.lastAccuracy),
+    `${pct(r.bestAccuracy)} @${r.savedEpoch}/${r.epochs}`,
+    r.bytes === null ? "missing" : `${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i])).join("  ").trimEnd();
+  return [
+    line(head),
+    ...body.map(line),
+    "",
+    "acc last: validation accuracy after the last epoch of a fixed schedule (nothing chosen on",
+    "the validation images). acc saved*: accuracy of the saved weights, whose epoch was chosen on",
+    "those same images (optimistic; the reference study's protocol). One seed per row; the model",
+    "cards (models/<name>.md) give mean ± std over seeds and both splits.",
+  ].join("\n");
+}

@@ -1,0 +1,81 @@
+/**
+ * The released models: named, trained networks whose weights are in the repository (like timm's
+ * `create_model('name', pretrained=True)`, but the name resolves to a published run folder
+ * under results/, so every figure about a model is the one its result.json records). Anything
+ * that takes `--model <run dir>` takes a released name too.
+ * @module
+ */
+import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** One released model. */
+export interface ReleasedModel {
+  /** The name users type: `--model <name>`. */
+  name: string;
+  /** The run folder holding it, relative to the repository root. */
+  run: string;
+  /** One line on what it is. */
+  title: string;
+  /**
+   * How its weights were checked: rebuilt by rerunning the run's config and seed at its recorded
+   * commit, the new shard's sha256 equal to result.json's. Empty while not yet rebuilt.
+   */
+  rebuilt: string;
+}
+
+/** The repository root (two folders above this file). */
+export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The released models, best recipe first. */
+export const RELEASED: readonly ReleasedModel[] = [
+  {
+    name: "aries-cpu-ctx-s1",
+    run: "results/improved-cpu-context-ema-shape/v2",
+    title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 1",
+    rebuilt: "",
+  },
+  {
+    name: "aries-cpu-ctx-s2",
+    run: "results/improved-cpu-context-ema-shape/v3",
+    title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 2",
+    rebuilt: "",
+  },
+  {
+    name: "aries-cpu-ctx-s3",
+    run: "results/improved-cpu-context-ema-shape/v1",
+    title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 3",
+    rebuilt: "",
+  },
+  {
+    name: "aries-cpu-ctx-grouped-s1",
+    run: "results/improved-grouped-context-ema-shape/v1",
+    title: "the same recipe on the grouped split (no frame in both train and validation), seed 1",
+    rebuilt: "",
+  },
+  {
+    name: "aries-medmamba-t-s1",
+    run: "results/improved-tiny/v1",
+    title: "MedMamba-T (the paper's tiny network), no field context; ARIES random split, seed 1",
+    rebuilt: "",
+  },
+];
+
+/** The released model called `name`, or undefined. */
+export function releasedModel(name: string): ReleasedModel | undefined {
+  return RELEASED.find((m) => m.name === name);
+}
+
+/**
+ * The run folder `--model` means: a released name becomes its folder (absolute, so it works
+ * from any working directory); anything else is taken as a folder path as given.
+ */
+export function resolveModel(nameOrDir: string): string {
+  const m = releasedModel(nameOrDir);
+  if (m) return join(REPO_ROOT, m.run);
+  return nameOrDir;
+}
+
+/** Whether `s` looks like a model name rather than a path (no separator, not absolute). */
+export function looksLikeName(s: string): boolean {
+  return !isAbsolute(s) && !s.includes("/") && !s.includes("\\") && !s.startsWith(".");
+}

@@ -1,0 +1,56 @@
+/**
+ * The released models: every name resolves to a published run, committed weights are the
+ * published ones (sha256 against result.json), `deno task models` lists them, and a name that
+ * is neither released nor a folder is one clear error.
+ */
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { assert, assertEquals, assertRejects } from "../lib/util/assert.ts";
+import { RELEASED, REPO_ROOT, resolveModel } from "../lib/registry/released.ts";
+import { describeReleased } from "../lib/registry/describe.ts";
+import { loadRun } from "../lib/experiment/predict.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+Deno.test("released names are unique, resolve to published runs, and their facts read", () => {
+  assertEquals(new Set(RELEASED.map((m) => m.name)).size, RELEASED.length);
+  for (const m of RELEASED) {
+    assertEquals(resolveModel(m.name), join(REPO_ROOT, m.run));
+    assert(/^[a-z0-9-]+$/.test(m.name), m.name);
+    const row = describeReleased(m);
+    assert(row.lastAccuracy > 0.5 && row.lastAccuracy <= 1, `${m.name} ${row.lastAccuracy}`);
+    assert(/^[0-9a-f]{64}$/.test(row.sha256), `${m.name}: no sha256 recorded for ${row.shard}`);
+    // A model said to be rebuilt must have its weights in the repository.
+    if (m.rebuilt) assert(row.bytes !== null, `${m.name} says rebuilt but ${row.shard} is absent`);
+  }
+  assertEquals(resolveModel("scratch/quickstart/v1"), "scratch/quickstart/v1");
+});
+
+Deno.test("committed weights are the published ones: sha256 equals result.json's", () => {
+  for (const m of RELEASED) {
+    const row = describeReleased(m);
+    if (row.bytes === null) continue;
+    const sha = createHash("sha256").update(Deno.readFileSync(join(REPO_ROOT, m.run, row.shard)))
+      .digest("hex");
+    assertEquals(sha, row.sha256, `${m.name}: ${row.shard}`);
+  }
+});
+
+Deno.test("--model with an unknown name: one error listing the released names", async () => {
+  const e = await assertRejects(() => loadRun("aries-no-such-model"), StarmambaError);
+  for (const m of RELEASED) assert(e.message.includes(m.name), e.message);
+});
+
+Deno.test("deno task models lists every released model; --json parses", () => {
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", join(REPO_ROOT, "experiments/models.ts"), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+  const table = run([]);
+  assertEquals(table.code, 0);
+  const text = new TextDecoder().decode(table.stdout);
+  for (const m of RELEASED) assert(text.includes(m.name), text);
+  const rows = JSON.parse(new TextDecoder().decode(run(["--json"]).stdout));
+  assertEquals(rows.map((r: { name: string }) => r.name), RELEASED.map((m) => m.name));
+});
