@@ -1,13 +1,14 @@
 /**
- * `deno task export --model <name|run dir> --format safetensors --out <file>` — writes a model
- * for use outside starmamba: the official MedMamba PyTorch state_dict (lib/interchange).
+ * `deno task export --model <name|run dir> --format safetensors|onnx --out <file>` — writes a
+ * model for use outside starmamba: the official MedMamba PyTorch state_dict, or one ONNX graph
+ * of the whole network (lib/interchange).
  * @module
  */
-import { exportSafetensors } from "../lib/experiment/interchange.ts";
+import { exportOnnx, exportSafetensors } from "../lib/experiment/interchange.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
-const USAGE = `usage: deno task export --model <name|run dir> --format safetensors --out <file>
+const USAGE = `usage: deno task export --model <name|run dir> --format safetensors|onnx --out <file>
 
 Writes a run's model (the weights predict uses) in a format other tools read.
 
@@ -20,10 +21,18 @@ Writes a run's model (the weights predict uses) in a format other tools read.
                           from safetensors.torch import load_file
                           net = VSSM(**json.loads(meta["medmamba.vssm_kwargs"]))
                           net.load_state_dict(load_file(path)); net.eval()
+  --format onnx         the whole network as one ONNX graph (opset 17), the selective scan
+                        included: input "images" (N, C, H, W) float32, normalised as the
+                        metadata's starmamba.input says; outputs "logits" and "probs". Runs in
+                        onnxruntime (deno task predict --runtime onnx uses it); the same
+                        metadata as above in metadata_props.
+  --onnx-scan <form>    how the scan is written: scan (ONNX Scan operator, the default; the
+                        faster one measured, docs/interchange.md) or doubling (log2 L rounds of
+                        whole-tensor ops, no loop)
 
 options:
   --model <name|dir>   a released model (deno task models) or a run folder
-  --format <fmt>       safetensors
+  --format <fmt>       safetensors (default) or onnx
   --out <file>         the file to write (written atomically)
   -h, --help           this help
 
@@ -35,16 +44,25 @@ async function main(): Promise<number> {
     model: { type: "string" },
     format: { type: "string" },
     out: { type: "string" },
+    "onnx-scan": { type: "string" },
   }, USAGE);
   if (!values.model) throw new StarmambaError(`--model <name|run dir> is required\n\n${USAGE}`);
   if (!values.out) throw new StarmambaError(`--out <file> is required\n\n${USAGE}`);
   const format = (values.format as string | undefined) ?? "safetensors";
-  if (format !== "safetensors") {
-    throw new StarmambaError(`--format ${format}: supported formats are safetensors`);
+  if (format !== "safetensors" && format !== "onnx") {
+    throw new StarmambaError(`--format ${format}: supported formats are safetensors and onnx`);
   }
-  const s = await exportSafetensors(values.model as string, values.out as string);
+  const scan = (values["onnx-scan"] as string | undefined) ?? "scan";
+  if (scan !== "scan" && scan !== "doubling") {
+    throw new StarmambaError(`--onnx-scan ${scan}: choose scan or doubling`);
+  }
+  const [model, out] = [values.model as string, values.out as string];
+  const s = format === "onnx"
+    ? await exportOnnx(model, out, scan)
+    : await exportSafetensors(model, out);
   console.error(
-    `wrote ${s.file}: ${s.tensors} tensors, ${(s.bytes / 2 ** 20).toFixed(1)} MiB, ` +
+    `wrote ${s.file}: ${s.tensors} ${format === "onnx" ? "parameters" : "tensors"}, ` +
+      `${(s.bytes / 2 ** 20).toFixed(1)} MiB, ` +
       `variant: ${s.variant.length ? s.variant.join("; ") : "official MedMamba"}`,
   );
   return 0;

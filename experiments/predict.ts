@@ -15,6 +15,7 @@ import {
   predictionsCsv,
   trainingClassWeights,
 } from "../lib/experiment/predict.ts";
+import { onnxModelOf } from "../lib/experiment/interchange.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { IMAGE_EXTENSIONS } from "../lib/data/imagefolder.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -41,6 +42,10 @@ options:
                       training split before labelling (0 ≤ p ≤ 1; 1 balances the classes): the
                       decision rule of deno task evaluate --class-weight-power p; the CSV then
                       holds the weighted probabilities
+  --runtime <r>       starmamba (default) or onnx: the same images through onnxruntime, running
+                      the run's network exported as one ONNX graph (built in memory, or the
+                      file given with --onnx)
+  --onnx <file>       with --runtime onnx: a graph from deno task export --format onnx
   --quiet             no progress output
   -h, --help          this help
 
@@ -56,6 +61,8 @@ async function main(): Promise<number> {
     tta: { type: "boolean" },
     "class-weight-power": { type: "string" },
     quiet: { type: "boolean" },
+    runtime: { type: "string" },
+    onnx: { type: "string" },
   }, USAGE);
   if (!values.model) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
   if (positionals.length === 0) {
@@ -72,6 +79,18 @@ async function main(): Promise<number> {
   const quiet = Boolean(values.quiet);
   const files = listInputs(positionals);
   const run = await loadRun(values.model as string, quiet);
+  const runtime = (values.runtime as string | undefined) ?? "starmamba";
+  if (runtime !== "starmamba" && runtime !== "onnx") {
+    throw new StarmambaError(`--runtime ${runtime}: choose starmamba or onnx`);
+  }
+  if (values.onnx && runtime !== "onnx") {
+    throw new StarmambaError("--onnx <file> goes with --runtime onnx");
+  }
+  const onnxModel = runtime !== "onnx"
+    ? undefined
+    : values.onnx
+    ? readOnnxFile(values.onnx as string)
+    : onnxModelOf(run);
   const classWeights = power === undefined
     ? undefined
     : trainingClassWeights(run, values.model as string, power);
@@ -82,6 +101,7 @@ async function main(): Promise<number> {
     resize: values.resize ? true : undefined,
     tta: values.tta ? true : undefined,
     classWeights,
+    onnxModel,
     progress: quiet ? undefined : (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (
@@ -108,6 +128,15 @@ async function main(): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(csv));
   }
   return 0;
+}
+
+/** The bytes of an ONNX file; a missing one is a clear error. */
+function readOnnxFile(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new StarmambaError(`--onnx ${path}: cannot read it (${(e as Error).message})`);
+  }
 }
 
 if (import.meta.main) await runMain(main);

@@ -26,7 +26,9 @@ import {
   officialStateDict,
   variantNotes,
 } from "../interchange/medmamba_layout.ts";
-import { loadRun } from "./predict.ts";
+import { type LoadedRun, loadRun } from "./predict.ts";
+import { medmambaOnnx } from "../interchange/onnx/medmamba.ts";
+import type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
@@ -34,7 +36,7 @@ import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 export interface ExportSummary {
   /** The file written. */
   file: string;
-  /** Number of tensors (parameters, running statistics, num_batches_tracked). */
+  /** Number of tensors (safetensors: parameters, running statistics, num_batches_tracked). */
   tensors: number;
   /** Bytes written. */
   bytes: number;
@@ -55,29 +57,22 @@ export function vssmKwargs(cfg: ModelConfig): Record<string, unknown> {
   };
 }
 
-/**
- * Writes a run's model (its best weights, as predict uses them) as the official MedMamba
- * state_dict in a safetensors file. `source` describes the run in the metadata (e.g. the
- * registry name).
- */
-export async function exportSafetensors(
-  runDir: string,
-  out: string,
-  source = runDir,
-): Promise<ExportSummary> {
-  const run = await loadRun(runDir);
-  const cfg = run.model.config;
+/** A loaded run's parameters as named arrays (starmamba layout). */
+function runArrays(run: LoadedRun): Map<string, NamedArray> {
   const params = new Map<string, NamedArray>();
   for (const p of run.model.params.params.values()) {
     params.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
   }
-  run.model.params.dispose();
-  const state = officialStateDict(params, cfg);
+  return params;
+}
+
+/** What an exported file says about its model: for users of the weights outside starmamba. */
+function exportMetadata(run: LoadedRun, source: string): Record<string, string> {
+  const cfg = run.model.config;
   const variant = variantNotes(cfg);
   const code = run.result.code as { commit?: string } | undefined;
   const artifacts = (run.result.artifacts ?? {}) as Record<string, string>;
-  const metadata: Record<string, string> = {
-    format: "pt",
+  return {
     "medmamba.vssm_kwargs": JSON.stringify(vssmKwargs(cfg)),
     "medmamba.variant": variant.length ? variant.join("; ") : "official",
     "starmamba.model_config": JSON.stringify(cfg),
@@ -91,9 +86,53 @@ export async function exportSafetensors(
       seed: run.result.seed,
     }),
   };
+}
+
+/**
+ * Writes a run's model (its best weights, as predict uses them) as the official MedMamba
+ * state_dict in a safetensors file. `source` describes the run in the metadata (e.g. the
+ * registry name).
+ */
+export async function exportSafetensors(
+  runDir: string,
+  out: string,
+  source = runDir,
+): Promise<ExportSummary> {
+  const run = await loadRun(runDir);
+  const cfg = run.model.config;
+  const state = officialStateDict(runArrays(run), cfg);
+  const metadata = { format: "pt", ...exportMetadata(run, source) };
+  run.model.params.dispose();
   const bytes = encodeSafetensors(state, metadata);
   writeFileAtomic(out, bytes);
-  return { file: out, tensors: state.size, bytes: bytes.length, variant };
+  return { file: out, tensors: state.size, bytes: bytes.length, variant: variantNotes(cfg) };
+}
+
+/** The ONNX graph of a loaded run (what `export --format onnx` writes and predict can run). */
+export function onnxModelOf(
+  run: LoadedRun,
+  scan: OnnxScanForm = "scan",
+  source = run.dir,
+): Uint8Array {
+  return medmambaOnnx(runArrays(run), run.model.config, {
+    scan,
+    metadata: exportMetadata(run, source),
+  });
+}
+
+/** Writes a run's model as one ONNX graph, the selective scan included. */
+export async function exportOnnx(
+  runDir: string,
+  out: string,
+  scan: OnnxScanForm = "scan",
+  source = runDir,
+): Promise<ExportSummary> {
+  const run = await loadRun(runDir);
+  const bytes = onnxModelOf(run, scan, source);
+  const n = run.model.params.params.size;
+  run.model.params.dispose();
+  writeFileAtomic(out, bytes);
+  return { file: out, tensors: n, bytes: bytes.length, variant: variantNotes(run.model.config) };
 }
 
 /** How images must be prepared for the network: what a user of the weights elsewhere needs. */

@@ -23,6 +23,7 @@ export {
   type ExportSummary,
   type ImportOptions,
   importSafetensors,
+  onnxModelOf,
   vssmKwargs,
 } from "./interchange.ts";
 export {
@@ -54,6 +55,7 @@ export type {
   VariantSummary,
 } from "../results/sweep.ts";
 export type { Stat } from "../metrics/stats.ts";
+export type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 export type { McNemarResult } from "../metrics/stats.ts";
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { LoadedConfig } from "../config/load.ts";

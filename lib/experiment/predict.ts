@@ -21,7 +21,8 @@ import { selectScanKernel } from "../backends/select.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
 import { loadTensors, type LoadTensorsOptions } from "../train/checkpoint.ts";
-import { predict } from "../train/train.ts";
+import { predict, predictWith } from "../train/train.ts";
+import { createOnnxSession } from "../interchange/onnx/runtime.ts";
 import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
@@ -65,6 +66,11 @@ export interface PredictOptions {
    * the weighted ones, so label = the class above 0.5 still holds for two classes.
    */
   classWeights?: number[];
+  /**
+   * A serialised ONNX graph of the run's network (e.g. from `onnxModelOf`): when given,
+   * onnxruntime computes the probabilities instead of starmamba, from the same images.
+   */
+  onnxModel?: Uint8Array;
 }
 
 /** One classified image. */
@@ -369,12 +375,17 @@ export async function predictFiles(
     }
     all = ctx.dataset;
   }
+  const onnx = opts.onnxModel ? await createOnnxSession(opts.onnxModel, "the ONNX model") : null;
+  const probsOf = (ds: Dataset, idx: number[]) =>
+    onnx
+      ? predictWith(onnx.probs, k, ds, idx, cfg)
+      : Promise.resolve(predict(run.model, ds, idx, cfg).probs);
   const rows: PredictionRow[] = [];
   for (let i = 0; i < files.length; i += batch) {
     const part = files.slice(i, i + batch);
     const raw = all
-      ? predict(run.model, all, part.map((_, j) => i + j), cfg).probs
-      : predict(run.model, await decode(part), [...part.keys()], cfg).probs;
+      ? await probsOf(all, part.map((_, j) => i + j))
+      : await probsOf(await decode(part), [...part.keys()]);
     const probs = opts.classWeights ? shiftPrior(raw, k, opts.classWeights) : raw;
     const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
@@ -383,6 +394,7 @@ export async function predictFiles(
     }
     opts.progress?.(rows.length, files.length);
   }
+  await onnx?.release();
   return rows;
 }
 

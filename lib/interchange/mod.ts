@@ -1,6 +1,6 @@
 /**
- * Interchange formats: safetensors (read and written without a dependency) and the official
- * MedMamba PyTorch state_dict's names and layouts.
+ * Interchange formats: safetensors (read and written without a dependency), the official
+ * MedMamba PyTorch state_dict's names and layouts, and the network as one ONNX graph.
  * @module
  */
 export {
@@ -21,5 +21,10 @@ export {
   permute,
   variantNotes,
 } from "./medmamba_layout.ts";
+export { medmambaOnnx, ONNX_OPSET, type OnnxExportOptions } from "./onnx/medmamba.ts";
+export { type OnnxScanForm, type ScanTensors, selectiveScanOnnx } from "./onnx/selective_scan.ts";
+export { createOnnxSession, type OnnxSession } from "./onnx/runtime.ts";
+export { type Attr, OnnxGraph, type ValueInfo } from "./onnx/graph.ts";
+export { decodeModel, encodeModel } from "./onnx/proto.ts";
 // Types the signatures above use
 export type { ModelConfig } from "../model/config.ts";

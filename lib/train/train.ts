@@ -199,6 +199,56 @@ export function predict(
   return { probs, loss: lossSum / Math.max(idx.length, 1) };
 }
 
+/**
+ * Class probabilities of a batch of normalised NHWC images (row-major n × classes), from any
+ * runtime: starmamba's forward pass, or another engine such as onnxruntime.
+ */
+export type ProbsFn = (
+  x: Float32Array,
+  shape: [number, number, number, number],
+) => Float32Array | Promise<Float32Array>;
+
+/**
+ * {@link predict}'s batching, normalisation and test-time views with the probabilities coming
+ * from `probsOf` (awaited, so an asynchronous runtime fits); no loss. The same images and
+ * views reach `probsOf` as predict's forward pass gets, so two runtimes can be compared.
+ */
+export async function predictWith(
+  probsOf: ProbsFn,
+  k: number,
+  ds: Dataset,
+  idx: number[],
+  cfg: ExperimentConfig,
+): Promise<Float32Array> {
+  const probs = new Float32Array(idx.length * k);
+  const views = cfg.train.tta ? DIHEDRAL_VIEWS : 1;
+  const per = ds.height * ds.width * ds.channels;
+  const bs = cfg.train.eval_batch_size;
+  for (let i = 0; i < idx.length; i += bs) {
+    const part = idx.slice(i, i + bs);
+    const x = makeBatch(ds, part, {
+      augment: null,
+      mean: cfg.augment.normalize_mean,
+      std: cfg.augment.normalize_std,
+    });
+    const shape: [number, number, number, number] = [part.length, ds.height, ds.width, ds.channels];
+    const sum = new Float32Array(part.length * k);
+    const view = new Float32Array(x.length);
+    for (let t = 0; t < views; t++) {
+      if (t > 0) {
+        for (let j = 0; j < part.length; j++) {
+          const at = (a: Float32Array) => a.subarray(j * per, (j + 1) * per);
+          dihedral(at(x), ds.height, ds.channels, t, at(view));
+        }
+      }
+      const p = await probsOf(t > 0 ? view : x, shape);
+      for (let q = 0; q < p.length; q++) sum[q] += p[q] / views;
+    }
+    probs.set(sum, i * k);
+  }
+  return probs;
+}
+
 function evaluate(
   model: MedMamba,
   ds: Dataset,
