@@ -49,6 +49,10 @@ options:
                       loss with train.class_weight_power p. Moves the threshold, not the
                       ranking (ROC-AUC unchanged). Fix p before looking at validation results,
                       or the numbers are tuned on the images that score them
+  --context single    field-context runs: each cutout's template from the cutout alone (its own
+                      median), as when one image is classified by itself; default: its frame
+  --runtime onnx      compute the probabilities with onnxruntime running the run's network
+                      exported as one ONNX graph (deno task export --format onnx)
   -h, --help          this help
 
 example:
@@ -67,6 +71,8 @@ runMain(async () => {
     top: { type: "string" },
     "by-field": { type: "boolean" },
     "class-weight-power": { type: "string" },
+    context: { type: "string" },
+    runtime: { type: "string" },
   }, USAGE);
   const models = (values.model ?? []) as string[];
   if (models.length === 0) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
@@ -78,10 +84,20 @@ runMain(async () => {
     throw new StarmambaError(`--errors ${values.errors}: give an .svg file name`);
   }
   const classWeightPower = numberOption("class-weight-power", values["class-weight-power"], 0, 1);
+  const context = (values.context as string | undefined) ?? "frame";
+  if (context !== "frame" && context !== "single") {
+    throw new StarmambaError(`--context ${context}: choose frame or single`);
+  }
+  const runtime = (values.runtime as string | undefined) ?? "starmamba";
+  if (runtime !== "starmamba" && runtime !== "onnx") {
+    throw new StarmambaError(`--runtime ${runtime}: choose starmamba or onnx`);
+  }
   const opts = {
     tta: Boolean(values.tta),
     dataRoot: values.data as string | undefined,
     classWeightPower,
+    context: context as "frame" | "single",
+    onnx: runtime === "onnx",
   };
   const ensemble: EnsembleEvaluation | null = models.length > 1
     ? await evaluateEnsemble(models, opts)
@@ -103,7 +119,9 @@ runMain(async () => {
   console.log(
     `${members ? `ensemble of ${members.length} (mean of class probabilities) ` : ""}` +
       `${ev.run}: best model${members ? "s" : ""} on ${ev.metrics.n} validation images` +
-      `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}\n`,
+      `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}` +
+      `${context === "single" ? ", each cutout's context from itself alone" : ""}` +
+      `${runtime === "onnx" ? ", computed by onnxruntime" : ""}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
   const byField = values["by-field"]
@@ -129,6 +147,8 @@ runMain(async () => {
         }
         : {}),
       tta: ev.tta,
+      context,
+      runtime,
       ...(ev.decision ? { decision: ev.decision } : {}),
       fingerprint: ev.fingerprint,
       metrics: ev.metrics,

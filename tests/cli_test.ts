@@ -118,6 +118,17 @@ Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and
   const missing = run(["--model", "no/such/run"]);
   assertEquals(missing.code, 2);
   assert(missing.text.includes("no such folder"), missing.text);
+  for (
+    const [flag, value, text] of [["--context", "bogus", "choose frame or single"], [
+      "--runtime",
+      "bogus",
+      "choose starmamba or onnx",
+    ]]
+  ) {
+    const bad = run(["--model", "no/such/run", flag, value]);
+    assertEquals(bad.code, 2);
+    assert(bad.text.includes(text), bad.text);
+  }
   const png = run(["--model", "no/such/run", "--errors", "sheet.png"]);
   assertEquals(png.code, 2);
   assert(png.text.includes("give an .svg file name"), png.text);

@@ -57,3 +57,16 @@ Deno.test("withFieldContext: channels (cutout, frame median, 0.5 + difference/2)
   assertThrows(() => withFieldContext({ ...ds, channels: 1 }), StarmambaError, "channels: 3");
   assertThrows(() => withFieldContext({ ...ds, files: undefined }), StarmambaError, "file names");
 });
+
+Deno.test("withFieldContext keyed by file (evaluate --context single): each cutout its own template", () => {
+  const ds = greyDataset(
+    [[0.2, 0.4], [0.6, 0.0], [1.0, 0.8]],
+    ["star/A_1_1_6.png", "galaxy/A_2_2_3.png", "star/A_3_3_6.png"],
+  );
+  const { dataset, frames } = withFieldContext(ds, (file) => file);
+  assertEquals(frames, 3);
+  for (let i = 0; i < 3 * 2; i++) {
+    const [c0, c1, c2] = dataset.images.subarray(3 * i, 3 * i + 3);
+    assertEquals([c1, c2], [c0, 0.5]);
+  }
+});

@@ -6,12 +6,16 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-import { loadData } from "./run.ts";
+import { type ContextSource, loadData } from "./run.ts";
+import { onnxModelOf } from "./interchange.ts";
+import { createOnnxSession } from "../interchange/onnx/runtime.ts";
+import type { Dataset } from "../data/types.ts";
+import type { LoadedRun } from "./predict.ts";
 import { resolveDataRoot } from "../data/imagefolder.ts";
 import { loadRun, readJsonFile, trainingClassWeights } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
-import { predict } from "../train/train.ts";
+import { predict, predictWith } from "../train/train.ts";
 import { shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
@@ -29,6 +33,13 @@ export interface EvaluateOptions {
    * probabilities ({@link shiftPrior}); absent: the plain arg-max, as in training.
    */
   classWeightPower?: number;
+  /**
+   * Field-context runs: take each cutout's template from its frame (default, as trained) or
+   * from the cutout alone ("single"), to measure what classifying one image by itself costs.
+   */
+  context?: ContextSource;
+  /** Compute the probabilities with onnxruntime running the exported graph, not starmamba. */
+  onnx?: boolean;
 }
 
 /** The decision rule of an evaluation when it is not the plain arg-max. */
@@ -97,7 +108,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     const configPath = opts.dataRoot || files.length === 0
       ? join(Deno.cwd(), "(command line)")
       : resolve(files[files.length - 1]);
-    const ds = await loadData(cfg, configPath, opts.quiet ?? true);
+    const ds = await loadData(cfg, configPath, opts.quiet ?? true, opts.context ?? "frame");
     const fp = ds.fingerprint ?? "";
     if (fp !== data.fingerprint) {
       throw new StarmambaError(
@@ -111,7 +122,9 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
       return i;
     });
-    const raw = predict(run.model, ds, idx, cfg).probs;
+    const raw = opts.onnx
+      ? await onnxProbs(run, ds, idx, cfg)
+      : predict(run.model, ds, idx, cfg).probs;
     const labels = idx.map((i) => ds.labels[i]);
     let probs = raw, decision: DecisionRule | undefined;
     if (opts.classWeightPower !== undefined) {
@@ -196,4 +209,19 @@ export async function evaluateEnsemble(
     rawProbs: raw,
     members,
   };
+}
+
+/** The run's probabilities for `idx` from onnxruntime running its exported graph. */
+async function onnxProbs(
+  run: LoadedRun,
+  ds: Dataset,
+  idx: number[],
+  cfg: ExperimentConfig,
+): Promise<Float32Array> {
+  const session = await createOnnxSession(onnxModelOf(run), `${run.dir} as ONNX`);
+  try {
+    return await predictWith(session.probs, run.classNames.length, ds, idx, cfg);
+  } finally {
+    await session.release();
+  }
 }

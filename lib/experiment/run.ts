@@ -66,19 +66,27 @@ export interface RunSummary {
 }
 
 /**
+ * Where a field-context template comes from: the cutout's frame (as trained), or the cutout
+ * alone (`single`: its own median is itself — what a user classifying one image gets).
+ */
+export type ContextSource = "frame" | "single";
+
+/**
  * Loads the data a config names, centre-cropped if `data.center_crop` says so and with its
- * frame's context channels if `data.field_context` does.
+ * frame's context channels if `data.field_context` does (`context: "single"`: every cutout its
+ * own frame).
  */
 export async function loadData(
   cfg: ExperimentConfig,
   configPath: string,
   quiet = false,
+  context: ContextSource = "frame",
 ): Promise<Dataset> {
   const full = await loadFullImages(cfg, configPath, quiet);
   const crop = cfg.data.center_crop;
   const ds = crop === null ? full : centerCrop(full, crop);
   if (!cfg.data.field_context) return ds;
-  const ctx = withFieldContext(ds);
+  const ctx = withFieldContext(ds, context === "single" ? (file: string) => file : undefined);
   if (!quiet) {
     console.log(
       `field context: ${ctx.frames} frames, the smallest with ${ctx.smallestFrame} cutouts`,

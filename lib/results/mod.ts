@@ -13,7 +13,6 @@ export {
 } from "./errors.ts";
 export {
   type PairedTest,
-  parseCsv,
   type RunRecord,
   summarizeSweep,
   type SweepSpec,
@@ -21,8 +20,9 @@ export {
   type SweepSummary,
   type SweepVariant,
   type VariantSummary,
-  writeSweepSummary,
 } from "./sweep.ts";
+export { sweepCsv, sweepMarkdown, writeSweepSummary } from "./sweep_report.ts";
+export { parseCsv, toCsv } from "./write.ts";
 // Types the signatures above use
 export type { McNemarResult } from "../metrics/stats.ts";
 export type { Stat } from "../metrics/stats.ts";
