@@ -3,11 +3,14 @@
  * split, accuracy with its protocol, and the weights' size on disk (lib/registry).
  * @module
  */
-import { RELEASED } from "../lib/registry/released.ts";
+import { join } from "node:path";
+import { RELEASED, REPO_ROOT } from "../lib/registry/released.ts";
+import { modelCards } from "../lib/registry/card.ts";
+import { writeFileAtomic } from "../lib/util/fs.ts";
 import { describeReleased, modelsTable } from "../lib/registry/describe.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task models [--json]
+const USAGE = `usage: deno task models [--json] [--cards]
 
 Lists the released models. Each name works wherever a run folder does:
   deno task predict --model <name> <images...>
@@ -16,10 +19,21 @@ Lists the released models. Each name works wherever a run folder does:
 
 options:
   --json        one JSON object per model instead of the table
+  --cards       (re)write the model cards models/<name>.md from the result files
   -h, --help    this help`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs(Deno.args, { json: { type: "boolean" } }, USAGE);
+  const { values } = parseArgs(Deno.args, {
+    json: { type: "boolean" },
+    cards: { type: "boolean" },
+  }, USAGE);
+  if (values.cards) {
+    for (const [path, text] of modelCards()) {
+      writeFileAtomic(join(REPO_ROOT, path), text);
+      console.error(`wrote ${path}`);
+    }
+    return 0;
+  }
   const rows = RELEASED.map(describeReleased);
   console.log(values.json ? JSON.stringify(rows, null, 2) : modelsTable(rows));
   return await Promise.resolve(0);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects } from "../lib/util/assert.ts";
 import { RELEASED, REPO_ROOT, resolveModel } from "../lib/registry/released.ts";
 import { describeReleased } from "../lib/registry/describe.ts";
+import { modelCards } from "../lib/registry/card.ts";
 import { loadRun } from "../lib/experiment/predict.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
@@ -53,4 +54,16 @@ Deno.test("deno task models lists every released model; --json parses", () => {
   for (const m of RELEASED) assert(text.includes(m.name), text);
   const rows = JSON.parse(new TextDecoder().decode(run(["--json"]).stdout));
   assertEquals(rows.map((r: { name: string }) => r.name), RELEASED.map((m) => m.name));
+});
+
+Deno.test("model cards on disk are the ones the result files give (deno task models --cards)", () => {
+  for (const [path, text] of modelCards()) {
+    let disk = "";
+    try {
+      disk = Deno.readTextFileSync(join(REPO_ROOT, path));
+    } catch { /* missing: reported below */ }
+    assertEquals(disk, text, `${path} is stale: run deno task models --cards`);
+    // Every accuracy in a card states its protocol.
+    assert(text.includes("nothing chosen on the validation images"), path);
+  }
 });

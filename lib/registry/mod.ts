@@ -12,3 +12,4 @@ export {
   resolveModel,
 } from "./released.ts";
 export { describeReleased, type ModelRow, modelsTable } from "./describe.ts";
+export { modelCard, modelCards } from "./card.ts";

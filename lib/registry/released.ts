@@ -16,6 +16,8 @@ export interface ReleasedModel {
   run: string;
   /** One line on what it is. */
   title: string;
+  /** Models sharing a recipe (config but seed and split) are summarised together in cards. */
+  recipe: string;
   /**
    * How its weights were checked: rebuilt by rerunning the run's config and seed at its recorded
    * commit, the new shard's sha256 equal to result.json's. Empty while not yet rebuilt.
@@ -31,30 +33,35 @@ export const RELEASED: readonly ReleasedModel[] = [
   {
     name: "aries-cpu-ctx-s1",
     run: "results/improved-cpu-context-ema-shape/v2",
+    recipe: "cpu-ctx",
     title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 1",
     rebuilt: "",
   },
   {
     name: "aries-cpu-ctx-s2",
     run: "results/improved-cpu-context-ema-shape/v3",
+    recipe: "cpu-ctx",
     title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 2",
     rebuilt: "",
   },
   {
     name: "aries-cpu-ctx-s3",
     run: "results/improved-cpu-context-ema-shape/v1",
+    recipe: "cpu-ctx",
     title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 3",
     rebuilt: "",
   },
   {
     name: "aries-cpu-ctx-grouped-s1",
     run: "results/improved-grouped-context-ema-shape/v1",
+    recipe: "cpu-ctx",
     title: "the same recipe on the grouped split (no frame in both train and validation), seed 1",
     rebuilt: "",
   },
   {
     name: "aries-medmamba-t-s1",
     run: "results/improved-tiny/v1",
+    recipe: "medmamba-t",
     title: "MedMamba-T (the paper's tiny network), no field context; ARIES random split, seed 1",
     rebuilt: "",
   },

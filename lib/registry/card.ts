@@ -1,0 +1,237 @@
+/**
+ * Model cards (models/<name>.md), generated from the result files so that no figure is typed by
+ * hand: what the model is for, its data and split, its accuracy on both splits over the
+ * recipe's seeds with the protocol of each number, what field context needs, its limitations,
+ * and how to cite it. `deno task models --cards` writes them; a test checks they are current.
+ * @module
+ */
+import { join } from "node:path";
+import { meanStd } from "../metrics/stats.ts";
+import { RELEASED, type ReleasedModel, REPO_ROOT } from "./released.ts";
+import { describeReleased, type ModelRow } from "./describe.ts";
+
+type Obj = Record<string, unknown>;
+
+/** The parts of a result.json a card uses. */
+interface RunFacts {
+  row: ModelRow;
+  result: Obj;
+  /** Evaluation files of the run under results/evaluations/, by suffix ("tta", "single"…). */
+  evaluations: Record<string, Obj>;
+}
+
+/** Reads a JSON file under the repository root, or null when it is absent. */
+function readJson(path: string): Obj | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(REPO_ROOT, path)));
+  } catch {
+    return null;
+  }
+}
+
+/** The evaluation records results/evaluations/<experiment>-v<N>-<suffix>.json of a run. */
+function evaluationsOf(run: string): Record<string, Obj> {
+  const [, exp, version] = run.split("/");
+  const out: Record<string, Obj> = {};
+  for (const suffix of ["tta", "single", "single-tta", "onnx-tta"]) {
+    const e = readJson(`results/evaluations/${exp}-${version}-${suffix}.json`);
+    if (e) out[suffix] = e;
+  }
+  return out;
+}
+
+function facts(m: ReleasedModel): RunFacts {
+  return {
+    row: describeReleased(m),
+    result: readJson(join(m.run, "result.json"))!,
+    evaluations: evaluationsOf(m.run),
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** "92.18 ± 0.48% (3 seeds)" or "91.71% (1 seed)". */
+function stat(xs: number[]): string {
+  const s = meanStd(xs);
+  if (s.mean === null) return "—";
+  const sd = s.std === null ? "" : ` ± ${(100 * s.std).toFixed(2)}`;
+  return `${(100 * s.mean).toFixed(2)}${sd}% (${s.n} seed${s.n === 1 ? "" : "s"})`;
+}
+
+function accuracy(r: Obj, which: "best" | "last"): number {
+  return ((r[which] as Obj).metrics as { accuracy: number }).accuracy;
+}
+
+function evalAccuracy(e: Obj | undefined): number {
+  return e ? (e.metrics as { accuracy: number }).accuracy : NaN;
+}
+
+/** The released models trained with the same recipe as `m` (same config files but the split). */
+function recipeRuns(m: ReleasedModel): RunFacts[] {
+  return RELEASED.filter((o) => o.recipe === m.recipe).map(facts);
+}
+
+/** The evaluation table over the recipe's released runs: one line per split. */
+function evaluationTable(runs: RunFacts[]): string {
+  const lines = [
+    "| split | seeds | last epoch | saved weights* | saved weights, TTA* | one image alone† |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const kind of ["random", "grouped"]) {
+    const rs = runs.filter((r) => r.row.split.startsWith(kind));
+    if (rs.length === 0) continue;
+    lines.push(
+      `| ${kind} (${rs[0].row.split.split(" ")[1]} train/val) | ${
+        rs.map((r) => r.row.seed).join(", ")
+      } | ${stat(rs.map((r) => accuracy(r.result, "last")))} | ${
+        stat(rs.map((r) => accuracy(r.result, "best")))
+      } | ${stat(rs.map((r) => evalAccuracy(r.evaluations.tta)))} | ${
+        stat(rs.map((r) => evalAccuracy(r.evaluations.single)))
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The Markdown model card of a released model. */
+export function modelCard(m: ReleasedModel): string {
+  const f = facts(m);
+  const { row, result } = f;
+  const cfg = result.config as { data: Obj; train: Obj; augment: Obj; model: Obj };
+  const data = result.data as {
+    n: number;
+    class_counts: Record<string, number>;
+    split: {
+      kind: string;
+      train_counts: Record<string, number>;
+      val_counts: Record<string, number>;
+    };
+    fingerprint: string;
+  };
+  const mc = (result.model as { config: Obj }).config;
+  const best = (result.best as { metrics: { perClass: Record<string, { recall: number }> } })
+    .metrics;
+  const ctx = Boolean(cfg.data.field_context);
+  const counts = (c: Record<string, number>) =>
+    Object.entries(c).map(([k, v]) => `${v} ${k}`).join(", ");
+  const weights = row.bytes === null
+    ? `not in this checkout (${row.shard}); predict prints the commands that rebuild it`
+    : `\`${m.run}/${row.shard}\`, ${(row.bytes / 2 ** 20).toFixed(1)} MiB float32`;
+  const single = f.evaluations.single;
+  const frameTta = f.evaluations.tta;
+  const contextSection = ctx
+    ? [
+      "## Field context: give it every cutout of a frame",
+      "",
+      "The network reads three channels: the cutout, the pixel-wise median of all cutouts of its",
+      "frame (a template of the frame's point-spread function, sky and stretch), and their",
+      "difference. `deno task predict` builds the templates from the files it is given, grouping",
+      "them by the frame in their names (`<frame>_<x>_<y>_<code>.jpg`, as ARIES names them), so",
+      "pass all cutouts of a frame in one call; it warns when a frame has fewer than 20.",
+      "",
+      single
+        ? `Measured on this run's ${
+          (single.metrics as { n: number }).n
+        } validation images: with each cutout's template taken from the cutout alone (what one image by itself gets; \`deno task evaluate --context single\`) the accuracy is ${
+          pct(evalAccuracy(single))
+        }, against ${pct(accuracy(result, "best"))} with the frame's template${
+          frameTta ? ` (${pct(evalAccuracy(frameTta))} with TTA)` : ""
+        }.`
+        : "The accuracy with one image alone is not measured for this run yet " +
+          "(`deno task evaluate --model " + m.name + " --context single`).",
+      "",
+    ]
+    : [];
+  return [
+    `# ${m.name}`,
+    "",
+    m.title + ".",
+    "",
+    "| | |",
+    "| --- | --- |",
+    `| network | MedMamba, \`${row.preset}\` preset (C = ${mc.dim}, depths ${
+      (mc.depths as number[]).join("-")
+    }), ${row.parameters.toLocaleString("en")} parameters; ${
+      ((mc.directions as number) === 4 && mc.conv_pre_bn && !mc.ssm_residual && !mc.head_norm)
+        ? "the official code's block"
+        : "a variant of the official block (see `deno task export` metadata)"
+    } |`,
+    `| input | ${row.input}, pixels / 255 normalised with mean ${cfg.augment.normalize_mean}, std ${cfg.augment.normalize_std} |`,
+    `| classes | ${
+      (result.data as { class_names: string[] }).class_names.join(", ")
+    } (probability of each; the label is the larger) |`,
+    `| weights | ${weights}; sha256 \`${row.sha256}\`; epoch ${row.savedEpoch} of ${row.epochs} (the epoch is chosen on the validation images) |`,
+    `| trained | commit \`${row.commit}\`, seed ${row.seed}, ${
+      (result.config_files as string[]).at(-1)
+    }, ${String(cfg.train.epochs)} epochs, ${cfg.train.optimizer}, EMA ${
+      cfg.train.ema_decay ?? "off"
+    } |`,
+    `| rebuilt | ${m.rebuilt || "not yet checked by a rebuild at its commit"} |`,
+    "",
+    "## Intended use",
+    "",
+    "Star/galaxy classification of 64×64 cutouts centred on one source, of the kind the ARIES",
+    "data set has (optical CCD frames, JPEG, the same grey image in R, G and B). Use it to rerun",
+    "and compare with the published results, or as a baseline on similar cutouts after checking",
+    "it on labelled images of your own: it has seen one survey only.",
+    "",
+    "```sh",
+    `deno task predict --model ${m.name} cutouts/ --out predictions.csv`,
+    `deno task export --model ${m.name} --format safetensors --out ${m.name}.safetensors  # or onnx`,
+    "```",
+    "",
+    "## Training data and split",
+    "",
+    `ARIES cutouts (${data.n}: ${counts(data.class_counts)}; data fingerprint \`${
+      data.fingerprint.slice(0, 16)
+    }…\`), split ${data.split.kind}: training ${counts(data.split.train_counts)}, validation ${
+      counts(data.split.val_counts)
+    }. ${
+      data.split.kind === "grouped"
+        ? "No sky field has cutouts on both sides (the honest estimate for new fields)."
+        : "Cutouts of one frame fall on both sides, so validation is easier than a new field " +
+          "(the grouped split measures that)."
+    }`,
+    "",
+    "## Evaluation",
+    "",
+    `This run: last epoch ${
+      pct(accuracy(result, "last"))
+    }; saved weights (epoch ${row.savedEpoch}) ${pct(accuracy(result, "best"))}*; galaxy recall ${
+      pct(best.perClass.galaxy?.recall ?? NaN)
+    }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${
+      (best as unknown as { n: number }).n
+    }).`,
+    "",
+    "The recipe over its released runs (validation accuracy, mean ± sample std over seeds):",
+    "",
+    evaluationTable(recipeRuns(m)),
+    "",
+    "last epoch: after a fixed schedule, nothing chosen on the validation images. *saved weights:",
+    "the epoch with the best validation accuracy, chosen on the images that score it (the",
+    "reference study's protocol; optimistic). TTA: the mean over 8 flips and quarter turns.",
+    ctx
+      ? "†one image alone: each cutout's field-context template from the cutout itself."
+      : "†one image alone: the same as the other columns (no field context).",
+    "",
+    ...contextSection,
+    "## Limitations",
+    "",
+    "- One survey, ~800 validation images per split: a 1-point difference is within the seed-to-seed spread.",
+    `- Galaxies are the minority class (${
+      data.class_counts.galaxy ?? "?"
+    } of ${data.n}); their recall is the weak side.`,
+    "- The saved weights' epoch was chosen on validation; the last-epoch figures are the unselected ones.",
+    "- Not tested on other instruments, pixel scales, cutout sizes or non-centred sources.",
+    "",
+    "## How to cite",
+    "",
+    `Cite the software (CITATION.cff), the MedMamba paper and the ARIES data set, and this model as \`${m.run}\` at commit \`${row.commit}\` (weights sha256 \`${row.sha256}\`).`,
+    "",
+  ].join("\n");
+}
+
+/** Every card: path under the repository root → Markdown. */
+export function modelCards(): Map<string, string> {
+  return new Map(RELEASED.map((m) => [`models/${m.name}.md`, modelCard(m)]));
+}
