@@ -28,6 +28,10 @@ export interface ReleasedModel {
 /** The repository root (two folders above this file). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
+/** How the weights committed on 2026-12-03 were obtained and checked. */
+const REBUILT_2026_12_03 = "2026-12-03: retrained from its config and seed at its recorded commit " +
+  "(a clean worktree, 2-core AMD EPYC, wasm backend); the new shard's sha256 equals result.json's";
+
 /** The released models, best recipe first. */
 export const RELEASED: readonly ReleasedModel[] = [
   {
@@ -35,7 +39,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     run: "results/improved-cpu-context-ema-shape/v2",
     recipe: "cpu-ctx",
     title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 1",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_03,
   },
   {
     name: "aries-cpu-ctx-s2",
