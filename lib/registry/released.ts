@@ -29,7 +29,8 @@ export interface ReleasedModel {
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
 /** How the weights committed on 2026-12-03 were obtained and checked. */
-const REBUILT_2026_12_03 = "2026-12-03: retrained from its config and seed at its recorded commit " +
+const REBUILT_2026_12_03 =
+  "2026-12-03: retrained from its config and seed at its recorded commit " +
   "(a clean worktree, 2-core AMD EPYC, wasm backend); the new shard's sha256 equals result.json's";
 
 /** The released models, best recipe first. */
