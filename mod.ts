@@ -74,6 +74,7 @@ export { StarmambaError } from "./lib/util/errors.ts";
 export type { ClassMetrics, Metrics } from "./lib/metrics/metrics.ts";
 export type { SS2DDims } from "./lib/model/ss2d.ts";
 export type { DecisionRule } from "./lib/experiment/evaluate.ts";
+export type { ContextSource } from "./lib/experiment/run.ts";
 export type { Param, ParamStore } from "./lib/model/params.ts";
 export type { Rng } from "./lib/util/rng.ts";
 export type {

@@ -70,9 +70,17 @@ await runMain(async () => {
     return 130;
   }
   const r = summary.result!;
-  const best = r.best as { epoch: number; metrics: Metrics };
-  const last = r.last as { epoch: number; metrics: Metrics };
+  const best = r.best as { epoch: number; metrics: Metrics } | null;
+  const last = r.last as { epoch: number; metrics: Metrics } | null;
   console.log(`\nresult: ${dir}/result.json  (metrics: ${dir}/metrics.md)`);
+  if (!best || !last) {
+    console.log(
+      `\ntrained on every labelled image (data.split: all): no validation metrics; the model ` +
+        `is the last epoch's weights (${dir}/model). Classify with:\n  deno task predict ` +
+        `--model ${dir} <images>;  wall time ${(r.wall_seconds as number).toFixed(0)} s`,
+    );
+    return 0;
+  }
   console.log(`\nbest validation epoch ${best.epoch} (reference protocol):\n`);
   console.log(formatMetricsMarkdown(best.metrics));
   console.log(

@@ -111,7 +111,7 @@ Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in a
       }
     }
   }
-  assertEquals(n, 18);
+  assertEquals(n, 19);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {

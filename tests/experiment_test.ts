@@ -135,3 +135,45 @@ Deno.test("a CLI run killed with SIGKILL mid-epoch resumes to exactly the uninte
     await modelHash(join(root, "scratch", "killed", "v1")),
   );
 });
+
+Deno.test("data.split all: every image trains, the last epoch's weights are the model, no metrics", async () => {
+  const { verifyResult } = await import("../lib/results/verify.ts");
+  const { loadRun } = await import("../lib/experiment/predict.ts");
+  const { makeSplit } = await import("../lib/experiment/run.ts");
+  const root = Deno.makeTempDirSync();
+  const cfg = tinyConfig(["data.split=all"]);
+  const split = makeSplit(
+    cfg.config,
+    {
+      n: 5,
+      labels: new Int32Array([0, 1, 0, 1, 1]),
+    } as unknown as Parameters<typeof makeSplit>[1],
+  );
+  assertEquals(split, { train: [0, 1, 2, 3, 4], val: [] });
+  const a = await runExperiment(cfg, { projectRoot: root, quiet: true });
+  const b = await runExperiment(tinyConfig(["data.split=all"]), { projectRoot: root, quiet: true });
+  const r = a.result!;
+  assertEquals([r.best, r.last, r.baselines], [null, null, null]);
+  assertEquals((r.data as { split: { n_train: number; n_val: number } }).split.n_val, 0);
+  assertEquals((r.data as { split: { n_train: number } }).split.n_train, 96);
+  assertEquals(Object.keys(r.files as object).sort(), [
+    "history.csv",
+    "metrics.md",
+    "model/model.json",
+    "run.json",
+    "split.json",
+  ]);
+  const meta = JSON.parse(Deno.readTextFileSync(join(a.runDir, "model", "model.json")));
+  assertEquals(meta.epoch, 2, "the model is the last epoch's");
+  assertEquals(await modelHash(a.runDir), await modelHash(b.runDir));
+  assertEquals(await verifyResult(join(a.runDir, "result.json")), []);
+  const index = Deno.readTextFileSync(join(a.runDir, "..", "..", "index.md"));
+  assert(index.includes("| — | — |"), index);
+  const run = await loadRun(a.runDir);
+  run.model.params.dispose();
+  // A release result with metrics in it is not a valid release result.
+  const bad = join(a.runDir, "result.json");
+  const text = JSON.parse(Deno.readTextFileSync(bad));
+  Deno.writeTextFileSync(bad, JSON.stringify({ ...text, best: { epoch: 1 } }));
+  assert((await verifyResult(bad)).some((p) => p.startsWith("best: expected null")));
+});

@@ -135,8 +135,9 @@ export const SCHEMA: SectionSpec = {
     split: {
       type: "enum",
       default: "random",
-      values: ["random", "grouped"],
-      doc: "random stratified split, or grouped by sky position",
+      values: ["random", "grouped", "all"],
+      doc: "random stratified split, grouped by sky position, or all: train on every labelled " +
+        "image with no validation (a release model: the last weights are kept, EMA if on)",
     },
     val_fraction: { type: "number", default: 0.2, min: 0.05, max: 0.5, doc: "validation share" },
     kfold: {
@@ -364,7 +365,7 @@ export interface ExperimentConfig {
     synthetic_n: number;
     synthetic_seed: number;
     galaxy_fraction: number;
-    split: "random" | "grouped";
+    split: "random" | "grouped" | "all";
     val_fraction: number;
     kfold: number;
   };

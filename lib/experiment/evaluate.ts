@@ -97,6 +97,12 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     const splitPath = join(dir, "split.json");
     if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
     const split = readJsonFile(splitPath) as { val: string[] };
+    if (split.val.length === 0) {
+      throw new StarmambaError(
+        `${runDir}: trained on every labelled image (data.split: all), so it has no validation ` +
+          "images to evaluate on; classify labelled images of your own with deno task predict",
+      );
+    }
     const files = (result.config_files as string[] | undefined) ?? [];
     const cfg: ExperimentConfig = {
       ...run.config,

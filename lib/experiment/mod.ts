@@ -5,6 +5,7 @@
  * @module
  */
 export {
+  type ContextSource,
   loadData,
   makeSplit,
   modelConfigFor,

@@ -130,6 +130,10 @@ async function loadFullImages(
 
 /** The train/validation split a config asks for. */
 export function makeSplit(cfg: ExperimentConfig, ds: Dataset): Split {
+  if (cfg.data.split === "all") {
+    // A release model: every labelled image trains; nothing is held out to choose an epoch on.
+    return { train: [...Array(ds.n).keys()], val: [] };
+  }
   if (cfg.data.split === "grouped") {
     if (!ds.files || cfg.data.source === "synthetic") {
       throw new StarmambaError(
@@ -318,10 +322,13 @@ interface FinishedRun {
   split: Split;
   mcfg: ModelConfig;
   parameters: number;
-  base: Baselines;
+  /** Null for data.split: all (no validation images). */
+  base: Baselines | null;
   result: TrainResult;
-  best: Evaluation;
-  last: Evaluation;
+  /** Null for data.split: all. */
+  best: Evaluation | null;
+  /** Null for data.split: all. */
+  last: Evaluation | null;
   env: Record<string, unknown> & { cpu: string; cores: number; backend: string };
   threads: number | null;
   wallSeconds: number;
@@ -340,13 +347,16 @@ function metricsPreamble(r: FinishedRun): string {
     `(${split.train.length} train / ${split.val.length} val), data fingerprint \`${
       String(ds.fingerprint).slice(0, 16)
     }\`.`,
-    `Baselines on the same validation images: majority class ${
-      (100 * base.majority).toFixed(2)
-    }%, ` +
-    `logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%.`,
+    base
+      ? `Baselines on the same validation images: majority class ${
+        (100 * base.majority).toFixed(2)
+      }%, logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%.`
+      : "No validation images (data.split: all).",
     "",
-    "Plots: [training curves](curves.svg), [ROC](roc.svg), [PR](pr.svg), " +
-    "[confusion matrix](confusion.svg), [reliability](reliability.svg).",
+    base
+      ? "Plots: [training curves](curves.svg), [ROC](roc.svg), [PR](pr.svg), " +
+        "[confusion matrix](confusion.svg), [reliability](reliability.svg)."
+      : "",
   ].join("\n");
 }
 
@@ -380,6 +390,18 @@ async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
       h.seconds,
     ]),
   ]);
+  const checksums = () =>
+    checksumFiles(folder.runDir, ["split.json", "run.json", "model/model.json"]);
+  if (!best || !last) {
+    // data.split: all — nothing to score: the history and a note on what the model is.
+    return {
+      ...(await writeFiles(folder.runDir, {
+        "metrics.md": releaseMarkdown(`${cfg.experiment} ${folder.version}`, metricsPreamble(r)),
+        "history.csv": historyCsv,
+      })),
+      ...(await checksums()),
+    };
+  }
   const plots = await renderRunPlots(
     result.history,
     split.val.map((i) => ds.labels[i]),
@@ -411,12 +433,24 @@ async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
       ]),
       ...plots,
     })),
-    ...(await checksumFiles(folder.runDir, [
-      "split.json",
-      "run.json",
-      "model/model.json",
-    ])),
+    ...(await checksums()),
   };
+}
+
+/** metrics.md of a model trained on every labelled image: what it is and how to judge it. */
+function releaseMarkdown(title: string, preamble: string): string {
+  return [
+    `# ${title}`,
+    "",
+    preamble,
+    "",
+    "Trained on every labelled image with the recipe's fixed schedule; no image was held out,",
+    "so nothing here was chosen on validation and there is no accuracy to report. The model is",
+    "the weights after the last epoch (the moving average when train.ema_decay is set). Its",
+    "expected accuracy is that of the same recipe on the grouped split (new sky fields), from",
+    "the published runs.",
+    "",
+  ].join("\n");
 }
 
 /** result.json's content (its schema: lib/results/verify.ts). */
@@ -458,13 +492,17 @@ function resultRecord(
     },
     environment: r.env,
     model: { config: r.mcfg, parameters: r.parameters },
-    baselines: { majority_accuracy: base.majority, logistic_regression: base.logistic },
-    protocol:
-      "best = epoch with the highest validation accuracy (the reference study's protocol; " +
-      "optimistic because it selects on validation); last = final epoch",
+    baselines: base
+      ? { majority_accuracy: base.majority, logistic_regression: base.logistic }
+      : null,
+    protocol: best
+      ? "best = epoch with the highest validation accuracy (the reference study's protocol; " +
+        "optimistic because it selects on validation); last = final epoch"
+      : "release: trained on every labelled image (data.split all), no validation; the model " +
+        "is the last epoch's weights (EMA if train.ema_decay); best and last are null",
     history: result.history,
-    best: { epoch: best.epoch, loss: best.loss, metrics: best.metrics },
-    last: { epoch: last.epoch, loss: last.loss, metrics: last.metrics },
+    best: best ? { epoch: best.epoch, loss: best.loss, metrics: best.metrics } : null,
+    last: last ? { epoch: last.epoch, loss: last.loss, metrics: last.metrics } : null,
     resumed_from: result.resumedFrom,
     wall_seconds: r.wallSeconds,
     train_seconds: result.trainSeconds,
@@ -503,15 +541,19 @@ export async function runExperiment(
   const folder = openRunFolder(loaded, root, opts);
   log(`run folder: ${relative(root, folder.runDir) || "."}`);
   writeSplit(folder.runDir, cfg, ds, split);
-  const base = baselines(cfg, ds, split);
+  const base = split.val.length ? baselines(cfg, ds, split) : null;
   log(
     `data: ${ds.n} images ${ds.height}×${ds.width}×${ds.channels}, train ${split.train.length}, ` +
-      `val ${split.val.length}; baselines on val: majority ${(100 * base.majority).toFixed(2)}%, ` +
-      `logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%`,
+      (base
+        ? `val ${split.val.length}; baselines on val: majority ${
+          (100 * base.majority).toFixed(2)
+        }%, logistic regression on pixels ${(100 * base.logistic.accuracy).toFixed(2)}%`
+        : "no validation images (data.split: all): the last epoch's weights are the model"),
   );
 
   const { result, parameters } = await buildAndTrain(cfg, mcfg, ds, split, folder, opts, t0, log);
-  if (result.interrupted || !result.best || !result.last) {
+  const release = split.val.length === 0;
+  if (result.interrupted || (!release && (!result.best || !result.last))) {
     return { runDir: folder.runDir, interrupted: true, result: null };
   }
 

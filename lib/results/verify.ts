@@ -126,6 +126,17 @@ export const RESULT_SHAPE: Shape = {
   files: mapOf(hex64),
 };
 
+/** A model trained on every labelled image (data.split all) has no validation metrics. */
+function isRelease(r: unknown): boolean {
+  const split = isObj(r) && isObj(r.data) && isObj(r.data.split) ? r.data.split.kind : null;
+  return split === "all";
+}
+
+const isNull: Check = (v) => (v === null ? null : `expected null, got ${typeName(v)}`);
+
+/** result.json of a data.split: all run: no baselines, best or last (they need validation). */
+const RELEASE_SHAPE: Shape = { ...RESULT_SHAPE, baselines: isNull, best: isNull, last: isNull };
+
 /** Problems of `value` against `shape`, as "key.path: what is wrong". */
 export function checkShape(value: unknown, shape: Shape = RESULT_SHAPE, path = ""): string[] {
   if (typeof shape === "function") {
@@ -166,7 +177,7 @@ export async function verifyResult(resultPath: string): Promise<string[]> {
   } catch (e) {
     return [`not readable JSON (${(e as Error).message.split("\n")[0]})`];
   }
-  const problems = checkShape(r);
+  const problems = checkShape(r, isRelease(r) ? RELEASE_SHAPE : RESULT_SHAPE);
   if (!isObj(r)) return problems;
   const runDir = dirname(resultPath);
   if (typeof r.version === "string" && basename(runDir) !== r.version) {

@@ -157,10 +157,15 @@ export function writeIndex(root: string): void {
     "|---|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
       `| [${r.path}](${r.path}/metrics.md) | ${r.experiment} | ${r.version} | ${r.seed} | ${
-        (r.accBest * 100).toFixed(2)
-      }% | ${(r.accLast * 100).toFixed(2)}% | ${r.commit} | ${r.created} |`
+        pctOrDash(r.accBest)
+      } | ${pctOrDash(r.accLast)} | ${r.commit} | ${r.created} |`
     ),
     "",
   ];
   writeFileAtomic(join(root, "index.md"), lines.join("\n"));
+}
+
+/** "92.97%", or "—" for a run without validation metrics (data.split: all). */
+function pctOrDash(x: number): string {
+  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "—";
 }

@@ -466,37 +466,51 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     if (interrupted) break;
     const e0 = performance.now();
-    const ev = await evaluateWeights(model, ema, ds, valIdx, cfg, st.epoch + 1);
-    last = ev;
     const rec: EpochRecord = {
       epoch: st.epoch + 1,
       lr,
       trainLoss: st.acc.loss / st.acc.seen,
       trainAcc: st.acc.correct / st.acc.seen,
-      valLoss: ev.loss,
-      valAcc: ev.metrics.accuracy,
-      valBalancedAcc: ev.metrics.balancedAccuracy,
+      valLoss: NaN,
+      valAcc: NaN,
+      valBalancedAcc: NaN,
       imagesPerSec: st.acc.seen / st.acc.seconds,
-      seconds: st.acc.seconds + (performance.now() - e0) / 1000,
+      seconds: 0,
     };
-    st.history.push(rec);
-    if (!st.best || ev.metrics.accuracy > st.best.metrics.accuracy) {
-      st.best = ev;
+    const saveWeights = (meta: Record<string, unknown>) => {
       const save = () =>
         saveModel(model, join(o.runDir, "model"), {
-          epoch: ev.epoch,
-          valAccuracy: ev.metrics.accuracy,
+          ...meta,
           ...(ema ? { emaDecay: ema.decay } : {}),
         });
-      await (ema ? ema.withAveraged(save) : save());
+      return ema ? ema.withAveraged(save) : save();
+    };
+    if (valIdx.length === 0) {
+      // data.split: all — no validation: the model is the weights after this epoch.
+      rec.seconds = st.acc.seconds + (performance.now() - e0) / 1000;
+      await saveWeights({ epoch: rec.epoch, weights: "last epoch (no validation images)" });
+    } else {
+      const ev = await evaluateWeights(model, ema, ds, valIdx, cfg, st.epoch + 1);
+      last = ev;
+      rec.valLoss = ev.loss;
+      rec.valAcc = ev.metrics.accuracy;
+      rec.valBalancedAcc = ev.metrics.balancedAccuracy;
+      rec.seconds = st.acc.seconds + (performance.now() - e0) / 1000;
+      if (!st.best || ev.metrics.accuracy > st.best.metrics.accuracy) {
+        st.best = ev;
+        await saveWeights({ epoch: ev.epoch, valAccuracy: ev.metrics.accuracy });
+      }
     }
+    st.history.push(rec);
     progress.log(
       `epoch ${rec.epoch}/${t.epochs}  train loss ${rec.trainLoss.toFixed(4)} acc ${
         rec.trainAcc.toFixed(3)
       }  ` +
-        `val loss ${rec.valLoss.toFixed(4)} acc ${rec.valAcc.toFixed(4)} bal ${
-          rec.valBalancedAcc.toFixed(4)
-        }  ` +
+        (valIdx.length === 0
+          ? ""
+          : `val loss ${rec.valLoss.toFixed(4)} acc ${rec.valAcc.toFixed(4)} bal ${
+            rec.valBalancedAcc.toFixed(4)
+          }  `) +
         `${rec.imagesPerSec.toFixed(1)} img/s`,
     );
     // State at the epoch boundary: the next epoch starts at step 0.
