@@ -93,6 +93,14 @@ function evaluationTable(runs: RunFacts[]): string {
   return lines.join("\n");
 }
 
+/** The recipe's grouped-split last-epoch accuracy: the expected accuracy of a release model. */
+function expectedAccuracy(runs: RunFacts[]): string {
+  const grouped = runs.filter((r) => r.row.split.startsWith("grouped"));
+  return grouped.length
+    ? `${stat(grouped.map((r) => accuracy(r.result, "last")))}, grouped split`
+    : "no grouped-split run of this recipe is released";
+}
+
 /** The Markdown model card of a released model. */
 export function modelCard(m: ReleasedModel): string {
   const f = facts(m);
@@ -109,8 +117,11 @@ export function modelCard(m: ReleasedModel): string {
     fingerprint: string;
   };
   const mc = (result.model as { config: Obj }).config;
-  const best = (result.best as { metrics: { perClass: Record<string, { recall: number }> } })
-    .metrics;
+  const scored = result.best !== null;
+  const best = scored
+    ? (result.best as { metrics: { perClass: Record<string, { recall: number }>; n: number } })
+      .metrics
+    : null;
   const ctx = Boolean(cfg.data.field_context);
   const counts = (c: Record<string, number>) =>
     Object.entries(c).map(([k, v]) => `${v} ${k}`).join(", ");
@@ -119,7 +130,17 @@ export function modelCard(m: ReleasedModel): string {
     : `\`${m.run}/${row.shard}\`, ${(row.bytes / 2 ** 20).toFixed(1)} MiB float32`;
   const single = f.evaluations.single;
   const frameTta = f.evaluations.tta;
-  const contextSection = ctx
+  const contextSection = ctx && !scored
+    ? [
+      "## Field context: give it every cutout of a frame",
+      "",
+      "The network reads the cutout, the pixel-wise median of all cutouts of its frame and their",
+      "difference; `deno task predict` builds the templates from the files it is given, grouped",
+      "by the frame in their names, so pass all cutouts of a frame in one call. What one image",
+      "alone costs is measured on the recipe's validated runs (their cards).",
+      "",
+    ]
+    : ctx
     ? [
       "## Field context: give it every cutout of a frame",
       "",
@@ -160,7 +181,9 @@ export function modelCard(m: ReleasedModel): string {
     `| classes | ${
       (result.data as { class_names: string[] }).class_names.join(", ")
     } (probability of each; the label is the larger) |`,
-    `| weights | ${weights}; sha256 \`${row.sha256}\`; epoch ${row.savedEpoch} of ${row.epochs} (the epoch is chosen on the validation images) |`,
+    `| weights | ${weights}; sha256 \`${row.sha256}\`; epoch ${row.savedEpoch} of ${row.epochs} ${
+      scored ? "(the epoch is chosen on the validation images)" : "(the last; nothing chosen)"
+    } |`,
     `| trained | commit \`${row.commit}\`, seed ${row.seed}, ${
       (result.config_files as string[]).at(-1)
     }, ${String(cfg.train.epochs)} epochs, ${cfg.train.optimizer}, EMA ${
@@ -187,7 +210,9 @@ export function modelCard(m: ReleasedModel): string {
     }…\`), split ${data.split.kind}: training ${counts(data.split.train_counts)}, validation ${
       counts(data.split.val_counts)
     }. ${
-      data.split.kind === "grouped"
+      data.split.kind === "all"
+        ? "Every labelled image trains (a release model); nothing is held out."
+        : data.split.kind === "grouped"
         ? "No sky field has cutouts on both sides (the honest estimate for new fields)."
         : "Cutouts of one frame fall on both sides, so validation is easier than a new field " +
           "(the grouped split measures that)."
@@ -195,13 +220,14 @@ export function modelCard(m: ReleasedModel): string {
     "",
     "## Evaluation",
     "",
-    `This run: last epoch ${
-      pct(accuracy(result, "last"))
-    }; saved weights (epoch ${row.savedEpoch}) ${pct(accuracy(result, "best"))}*; galaxy recall ${
-      pct(best.perClass.galaxy?.recall ?? NaN)
-    }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${
-      (best as unknown as { n: number }).n
-    }).`,
+    best
+      ? `This run: last epoch ${
+        pct(accuracy(result, "last"))
+      }; saved weights (epoch ${row.savedEpoch}) ${pct(accuracy(result, "best"))}*; galaxy recall ${
+        pct(best.perClass.galaxy?.recall ?? NaN)
+      }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${best.n}).`
+      : "This model was trained on every labelled image, so none is left to score it. Expect " +
+        `the recipe's accuracy on new sky fields: ${expectedAccuracy(recipeRuns(m))} (last epoch).`,
     "",
     "The recipe over its released runs (validation accuracy, mean ± sample std over seeds):",
     "",
@@ -221,7 +247,9 @@ export function modelCard(m: ReleasedModel): string {
     `- Galaxies are the minority class (${
       data.class_counts.galaxy ?? "?"
     } of ${data.n}); their recall is the weak side.`,
-    "- The saved weights' epoch was chosen on validation; the last-epoch figures are the unselected ones.",
+    scored
+      ? "- The saved weights' epoch was chosen on validation; the last-epoch figures are the unselected ones."
+      : "- Its accuracy is an expectation from runs of the same recipe, not a measurement of these weights.",
     "- Not tested on other instruments, pixel scales, cutout sizes or non-centred sources.",
     "",
     "## How to cite",

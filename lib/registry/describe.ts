@@ -59,8 +59,9 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     split: { kind: string; n_train: number; n_val: number };
   };
   const model = r.model as { config: { preset: string }; parameters: number };
-  const best = r.best as { epoch: number; metrics: { accuracy: number } };
-  const last = r.last as { epoch: number; metrics: { accuracy: number } };
+  // A release model (data.split: all) has no validation metrics: NaN, shown as "—".
+  const best = r.best as { epoch: number; metrics: { accuracy: number } } | null;
+  const last = r.last as { epoch: number; metrics: { accuracy: number } } | null;
   let bytes: number | null = null;
   try {
     bytes = Deno.statSync(join(dir, shard)).size;
@@ -74,10 +75,10 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     parameters: model.parameters,
     input: `${h}×${w}×${c}${cfg.data.field_context ? ", field context" : ""}`,
     split: `${data.split.kind} ${data.split.n_train}/${data.split.n_val}`,
-    lastAccuracy: last.metrics.accuracy,
-    bestAccuracy: best.metrics.accuracy,
-    savedEpoch: (manifest.epoch as number | undefined) ?? best.epoch,
-    epochs: last.epoch,
+    lastAccuracy: last?.metrics.accuracy ?? NaN,
+    bestAccuracy: best?.metrics.accuracy ?? NaN,
+    savedEpoch: (manifest.epoch as number | undefined) ?? best?.epoch ?? NaN,
+    epochs: (cfg.train.epochs as number | undefined) ?? last?.epoch ?? NaN,
     seed: r.seed as number,
     commit: (r.code as { commit: string }).commit,
     shard,
@@ -89,7 +90,7 @@ export function describeReleased(m: ReleasedModel): ModelRow {
 
 /** The rows as an aligned text table (the default output of `deno task models`). */
 export function modelsTable(rows: ModelRow[]): string {
-  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const pct = (x: number) => Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : "—";
   const head = [
     "name",
     "network",
@@ -107,7 +108,9 @@ export function modelsTable(rows: ModelRow[]): string {
     r.input,
     r.split,
     pct(r.lastAccuracy),
-    `${pct(r.bestAccuracy)} @${r.savedEpoch}/${r.epochs}`,
+    Number.isFinite(r.bestAccuracy)
+      ? `${pct(r.bestAccuracy)} @${r.savedEpoch}/${r.epochs}`
+      : `— @${r.savedEpoch}/${r.epochs}`,
     r.bytes === null ? "missing" : `${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -119,6 +122,7 @@ export function modelsTable(rows: ModelRow[]): string {
     "acc last: validation accuracy after the last epoch of a fixed schedule (nothing chosen on",
     "the validation images). acc saved*: accuracy of the saved weights, whose epoch was chosen on",
     "those same images (optimistic; the reference study's protocol). One seed per row; the model",
-    "cards (models/<name>.md) give mean ± std over seeds and both splits.",
+    "cards (models/<name>.md) give mean ± std over seeds and both splits. — : trained on every",
+    "labelled image (split all), nothing held out; its card gives the recipe's expected accuracy.",
   ].join("\n");
 }
