@@ -236,6 +236,22 @@ Deno.test("rebuildAdvice: the worktree, the exact experiment command with its ov
     lines[3],
     "  cp scratch/improved-x/v<N>/model/model.*.bin /p/results/improved-x/v3/model/model.abc.bin",
   );
+  // A config that published its runs wrote them under its output.dir, not scratch/.
+  const published = rebuildAdvice(
+    {
+      experiment: "improved-x",
+      code: { commit: "23e644ca2bf308f2be55ffa105e46918cd7dc343", dirty: false },
+      config_files: ["configs/improved-x.yaml"],
+      overrides: [],
+      config: { output: { dir: "results", scratch_dir: "scratch", publish: true } },
+    },
+    "/p/results/improved-x/v3",
+    "model/model.abc.bin",
+  );
+  assertEquals(
+    published.split("\n")[3],
+    "  cp results/improved-x/v<N>/model/model.*.bin /p/results/improved-x/v3/model/model.abc.bin",
+  );
 });
 
 Deno.test("evaluate: reproduces the run's best-epoch metrics; another data folder is refused", async () => {

@@ -91,6 +91,13 @@ export function rebuildAdvice(
     return "To get the weights back, rerun the run's config with the same seed and overrides.";
   }
   const short = code.commit.slice(0, 8);
+  // Where that commit's run writes: the published folder if the config publishes, else scratch.
+  const output = ((result.config as Record<string, unknown> | undefined)?.output ?? {}) as {
+    dir?: string;
+    scratch_dir?: string;
+    publish?: boolean;
+  };
+  const outDir = output.publish ? output.dir ?? "results" : output.scratch_dir ?? "scratch";
   const args = [files[files.length - 1], ...overrides.flatMap((o) => ["--set", o])];
   const run = `deno task experiment ${args.map(shellWord).join(" ")}`;
   return [
@@ -99,7 +106,7 @@ export function rebuildAdvice(
     }; on the same kind of CPU the shard comes out bit for bit the same:`,
     `  git worktree add ../starmamba-${short} ${short} && cd ../starmamba-${short}`,
     `  ${run}`,
-    `  cp scratch/${experiment}/v<N>/model/model.*.bin ${shellWord(join(runDir, shard))}`,
+    `  cp ${outDir}/${experiment}/v<N>/model/model.*.bin ${shellWord(join(runDir, shard))}`,
     "(the sha256 recorded in result.json `artifacts` must match; deno task verify-results checks it)",
   ].join("\n");
 }
