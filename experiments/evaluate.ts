@@ -32,8 +32,8 @@ validation images (the same seed, data and split settings), and each member's ow
 printed and recorded too.
 
 options:
-  --model <run dir>   a finished run folder (holds result.json, split.json, model/); repeat
-                      for an ensemble
+  --model <name|dir>  a released model (deno task models) or a finished run folder (holds
+                      result.json, split.json, model/); repeat for an ensemble
   --tta               test-time augmentation (8 dihedral views)
   --data <root>       the ImageFolder root (default: the run's data.root, else STARMAMBA_DATA)
   --out <file.json>   also write the metrics as JSON

@@ -1,5 +1,5 @@
 /**
- * `deno task predict --model <run dir> <files or folders…> [--out file.csv] [--batch N]` —
+ * `deno task predict --model <name|run dir> <files or folders…> [--out file.csv] [--batch N]` —
  * classifies images with a trained run's best model and writes `file,p_<positive class>,label`.
  *
  * Images go through the same path as the run's validation images: decoded with sharp to [0, 1]
@@ -21,7 +21,7 @@ import { IMAGE_EXTENSIONS } from "../lib/data/imagefolder.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 
-const USAGE = `usage: deno task predict --model <run dir> <files or folders...> [options]
+const USAGE = `usage: deno task predict --model <name|run dir> <files or folders...> [options]
 
 Classifies images with the best model of a finished run and writes CSV rows
 file,p_<positive class>,label (label = the most probable class). Folders are searched
@@ -30,7 +30,8 @@ takes each frame's median cutout from the files given (frames from the <frame>_<
 file names), so give all cutouts of a frame in one call.
 
 options:
-  --model <run dir>   a run folder printed by deno task experiment (holds model/model.json)
+  --model <name|dir>  a released model (deno task models) or a run folder printed by
+                      deno task experiment (holds model/model.json)
   --out <file.csv>    write the CSV here (default: standard output)
   --batch <N>         images per forward pass (default: the run's train.eval_batch_size)
   --resize            resize images of another size to the model's (bilinear); default: only
@@ -64,7 +65,15 @@ async function main(): Promise<number> {
     runtime: { type: "string" },
     onnx: { type: "string" },
   }, USAGE);
-  if (!values.model) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
+  if (!values.model) throw new StarmambaError(`--model <name|run dir> is required\n\n${USAGE}`);
+  const runtime = (values.runtime as string | undefined) ?? "starmamba";
+  if (runtime !== "starmamba" && runtime !== "onnx") {
+    throw new StarmambaError(`--runtime ${runtime}: choose starmamba or onnx`);
+  }
+  if (values.onnx && runtime !== "onnx") {
+    throw new StarmambaError("--onnx <file> goes with --runtime onnx");
+  }
+
   if (positionals.length === 0) {
     throw new StarmambaError(`give at least one image file or folder\n\n${USAGE}`);
   }
@@ -79,13 +88,6 @@ async function main(): Promise<number> {
   const quiet = Boolean(values.quiet);
   const files = listInputs(positionals);
   const run = await loadRun(values.model as string, quiet);
-  const runtime = (values.runtime as string | undefined) ?? "starmamba";
-  if (runtime !== "starmamba" && runtime !== "onnx") {
-    throw new StarmambaError(`--runtime ${runtime}: choose starmamba or onnx`);
-  }
-  if (values.onnx && runtime !== "onnx") {
-    throw new StarmambaError("--onnx <file> goes with --runtime onnx");
-  }
   const onnxModel = runtime !== "onnx"
     ? undefined
     : values.onnx

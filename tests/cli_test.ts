@@ -139,3 +139,39 @@ Deno.test("evaluate CLI: --help exits 0; a missing --model, a missing folder and
   assertEquals(power.code, 2);
   assert(power.text.includes("--class-weight-power 2"), power.text);
 });
+
+Deno.test("export/import/models CLIs: bad input is exit 2 with one message, never a stack trace", () => {
+  const cases: [string, string[], string][] = [
+    ["experiments/export.ts", ["--out", "x.safetensors"], "--model <name|run dir> is required"],
+    ["experiments/export.ts", ["--model", "aries-cpu-ctx-s1"], "--out <file> is required"],
+    [
+      "experiments/export.ts",
+      ["--model", "aries-cpu-ctx-s1", "--out", "x", "--format", "tflite"],
+      "supported formats are safetensors and onnx",
+    ],
+    [
+      "experiments/export.ts",
+      ["--model", "no-such-model", "--out", "x.safetensors"],
+      "nor a released model",
+    ],
+    ["experiments/import.ts", [], "give one .safetensors file"],
+    ["experiments/import.ts", ["m.safetensors"], "--config <yaml> is required"],
+    [
+      "experiments/import.ts",
+      ["no/such.safetensors", "--config", "configs/quickstart.yaml"],
+      "no/such.safetensors: no such file",
+    ],
+    [
+      "experiments/predict.ts",
+      ["--model", "x", "img.png", "--runtime", "tpu"],
+      "choose starmamba or onnx",
+    ],
+    ["experiments/models.ts", ["--bogus"], "Unknown option"],
+  ];
+  for (const [script, args, text] of cases) {
+    const r = runCli(args, {}, script);
+    assertEquals(r.code, 2, `${script} ${args.join(" ")}: ${r.stderr}`);
+    assert(r.stderr.includes(text), `${script} ${args.join(" ")}: ${r.stderr}`);
+    assert(!/\n\s+at /.test(r.stderr), `no stack trace expected: ${r.stderr}`);
+  }
+});
