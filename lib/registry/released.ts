@@ -61,7 +61,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     run: "results/improved-grouped-context-ema-shape/v1",
     recipe: "cpu-ctx",
     title: "the same recipe on the grouped split (no frame in both train and validation), seed 1",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_03,
   },
   {
     name: "aries-medmamba-t-s1",
