@@ -106,20 +106,24 @@ Deno.test("ONNX graph = starmamba's forward: the cpu preset at 64×64 (L = 256 i
   assert(ours.probs.some((p) => Math.abs(p - 0.5) > 0.1), `${ours.probs}`);
 });
 
-Deno.test("the PyTorch checkpoint, imported and exported to ONNX, gives PyTorch's logits", async () => {
-  const work = Deno.makeTempDirSync();
+/** The PyTorch fixture (peer_fixture.py CONFIG) imported into a run folder under `work`. */
+function importFixture(work: string, extra: string[] = []): Promise<string> {
   const config = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
     "model.dim=8",
     "model.depths=[2, 1, 1, 1]",
     "model.d_state=4",
     "model.patch_size=4",
     "data.size=32",
+    ...extra,
   ]);
-  const dir = await importSafetensors(join(FIXTURE, "model.safetensors"), config, {
+  return importSafetensors(join(FIXTURE, "model.safetensors"), config, {
     classNames: ["galaxy", "star"],
     outDir: join(work, "run"),
   });
-  const run = await loadRun(dir);
+}
+
+Deno.test("the PyTorch checkpoint, imported and exported to ONNX, gives PyTorch's logits", async () => {
+  const run = await loadRun(await importFixture(Deno.makeTempDirSync()));
   const bytes = onnxModelOf(run);
   run.model.params.dispose();
   const io = decodeSafetensors(Deno.readFileSync(join(FIXTURE, "io.safetensors")), "io").tensors;
@@ -186,18 +190,7 @@ Deno.test("predictWith(starmamba's forward) = predict, bit for bit, with test-ti
 
 Deno.test("predict --runtime onnx path: the same files, the same probabilities within 1e-5", async () => {
   const work = Deno.makeTempDirSync();
-  const config = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-    "model.dim=8",
-    "model.depths=[2, 1, 1, 1]",
-    "model.d_state=4",
-    "model.patch_size=4",
-    "data.size=32",
-    "train.tta=true",
-  ]);
-  const dir = await importSafetensors(join(FIXTURE, "model.safetensors"), config, {
-    classNames: ["galaxy", "star"],
-    outDir: join(work, "run"),
-  });
+  const dir = await importFixture(work, ["train.tta=true"]);
   const files: string[] = [];
   const r = rng(3, "png");
   for (let i = 0; i < 6; i++) {

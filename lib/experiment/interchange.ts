@@ -27,6 +27,7 @@ import {
   variantNotes,
 } from "../interchange/medmamba_layout.ts";
 import { type LoadedRun, loadRun } from "./predict.ts";
+import { modelOverrides } from "./run.ts";
 import { medmambaOnnx } from "../interchange/onnx/medmamba.ts";
 import type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 import { StarmambaError } from "../util/errors.ts";
@@ -248,20 +249,10 @@ function checkpointModelConfig(
 ): ModelConfig {
   const m = config.model;
   const fromConfig: Partial<ModelConfig> = {
-    patch_size: m.patch_size,
-    d_state: m.d_state,
-    directions: m.directions,
-    drop_path_rate: m.drop_path_rate,
-    conv_branch: m.conv_branch,
-    ssm_branch: m.ssm_branch,
-    conv_pre_bn: m.conv_pre_bn,
-    ssm_residual: m.ssm_residual,
-    head_norm: m.head_norm,
+    ...modelOverrides(m),
     in_channels: config.data.channels,
     image_size: config.data.center_crop ?? config.data.size,
   };
-  if (m.dim !== null) fromConfig.dim = m.dim;
-  if (m.depths !== null) fromConfig.depths = m.depths;
   const stored = metadata["starmamba.model_config"];
   const base: Partial<ModelConfig> = stored ? JSON.parse(stored) : {};
   const mismatches: string[] = [];

@@ -146,9 +146,8 @@ export function makeSplit(cfg: ExperimentConfig, ds: Dataset): Split {
   return randomSplit(ds.labels, cfg.data.val_fraction, cfg.seed);
 }
 
-/** The network config implied by an experiment config and its data. */
-export function modelConfigFor(cfg: ExperimentConfig, ds: Dataset): ModelConfig {
-  const m = cfg.model;
+/** The network settings an experiment config's model section gives (the data's are added apart). */
+export function modelOverrides(m: ExperimentConfig["model"]): Partial<ModelConfig> {
   const over: Partial<ModelConfig> = {
     patch_size: m.patch_size,
     d_state: m.d_state,
@@ -159,13 +158,20 @@ export function modelConfigFor(cfg: ExperimentConfig, ds: Dataset): ModelConfig 
     conv_pre_bn: m.conv_pre_bn,
     ssm_residual: m.ssm_residual,
     head_norm: m.head_norm,
-    in_channels: ds.channels,
-    num_classes: ds.classNames.length,
-    image_size: ds.height,
   };
   if (m.dim !== null) over.dim = m.dim;
   if (m.depths !== null) over.depths = m.depths;
-  return modelConfig(m.preset, over);
+  return over;
+}
+
+/** The network config implied by an experiment config and its data. */
+export function modelConfigFor(cfg: ExperimentConfig, ds: Dataset): ModelConfig {
+  return modelConfig(cfg.model.preset, {
+    ...modelOverrides(cfg.model),
+    in_channels: ds.channels,
+    num_classes: ds.classNames.length,
+    image_size: ds.height,
+  });
 }
 
 function classCounts(ds: Dataset, idx: number[]): Record<string, number> {

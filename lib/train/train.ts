@@ -161,31 +161,11 @@ export function predict(
     }
     return { probs, loss: lossSum / Math.max(idx.length, 1) };
   }
-  const per = ds.height * ds.width * ds.channels;
   for (let i = 0; i < idx.length; i += bs) {
     const part = idx.slice(i, i + bs);
-    const x = makeBatch(ds, part, {
-      augment: null,
-      mean: cfg.augment.normalize_mean,
-      std: cfg.augment.normalize_std,
-    });
     const shape: [number, number, number, number] = [part.length, ds.height, ds.width, ds.channels];
     const sum = new Float32Array(part.length * k);
-    const view = new Float32Array(x.length);
-    for (let t = 0; t < views; t++) {
-      let xv = x;
-      if (t > 0) {
-        xv = view;
-        for (let j = 0; j < part.length; j++) {
-          dihedral(
-            x.subarray(j * per, (j + 1) * per),
-            ds.height,
-            ds.channels,
-            t,
-            xv.subarray(j * per, (j + 1) * per),
-          );
-        }
-      }
+    for (const xv of testViews(ds, part, cfg, views)) {
       const p = tf.tidy(() =>
         tf.softmax(model.forward(tf.tensor4d(xv, shape), evalContext())).dataSync() as Float32Array
       );
@@ -197,6 +177,33 @@ export function predict(
     }
   }
   return { probs, loss: lossSum / Math.max(idx.length, 1) };
+}
+
+/**
+ * The test-time views of the images `part`, normalised as in evaluation: the batch itself, then
+ * (views > 1) its dihedral transforms 1 … views − 1, each written into one reused buffer.
+ */
+function* testViews(
+  ds: Dataset,
+  part: number[],
+  cfg: ExperimentConfig,
+  views: number,
+): Generator<Float32Array> {
+  const x = makeBatch(ds, part, {
+    augment: null,
+    mean: cfg.augment.normalize_mean,
+    std: cfg.augment.normalize_std,
+  });
+  yield x;
+  const per = ds.height * ds.width * ds.channels;
+  const view = new Float32Array(x.length);
+  for (let t = 1; t < views; t++) {
+    for (let j = 0; j < part.length; j++) {
+      const at = (a: Float32Array) => a.subarray(j * per, (j + 1) * per);
+      dihedral(at(x), ds.height, ds.channels, t, at(view));
+    }
+    yield view;
+  }
 }
 
 /**
@@ -222,26 +229,13 @@ export async function predictWith(
 ): Promise<Float32Array> {
   const probs = new Float32Array(idx.length * k);
   const views = cfg.train.tta ? DIHEDRAL_VIEWS : 1;
-  const per = ds.height * ds.width * ds.channels;
   const bs = cfg.train.eval_batch_size;
   for (let i = 0; i < idx.length; i += bs) {
     const part = idx.slice(i, i + bs);
-    const x = makeBatch(ds, part, {
-      augment: null,
-      mean: cfg.augment.normalize_mean,
-      std: cfg.augment.normalize_std,
-    });
     const shape: [number, number, number, number] = [part.length, ds.height, ds.width, ds.channels];
     const sum = new Float32Array(part.length * k);
-    const view = new Float32Array(x.length);
-    for (let t = 0; t < views; t++) {
-      if (t > 0) {
-        for (let j = 0; j < part.length; j++) {
-          const at = (a: Float32Array) => a.subarray(j * per, (j + 1) * per);
-          dihedral(at(x), ds.height, ds.channels, t, at(view));
-        }
-      }
-      const p = await probsOf(t > 0 ? view : x, shape);
+    for (const xv of testViews(ds, part, cfg, views)) {
+      const p = await probsOf(xv, shape);
       for (let q = 0; q < p.length; q++) sum[q] += p[q] / views;
     }
     probs.set(sum, i * k);
