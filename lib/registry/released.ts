@@ -54,7 +54,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     run: "results/improved-cpu-context-ema-shape/v1",
     recipe: "cpu-ctx",
     title: "cpu preset, field context, EMA, shape augmentation; ARIES random split, seed 3",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_03,
   },
   {
     name: "aries-cpu-ctx-grouped-s1",
