@@ -12,7 +12,7 @@ import { selectScanKernel } from "../lib/backends/select.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";
-import type { NamedArray } from "../lib/interchange/medmamba_layout.ts";
+import { paramArrays } from "../lib/interchange/medmamba_layout.ts";
 import { medmambaOnnx } from "../lib/interchange/onnx/medmamba.ts";
 import { createOnnxSession } from "../lib/interchange/onnx/runtime.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
@@ -48,10 +48,7 @@ async function main(): Promise<number> {
   selectScanKernel("auto", { quiet: true });
   const cfg = modelConfig(preset);
   const m = buildMedMamba(cfg, 1);
-  const params = new Map<string, NamedArray>();
-  for (const p of m.params.params.values()) {
-    params.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
-  }
+  const params = paramArrays(m.params);
   const s = cfg.image_size;
   const r = rng(1, "bench-onnx");
   const x = Float32Array.from({ length: batch * s * s * cfg.in_channels }, () => r.next());

@@ -27,7 +27,12 @@ import {
   type StoredTensor,
   type TensorToWrite,
 } from "../lib/interchange/safetensors.ts";
-import { type NamedArray, officialStateDict, permute } from "../lib/interchange/medmamba_layout.ts";
+import {
+  type NamedArray,
+  officialStateDict,
+  paramArrays,
+  permute,
+} from "../lib/interchange/medmamba_layout.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -143,10 +148,7 @@ Deno.test("permute: a hand-worked transpose and HWIO → OIHW", () => {
 /** starmamba's state of a freshly built network, as named arrays. */
 function ourArrays(cfg = modelConfig("cpu")): Map<string, NamedArray> {
   const m = buildMedMamba(cfg, 3);
-  const out = new Map<string, NamedArray>();
-  for (const p of m.params.params.values()) {
-    out.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
-  }
+  const out = paramArrays(m.params);
   m.params.dispose();
   return out;
 }

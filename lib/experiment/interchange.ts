@@ -22,8 +22,8 @@ import { decodeSafetensors, encodeSafetensors } from "../interchange/safetensors
 import {
   fromOfficialStateDict,
   inferModelConfig,
-  type NamedArray,
   officialStateDict,
+  paramArrays,
   variantNotes,
 } from "../interchange/medmamba_layout.ts";
 import { type LoadedRun, loadRun } from "./predict.ts";
@@ -56,15 +56,6 @@ export function vssmKwargs(cfg: ModelConfig): Record<string, unknown> {
     d_state: cfg.d_state,
     drop_path_rate: cfg.drop_path_rate,
   };
-}
-
-/** A loaded run's parameters as named arrays (starmamba layout). */
-function runArrays(run: LoadedRun): Map<string, NamedArray> {
-  const params = new Map<string, NamedArray>();
-  for (const p of run.model.params.params.values()) {
-    params.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
-  }
-  return params;
 }
 
 /** What an exported file says about its model: for users of the weights outside starmamba. */
@@ -101,7 +92,7 @@ export async function exportSafetensors(
 ): Promise<ExportSummary> {
   const run = await loadRun(runDir);
   const cfg = run.model.config;
-  const state = officialStateDict(runArrays(run), cfg);
+  const state = officialStateDict(paramArrays(run.model.params), cfg);
   const metadata = { format: "pt", ...exportMetadata(run, source) };
   run.model.params.dispose();
   const bytes = encodeSafetensors(state, metadata);
@@ -115,7 +106,7 @@ export function onnxModelOf(
   scan: OnnxScanForm = "scan",
   source = run.dir,
 ): Uint8Array {
-  return medmambaOnnx(runArrays(run), run.model.config, {
+  return medmambaOnnx(paramArrays(run.model.params), run.model.config, {
     scan,
     metadata: exportMetadata(run, source),
   });

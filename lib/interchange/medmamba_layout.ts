@@ -10,6 +10,7 @@
  * @module
  */
 import type { ModelConfig } from "../model/config.ts";
+import type { ParamStore } from "../model/params.ts";
 import { StarmambaError } from "../util/errors.ts";
 import type { StoredTensor, TensorToWrite } from "./safetensors.ts";
 
@@ -19,6 +20,15 @@ export interface NamedArray {
   shape: number[];
   /** Row-major values. */
   data: Float32Array;
+}
+
+/** A network's parameters as named float32 arrays (starmamba layout, canonical order). */
+export function paramArrays(params: ParamStore): Map<string, NamedArray> {
+  const out = new Map<string, NamedArray>();
+  for (const p of params.params.values()) {
+    out.set(p.name, { shape: p.variable.shape, data: p.variable.dataSync() as Float32Array });
+  }
+  return out;
 }
 
 /** Position of each conv-half layer in the official nn.Sequential, with and without bn0. */

@@ -18,6 +18,7 @@ export {
   officialName,
   officialPermutation,
   officialStateDict,
+  paramArrays,
   permute,
   variantNotes,
 } from "./medmamba_layout.ts";
@@ -28,3 +29,5 @@ export { type Attr, OnnxGraph, type ValueInfo } from "./onnx/graph.ts";
 export { decodeModel, encodeModel } from "./onnx/proto.ts";
 // Types the signatures above use
 export type { ModelConfig } from "../model/config.ts";
+export type { Param, ParamStore } from "../model/params.ts";
+export type * from "../util/tensor_types.ts";

@@ -104,6 +104,7 @@ function expectedAccuracy(runs: RunFacts[]): string {
 /** The Markdown model card of a released model. */
 export function modelCard(m: ReleasedModel): string {
   const f = facts(m);
+  const runs = recipeRuns(m);
   const { row, result } = f;
   const cfg = result.config as { data: Obj; train: Obj; augment: Obj; model: Obj };
   const data = result.data as {
@@ -227,11 +228,11 @@ export function modelCard(m: ReleasedModel): string {
         pct(best.perClass.galaxy?.recall ?? NaN)
       }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${best.n}).`
       : "This model was trained on every labelled image, so none is left to score it. Expect " +
-        `the recipe's accuracy on new sky fields: ${expectedAccuracy(recipeRuns(m))} (last epoch).`,
+        `the recipe's accuracy on new sky fields: ${expectedAccuracy(runs)} (last epoch).`,
     "",
     "The recipe over its released runs (validation accuracy, mean ± sample std over seeds):",
     "",
-    evaluationTable(recipeRuns(m)),
+    evaluationTable(runs),
     "",
     "last epoch: after a fixed schedule, nothing chosen on the validation images. *saved weights:",
     "the epoch with the best validation accuracy, chosen on the images that score it (the",

@@ -4,6 +4,7 @@
  * @module
  */
 import { StarmambaError } from "../../util/errors.ts";
+import { permute } from "../medmamba_layout.ts";
 
 /** An onnxruntime session of a starmamba graph (input "images" NCHW, output "probs"). */
 export interface OnnxSession {
@@ -33,16 +34,7 @@ export async function createOnnxSession(model: Uint8Array, label: string): Promi
   return {
     async probs(x, [n, h, w, c]) {
       // NHWC → NCHW, the layout of the graph's input (PyTorch's).
-      const nchw = new Float32Array(x.length);
-      for (let b = 0; b < n; b++) {
-        for (let y = 0; y < h; y++) {
-          for (let xx = 0; xx < w; xx++) {
-            for (let ch = 0; ch < c; ch++) {
-              nchw[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
-            }
-          }
-        }
-      }
+      const nchw = permute({ shape: [n, h, w, c], data: x }, [0, 3, 1, 2]).data;
       const out = await session.run({ images: new ort.Tensor("float32", nchw, [n, c, h, w]) });
       return Float32Array.from(out.probs.data as Float32Array);
     },
