@@ -35,10 +35,13 @@ import {
   type ScanShape,
   type Tick,
 } from "./measure.ts";
+import { cudaBackend } from "../lib/backends/cuda/register.ts";
+import { fallbackCounts, resetFallbackCounts } from "../lib/backends/cuda/fallback.ts";
 import { OPENMP_VARIABLE, peerStatus, runPeerModel, runPeerScan } from "./peer.ts";
 import { compareTable, printReport, readResult, settingsDiff } from "./report.ts";
 import {
   type BenchOptions,
+  type CudaSection,
   type KernelInfo,
   type Measured,
   medianFigures,
@@ -334,14 +337,28 @@ async function measure(o: BenchOptions): Promise<Measured> {
     progress.update(done, label, { elapsed: since() });
   };
   const rounds: Round[] = [];
+  const cuda: CudaSection | null = backend === "cuda"
+    ? { device: cudaBackend().device, presets: {} }
+    : null;
   for (let round = 1; round <= o.rounds; round++) {
     const tag = o.rounds > 1 ? `round ${round}/${o.rounds}: ` : "";
     // The peer runs first: a child's getrusage maxrss starts at its parent's RSS at spawn
     // (Linux carries the high-water mark across exec), which is small only before our presets.
     const peer = o.peer ? runPeer(o, (m) => progress.log(`${tag}${m} (elapsed ${since()})`)) : null;
-    const results = presets.map((p) =>
-      benchPreset({ preset: p, batch: o.batch, warmup: o.warmup, steps: o.steps, tick })
-    );
+    const results = presets.map((p) => {
+      if (cuda) {
+        resetFallbackCounts();
+        cudaBackend().resetPeak();
+      }
+      const r = benchPreset({ preset: p, batch: o.batch, warmup: o.warmup, steps: o.steps, tick });
+      if (cuda) {
+        cuda.presets[p] = {
+          hostFallbacks: fallbackCounts(),
+          peakDeviceBytes: cudaBackend().memoryStats().peak,
+        };
+      }
+      return r;
+    });
     const scans = plan.map((p) =>
       benchScan({
         ...p,
@@ -378,6 +395,7 @@ async function measure(o: BenchOptions): Promise<Measured> {
     loadStart,
     loadEnd: loadavg(),
     seconds: (performance.now() - t0) / 1000,
+    cuda,
   };
 }
 
@@ -416,6 +434,7 @@ function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Mea
     scan: m.scans,
     peer: m.peer,
     figures: m.figures,
+    cuda: m.cuda,
     rounds: m.rounds,
     wallSeconds: m.seconds,
   };
@@ -427,8 +446,21 @@ async function bench(o: BenchOptions, argv: string[]): Promise<number> {
   const out = o.out ?? defaultOutPath(code.commit);
   writeJsonAtomic(out, resultRecord(o, argv, code, m));
   printReport(o, m);
+  if (m.cuda) printCuda(m.cuda);
   console.log(`wrote ${out}`);
   return 0;
+}
+
+/** The cuda backend's counters: kernels still run on the host, and peak device memory. */
+function printCuda(c: CudaSection): void {
+  console.log(`\ncuda device: ${JSON.stringify(c.device)}`);
+  for (const [preset, p] of Object.entries(c.presets)) {
+    const host = Object.entries(p.hostFallbacks).map(([k, n]) => `${k} ×${n}`).join(", ");
+    console.log(
+      `${preset}: peak device memory ${(p.peakDeviceBytes / 2 ** 20).toFixed(1)} MiB; kernels ` +
+        `run on the host (calls over all steps): ${host || "none"}`,
+    );
+  }
 }
 
 async function main(): Promise<number> {

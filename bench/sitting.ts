@@ -68,6 +68,17 @@ export interface Measured {
   loadStart: number[] | null;
   loadEnd: number[] | null;
   seconds: number;
+  /** On the cuda backend: the device, and per preset the kernels that ran on the host (calls
+   * over all of its steps) and the peak device memory; null on other backends. */
+  cuda: CudaSection | null;
+}
+
+/** What the bench records about the cuda backend. */
+export interface CudaSection {
+  /** The device, driver and runtime (lib/backends/cuda/backend.ts: CudaDeviceInfo). */
+  device: unknown;
+  /** Per preset: host-fallback calls per kernel name, and the peak bytes held by tensors. */
+  presets: Record<string, { hostFallbacks: Record<string, number>; peakDeviceBytes: number }>;
 }
 
 /** A timing whose median is the median of the rounds' medians (min/max/samples: all rounds). */

@@ -122,7 +122,7 @@ function assertBitwiseEqual(a: Float32Array[], b: Float32Array[], label: string)
 // Build
 // ---------------------------------------------------------------------------------------------
 Deno.test({
-  name: `cuda build: selective_scan.cu compiles with nvcc (sm_80, sm_90, compute_90)${NVCC_SUFFIX}`,
+  name: `cuda build: starmamba_cuda.cu compiles with nvcc (sm_80, sm_90, compute_90)${NVCC_SUFFIX}`,
   ignore: !nvcc,
   fn() {
     // Cached by source hash: a no-op when the top-level loadCudaKernel() just built it.

@@ -1,6 +1,6 @@
 /**
- * Backend selection. wasm (SIMD, one thread) is the default; cpu is the pure-JS reference;
- * webgpu, tensorflow and tensorflow-gpu are optional and loaded only when asked for.
+ * Backend selection. wasm (SIMD, one thread) is the default; cpu is the pure-JS reference; cuda
+ * is starmamba's own GPU backend (lib/backends/cuda/); webgpu, tensorflow and tensorflow-gpu are optional and loaded only when asked for.
  *
  * We fail loudly if the active backend is not the one requested: the wasm backend silently
  * falls back to cpu (~100× slower) when Deno lacks read permission for its .wasm file.
@@ -17,9 +17,10 @@ import { registerKernels } from "./io.ts";
 import { READSYNC_KERNELS } from "./kernels/mod.ts";
 import { registerCpuKernels } from "./cpu/register.ts";
 import { registerWasmKernels } from "./wasm/register.ts";
+import { registerCudaBackend } from "./cuda/register.ts";
 
 /** Backends a config may name. */
-export const BACKENDS = ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
+export const BACKENDS = ["wasm", "cpu", "cuda", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
 /** One of {@link BACKENDS}. */
 export type BackendName = typeof BACKENDS[number];
 
@@ -27,6 +28,7 @@ export type BackendName = typeof BACKENDS[number];
 const TF_NAME: Record<BackendName, string> = {
   wasm: "wasm",
   cpu: "cpu",
+  cuda: "cuda",
   webgpu: "webgpu",
   tensorflow: "tensorflow",
   "tensorflow-gpu": "tensorflow",
@@ -72,14 +74,19 @@ export async function setupBackend(name: string): Promise<string> {
   }
   const b = name as BackendName;
   if (b === "wasm") await import("@tensorflow/tfjs-backend-wasm");
-  else if (b !== "cpu") await importOptional(b);
+  else if (b !== "cpu" && b !== "cuda") await importOptional(b);
   registerOpGradients();
   const tfName = TF_NAME[b];
   // One registration list per backend (lib/backends/<name>/register.ts). Elsewhere the custom
   // ops that only need readSync run too (their inputs are read back to the CPU).
   if (tfName === "wasm") registerWasmKernels();
   else if (tfName === "cpu") registerCpuKernels();
-  else registerKernels(tfName, READSYNC_KERNELS);
+  else if (tfName === "cuda") {
+    // The cuda backend mirrors the cpu backend's kernel list (host fallbacks for what is not
+    // ported yet), custom ops included.
+    registerCpuKernels();
+    registerCudaBackend();
+  } else registerKernels(tfName, READSYNC_KERNELS);
   const ok = await tf.setBackend(tfName);
   await tf.ready();
   if (!ok || tf.getBackend() !== tfName) {

@@ -58,8 +58,8 @@ export const SCHEMA: SectionSpec = {
   backend: {
     type: "enum",
     default: "wasm",
-    values: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
-    doc: "tfjs backend",
+    values: ["wasm", "cpu", "cuda", "webgpu", "tensorflow", "tensorflow-gpu"],
+    doc: "tfjs backend (cuda: starmamba's GPU backend, needs an NVIDIA GPU and nvcc)",
   },
   /** Data source, size and split. */
   data: {

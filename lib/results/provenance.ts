@@ -49,6 +49,9 @@ export interface Environment {
   cpu: string;
   cores: number;
   memoryGiB: number;
+  /** On the cuda backend: the GPU, its compute capability, driver and CUDA runtime versions
+   * (lib/backends/cuda/backend.ts, CudaDeviceInfo). Absent on other backends. */
+  gpu?: Record<string, unknown>;
 }
 
 /** Describes the current process's runtime and machine. */
@@ -64,7 +67,14 @@ export function environment(): Environment {
     cpu: cpus[0]?.model ?? "unknown",
     cores: cpus.length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    // The cuda backend describes its device (duck-typed: results sit above the backends but
+    // need not load the CUDA library to ask).
+    ...gpuOf(tf.backend() as unknown as { device?: Record<string, unknown> }),
   };
+}
+
+function gpuOf(backend: { device?: Record<string, unknown> }): { gpu?: Record<string, unknown> } {
+  return tf.getBackend() === "cuda" && backend.device ? { gpu: backend.device } : {};
 }
 
 /** Quotes a shell word when it needs it. */

@@ -1,16 +1,16 @@
 /**
- * Builds the CUDA selective-scan library native/build/cuda/libss_cuda.so from
- * native/cuda/selective_scan.cu with nvcc, cached by a hash of the source, the command and the
- * compiler version.
+ * Builds starmamba's CUDA library native/build/cuda/libstarmamba_cuda.so (the selective scan and
+ * the `cuda` backend's kernels, one translation unit: native/cuda/starmamba_cuda.cu) with nvcc,
+ * cached by a hash of every source file in native/cuda/, the command and the compiler version.
  *
  * ```
  * deno run --allow-read --allow-write --allow-run --allow-env native/cuda/build.ts [--check] [--emulate] [--force]
  * ```
  * `--check` only compiles (no link, nothing cached) and exits non-zero on a compile error; CI
  * uses it to catch syntax and type errors on machines without a GPU. `--emulate` builds
- * libss_cuda_emu.so instead: the same kernels compiled by the host C++ compiler with
- * -DSS_CUDA_EMULATE, run on the CPU (one fiber per CUDA thread) so the kernel logic can be
- * tested without a GPU.
+ * libstarmamba_cuda_emu.so instead: the same kernels compiled by the host C++ compiler with
+ * -DSS_CUDA_EMULATE, run on the CPU (emulate.h: one fiber per CUDA thread) so the kernel logic
+ * can be tested without a GPU.
  *
  * Exit codes: 0 built (or up to date), 1 compile error, 2 compiler missing.
  * @module
@@ -28,7 +28,7 @@ export interface BuildCudaOptions {
   force?: boolean;
   /** Print nothing (the CLI prints the command and warnings). */
   quiet?: boolean;
-  /** Compile this file instead of native/cuda/selective_scan.cu; only with `check` (tests). */
+  /** Compile this file instead of native/cuda/starmamba_cuda.cu; only with `check` (tests). */
   sourcePath?: string;
 }
 
@@ -58,7 +58,8 @@ export const CUDA_TARGETS: readonly { arch: string; code: string }[] = [
 ];
 
 const ROOT = new URL("../../", import.meta.url);
-const SOURCE = new URL("native/cuda/selective_scan.cu", ROOT);
+const SOURCE = new URL("native/cuda/starmamba_cuda.cu", ROOT);
+const SOURCE_DIR = new URL("native/cuda/", ROOT);
 const OUT_DIR = new URL("native/build/cuda/", ROOT);
 
 const INSTALL_HINT = "install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads; " +
@@ -66,9 +67,26 @@ const INSTALL_HINT = "install the CUDA toolkit (https://developer.nvidia.com/cud
   "package), make sure nvcc is on PATH or /usr/local/cuda/bin/nvcc exists, or set NVCC to " +
   "its path";
 
-/** Absolute path of the built library: libss_cuda.so, or libss_cuda_emu.so for emulation. */
+/** Absolute path of the built library: libstarmamba_cuda.so, or libstarmamba_cuda_emu.so for
+ * emulation. */
 export function cudaLibPath(emulate = false): string {
-  return new URL(emulate ? "libss_cuda_emu.so" : "libss_cuda.so", OUT_DIR).pathname;
+  return new URL(emulate ? "libstarmamba_cuda_emu.so" : "libstarmamba_cuda.so", OUT_DIR).pathname;
+}
+
+/** The text of every source file under native/cuda/ (.cu, .cuh, .h), sorted by path: what the
+ * cache key covers, since the library's file includes the others. */
+function sourcesText(dir: string): string {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const path = `${d}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else if (/\.(cu|cuh|h)$/.test(e.name)) files.push(path);
+    }
+  };
+  walk(dir.replace(/\/$/, ""));
+  files.sort();
+  return files.map((f) => `== ${f.slice(dir.length)}\n${Deno.readTextFileSync(f)}`).join("\n");
 }
 
 /** Path of the source file the library is built from. */
@@ -248,7 +266,7 @@ export function buildCudaSync(opts: BuildCudaOptions = {}): BuildCudaResult {
   let tmpDir: string | null = null;
   if (opts.check) {
     tmpDir = Deno.makeTempDirSync({ prefix: "ss_cuda_check_" });
-    out = `${tmpDir}/selective_scan.o`;
+    out = `${tmpDir}/starmamba_cuda.o`;
   } else {
     Deno.mkdirSync(OUT_DIR, { recursive: true });
     // Build into a temp name then rename, so a process that has the old library open and a
@@ -257,7 +275,7 @@ export function buildCudaSync(opts: BuildCudaOptions = {}): BuildCudaResult {
   }
   try {
     const { compiler, args, skipped } = compileCommand(src, emulate, out, opts.check ?? false);
-    const source = Deno.readTextFileSync(src);
+    const source = opts.sourcePath ? Deno.readTextFileSync(src) : sourcesText(SOURCE_DIR.pathname);
     const stampPath = `${libPath}.stamp`;
     const key = sha256Hex(
       JSON.stringify({

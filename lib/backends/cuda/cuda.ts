@@ -11,41 +11,12 @@
  * @module
  */
 import type { ScanGrads, ScanInputs, ScanKernel } from "../../ops/scan_kernel.ts";
-import { buildCudaSync, cudaLibPath } from "../../../native/cuda/build.ts";
+import { cString, CUDA_RC, cudaLastError, type CudaLibrary, openCudaLibrary } from "./library.ts";
 
-const SHAPE = ["i32", "i32", "i32", "i32", "i32", "i32"] as const; // batch dim len dstate groups sp
-const B7 = ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"] as const;
-const P7 = ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"] as const;
-
-/** FFI signatures of the library's C ABI (see native/cuda/selective_scan.cu). */
-export const CUDA_SYMBOLS = {
-  ss_cuda_device_count: { parameters: [], result: "i32" },
-  ss_cuda_last_error: { parameters: [], result: "pointer" },
-  ss_cuda_device_name: { parameters: [], result: "pointer" },
-  ss_cuda_is_emulated: { parameters: [], result: "i32" },
-  ss_cuda_set_tile: { parameters: ["i32", "i32"], result: "i32" },
-  ss_cuda_set_scratch_limit: { parameters: ["u64"], result: "void" },
-  ss_cuda_emu_set_schedule: { parameters: ["i32", "u32"], result: "i32" },
-  ss_cuda_alloc: { parameters: ["usize"], result: "pointer" },
-  ss_cuda_free: { parameters: ["pointer"], result: "i32" },
-  ss_cuda_memcpy_h2d: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
-  ss_cuda_memcpy_d2h: { parameters: ["buffer", "pointer", "usize"], result: "i32" },
-  /** (shape, softplus, u, delta, A, B, C, D?, bias?, y) */
-  ss_cuda_fwd: { parameters: [...SHAPE, ...B7, "buffer"], result: "i32" },
-  ss_cuda_fwd_dev: { parameters: [...SHAPE, ...P7, "pointer"], result: "i32" },
-  /** (shape, softplus, u, delta, A, B, C, D?, bias?, dy, du, ddelta, dA, dB, dC, dD?, dbias?) */
-  ss_cuda_bwd: { parameters: [...SHAPE, ...B7, "buffer", ...B7], result: "i32" },
-  ss_cuda_bwd_dev: { parameters: [...SHAPE, ...P7, "pointer", ...P7], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-/** The opened library. */
-export type CudaLibrary = Deno.DynamicLibrary<typeof CUDA_SYMBOLS>;
+export { CUDA_RC, CUDA_SYMBOLS, cudaLastError, type CudaLibrary } from "./library.ts";
 
 /** Default bytes of dB/dC scratch per backward batch slice. */
 export const DEFAULT_SCRATCH_BYTES = 256 * 2 ** 20;
-
-/** Return codes of the C ABI. */
-export const CUDA_RC = { ok: 0, invalid: 1, cudaError: 2, noDevice: 3 } as const;
 
 /** A {@link ScanKernel} backed by the CUDA library. */
 export interface CudaScanKernel extends ScanKernel {
@@ -66,7 +37,7 @@ export type CudaLoadResult =
 
 /** Options of {@link loadCudaKernel}. */
 export interface LoadCudaOptions {
-  /** Load the CPU-emulation build (libss_cuda_emu.so) instead of the GPU one. Tests only. */
+  /** Load the CPU-emulation build (libstarmamba_cuda_emu.so) instead of the GPU one. Tests only. */
   emulate?: boolean;
   /** Build (cached by source hash) before loading; default true. */
   build?: boolean;
@@ -78,20 +49,6 @@ export interface LoadCudaOptions {
   /** Bytes of dB/dC scratch the backward may use per batch slice (default
    * {@link DEFAULT_SCRATCH_BYTES}); tests use 1 to force one batch element per slice. */
   scratchBytes?: number;
-}
-
-/** Reads a C string returned by the library ("" for null). */
-function cString(p: Deno.PointerValue): string {
-  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
-}
-
-/** The library's last error message. */
-export function cudaLastError(lib: CudaLibrary): string {
-  return cString(lib.symbols.ss_cuda_last_error());
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function checkLength(name: string, arr: Float32Array | undefined, want: number): void {
@@ -186,28 +143,8 @@ function makeKernel(lib: CudaLibrary, opts: LoadCudaOptions): CudaScanKernel {
  * "nvcc not found ...", "no GPU visible: ss_cuda_device_count() = 0 (...)".
  */
 export function loadCudaKernel(opts: LoadCudaOptions = {}): CudaLoadResult {
-  const emulate = opts.emulate ?? false;
-  let libPath = opts.libPath ?? cudaLibPath(emulate);
-  if (!opts.libPath && opts.build !== false) {
-    try {
-      libPath = buildCudaSync({ emulate, quiet: true }).libPath ?? libPath;
-    } catch (e) {
-      return { ok: false, reason: errorMessage(e) };
-    }
-  }
-  let lib: CudaLibrary;
-  try {
-    lib = Deno.dlopen(libPath, CUDA_SYMBOLS);
-  } catch (e) {
-    return { ok: false, reason: `cannot open ${libPath}: ${errorMessage(e)}` };
-  }
-  const n = lib.symbols.ss_cuda_device_count();
-  if (n <= 0) {
-    const why = cudaLastError(lib).replace(/^no GPU visible: /, "");
-    lib.close();
-    return { ok: false, reason: `no GPU visible: ss_cuda_device_count() = ${n} (${why})` };
-  }
-  return { ok: true, kernel: makeKernel(lib, opts) };
+  const r = openCudaLibrary(opts);
+  return r.ok ? { ok: true, kernel: makeKernel(r.lib, opts) } : r;
 }
 
 /** Seven device pointers, in the C ABI's order. */

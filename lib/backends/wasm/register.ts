@@ -67,7 +67,8 @@ export function registerWasmKernels(): void {
   setCapabilities({
     // XNNPACK runs transposed matmuls ~7× slower; the native gemm takes them at full speed.
     transposedMatMulFast: () => !onWasm() || activeNativeGemm() !== null,
-    convFilterGrad: () => activeNativeConv() !== null,
-    ssConvSsm: () => activeNativeBlock() !== null,
+    // The native kernels behind these ops are registered for wasm only.
+    convFilterGrad: () => onWasm() && activeNativeConv() !== null,
+    ssConvSsm: () => onWasm() && activeNativeBlock() !== null,
   });
 }

@@ -1,0 +1,358 @@
+/**
+ * Tests of the `cuda` tfjs backend (lib/backends/cuda/) on the CPU emulation of its kernels
+ * (native/cuda/ built with -DSS_CUDA_EMULATE): every ported kernel against tfjs's cpu backend,
+ * forward and gradient; the allocator and the buffers' lifetimes; the host fallback; a whole
+ * training step of a small network against the wasm backend; and the error a run gets when it
+ * asks for cuda on a machine without a GPU.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
+import { setupBackend } from "../lib/backends/setup.ts";
+import { selectScanKernel } from "../lib/backends/select.ts";
+import { CUDA_EMULATE_ENV, CUDA_KERNELS, cudaBackend } from "../lib/backends/cuda/register.ts";
+import {
+  fallbackCounts,
+  resetFallbackCounts,
+  setFallbackQuiet,
+} from "../lib/backends/cuda/fallback.ts";
+import { openCudaLibrary } from "../lib/backends/cuda/library.ts";
+import { BINARY_OPS, UNARY_OPS } from "../lib/backends/cuda/kernels/elementwise.ts";
+import { selectiveScan } from "../lib/ops/selective_scan.ts";
+import { modelConfig } from "../lib/model/config.ts";
+import { buildMedMamba } from "../lib/model/medmamba.ts";
+import type { ForwardContext } from "../lib/model/layers.ts";
+import { crossEntropy } from "../lib/train/loss.ts";
+import { Adam } from "../lib/train/optim.ts";
+import { rng } from "../lib/util/rng.ts";
+
+Deno.env.set(CUDA_EMULATE_ENV, "1");
+setFallbackQuiet(true);
+
+/** A tensor of `shape` with varied values, the same on every backend. */
+function data(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Float32Array.from({ length: n }, (_, i) => scale * Math.sin(i * 0.71 + seed)),
+    shape,
+  );
+}
+
+/** Runs `f` on `backend` and returns every output's shape and values. */
+async function on(
+  backend: string,
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<{ shape: number[]; dtype: string; values: number[] }[]> {
+  await setupBackend(backend);
+  return tf.tidy(() => {
+    const out = f();
+    return (Array.isArray(out) ? out : [out]).map((t) => ({
+      shape: t.shape,
+      dtype: t.dtype,
+      values: Array.from(t.dataSync() as ArrayLike<number>),
+    }));
+  });
+}
+
+/** `f` on cpu and on cuda: same shapes and dtypes, values within rtol. */
+async function assertSameAsCpu(label: string, f: () => tf.Tensor | tf.Tensor[], rtol = 1e-6) {
+  const want = await on("cpu", f);
+  const got = await on("cuda", f);
+  assertEquals(got.length, want.length, `${label}: outputs`);
+  got.forEach((g, i) => {
+    assertEquals(g.shape, want[i].shape, `${label}: shape of output ${i}`);
+    assertEquals(g.dtype, want[i].dtype, `${label}: dtype of output ${i}`);
+    assertAllClose(g.values, want[i].values, rtol, 1e-7, `${label} output ${i}`);
+  });
+}
+
+Deno.test("cuda (emulated): the backend registers on the emulation build and says so", async () => {
+  await setupBackend("cuda");
+  assertEquals(tf.getBackend(), "cuda");
+  assert(cudaBackend().device.emulated, "emulated device");
+  assertEquals(cudaBackend().device.name, "CPU emulation of the CUDA kernels");
+});
+
+Deno.test("cuda (emulated): every unary kernel equals the cpu backend, on the device", async () => {
+  resetFallbackCounts();
+  for (const name of Object.keys(UNARY_OPS)) {
+    // Values across softplus's thresholds (±13.9), negative ones for relu/sign/abs, and positive
+    // ones where log/sqrt need them.
+    const positive = ["Log", "Sqrt", "Rsqrt", "Log1p", "Reciprocal"].includes(name);
+    const f = () => {
+      const x = positive ? tf.add(tf.abs(data([3, 7], 1, 20)), 0.01) : data([3, 7], 1, 20);
+      return tf.engine().runKernel(name, { x }) as tf.Tensor;
+    };
+    await assertSameAsCpu(name, f);
+  }
+  assertEquals(fallbackCounts(), {}, "no unary kernel fell back to the host");
+});
+
+Deno.test("cuda (emulated): binary kernels with broadcasting and comparisons equal the cpu backend", async () => {
+  const shapes: [number[], number[]][] = [
+    [[2, 3, 4], [2, 3, 4]],
+    [[2, 3, 4], [4]],
+    [[2, 1, 4], [3, 1]],
+    [[5], []],
+    [[], [2, 2]],
+    [[1, 3, 1, 2, 1, 2], [2, 1, 3, 1, 2, 1]],
+  ];
+  resetFallbackCounts();
+  for (const name of Object.keys(BINARY_OPS)) {
+    for (const [sa, sb] of shapes) {
+      const f = () => {
+        // Pow on a positive base (a negative base with a fractional exponent is NaN).
+        const a = name === "Pow" ? tf.add(tf.abs(data(sa, 2, 3)), 0.5) : data(sa, 2, 3);
+        const b = data(sb, 3, 3);
+        // Equal values somewhere, so Equal/GreaterEqual see ties.
+        const bb = name.includes("Equal") ? tf.round(b) : b;
+        const aa = name.includes("Equal") ? tf.round(a) : a;
+        return tf.engine().runKernel(name, { a: aa, b: bb }) as tf.Tensor;
+      };
+      await assertSameAsCpu(`${name} [${sa}] [${sb}]`, f, name === "Pow" ? 1e-5 : 1e-6);
+    }
+  }
+  const counts = fallbackCounts();
+  for (const name of Object.keys(BINARY_OPS)) assertEquals(counts[name], undefined, name);
+});
+
+Deno.test("cuda (emulated): maximum/minimum propagate NaN as the cpu backend does", async () => {
+  for (const op of ["Maximum", "Minimum"]) {
+    const f = () =>
+      tf.engine().runKernel(op, {
+        a: tf.tensor1d([NaN, 1, 2]),
+        b: tf.tensor1d([0, NaN, 3]),
+      }) as tf.Tensor;
+    const want = (await on("cpu", f))[0].values;
+    const got = (await on("cuda", f))[0].values;
+    got.forEach((v, i) => assert(Object.is(v, want[i]), `${op}[${i}]: ${v} vs ${want[i]}`));
+  }
+});
+
+Deno.test("cuda (emulated): Cast, Reshape, Identity, Fill, ZerosLike, OnesLike", async () => {
+  const x = () => data([2, 3], 4, 5);
+  await assertSameAsCpu("cast float → int", () => tf.cast(x(), "int32"));
+  await assertSameAsCpu("cast float → bool", () => tf.cast(tf.round(x()), "bool"));
+  await assertSameAsCpu("cast int → float", () => tf.cast(tf.cast(x(), "int32"), "float32"));
+  await assertSameAsCpu("cast bool → float", () => tf.cast(tf.greater(x(), 0), "float32"));
+  await assertSameAsCpu("reshape", () => tf.reshape(x(), [3, -1]));
+  await assertSameAsCpu("fill", () => tf.fill([2, 5], 2.5));
+  await assertSameAsCpu("fill int", () => tf.fill([3], 7, "int32"));
+  await assertSameAsCpu("zerosLike/onesLike", () => [tf.zerosLike(x()), tf.onesLike(x())]);
+  // Reshape shares the buffer: no copy, one allocation.
+  await setupBackend("cuda");
+  tf.tidy(() => {
+    const a = x();
+    const b = tf.reshape(a, [6]);
+    assertEquals(cudaBackend().pointer(b), cudaBackend().pointer(a));
+  });
+});
+
+Deno.test("cuda (emulated): gradients through device and fallback kernels equal the cpu backend", async () => {
+  const f = () => {
+    const a = data([3, 4], 5), b = data([4], 6);
+    const g = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf.sum(tf.mul(tf.sigmoid(tf.add(p, q)), tf.softplus(tf.mul(p, 3))))
+    );
+    return g([a, b]);
+  };
+  await assertSameAsCpu("grads", f, 1e-5);
+});
+
+Deno.test("cuda (emulated): the selective scan runs on device buffers and equals the cpu backend (forward, 7 gradients)", async () => {
+  await setupBackend("cpu");
+  selectScanKernel("loop");
+  const [batch, dim, len, n, groups] = [2, 4, 37, 3, 2];
+  const f = () => {
+    const u = data([batch, dim, len], 7), delta = data([batch, dim, len], 8, 0.5);
+    const A = tf.neg(tf.exp(data([dim, n], 9))), B = data([batch, groups, n, len], 10);
+    const C = data([batch, groups, n, len], 11), D = data([dim], 12), bias = data([dim], 13);
+    const dy = data([batch, dim, len], 14);
+    const g = tf.grads((...x: tf.Tensor[]) =>
+      tf.sum(tf.mul(
+        selectiveScan(
+          x[0] as tf.Tensor3D,
+          x[1] as tf.Tensor3D,
+          x[2] as tf.Tensor2D,
+          x[3] as tf.Tensor4D,
+          x[4] as tf.Tensor4D,
+          x[5] as tf.Tensor1D,
+          x[6] as tf.Tensor1D,
+          { deltaSoftplus: true },
+        ),
+        dy,
+      ))
+    );
+    const y = selectiveScan(
+      u as tf.Tensor3D,
+      delta as tf.Tensor3D,
+      A as tf.Tensor2D,
+      B as tf.Tensor4D,
+      C as tf.Tensor4D,
+      D as tf.Tensor1D,
+      bias as tf.Tensor1D,
+      { deltaSoftplus: true },
+    );
+    return [y, ...g([u, delta, A, B, C, D, bias])];
+  };
+  resetFallbackCounts();
+  await assertSameAsCpu("selective scan", f, 1e-4);
+  const counts = fallbackCounts();
+  assertEquals(counts.StarmambaSelectiveScan, undefined, "forward on the device");
+  assertEquals(counts.StarmambaSelectiveScanGrad, undefined, "backward on the device");
+});
+
+Deno.test("cuda (emulated): buffers are freed with their tensors and reused from the cache", async () => {
+  await setupBackend("cuda");
+  const be = cudaBackend();
+  const step = () => tf.tidy(() => tf.sum(tf.mul(tf.exp(data([64, 33], 15)), 2)).dataSync());
+  step();
+  const before = be.memoryStats();
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) step();
+  const after = be.memoryStats();
+  assertEquals(tf.memory().numTensors, tensors, "no tensor leaked");
+  assertEquals(after.inUse, before.inUse, "every buffer went back");
+  assertEquals(after.deviceMallocs, before.deviceMallocs, "no new cudaMalloc once warm");
+  assert(after.peak >= 64 * 33 * 4, `peak ${after.peak} counts the live buffers`);
+});
+
+Deno.test("cuda (emulated): an unported kernel runs through the host, counted per call", async () => {
+  await setupBackend("cuda");
+  resetFallbackCounts();
+  const ported = new Set(CUDA_KERNELS.map((k) => k.kernelName));
+  assert(!ported.has("Max"), "Max is not ported (pick another kernel for this test if it is)");
+  await assertSameAsCpu("max", () => [tf.max(data([3, 5], 16), 1), tf.max(data([4], 17))]);
+  assertEquals(fallbackCounts().Max, 2);
+  // int32 arithmetic is not on the device: it falls back, with the same result.
+  resetFallbackCounts();
+  await assertSameAsCpu(
+    "int add",
+    () => tf.add(tf.tensor1d([1, 2], "int32"), tf.tensor1d([3, 4], "int32")),
+  );
+  assertEquals(fallbackCounts().Add, 1);
+});
+
+/** What one training step of a small network produced. */
+interface StepOutcome {
+  loss: number;
+  /** Gradient of every trainable weight. */
+  grads: Float32Array[];
+  /** BatchNorm running statistics after the step. */
+  running: Float32Array[];
+  /** Weights after the Adam update. */
+  weights: Float32Array[];
+}
+
+/** One training step (forward, backward, BatchNorm statistics, Adam) of a small network. */
+function trainStep(cfg: ReturnType<typeof modelConfig>): StepOutcome {
+  const m = buildMedMamba(cfg, 3);
+  const vars = m.params.trainable();
+  const opt = new Adam(vars, { weightDecay: 0.05 });
+  const x = data([2, cfg.image_size, cfg.image_size, 3], 18) as tf.Tensor4D;
+  const labels = Int32Array.from([0, 1]);
+  const out = tf.tidy(() => {
+    const ctx: ForwardContext = { training: true, rng: rng(1, "dp"), bnUpdates: [] };
+    const { value, grads } = tf.variableGrads(
+      () => crossEntropy(m.forward(x, ctx), labels, null),
+      vars,
+    );
+    const g = vars.map((v) => grads[v.name]);
+    opt.step(g, 1e-3);
+    return {
+      loss: value.dataSync()[0],
+      grads: g.map((t) => t.dataSync() as Float32Array),
+      running: ctx.bnUpdates.map((u) => u.value.dataSync() as Float32Array),
+    };
+  });
+  const weights = vars.map((v) => v.dataSync() as Float32Array);
+  x.dispose();
+  opt.dispose();
+  m.params.dispose();
+  return { ...out, weights };
+}
+
+/** Largest |value| of a list of arrays. */
+function maxAbs(arrays: Float32Array[]): number {
+  return Math.max(...arrays.map((a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+}
+
+Deno.test("cuda (emulated): a training step of a small network equals the wasm backend (every switch)", async () => {
+  const variants = [
+    { directions: 4 as const, conv_pre_bn: true, ssm_residual: false, head_norm: false },
+    { directions: 2 as const, conv_pre_bn: false, ssm_residual: true, head_norm: true },
+    { directions: 1 as const, conv_pre_bn: true, ssm_residual: true, head_norm: false },
+  ];
+  for (const v of variants) {
+    const cfg = modelConfig("cpu", {
+      dim: 8,
+      depths: [1, 1],
+      image_size: 32,
+      d_state: 2,
+      drop_path_rate: 0.2,
+      ...v,
+    });
+    await setupBackend("wasm");
+    selectScanKernel("auto", { quiet: true });
+    const want = trainStep(cfg);
+    await setupBackend("cuda");
+    const got = trainStep(cfg);
+    const label = JSON.stringify(v);
+    assertAllClose([got.loss], [want.loss], 1e-5, 1e-6, `loss ${label}`);
+    // Gradients to rtol 1e-4, with an absolute floor at 1e-5 of the largest one (the two
+    // backends sum in different orders, so values that cancel to ~0 differ in their last bits).
+    const floor = 1e-5 * maxAbs(want.grads);
+    got.grads.forEach((g, i) =>
+      assertAllClose(g, want.grads[i], 1e-4, floor, `d weight ${i} ${label}`)
+    );
+    got.running.forEach((r, i) =>
+      assertAllClose(r, want.running[i], 1e-5, 1e-6, `BN ${i} ${label}`)
+    );
+    // Adam's first step moves each weight by lr·g/(|g| + eps) ≈ ±lr, whose sign and size are
+    // ill-conditioned where g is within summation noise of 0: compare the weights whose gradient
+    // stands clear of that noise (at least 100× the floor above).
+    got.weights.forEach((w, i) => {
+      const keep = (_: number, j: number) => Math.abs(want.grads[i][j]) > 100 * floor;
+      assertAllClose(
+        w.filter(keep),
+        want.weights[i].filter(keep),
+        1e-5,
+        1e-6,
+        `weight ${i} ${label}`,
+      );
+    });
+  }
+});
+
+const gpu = openCudaLibrary({ build: false });
+if (gpu.ok) gpu.lib.close();
+
+Deno.test({
+  name: `backend: cuda without a GPU: exit 2 naming what is missing, no fall-back to the CPU${
+    gpu.ok && !gpu.emulated ? " (ignored: a GPU is visible)" : ""
+  }`,
+  ignore: gpu.ok && !gpu.emulated,
+  fn: async () => {
+    const env = { ...Deno.env.toObject() };
+    delete env[CUDA_EMULATE_ENV];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "experiments/experiment.ts",
+        "configs/quickstart.yaml",
+        "--set",
+        "backend=cuda",
+        "--quiet",
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, err);
+    assert(/backend "cuda" needs an NVIDIA GPU/.test(err), err);
+    assert(!/at .*\.ts:\d+/.test(err), `no stack trace: ${err}`);
+  },
+});
