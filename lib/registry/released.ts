@@ -64,6 +64,13 @@ export const RELEASED: readonly ReleasedModel[] = [
     rebuilt: REBUILT_2026_12_03,
   },
   {
+    name: "aries-cpu-ctx-release",
+    run: "results/release-cpu-context-ema-shape/v1",
+    recipe: "cpu-ctx",
+    title: "the same recipe trained on every labelled ARIES cutout (no validation), seed 1",
+    rebuilt: "",
+  },
+  {
     name: "aries-medmamba-t-s1",
     run: "results/improved-tiny/v1",
     recipe: "medmamba-t",
