@@ -54,14 +54,19 @@ async function on(
 }
 
 /** `f` on cpu and on cuda: same shapes and dtypes, values within rtol. */
-async function assertSameAsCpu(label: string, f: () => tf.Tensor | tf.Tensor[], rtol = 1e-6) {
+async function assertSameAsCpu(
+  label: string,
+  f: () => tf.Tensor | tf.Tensor[],
+  rtol = 1e-6,
+  atol = 1e-7,
+) {
   const want = await on("cpu", f);
   const got = await on("cuda", f);
   assertEquals(got.length, want.length, `${label}: outputs`);
   got.forEach((g, i) => {
     assertEquals(g.shape, want[i].shape, `${label}: shape of output ${i}`);
     assertEquals(g.dtype, want[i].dtype, `${label}: dtype of output ${i}`);
-    assertAllClose(g.values, want[i].values, rtol, 1e-7, `${label} output ${i}`);
+    assertAllClose(g.values, want[i].values, rtol, atol, `${label} output ${i}`);
   });
 }
 
@@ -220,9 +225,9 @@ Deno.test("cuda (emulated): an unported kernel runs through the host, counted pe
   await setupBackend("cuda");
   resetFallbackCounts();
   const ported = new Set(CUDA_KERNELS.map((k) => k.kernelName));
-  assert(!ported.has("Max"), "Max is not ported (pick another kernel for this test if it is)");
-  await assertSameAsCpu("max", () => [tf.max(data([3, 5], 16), 1), tf.max(data([4], 17))]);
-  assertEquals(fallbackCounts().Max, 2);
+  assert(!ported.has("ArgMax"), "ArgMax is not ported (pick another kernel for this test)");
+  await assertSameAsCpu("argMax", () => [tf.argMax(data([3, 5], 16), 1), tf.argMax(data([4], 17))]);
+  assertEquals(fallbackCounts().ArgMax, 2);
   // int32 arithmetic is not on the device: it falls back, with the same result.
   resetFallbackCounts();
   await assertSameAsCpu(
@@ -230,6 +235,113 @@ Deno.test("cuda (emulated): an unported kernel runs through the host, counted pe
     () => tf.add(tf.tensor1d([1, 2], "int32"), tf.tensor1d([3, 4], "int32")),
   );
   assertEquals(fallbackCounts().Add, 1);
+});
+
+Deno.test("cuda (emulated): Step, LeakyRelu and ClipByValue equal the cpu backend", async () => {
+  resetFallbackCounts();
+  const x = () => tf.concat([data([9], 18, 3), tf.tensor1d([0, -0, 6, -6])]);
+  await assertSameAsCpu("step", () => tf.step(x(), 0.25));
+  await assertSameAsCpu("leakyRelu", () => tf.leakyRelu(x(), 0.1));
+  await assertSameAsCpu("clip", () => tf.clipByValue(x(), -1.5, 2));
+  // the gradient of relu is Step
+  await assertSameAsCpu("relu grad", () => tf.grad((t: tf.Tensor) => tf.sum(tf.relu(t)))(x()));
+  const c = fallbackCounts();
+  for (const k of ["Step", "LeakyRelu", "ClipByValue"]) assertEquals(c[k], undefined, k);
+});
+
+Deno.test("cuda (emulated): data movement kernels equal the cpu backend (any dtype)", async () => {
+  resetFallbackCounts();
+  const ints = () => tf.cast(tf.mul(data([2, 3, 4], 19), 10), "int32");
+  const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
+    ["transpose 3-D", () => tf.transpose(data([2, 3, 4], 20), [2, 0, 1])],
+    ["transpose 6-D", () => tf.transpose(data([2, 1, 3, 2, 2, 3], 21), [5, 3, 1, 0, 4, 2])],
+    ["transpose int32", () => tf.transpose(ints(), [1, 2, 0])],
+    ["transpose bool", () => tf.transpose(tf.greater(data([3, 4], 22), 0))],
+    ["slice", () => tf.slice(data([4, 5, 6], 23), [1, 2, 0], [2, -1, 3])],
+    ["split", () => tf.split(data([2, 9, 3], 24), [2, 3, 4], 1)],
+    ["split last axis", () => tf.split(data([2, 3, 8], 25), 4, -1)],
+    ["concat axis 0", () => tf.concat([data([2, 3], 26), data([1, 3], 27), data([3, 3], 28)], 0)],
+    ["concat last axis", () => tf.concat([data([2, 3, 2], 29), data([2, 3, 5], 30)], 2)],
+    ["concat int32", () => tf.concat([ints(), ints()], 1)],
+    ["stack", () => tf.stack([data([3, 2], 31), data([3, 2], 32), data([3, 2], 33)], 1)],
+    ["unstack", () => tf.unstack(data([3, 4, 2], 34), 1)],
+    ["reverse", () => tf.reverse(data([3, 4, 5], 35), [0, 2])],
+    ["pad", () => tf.pad(data([2, 3, 3], 36), [[0, 1], [2, 0], [1, 1]], 0.5)],
+    ["pad int32", () => tf.pad(ints(), [[1, 0], [0, 0], [0, 2]], 3)],
+  ];
+  for (const [label, f] of cases) await assertSameAsCpu(label, f, 0);
+  assertEquals(fallbackCounts(), {}, "every case on the device");
+});
+
+Deno.test("cuda (emulated): Sum, Mean, Max, Min over any axes equal the cpu backend (every path)", async () => {
+  resetFallbackCounts();
+  const cases: [string, () => tf.Tensor][] = [
+    ["sum all", () => tf.sum(data([3, 4, 5], 37))],
+    ["sum inner axis (rows ≤ 64)", () => tf.sum(data([6, 40], 38), 1)],
+    ["sum inner axis (block per row)", () => tf.sum(data([5, 700], 39), -1)],
+    ["sum leading axes (columns)", () => tf.sum(data([4, 3, 7], 40), [0, 1])],
+    ["sum leading axis, long (two passes)", () => tf.sum(data([5000, 3], 41), 0)],
+    ["sum middle axis, keepDims", () => tf.sum(data([3, 4, 5], 42), 1, true)],
+    ["sum non-adjacent axes (transposed)", () => tf.sum(data([3, 4, 5, 2], 43), [0, 2])],
+    ["mean leading axes", () => tf.mean(data([6, 5, 4], 44), [0, 1])],
+    ["mean long (two passes)", () => tf.mean(data([3000, 2], 45), 0)],
+    ["max inner", () => tf.max(data([4, 300], 46), 1)],
+    ["max leading, keepDims", () => tf.max(data([5, 3, 2], 47), 0, true)],
+    ["min non-adjacent", () => tf.min(data([3, 2, 4], 48), [0, 2])],
+    ["min long (two passes)", () => tf.min(data([4000, 3], 49), 0)],
+  ];
+  // Sums in another order than the cpu loop: absolute error ~ n·ulp of the terms (here ≤ 1),
+  // which matters where the terms cancel.
+  for (const [label, f] of cases) await assertSameAsCpu(label, f, 2e-6, 1e-5);
+  assertEquals(fallbackCounts(), {}, "every case on the device");
+  // NaN wins in max/min, as on the cpu backend.
+  const nan = () => tf.max(tf.tensor2d([[1, NaN, 3], [4, 5, 6]]), 1);
+  const got = (await on("cuda", nan))[0].values, want = (await on("cpu", nan))[0].values;
+  got.forEach((v, i) => assert(Object.is(v, want[i]), `max with NaN [${i}]: ${v} vs ${want[i]}`));
+});
+
+Deno.test("cuda (emulated): BatchMatMul (transposes, broadcast batch) equals the cpu backend; the tiled and reference gemms agree bitwise", async () => {
+  const cases: [string, () => tf.Tensor][] = [
+    ["2-D", () => tf.matMul(data([5, 7], 50), data([7, 3], 51))],
+    [
+      "batched, both transposed",
+      () => tf.matMul(data([2, 7, 5], 52), data([2, 3, 7], 53), true, true),
+    ],
+    ["broadcast b", () => tf.matMul(data([3, 17, 18], 54), data([1, 18, 33], 55))],
+    [
+      "broadcast a, transpose b",
+      () => tf.matMul(data([1, 4, 9], 56), data([2, 6, 9], 57), false, true),
+    ],
+  ];
+  await setupBackend("cuda");
+  const s = cudaBackend().lib.symbols;
+  resetFallbackCounts();
+  for (const [label, f] of cases) {
+    await assertSameAsCpu(label, f, 1e-5, 1e-6);
+    s.smc_gemm_select(2);
+    const tiled = await on("cuda", f);
+    s.smc_gemm_select(1);
+    const reference = await on("cuda", f);
+    s.smc_gemm_select(0);
+    assertEquals(tiled[0].values, reference[0].values, `${label}: tiled = reference`);
+  }
+  assertEquals(fallbackCounts(), {}, "every case on the device");
+});
+
+Deno.test("cuda (emulated): the fused Adam step equals the cpu backend's", async () => {
+  const f = () => {
+    const w = tf.variable(data([7, 5], 58)), w2 = tf.variable(data([3], 59));
+    const opt = new Adam([w, w2], { weightDecay: 0.05 });
+    for (let t = 0; t < 3; t++) opt.step([data([7, 5], 60 + t), data([3], 70 + t)], 1e-3);
+    const out = [w, w2, ...opt.m, ...opt.v].map((t) => tf.clone(t));
+    opt.dispose();
+    w.dispose();
+    w2.dispose();
+    return out;
+  };
+  resetFallbackCounts();
+  await assertSameAsCpu("adam", f, 1e-6);
+  assertEquals(fallbackCounts().StarmambaAdamStep, undefined, "on the device");
 });
 
 /** What one training step of a small network produced. */

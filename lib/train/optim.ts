@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { withArrays } from "../backends/io.ts";
 import { activeNativeAdam, type AdamScalars } from "../backends/wasm/hooks.ts";
+import { cudaAdamStep } from "../backends/cuda/kernels/adam.ts";
 
 export type { AdamScalars };
 
@@ -75,6 +76,15 @@ for (const backendName of ["cpu", "wasm"]) {
   if (!tf.getKernel(ADAM_STEP, backendName)) {
     tf.registerKernel({ kernelName: ADAM_STEP, backendName, kernelFunc: adamKernel as never });
   }
+}
+// On cuda the step runs on the device (the host kernel takes what it does not handle).
+if (!tf.getKernel(ADAM_STEP, "cuda")) {
+  tf.registerKernel({
+    kernelName: ADAM_STEP,
+    backendName: "cuda",
+    kernelFunc: ((args: Parameters<typeof adamKernel>[0]) =>
+      cudaAdamStep(args as never) ?? adamKernel(args)) as never,
+  });
 }
 
 /** Hyper-parameters of {@link Adam}. */

@@ -8,3 +8,7 @@
 #include "selective_scan.cu"
 #include "backend/runtime.cuh"
 #include "backend/elementwise.cuh"
+#include "backend/copy.cuh"
+#include "backend/reduce.cuh"
+#include "backend/gemm.cuh"
+#include "backend/adam.cuh"

@@ -43,12 +43,51 @@ export const CUDA_SYMBOLS = {
   smc_fill_i32: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   smc_device_json: { parameters: [], result: "pointer" },
   // Elementwise kernels (native/cuda/backend/elementwise.cuh)
-  smc_unary: { parameters: ["i32", "pointer", "pointer", "usize"], result: "i32" },
+  smc_unary: {
+    parameters: ["i32", "pointer", "pointer", "usize", "f32", "f32"],
+    result: "i32",
+  },
   smc_binary: {
     parameters: ["i32", "buffer", "pointer", "pointer", "pointer", "usize"],
     result: "i32",
   },
   smc_cast: { parameters: ["i32", "i32", "pointer", "pointer", "usize"], result: "i32" },
+  // Data movement, reductions, matrix products, optimiser (native/cuda/backend/*.cuh)
+  smc_strided_copy: { parameters: ["buffer", "pointer", "pointer", "i32"], result: "i32" },
+  smc_reduce: { parameters: ["i32", "pointer", "pointer", "i64", "i64", "i64"], result: "i32" },
+  smc_gemm_select: { parameters: ["i32"], result: "i32" },
+  /** (batch, m, n, k, A, strideA, transA, B, strideB, transB, C) */
+  smc_gemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "pointer",
+      "i64",
+      "i32",
+      "pointer",
+      "i64",
+      "i32",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  /** (scalars[9], w, g, m, v, w', m', v', n) */
+  smc_adam: {
+    parameters: [
+      "buffer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "usize",
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library. */

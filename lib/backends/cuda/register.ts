@@ -16,6 +16,9 @@ import { castKernels } from "./kernels/cast.ts";
 import { reshapeKernels } from "./kernels/reshape.ts";
 import { fillKernels } from "./kernels/fill.ts";
 import { selectiveScanKernels } from "./kernels/selective_scan.ts";
+import { copyKernels } from "./kernels/copy.ts";
+import { reduceKernels } from "./kernels/reduce.ts";
+import { matMulKernels } from "./kernels/matmul.ts";
 
 /** The kernels that run on the device. */
 export const CUDA_KERNELS: CudaKernel[] = [
@@ -24,6 +27,9 @@ export const CUDA_KERNELS: CudaKernel[] = [
   ...reshapeKernels,
   ...fillKernels,
   ...selectiveScanKernels,
+  ...copyKernels,
+  ...reduceKernels,
+  ...matMulKernels,
 ];
 
 /** Set STARMAMBA_CUDA_EMULATE=1 to run the backend on the CPU emulation build (tests only). */

@@ -13,7 +13,9 @@ namespace smc {
 // Unary ops; the numbers are the C ABI (lib/backends/cuda/kernels/elementwise.ts).
 enum UnaryOp : int {
   kNeg = 0, kExp, kLog, kSqrt, kRsqrt, kSquare, kAbs, kRelu, kSigmoid, kTanh, kSoftplus,
-  kLog1p, kReciprocal, kSign, kRelu6, kExpm1, kFloor, kCeil, kUnaryCount
+  kLog1p, kReciprocal, kSign, kRelu6, kExpm1, kFloor, kCeil,
+  // with parameters p0, p1:
+  kStep, kLeakyRelu, kClip, kUnaryCount
 };
 
 // Binary ops (float32 → float32, then comparisons float32 → bool).
@@ -41,7 +43,7 @@ __device__ __forceinline__ float softplus_tfjs(float x) {
   return logf(expf(x) + 1.f);
 }
 
-__device__ __forceinline__ float unary_map(int op, float x) {
+__device__ __forceinline__ float unary_map(int op, float x, float p0, float p1) {
   switch (op) {
     case kNeg: return -x;
     case kExp: return expf(x);
@@ -61,6 +63,10 @@ __device__ __forceinline__ float unary_map(int op, float x) {
     case kExpm1: return expm1f(x);
     case kFloor: return floorf(x);
     case kCeil: return ceilf(x);
+    // tfjs: step(x) = x > 0 ? 1 : alpha, NaN stays NaN (the gradient of relu)
+    case kStep: return isnan(x) ? x : (x > 0.f ? 1.f : p0);
+    case kLeakyRelu: return x < 0.f ? p0 * x : x;
+    case kClip: return x < p0 ? p0 : (x > p1 ? p1 : x);
     default: return NAN;
   }
 }
@@ -90,10 +96,10 @@ __device__ __forceinline__ bool compare_map(int op, float a, float b) {
   }
 }
 
-__global__ void unary_kernel(int op, const float* x, float* y, size_t n) {
+__global__ void unary_kernel(int op, const float* x, float* y, size_t n, float p0, float p1) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
        i += (size_t)gridDim.x * blockDim.x) {
-    y[i] = unary_map(op, x[i]);
+    y[i] = unary_map(op, x[i], p0, p1);
   }
 }
 
@@ -175,14 +181,15 @@ inline Broadcast read_broadcast(const int32_t* packed) {
 
 extern "C" {
 
-/** y = op(x) elementwise over n float32 values (UnaryOp numbers). */
-int smc_unary(int op, const float* x, float* y, size_t n) {
+/** y = op(x) elementwise over n float32 values (UnaryOp numbers); p0, p1 are the parameters of
+ *  Step (alpha), LeakyRelu (alpha) and Clip (min, max). */
+int smc_unary(int op, const float* x, float* y, size_t n, float p0, float p1) {
   if (op < 0 || op >= smc::kUnaryCount) {
     smc::set_error("unknown unary op %d", op);
     return smc::kErrInvalid;
   }
   return smc::launched(sm::launch_flat(smc::unary_kernel, smc::flat_grid(n),
-                                       dim3(smc::kFlatThreads), op, x, y, n),
+                                       dim3(smc::kFlatThreads), op, x, y, n, p0, p1),
                        "unary kernel");
 }
 

@@ -48,15 +48,31 @@ export const BINARY_OPS: Record<string, number> = {
 const FIRST_COMPARISON = 8;
 const MAX_RANK = 6;
 
-function unary(op: number) {
-  return ({ inputs, backend }: CudaKernelArgs): tf.TensorInfo | null => {
+/** Unary maps with parameters: kernel name → op number and how its attrs give (p0, p1). */
+export const PARAM_UNARY_OPS: Record<string, { op: number; params(a: tf.NamedAttrMap): number[] }> =
+  {
+    Step: { op: 18, params: (a) => [Number(a.alpha ?? 0)] },
+    LeakyRelu: { op: 19, params: (a) => [Number(a.alpha)] },
+    ClipByValue: { op: 20, params: (a) => [Number(a.clipValueMin), Number(a.clipValueMax)] },
+  };
+
+function unary(op: number, params: (a: tf.NamedAttrMap) => number[] = () => []) {
+  return ({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null => {
     const x = inputs.x as tf.TensorInfo;
     if (x.dtype !== "float32") return null;
     const out = backend.makeTensorInfo(x.shape, "float32");
     const n = tf.util.sizeFromShape(x.shape);
+    const [p0 = 0, p1 = 0] = params(attrs ?? {});
     if (n > 0) {
       backend.check(
-        backend.lib.symbols.smc_unary(op, backend.pointer(x), backend.pointer(out), BigInt(n)),
+        backend.lib.symbols.smc_unary(
+          op,
+          backend.pointer(x),
+          backend.pointer(out),
+          BigInt(n),
+          p0,
+          p1,
+        ),
         "unary kernel",
       );
     }
@@ -111,6 +127,10 @@ function binary(op: number) {
 /** The elementwise kernels. */
 export const elementwiseKernels: CudaKernel[] = [
   ...Object.entries(UNARY_OPS).map(([kernelName, op]) => ({ kernelName, kernelFunc: unary(op) })),
+  ...Object.entries(PARAM_UNARY_OPS).map(([kernelName, u]) => ({
+    kernelName,
+    kernelFunc: unary(u.op, u.params),
+  })),
   ...Object.entries(BINARY_OPS).map(([kernelName, op]) => ({
     kernelName,
     kernelFunc: binary(op),
