@@ -18,6 +18,9 @@ import {
 import { openCudaLibrary } from "../lib/backends/cuda/library.ts";
 import { BINARY_OPS, UNARY_OPS } from "../lib/backends/cuda/kernels/elementwise.ts";
 import { selectiveScan } from "../lib/ops/selective_scan.ts";
+import { fusedNorm } from "../lib/ops/norm.ts";
+import { im2colT } from "../lib/ops/grads.ts";
+import { spaceToDepth } from "../lib/ops/space_to_depth.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import type { ForwardContext } from "../lib/model/layers.ts";
@@ -342,6 +345,105 @@ Deno.test("cuda (emulated): the fused Adam step equals the cpu backend's", async
   resetFallbackCounts();
   await assertSameAsCpu("adam", f, 1e-6);
   assertEquals(fallbackCounts().StarmambaAdamStep, undefined, "on the device");
+});
+
+Deno.test("cuda (emulated): the fused LayerNorm/BatchNorm, forward and backward, equal the cpu backend", async () => {
+  resetFallbackCounts();
+  for (const mode of ["row", "col"] as const) {
+    for (const shape of [[2, 5, 3, 6], [700, 4]]) {
+      const f = () => {
+        const x = tf.add(data(shape, 80, 2), 0.3), C = shape[shape.length - 1];
+        const gamma = data([C], 81), beta = data([C], 82), dy = data(shape, 83);
+        const out = fusedNorm(x, gamma, beta, mode, 1e-5);
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(tf.mul(fusedNorm(a, b, c, mode, 1e-5).y, dy))
+        )([x, gamma, beta]);
+        return [out.y, out.mean, out.variance, ...g];
+      };
+      await assertSameAsCpu(`norm ${mode} [${shape}]`, f, 1e-5, 1e-5);
+    }
+  }
+  const c = fallbackCounts();
+  assertEquals([c.StarmambaNorm, c.StarmambaNormGrad], [undefined, undefined], "on the device");
+});
+
+Deno.test("cuda (emulated): Conv2D (3×3 SAME, 1×1), depthwise, their gradients, im2colᵀ, the 2×2 gather and one-hot equal the cpu backend", async () => {
+  resetFallbackCounts();
+  const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
+    [
+      "conv 3×3",
+      () =>
+        tf.conv2d(
+          data([2, 5, 4, 3], 84) as tf.Tensor4D,
+          data([3, 3, 3, 4], 85) as tf.Tensor4D,
+          1,
+          "same",
+        ),
+    ],
+    [
+      "conv 1×1",
+      () =>
+        tf.conv2d(
+          data([2, 3, 3, 5], 86) as tf.Tensor4D,
+          data([1, 1, 5, 2], 87) as tf.Tensor4D,
+          1,
+          "valid",
+        ),
+    ],
+    [
+      "conv 3×3 grads",
+      () =>
+        tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+              data([2, 4, 5, 3], 88),
+            ),
+          )
+        )([data([2, 4, 5, 2], 89), data([3, 3, 2, 3], 90)]),
+    ],
+    [
+      "depthwise",
+      () =>
+        tf.depthwiseConv2d(
+          data([2, 5, 6, 3], 91) as tf.Tensor4D,
+          data([3, 3, 3, 1], 92) as tf.Tensor4D,
+          1,
+          "same",
+        ),
+    ],
+    [
+      "depthwise grads",
+      () =>
+        tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+              data([1, 4, 4, 2], 93),
+            ),
+          )
+        )([data([1, 4, 4, 2], 94), data([3, 3, 2, 1], 95)]),
+    ],
+    ["im2colᵀ", () => im2colT(data([2, 4, 3, 2], 96) as tf.Tensor4D, 3)],
+    ["2×2 gather and its gradient", () => {
+      const x = data([2, 4, 6, 3], 97) as tf.Tensor4D;
+      return [
+        spaceToDepth(x),
+        tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(spaceToDepth(t as tf.Tensor4D), data([2, 2, 3, 12], 98)))
+        )(x),
+      ];
+    }],
+    [
+      "one-hot",
+      () => [
+        tf.oneHot(tf.tensor1d([0, 2, 1, 2], "int32"), 3),
+        tf.oneHot(tf.tensor1d([1, 0], "int32"), 2, 1, 0, "float32"),
+      ],
+    ],
+  ];
+  for (const [label, f] of cases) await assertSameAsCpu(label, f, 1e-5, 1e-6);
+  assertEquals(fallbackCounts(), {}, "every case on the device");
 });
 
 /** What one training step of a small network produced. */

@@ -12,3 +12,5 @@
 #include "backend/reduce.cuh"
 #include "backend/gemm.cuh"
 #include "backend/adam.cuh"
+#include "backend/norm.cuh"
+#include "backend/conv.cuh"

@@ -52,6 +52,49 @@ export const CUDA_SYMBOLS = {
     result: "i32",
   },
   smc_cast: { parameters: ["i32", "i32", "pointer", "pointer", "usize"], result: "i32" },
+  smc_one_hot: {
+    parameters: ["pointer", "usize", "i32", "f32", "f32", "pointer"],
+    result: "i32",
+  },
+  /** (mode, R, C, eps, x, gamma, beta, y, mean, variance, rstd) */
+  smc_norm_fwd: {
+    parameters: [
+      "i32",
+      "i64",
+      "i32",
+      "f32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  /** (mode, R, C, dy, x, gamma, mean, rstd, dx, dgamma, dbeta) */
+  smc_norm_bwd: {
+    parameters: [
+      "i32",
+      "i64",
+      "i32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  /** (B, H, W, C, k, x, filter, y) */
+  smc_depthwise: {
+    parameters: ["i32", "i32", "i32", "i32", "i32", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
   // Data movement, reductions, matrix products, optimiser (native/cuda/backend/*.cuh)
   smc_strided_copy: { parameters: ["buffer", "pointer", "pointer", "i32"], result: "i32" },
   smc_reduce: { parameters: ["i32", "pointer", "pointer", "i64", "i64", "i64"], result: "i32" },

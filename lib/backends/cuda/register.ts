@@ -19,6 +19,9 @@ import { selectiveScanKernels } from "./kernels/selective_scan.ts";
 import { copyKernels } from "./kernels/copy.ts";
 import { reduceKernels } from "./kernels/reduce.ts";
 import { matMulKernels } from "./kernels/matmul.ts";
+import { normKernels } from "./kernels/norm.ts";
+import { convKernels } from "./kernels/conv.ts";
+import { spaceToDepthKernels } from "./kernels/space_to_depth.ts";
 
 /** The kernels that run on the device. */
 export const CUDA_KERNELS: CudaKernel[] = [
@@ -30,6 +33,9 @@ export const CUDA_KERNELS: CudaKernel[] = [
   ...copyKernels,
   ...reduceKernels,
   ...matMulKernels,
+  ...normKernels,
+  ...convKernels,
+  ...spaceToDepthKernels,
 ];
 
 /** Set STARMAMBA_CUDA_EMULATE=1 to run the backend on the CPU emulation build (tests only). */

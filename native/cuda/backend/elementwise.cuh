@@ -155,6 +155,15 @@ __global__ void cast_kernel(int from, int to, const void* x, void* y, size_t n) 
   }
 }
 
+__global__ void one_hot_kernel(const int32_t* idx, size_t n, int depth, float on, float off,
+                               float* y) {
+  const size_t total = n * (size_t)depth;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+       i += (size_t)gridDim.x * blockDim.x) {
+    y[i] = idx[i / depth] == (int32_t)(i % depth) ? on : off;
+  }
+}
+
 inline int check_broadcast(const Broadcast& bc) {
   if (bc.rank < 0 || bc.rank > kMaxRank) {
     set_error("broadcast rank %d outside 0..%d", bc.rank, kMaxRank);
@@ -221,6 +230,15 @@ int smc_cast(int from, int to, const void* x, void* y, size_t n) {
   return smc::launched(sm::launch_flat(smc::cast_kernel, smc::flat_grid(n),
                                        dim3(smc::kFlatThreads), from, to, x, y, n),
                        "cast kernel");
+}
+
+/** y (n, depth) float32 = 1-hot of int32 indices: `on` at column idx[i], `off` elsewhere. */
+int smc_one_hot(const int32_t* idx, size_t n, int depth, float on, float off, float* y) {
+  const size_t total = n * (size_t)depth;
+  if (total == 0) return smc::kOk;
+  return smc::launched(sm::launch_flat(smc::one_hot_kernel, smc::flat_grid(total),
+                                       dim3(smc::kFlatThreads), idx, n, depth, on, off, y),
+                       "one-hot");
 }
 
 }  // extern "C"

@@ -124,6 +124,40 @@ function binary(op: number) {
   };
 }
 
+function oneHot({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null {
+  const idx = inputs.indices as tf.TensorInfo;
+  const { depth, onValue, offValue, dtype } = attrs as {
+    depth: number;
+    onValue: number;
+    offValue: number;
+    dtype?: tf.DataType;
+  };
+  const out = dtype ?? "int32";
+  if (idx.dtype !== "int32" || (out !== "float32" && out !== "int32")) return null;
+  const n = tf.util.sizeFromShape(idx.shape);
+  const y = backend.makeTensorInfo([...idx.shape, depth], "float32");
+  backend.check(
+    backend.lib.symbols.smc_one_hot(
+      backend.pointer(idx),
+      BigInt(n),
+      depth,
+      onValue,
+      offValue,
+      backend.pointer(y),
+    ),
+    "one-hot",
+  );
+  if (out === "float32") return y;
+  // tf.oneHot's default dtype is int32: the same values, cast.
+  const yi = backend.makeTensorInfo(y.shape, "int32");
+  backend.check(
+    backend.lib.symbols.smc_cast(0, 1, backend.pointer(y), backend.pointer(yi), BigInt(n * depth)),
+    "cast",
+  );
+  backend.disposeData(y.dataId);
+  return yi;
+}
+
 /** The elementwise kernels. */
 export const elementwiseKernels: CudaKernel[] = [
   ...Object.entries(UNARY_OPS).map(([kernelName, op]) => ({ kernelName, kernelFunc: unary(op) })),
@@ -135,4 +169,5 @@ export const elementwiseKernels: CudaKernel[] = [
     kernelName,
     kernelFunc: binary(op),
   })),
+  { kernelName: "OneHot", kernelFunc: oneHot },
 ];
