@@ -6,7 +6,7 @@
  * depthwise convolution has its own kernel (native/cuda/backend/conv.cuh).
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 import { FLIP_FILTER, IM2COL_T } from "../../../ops/grads.ts";
 import type { CudaBackend } from "../backend.ts";
 import { contiguousStrides, stridedCopy } from "./copy.ts";
