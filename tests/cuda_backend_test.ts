@@ -21,9 +21,10 @@ import { selectiveScan } from "../lib/ops/selective_scan.ts";
 import { fusedNorm } from "../lib/ops/norm.ts";
 import { im2colT } from "../lib/ops/grads.ts";
 import { spaceToDepth } from "../lib/ops/space_to_depth.ts";
+import { crossMerge, crossScan } from "../lib/ops/cross_scan.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
-import type { ForwardContext } from "../lib/model/layers.ts";
+import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
 import { Adam } from "../lib/train/optim.ts";
 import { rng } from "../lib/util/rng.ts";
@@ -446,6 +447,25 @@ Deno.test("cuda (emulated): Conv2D (3×3 SAME, 1×1), depthwise, their gradients
   assertEquals(fallbackCounts(), {}, "every case on the device");
 });
 
+Deno.test("cuda (emulated): cross-scan and cross-merge (K = 4, 2, 1; odd grids) equal the cpu backend", async () => {
+  resetFallbackCounts();
+  for (const K of [4, 2, 1]) {
+    for (const [h, w] of [[3, 5], [4, 4]]) {
+      await assertSameAsCpu(
+        `cross-scan K=${K} ${h}×${w}`,
+        () => crossScan(data([2, h, w, 3], 99) as tf.Tensor4D, K),
+        0,
+      );
+      await assertSameAsCpu(
+        `cross-merge K=${K} ${h}×${w}`,
+        () => crossMerge(data([2, K, 3, h * w], 100) as tf.Tensor4D, h, w, K),
+        0,
+      );
+    }
+  }
+  assertEquals(fallbackCounts(), {}, "on the device");
+});
+
 /** What one training step of a small network produced. */
 interface StepOutcome {
   loss: number;
@@ -455,6 +475,8 @@ interface StepOutcome {
   running: Float32Array[];
   /** Weights after the Adam update. */
   weights: Float32Array[];
+  /** Logits of an evaluation forward (running statistics) before the update. */
+  evalLogits: Float32Array;
 }
 
 /** One training step (forward, backward, BatchNorm statistics, Adam) of a small network. */
@@ -464,6 +486,8 @@ function trainStep(cfg: ReturnType<typeof modelConfig>): StepOutcome {
   const opt = new Adam(vars, { weightDecay: 0.05 });
   const x = data([2, cfg.image_size, cfg.image_size, 3], 18) as tf.Tensor4D;
   const labels = Int32Array.from([0, 1]);
+  // (After the update the weights differ where Adam's first step is ill-conditioned; see below.)
+  const evalLogits = tf.tidy(() => m.forward(x, evalContext()).dataSync() as Float32Array);
   const out = tf.tidy(() => {
     const ctx: ForwardContext = { training: true, rng: rng(1, "dp"), bnUpdates: [] };
     const { value, grads } = tf.variableGrads(
@@ -482,7 +506,7 @@ function trainStep(cfg: ReturnType<typeof modelConfig>): StepOutcome {
   x.dispose();
   opt.dispose();
   m.params.dispose();
-  return { ...out, weights };
+  return { ...out, weights, evalLogits };
 }
 
 /** Largest |value| of a list of arrays. */
@@ -495,6 +519,8 @@ Deno.test("cuda (emulated): a training step of a small network equals the wasm b
     { directions: 4 as const, conv_pre_bn: true, ssm_residual: false, head_norm: false },
     { directions: 2 as const, conv_pre_bn: false, ssm_residual: true, head_norm: true },
     { directions: 1 as const, conv_pre_bn: true, ssm_residual: true, head_norm: false },
+    { directions: 4 as const, conv_branch: false },
+    { directions: 4 as const, ssm_branch: false },
   ];
   for (const v of variants) {
     const cfg = modelConfig("cpu", {
@@ -509,7 +535,9 @@ Deno.test("cuda (emulated): a training step of a small network equals the wasm b
     selectScanKernel("auto", { quiet: true });
     const want = trainStep(cfg);
     await setupBackend("cuda");
+    resetFallbackCounts();
     const got = trainStep(cfg);
+    assertEquals(fallbackCounts(), {}, "every kernel of the step on the device");
     const label = JSON.stringify(v);
     assertAllClose([got.loss], [want.loss], 1e-5, 1e-6, `loss ${label}`);
     // Gradients to rtol 1e-4, with an absolute floor at 1e-5 of the largest one (the two
@@ -518,6 +546,7 @@ Deno.test("cuda (emulated): a training step of a small network equals the wasm b
     got.grads.forEach((g, i) =>
       assertAllClose(g, want.grads[i], 1e-4, floor, `d weight ${i} ${label}`)
     );
+    assertAllClose(got.evalLogits, want.evalLogits, 1e-4, 1e-5, `eval logits ${label}`);
     got.running.forEach((r, i) =>
       assertAllClose(r, want.running[i], 1e-5, 1e-6, `BN ${i} ${label}`)
     );

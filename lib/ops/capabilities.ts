@@ -14,12 +14,16 @@ export interface Capabilities {
   convFilterGrad(): boolean;
   /** The fused SS-Conv-SSM block can run now (lib/ops/ss_conv_ssm.ts). */
   ssConvSsm(): boolean;
+  /** The active backend runs the fused SS2D core (lib/ops/ss2d_core.ts) natively; where it
+   * does not (cuda, for now) the model composes the core from separate ops. */
+  fusedSS2DCore(): boolean;
 }
 
 let current: Capabilities = {
   transposedMatMulFast: () => true,
   convFilterGrad: () => false,
   ssConvSsm: () => false,
+  fusedSS2DCore: () => true,
 };
 
 /** The capabilities of the active backend. */

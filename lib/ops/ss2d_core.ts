@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { getScanKernel, type SS2DCoreImpl } from "./scan_kernel.ts";
 import { crossMerge, crossScan } from "./cross_scan.ts";
 import { selectiveScan } from "./selective_scan.ts";
+import { capabilities } from "./capabilities.ts";
 
 /** Kernel name of the fused forward. */
 export const SS2D_CORE = "StarmambaSS2DCore";
@@ -20,8 +21,10 @@ export const SS2D_CORE_GRAD = "StarmambaSS2DCoreGrad";
 /** The op's inputs, in the order of its gradient outputs. */
 export const SS2D_CORE_INPUTS = ["xc", "Wx", "Wdt", "bias", "A", "D"] as const;
 
-/** The fused core of the active scan kernel, or null if it has none. */
+/** The fused core of the active scan kernel, or null if it has none or the active backend does
+ * not run it (see {@link capabilities}). */
 export function fusedSS2D(): SS2DCoreImpl | null {
+  if (!capabilities().fusedSS2DCore()) return null;
   try {
     return getScanKernel().ss2d ?? null;
   } catch {

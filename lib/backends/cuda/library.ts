@@ -96,7 +96,7 @@ export const CUDA_SYMBOLS = {
     result: "i32",
   },
   // Data movement, reductions, matrix products, optimiser (native/cuda/backend/*.cuh)
-  smc_strided_copy: { parameters: ["buffer", "pointer", "pointer", "i32"], result: "i32" },
+  smc_strided_copy: { parameters: ["buffer", "pointer", "pointer", "i32", "i32"], result: "i32" },
   smc_reduce: { parameters: ["i32", "pointer", "pointer", "i64", "i64", "i64"], result: "i32" },
   smc_gemm_select: { parameters: ["i32"], result: "i32" },
   /** (batch, m, n, k, A, strideA, transA, B, strideB, transB, C) */

@@ -10,6 +10,7 @@ import { StarmambaError } from "../../util/errors.ts";
 import { CudaBackend } from "./backend.ts";
 import { openCudaLibrary } from "./library.ts";
 import { hostFallback } from "./fallback.ts";
+import { setCapabilities } from "../../ops/capabilities.ts";
 import type { CudaKernel, CudaKernelArgs } from "./kernels/types.ts";
 import { elementwiseKernels } from "./kernels/elementwise.ts";
 import { castKernels } from "./kernels/cast.ts";
@@ -22,6 +23,7 @@ import { matMulKernels } from "./kernels/matmul.ts";
 import { normKernels } from "./kernels/norm.ts";
 import { convKernels } from "./kernels/conv.ts";
 import { spaceToDepthKernels } from "./kernels/space_to_depth.ts";
+import { crossScanKernels } from "./kernels/cross_scan.ts";
 
 /** The kernels that run on the device. */
 export const CUDA_KERNELS: CudaKernel[] = [
@@ -36,6 +38,7 @@ export const CUDA_KERNELS: CudaKernel[] = [
   ...normKernels,
   ...convKernels,
   ...spaceToDepthKernels,
+  ...crossScanKernels,
 ];
 
 /** Set STARMAMBA_CUDA_EMULATE=1 to run the backend on the CPU emulation build (tests only). */
@@ -108,5 +111,8 @@ export function registerCudaBackend(): void {
       }) as never,
     });
   }
+  // The fused SS2D core is native C on the host: on cuda the model composes it from device ops
+  // (cross-scan, gemms, the selective scan, cross-merge).
+  setCapabilities({ fusedSS2DCore: () => tf.getBackend() !== "cuda" });
   registeredWith = want;
 }

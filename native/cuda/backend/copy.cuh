@@ -16,7 +16,7 @@ struct Strided {
 };
 
 template <typename T>
-__global__ void strided_copy_kernel(Strided s, const T* x, T* y, size_t n) {
+__global__ void strided_copy_kernel(Strided s, const T* x, T* y, size_t n, int accumulate) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
        i += (size_t)gridDim.x * blockDim.x) {
     size_t rest = i;
@@ -27,7 +27,7 @@ __global__ void strided_copy_kernel(Strided s, const T* x, T* y, size_t n) {
       ix += c * s.x_stride[d];
       iy += c * s.y_stride[d];
     }
-    y[iy] = x[ix];
+    y[iy] = accumulate ? (T)(y[iy] + x[ix]) : x[ix];
   }
 }
 
@@ -36,8 +36,10 @@ __global__ void strided_copy_kernel(Strided s, const T* x, T* y, size_t n) {
 extern "C" {
 
 /** Strided copy; `packed` = [rank, shape…, x strides…, y strides…, x_off, y_off] (int64),
- *  elem_bytes 4 or 1. */
-int smc_strided_copy(const int64_t* packed, const void* x, void* y, int elem_bytes) {
+ *  elem_bytes 4 or 1. accumulate = 1 adds into y instead (float32 only: elem_bytes 4 means
+ *  float32 then); each y element must then be hit once per call. */
+int smc_strided_copy(const int64_t* packed, const void* x, void* y, int elem_bytes,
+                     int accumulate) {
   smc::Strided s;
   memset(&s, 0, sizeof s);
   s.rank = (int)packed[0];
@@ -60,17 +62,23 @@ int smc_strided_copy(const int64_t* packed, const void* x, void* y, int elem_byt
   s.y_off = packed[2 + 3 * s.rank];
   if (n == 0) return smc::kOk;
   const dim3 grid = smc::flat_grid(n), block(smc::kFlatThreads);
-  if (elem_bytes == 4) {
+  if (accumulate && elem_bytes == 4) {
+    return smc::launched(sm::launch_flat(smc::strided_copy_kernel<float>, grid, block, s,
+                                         (const float*)x, (float*)y, n, 1),
+                         "strided accumulate");
+  }
+  if (elem_bytes == 4 && !accumulate) {
     return smc::launched(sm::launch_flat(smc::strided_copy_kernel<uint32_t>, grid, block, s,
-                                         (const uint32_t*)x, (uint32_t*)y, n),
+                                         (const uint32_t*)x, (uint32_t*)y, n, 0),
                          "strided copy");
   }
-  if (elem_bytes == 1) {
+  if (elem_bytes == 1 && !accumulate) {
     return smc::launched(sm::launch_flat(smc::strided_copy_kernel<uint8_t>, grid, block, s,
-                                         (const uint8_t*)x, (uint8_t*)y, n),
+                                         (const uint8_t*)x, (uint8_t*)y, n, 0),
                          "strided copy");
   }
-  smc::set_error("strided copy: element size %d (must be 4 or 1)", elem_bytes);
+  smc::set_error("strided copy: element size %d, accumulate %d (4 or 1; accumulate needs 4)",
+                 elem_bytes, accumulate);
   return smc::kErrInvalid;
 }
 

@@ -38,12 +38,13 @@ function supported(rank: number, dtype: tf.DataType): boolean {
   return rank <= MAX_RANK && dtype in ELEM_BYTES;
 }
 
-/** Runs one strided copy from x's buffer into y's. */
+/** Runs one strided copy from x's buffer into y's (adding into y when `accumulate`: float32). */
 export function stridedCopy(
   backend: CudaBackend,
   x: tf.TensorInfo,
   y: tf.TensorInfo,
   c: StridedCopy,
+  accumulate = false,
 ): void {
   if (tf.util.sizeFromShape(c.shape) === 0) return;
   const packed = BigInt64Array.from(
@@ -55,6 +56,7 @@ export function stridedCopy(
       backend.pointer(x),
       backend.pointer(y),
       ELEM_BYTES[x.dtype],
+      accumulate ? 1 : 0,
     ),
     "strided copy",
   );
