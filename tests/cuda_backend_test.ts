@@ -29,7 +29,11 @@ import { crossEntropy } from "../lib/train/loss.ts";
 import { Adam } from "../lib/train/optim.ts";
 import { rng } from "../lib/util/rng.ts";
 
-Deno.env.set(CUDA_EMULATE_ENV, "1");
+/** STARMAMBA_CUDA_TEST_GPU=1 runs every test below on the GPU (bench/gpu_check.sh); by default
+ * they run on the emulation build, which needs no GPU. */
+const ON_GPU = Deno.env.get("STARMAMBA_CUDA_TEST_GPU") === "1";
+if (!ON_GPU) Deno.env.set(CUDA_EMULATE_ENV, "1");
+const MODE = ON_GPU ? "GPU" : "emulated";
 setFallbackQuiet(true);
 
 /** A tensor of `shape` with varied values, the same on every backend. */
@@ -74,14 +78,15 @@ async function assertSameAsCpu(
   });
 }
 
-Deno.test("cuda (emulated): the backend registers on the emulation build and says so", async () => {
+Deno.test(`cuda (${MODE}): the backend registers and describes its device`, async () => {
   await setupBackend("cuda");
   assertEquals(tf.getBackend(), "cuda");
-  assert(cudaBackend().device.emulated, "emulated device");
-  assertEquals(cudaBackend().device.name, "CPU emulation of the CUDA kernels");
+  assertEquals(cudaBackend().device.emulated, !ON_GPU, "emulated device");
+  if (!ON_GPU) assertEquals(cudaBackend().device.name, "CPU emulation of the CUDA kernels");
+  else assert(/^\d+\.\d+$/.test(cudaBackend().device.driver ?? ""), "driver version recorded");
 });
 
-Deno.test("cuda (emulated): every unary kernel equals the cpu backend, on the device", async () => {
+Deno.test(`cuda (${MODE}): every unary kernel equals the cpu backend, on the device`, async () => {
   resetFallbackCounts();
   for (const name of Object.keys(UNARY_OPS)) {
     // Values across softplus's thresholds (±13.9), negative ones for relu/sign/abs, and positive
@@ -96,7 +101,7 @@ Deno.test("cuda (emulated): every unary kernel equals the cpu backend, on the de
   assertEquals(fallbackCounts(), {}, "no unary kernel fell back to the host");
 });
 
-Deno.test("cuda (emulated): binary kernels with broadcasting and comparisons equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): binary kernels with broadcasting and comparisons equal the cpu backend`, async () => {
   const shapes: [number[], number[]][] = [
     [[2, 3, 4], [2, 3, 4]],
     [[2, 3, 4], [4]],
@@ -124,7 +129,7 @@ Deno.test("cuda (emulated): binary kernels with broadcasting and comparisons equ
   for (const name of Object.keys(BINARY_OPS)) assertEquals(counts[name], undefined, name);
 });
 
-Deno.test("cuda (emulated): maximum/minimum propagate NaN as the cpu backend does", async () => {
+Deno.test(`cuda (${MODE}): maximum/minimum propagate NaN as the cpu backend does`, async () => {
   for (const op of ["Maximum", "Minimum"]) {
     const f = () =>
       tf.engine().runKernel(op, {
@@ -137,7 +142,7 @@ Deno.test("cuda (emulated): maximum/minimum propagate NaN as the cpu backend doe
   }
 });
 
-Deno.test("cuda (emulated): Cast, Reshape, Identity, Fill, ZerosLike, OnesLike", async () => {
+Deno.test(`cuda (${MODE}): Cast, Reshape, Identity, Fill, ZerosLike, OnesLike`, async () => {
   const x = () => data([2, 3], 4, 5);
   await assertSameAsCpu("cast float → int", () => tf.cast(x(), "int32"));
   await assertSameAsCpu("cast float → bool", () => tf.cast(tf.round(x()), "bool"));
@@ -156,7 +161,7 @@ Deno.test("cuda (emulated): Cast, Reshape, Identity, Fill, ZerosLike, OnesLike",
   });
 });
 
-Deno.test("cuda (emulated): gradients through device and fallback kernels equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): gradients through device and fallback kernels equal the cpu backend`, async () => {
   const f = () => {
     const a = data([3, 4], 5), b = data([4], 6);
     const g = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
@@ -167,7 +172,7 @@ Deno.test("cuda (emulated): gradients through device and fallback kernels equal 
   await assertSameAsCpu("grads", f, 1e-5);
 });
 
-Deno.test("cuda (emulated): the selective scan runs on device buffers and equals the cpu backend (forward, 7 gradients)", async () => {
+Deno.test(`cuda (${MODE}): the selective scan runs on device buffers and equals the cpu backend (forward, 7 gradients)`, async () => {
   await setupBackend("cpu");
   selectScanKernel("loop");
   const [batch, dim, len, n, groups] = [2, 4, 37, 3, 2];
@@ -210,7 +215,7 @@ Deno.test("cuda (emulated): the selective scan runs on device buffers and equals
   assertEquals(counts.StarmambaSelectiveScanGrad, undefined, "backward on the device");
 });
 
-Deno.test("cuda (emulated): buffers are freed with their tensors and reused from the cache", async () => {
+Deno.test(`cuda (${MODE}): buffers are freed with their tensors and reused from the cache`, async () => {
   await setupBackend("cuda");
   const be = cudaBackend();
   const step = () => tf.tidy(() => tf.sum(tf.mul(tf.exp(data([64, 33], 15)), 2)).dataSync());
@@ -225,13 +230,13 @@ Deno.test("cuda (emulated): buffers are freed with their tensors and reused from
   assert(after.peak >= 64 * 33 * 4, `peak ${after.peak} counts the live buffers`);
 });
 
-Deno.test("cuda (emulated): an unported kernel runs through the host, counted per call", async () => {
+Deno.test(`cuda (${MODE}): an unported kernel runs through the host, counted per call`, async () => {
   await setupBackend("cuda");
   resetFallbackCounts();
   const ported = new Set(CUDA_KERNELS.map((k) => k.kernelName));
-  assert(!ported.has("ArgMax"), "ArgMax is not ported (pick another kernel for this test)");
-  await assertSameAsCpu("argMax", () => [tf.argMax(data([3, 5], 16), 1), tf.argMax(data([4], 17))]);
-  assertEquals(fallbackCounts().ArgMax, 2);
+  assert(!ported.has("Prod"), "Prod is not ported (pick another kernel for this test)");
+  await assertSameAsCpu("prod", () => [tf.prod(data([3, 5], 16), 1), tf.prod(data([4], 17))]);
+  assertEquals(fallbackCounts().Prod, 2);
   // int32 arithmetic is not on the device: it falls back, with the same result.
   resetFallbackCounts();
   await assertSameAsCpu(
@@ -241,7 +246,7 @@ Deno.test("cuda (emulated): an unported kernel runs through the host, counted pe
   assertEquals(fallbackCounts().Add, 1);
 });
 
-Deno.test("cuda (emulated): Step, LeakyRelu and ClipByValue equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): Step, LeakyRelu and ClipByValue equal the cpu backend`, async () => {
   resetFallbackCounts();
   const x = () => tf.concat([data([9], 18, 3), tf.tensor1d([0, -0, 6, -6])]);
   await assertSameAsCpu("step", () => tf.step(x(), 0.25));
@@ -253,7 +258,7 @@ Deno.test("cuda (emulated): Step, LeakyRelu and ClipByValue equal the cpu backen
   for (const k of ["Step", "LeakyRelu", "ClipByValue"]) assertEquals(c[k], undefined, k);
 });
 
-Deno.test("cuda (emulated): data movement kernels equal the cpu backend (any dtype)", async () => {
+Deno.test(`cuda (${MODE}): data movement kernels equal the cpu backend (any dtype)`, async () => {
   resetFallbackCounts();
   const ints = () => tf.cast(tf.mul(data([2, 3, 4], 19), 10), "int32");
   const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
@@ -277,7 +282,7 @@ Deno.test("cuda (emulated): data movement kernels equal the cpu backend (any dty
   assertEquals(fallbackCounts(), {}, "every case on the device");
 });
 
-Deno.test("cuda (emulated): Sum, Mean, Max, Min over any axes equal the cpu backend (every path)", async () => {
+Deno.test(`cuda (${MODE}): Sum, Mean, Max, Min over any axes equal the cpu backend (every path)`, async () => {
   resetFallbackCounts();
   const cases: [string, () => tf.Tensor][] = [
     ["sum all", () => tf.sum(data([3, 4, 5], 37))],
@@ -293,6 +298,12 @@ Deno.test("cuda (emulated): Sum, Mean, Max, Min over any axes equal the cpu back
     ["max leading, keepDims", () => tf.max(data([5, 3, 2], 47), 0, true)],
     ["min non-adjacent", () => tf.min(data([3, 2, 4], 48), [0, 2])],
     ["min long (two passes)", () => tf.min(data([4000, 3], 49), 0)],
+    ["argMax inner", () => tf.cast(tf.argMax(data([4, 9], 50), 1), "float32")],
+    ["argMin leading", () => tf.cast(tf.argMin(data([7, 3, 2], 51), 0), "float32")],
+    [
+      "argMax ties: the first",
+      () => tf.cast(tf.argMax(tf.tensor2d([[1, 3, 3], [2, 2, 0]]), 1), "float32"),
+    ],
   ];
   // Sums in another order than the cpu loop: absolute error ~ n·ulp of the terms (here ≤ 1),
   // which matters where the terms cancel.
@@ -304,7 +315,7 @@ Deno.test("cuda (emulated): Sum, Mean, Max, Min over any axes equal the cpu back
   got.forEach((v, i) => assert(Object.is(v, want[i]), `max with NaN [${i}]: ${v} vs ${want[i]}`));
 });
 
-Deno.test("cuda (emulated): BatchMatMul (transposes, broadcast batch) equals the cpu backend; the tiled and reference gemms agree bitwise", async () => {
+Deno.test(`cuda (${MODE}): BatchMatMul (transposes, broadcast batch) equals the cpu backend; the tiled and reference gemms agree bitwise`, async () => {
   const cases: [string, () => tf.Tensor][] = [
     ["2-D", () => tf.matMul(data([5, 7], 50), data([7, 3], 51))],
     [
@@ -332,7 +343,7 @@ Deno.test("cuda (emulated): BatchMatMul (transposes, broadcast batch) equals the
   assertEquals(fallbackCounts(), {}, "every case on the device");
 });
 
-Deno.test("cuda (emulated): the fused Adam step equals the cpu backend's", async () => {
+Deno.test(`cuda (${MODE}): the fused Adam step equals the cpu backend's`, async () => {
   const f = () => {
     const w = tf.variable(data([7, 5], 58)), w2 = tf.variable(data([3], 59));
     const opt = new Adam([w, w2], { weightDecay: 0.05 });
@@ -348,7 +359,7 @@ Deno.test("cuda (emulated): the fused Adam step equals the cpu backend's", async
   assertEquals(fallbackCounts().StarmambaAdamStep, undefined, "on the device");
 });
 
-Deno.test("cuda (emulated): the fused LayerNorm/BatchNorm, forward and backward, equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): the fused LayerNorm/BatchNorm, forward and backward, equal the cpu backend`, async () => {
   resetFallbackCounts();
   for (const mode of ["row", "col"] as const) {
     for (const shape of [[2, 5, 3, 6], [700, 4]]) {
@@ -368,7 +379,7 @@ Deno.test("cuda (emulated): the fused LayerNorm/BatchNorm, forward and backward,
   assertEquals([c.StarmambaNorm, c.StarmambaNormGrad], [undefined, undefined], "on the device");
 });
 
-Deno.test("cuda (emulated): Conv2D (3×3 SAME, 1×1), depthwise, their gradients, im2colᵀ, the 2×2 gather and one-hot equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): Conv2D (3×3 SAME, 1×1), depthwise, their gradients, im2colᵀ, the 2×2 gather and one-hot equal the cpu backend`, async () => {
   resetFallbackCounts();
   const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
     [
@@ -447,7 +458,7 @@ Deno.test("cuda (emulated): Conv2D (3×3 SAME, 1×1), depthwise, their gradients
   assertEquals(fallbackCounts(), {}, "every case on the device");
 });
 
-Deno.test("cuda (emulated): cross-scan and cross-merge (K = 4, 2, 1; odd grids) equal the cpu backend", async () => {
+Deno.test(`cuda (${MODE}): cross-scan and cross-merge (K = 4, 2, 1; odd grids) equal the cpu backend`, async () => {
   resetFallbackCounts();
   for (const K of [4, 2, 1]) {
     for (const [h, w] of [[3, 5], [4, 4]]) {
@@ -514,7 +525,7 @@ function maxAbs(arrays: Float32Array[]): number {
   return Math.max(...arrays.map((a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
 }
 
-Deno.test("cuda (emulated): a training step of a small network equals the wasm backend (every switch)", async () => {
+Deno.test(`cuda (${MODE}): a training step of a small network equals the wasm backend (every switch)`, async () => {
   const variants = [
     { directions: 4 as const, conv_pre_bn: true, ssm_residual: false, head_norm: false },
     { directions: 2 as const, conv_pre_bn: false, ssm_residual: true, head_norm: true },
@@ -564,6 +575,27 @@ Deno.test("cuda (emulated): a training step of a small network equals the wasm b
       );
     });
   }
+});
+
+Deno.test(`cuda (${MODE}): a training step is bitwise repeatable${ON_GPU ? "" : ", whatever the order the emulator runs threads in"}`, async () => {
+  const cfg = modelConfig("cpu", { dim: 8, depths: [1, 1], image_size: 32, d_state: 2 });
+  await setupBackend("cuda");
+  const s = cudaBackend().lib.symbols;
+  const first = trainStep(cfg);
+  // Under emulation the second run takes reversed, then shuffled thread orders (every kernel
+  // must give the same bits in any order); on the GPU it is simply run again.
+  for (const schedule of ON_GPU ? [0] : [1, 2]) {
+    if (!ON_GPU) s.ss_cuda_emu_set_schedule(schedule, 7);
+    const again = trainStep(cfg);
+    assertEquals(again.loss, first.loss, `loss, schedule ${schedule}`);
+    again.weights.forEach((w, i) =>
+      assert(
+        w.every((v, j) => Object.is(v, first.weights[i][j])),
+        `weight ${i}, schedule ${schedule}`,
+      )
+    );
+  }
+  if (!ON_GPU) s.ss_cuda_emu_set_schedule(0, 1);
 });
 
 const gpu = openCudaLibrary({ build: false });

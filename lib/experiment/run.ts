@@ -539,7 +539,9 @@ export async function runExperiment(
     quiet: opts.quiet,
     threads: cfg.train.threads,
   });
-  log(`backend ${backend}, selective-scan kernel ${kernel.name}`);
+  // On the cuda backend the scan runs on the device (the host kernel serves no op there).
+  const scanName = backend === "cuda" ? "cuda (device buffers)" : kernel.name;
+  log(`backend ${backend}, selective-scan kernel ${scanName}`);
 
   const ds = await loadData(cfg, loaded.path, opts.quiet);
   const split = makeSplit(cfg, ds);
@@ -578,7 +580,7 @@ export async function runExperiment(
     result,
     best: result.best,
     last: result.last,
-    env: { ...environment(), scan_kernel: kernel.name, native_threads: threads },
+    env: { ...environment(), scan_kernel: scanName, native_threads: threads },
     threads,
     // A resumed run counts its earlier sessions too (up to their last saved state).
     wallSeconds: result.earlierWallSeconds + (performance.now() - t0) / 1000,

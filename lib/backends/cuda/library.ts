@@ -98,6 +98,10 @@ export const CUDA_SYMBOLS = {
   // Data movement, reductions, matrix products, optimiser (native/cuda/backend/*.cuh)
   smc_strided_copy: { parameters: ["buffer", "pointer", "pointer", "i32", "i32"], result: "i32" },
   smc_reduce: { parameters: ["i32", "pointer", "pointer", "i64", "i64", "i64"], result: "i32" },
+  smc_arg_reduce: {
+    parameters: ["i32", "pointer", "pointer", "i64", "i64", "i64"],
+    result: "i32",
+  },
   smc_gemm_select: { parameters: ["i32"], result: "i32" },
   /** (batch, m, n, k, A, strideA, transA, B, strideB, transB, C) */
   smc_gemm: {

@@ -42,6 +42,28 @@ __global__ void reduce_cols_kernel(int op, const float* x, float* y, int64_t out
 
 constexpr int kReduceThreads = 256;
 
+// Index of the first largest (kMax) or smallest element along r, as tfjs-backend-cpu's ArgMax /
+// ArgMin: start at k = 0 and move only on a strictly better value (NaN never wins after k = 0).
+__global__ void arg_reduce_kernel(int largest, const float* x, int32_t* y, int64_t outer,
+                                  int64_t r, int64_t inner) {
+  const size_t n = (size_t)outer * (size_t)inner;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x) {
+    const size_t o = i / (size_t)inner, j = i % (size_t)inner;
+    const float* p = x + o * (size_t)r * (size_t)inner + j;
+    float best = p[0];
+    int32_t at = 0;
+    for (int64_t k = 1; k < r; ++k) {
+      const float v = p[(size_t)k * (size_t)inner];
+      if (largest ? v > best : v < best) {
+        best = v;
+        at = (int32_t)k;
+      }
+    }
+    y[i] = at;
+  }
+}
+
 // One block per row (inner = 1), grid-stride over rows.
 __global__ void reduce_rows_kernel(int op, const float* x, float* y, int64_t rows, int64_t r,
                                    float scale) {
@@ -123,6 +145,22 @@ int smc_reduce(int op, const float* x, float* y, int64_t outer, int64_t r, int64
   }
   allocator().release(part);
   return rc;
+}
+
+/** y[o, j] (int32) = index along r of the largest (largest = 1) or smallest element. */
+int smc_arg_reduce(int largest, const float* x, int32_t* y, int64_t outer, int64_t r,
+                   int64_t inner) {
+  using namespace smc;
+  if (outer < 0 || r < 1 || inner < 1) {
+    set_error("arg reduce: outer %lld, r %lld, inner %lld", (long long)outer, (long long)r,
+              (long long)inner);
+    return kErrInvalid;
+  }
+  const size_t n = (size_t)(outer * inner);
+  if (n == 0) return kOk;
+  return launched(sm::launch_flat(arg_reduce_kernel, flat_grid(n), dim3(kFlatThreads), largest,
+                                  x, y, outer, r, inner),
+                  "arg reduce");
 }
 
 }  // extern "C"

@@ -87,8 +87,35 @@ function reduce(op: number) {
   };
 }
 
-/** Sum, Mean, Max, Min. */
-export const reduceKernels: CudaKernel[] = Object.entries(OPS).map(([kernelName, op]) => ({
-  kernelName,
-  kernelFunc: reduce(op),
-}));
+/** ArgMax / ArgMin along one axis (read in place as (outer, r, inner)). */
+function argReduce(largest: boolean) {
+  return ({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null => {
+    const x = inputs.x as tf.TensorInfo;
+    if (x.dtype !== "float32") return null;
+    const [axis] = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const r = x.shape[axis];
+    if (r === 0) return null;
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
+    const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
+    const y = backend.makeTensorInfo(x.shape.filter((_, d) => d !== axis), "int32");
+    backend.check(
+      backend.lib.symbols.smc_arg_reduce(
+        largest ? 1 : 0,
+        backend.pointer(x),
+        backend.pointer(y),
+        BigInt(outer),
+        BigInt(r),
+        BigInt(inner),
+      ),
+      "arg reduce",
+    );
+    return y;
+  };
+}
+
+/** Sum, Mean, Max, Min, ArgMax, ArgMin. */
+export const reduceKernels: CudaKernel[] = [
+  ...Object.entries(OPS).map(([kernelName, op]) => ({ kernelName, kernelFunc: reduce(op) })),
+  { kernelName: "ArgMax", kernelFunc: argReduce(true) },
+  { kernelName: "ArgMin", kernelFunc: argReduce(false) },
+];
