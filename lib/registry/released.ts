@@ -75,7 +75,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     run: "results/improved-tiny/v1",
     recipe: "medmamba-t",
     title: "MedMamba-T (the paper's tiny network), no field context; ARIES random split, seed 1",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_03,
   },
 ];
 
