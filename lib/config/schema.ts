@@ -140,6 +140,14 @@ export const SCHEMA: SectionSpec = {
         "image with no validation (a release model: the last weights are kept, EMA if on)",
     },
     val_fraction: { type: "number", default: 0.2, min: 0.05, max: 0.5, doc: "validation share" },
+    test_set: {
+      type: "string",
+      default: null,
+      nullable: true,
+      hashOnlyIfSet: true,
+      doc: "locked test set file (deno task lock-test), relative to the config: its images are " +
+        "left out of every split and fold; only `deno task evaluate --test` scores them",
+    },
     kfold: {
       type: "int",
       default: 0,
@@ -366,6 +374,8 @@ export interface ExperimentConfig {
     synthetic_seed: number;
     galaxy_fraction: number;
     split: "random" | "grouped" | "all";
+    /** Locked test set file, relative to the config (null: none). */
+    test_set: string | null;
     val_fraction: number;
     kfold: number;
   };

@@ -23,6 +23,14 @@ export {
   skyGroupOf,
   type Split,
 } from "./splits.ts";
+export {
+  chooseTestSet,
+  partitionByTestSet,
+  readTestSet,
+  TEST_SET_FORMAT,
+  type TestSet,
+  type TestSetRule,
+} from "./test_set.ts";
 export { type AugmentConfig, type BatchOptions, makeBatch, REFERENCE_AUGMENT } from "./augment.ts";
 export { dihedral, DIHEDRAL_VIEWS } from "./geometric.ts";
 // Types the signatures above use

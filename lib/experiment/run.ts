@@ -4,7 +4,7 @@
  * shell over {@link runExperiment}.
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { LoadedConfig } from "../config/load.ts";
 import {
   type ExperimentConfig,
@@ -22,6 +22,7 @@ import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
 import { groupedSplit, randomSplit, type Split } from "../data/splits.ts";
+import { partitionByTestSet, readTestSet } from "../data/test_set.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import { buildMedMamba } from "../model/medmamba.ts";
@@ -128,8 +129,31 @@ async function loadFullImages(
   });
 }
 
-/** The train/validation split a config asks for. */
-export function makeSplit(cfg: ExperimentConfig, ds: Dataset): Split {
+/**
+ * The train/validation split a config asks for. With `data.test_set` (resolved against
+ * `configDir`) the locked test images are taken out first: the split is made on the rest.
+ */
+export function makeSplit(cfg: ExperimentConfig, ds: Dataset, configDir = "."): Split {
+  if (!cfg.data.test_set) return splitOf(cfg, ds);
+  if (!ds.files) {
+    throw new StarmambaError("data.test_set needs images loaded from a folder (file names)");
+  }
+  const path = isAbsolute(cfg.data.test_set)
+    ? cfg.data.test_set
+    : join(configDir, cfg.data.test_set);
+  const { rest } = partitionByTestSet(ds.files, readTestSet(path), path);
+  const sub: Dataset = {
+    ...ds,
+    n: rest.length,
+    labels: Int32Array.from(rest, (i) => ds.labels[i]),
+    files: rest.map((i) => ds.files![i]),
+  };
+  const s = splitOf(cfg, sub);
+  return { train: s.train.map((j) => rest[j]), val: s.val.map((j) => rest[j]) };
+}
+
+/** The split of `ds` itself (no test set). Uses labels and files only. */
+function splitOf(cfg: ExperimentConfig, ds: Dataset): Split {
   if (cfg.data.split === "all") {
     // A release model: every labelled image trains; nothing is held out to choose an epoch on.
     return { train: [...Array(ds.n).keys()], val: [] };
@@ -544,7 +568,7 @@ export async function runExperiment(
   log(`backend ${backend}, selective-scan kernel ${scanName}`);
 
   const ds = await loadData(cfg, loaded.path, opts.quiet);
-  const split = makeSplit(cfg, ds);
+  const split = makeSplit(cfg, ds, dirname(loaded.path));
   const mcfg = modelConfigFor(cfg, ds);
   const folder = openRunFolder(loaded, root, opts);
   log(`run folder: ${relative(root, folder.runDir) || "."}`);

@@ -1,0 +1,93 @@
+/**
+ * `deno task lock-test` — chooses the locked test set of whole sky groups once and writes it
+ * (configs/aries/test_set.json by default). Refuses to replace an existing file: the set is
+ * chosen before the experiments it judges, and never again.
+ * @module
+ */
+import { dirname, join, relative } from "node:path";
+import { chooseTestSet } from "../lib/data/test_set.ts";
+import { skyGroupOf } from "../lib/data/splits.ts";
+import { loadImageFolder, resolveDataRoot } from "../lib/data/imagefolder.ts";
+import { writeJsonAtomic } from "../lib/util/fs.ts";
+import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
+
+const USAGE = `usage: deno task lock-test [options]
+
+Chooses the locked test set: whole sky groups, about --fraction of all images, class ratio as
+close to the data's as the groups allow, none of the groups any published grouped split used for
+validation (they took part in choosing recipes), by a seeded search (lib/data/test_set.ts).
+Writes the rule, its parameters, the data fingerprint, the groups and the file list. A config
+uses it with data.test_set; deno task evaluate --test scores a run on it.
+
+options:
+  --data DIR        data folder (default: $STARMAMBA_DATA)
+  --out FILE        where to write (default configs/aries/test_set.json); never overwritten
+  --seed N          seed of the group search (default 2026)
+  --fraction F      share of all images (default 0.2)
+  --results DIR     published results whose grouped validation groups are excluded (default results)
+  -h, --help        this help`;
+
+/** Sky groups on the validation side of every grouped split under `dir` (split.json files). */
+function usedValidationGroups(dir: string): string[] {
+  const groups = new Set<string>();
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const p = join(d, e.name);
+      if (e.isDirectory) walk(p);
+      else if (e.name === "split.json") {
+        const s = JSON.parse(Deno.readTextFileSync(p)) as { kind?: string; val?: string[] };
+        if (s.kind === "grouped") { for (const f of s.val ?? []) groups.add(skyGroupOf(f)); }
+      }
+    }
+  };
+  walk(dir);
+  return [...groups].sort();
+}
+
+await runMain(async () => {
+  const { values } = parseArgs(Deno.args, {
+    data: { type: "string" },
+    out: { type: "string" },
+    seed: { type: "string" },
+    fraction: { type: "string" },
+    results: { type: "string" },
+  }, USAGE);
+  const out = (values.out as string | undefined) ?? "configs/aries/test_set.json";
+  try {
+    Deno.statSync(out);
+    throw new StarmambaError(
+      `${out} exists: the test set is locked (chosen once, before the experiments it judges). ` +
+        "Delete it only if no result has been scored on it yet, or write elsewhere with --out.",
+    );
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const seed = Number(values.seed ?? 2026), fraction = Number(values.fraction ?? 0.2);
+  if (!Number.isInteger(seed) || !(fraction > 0 && fraction < 0.5)) {
+    throw new StarmambaError(`--seed must be an integer and --fraction in (0, 0.5)\n\n${USAGE}`);
+  }
+  const root = resolveDataRoot(values.data as string | undefined, Deno.cwd());
+  const ds = await loadImageFolder({
+    root,
+    size: 64,
+    channels: 3,
+    resize: "reject",
+    onBadFile: "error",
+  });
+  const exclude = usedValidationGroups((values.results as string | undefined) ?? "results");
+  const t = chooseTestSet(ds.labels, ds.files!, ds.classNames, ds.fingerprint!, {
+    fraction,
+    seed,
+    exclude,
+  });
+  Deno.mkdirSync(dirname(out), { recursive: true });
+  writeJsonAtomic(out, t);
+  const n = t.files.length, all = ds.n;
+  console.log(
+    `wrote ${relative(Deno.cwd(), out)}: ${n} of ${all} images (${(100 * n / all).toFixed(1)}%) ` +
+      `in ${t.groups.length} sky groups (${t.groups.join(", ")}); ` +
+      Object.entries(t.counts.test).map(([c, k]) => `${c} ${k}`).join(", ") +
+      `; excluded: ${t.excluded.join(", ")}`,
+  );
+});
