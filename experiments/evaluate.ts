@@ -20,6 +20,7 @@ import { formatGroupsMarkdown, metricsByGroup } from "../lib/metrics/groups.ts";
 import { skyGroupOf } from "../lib/data/splits.ts";
 import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
+import { type ProtocolMetrics, protocolMetrics } from "../lib/metrics/operating.ts";
 
 const USAGE = `usage: deno task evaluate --model <run dir> [options]
 
@@ -53,6 +54,11 @@ options:
                       median), as when one image is classified by itself; default: its frame
   --runtime onnx      compute the probabilities with onnxruntime running the run's network
                       exported as one ONNX graph (deno task export --format onnx)
+  --test              score on the locked test set instead (configs/aries/test_set.json, or
+                      --test-set <file>); refused for a run that trained or validated on any
+                      of its images. Temperature scaling is fitted on the validation images.
+                      Every test score is published (results/README.md)
+  --test-set <file>   the locked test set file for --test
   -h, --help          this help
 
 example:
@@ -60,6 +66,44 @@ example:
   deno task evaluate --model results/improved-tiny/v1 --errors scratch/tiny-errors.svg
   deno task evaluate --model results/improved-cpu-context-ema/v1 \\
     --model results/improved-tiny-context/v1 --tta --class-weight-power 0.5`;
+
+/** The protocol's figures (operating points, calibration, intervals over sky groups) for a
+ * galaxy/star evaluation; null for other classes. */
+function protocolOf(ev: RunEvaluation): ProtocolMetrics | null {
+  if (!ev.classNames.includes("galaxy") || !ev.classNames.includes("star")) return null;
+  return protocolMetrics(
+    ev.labels,
+    ev.probs,
+    ev.classNames,
+    ev.files.map(skyGroupOf),
+    ev.test && ev.test.calib.labels.length ? ev.test.calib : undefined,
+  );
+}
+
+/** The protocol's figures as a few lines of text. */
+function formatProtocol(p: ProtocolMetrics): string {
+  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
+  const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
+    `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
+  const num = (x: number) => x.toFixed(4);
+  const gp = Object.entries(p.galaxy_purity_at_completeness)
+    .map(([c, o]) => `${pct(o.purity)} at ${c}`).join(", ");
+  const sc = Object.entries(p.star_completeness_at_purity)
+    .map(([q, o]) => `${pct(o.completeness)} at ${q}`).join(", ");
+  return [
+    `95% intervals by a bootstrap over the ${p.groups} sky groups: accuracy ${
+      ci(p.intervals.accuracy)
+    }, balanced ${ci(p.intervals.balanced_accuracy)}, ROC-AUC ${ci(p.intervals.roc_auc, num)}`,
+    `galaxy purity at galaxy completeness: ${gp}`,
+    `star completeness at star purity: ${sc}`,
+    `Brier (P galaxy) ${num(p.brier)}; ECE ${num(p.ece)}` +
+    (p.temperature !== null
+      ? `, after temperature ${p.temperature.toFixed(3)} (fitted on validation) ${
+        num(p.ece_scaled!)
+      }`
+      : ""),
+  ].join("\n");
+}
 
 runMain(async () => {
   const { values } = parseArgs(Deno.args, {
@@ -73,6 +117,8 @@ runMain(async () => {
     "class-weight-power": { type: "string" },
     context: { type: "string" },
     runtime: { type: "string" },
+    test: { type: "boolean" },
+    "test-set": { type: "string" },
   }, USAGE);
   const models = (values.model ?? []) as string[];
   if (models.length === 0) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
@@ -98,7 +144,13 @@ runMain(async () => {
     classWeightPower,
     context: context as "frame" | "single",
     onnx: runtime === "onnx",
+    testSet: values.test
+      ? ((values["test-set"] as string | undefined) ?? "configs/aries/test_set.json")
+      : undefined,
   };
+  if (values["test-set"] !== undefined && !values.test) {
+    throw new StarmambaError("--test-set names the file for --test: give --test too");
+  }
   const ensemble: EnsembleEvaluation | null = models.length > 1
     ? await evaluateEnsemble(models, opts)
     : null;
@@ -118,12 +170,19 @@ runMain(async () => {
   }
   console.log(
     `${members ? `ensemble of ${members.length} (mean of class probabilities) ` : ""}` +
-      `${ev.run}: best model${members ? "s" : ""} on ${ev.metrics.n} validation images` +
+      `${ev.run}: best model${members ? "s" : ""} on ${ev.metrics.n} ` +
+      `${
+        ev.scoredOn === "test"
+          ? `images of the locked test set ${ev.test!.file}`
+          : "validation images"
+      }` +
       `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}` +
       `${context === "single" ? ", each cutout's context from itself alone" : ""}` +
       `${runtime === "onnx" ? ", computed by onnxruntime" : ""}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
+  const protocol = protocolOf(ev);
+  if (protocol) console.log(`\n${formatProtocol(protocol)}`);
   const byField = values["by-field"]
     ? metricsByGroup(ev.files, ev.labels, ev.probs, ev.classNames, skyGroupOf)
     : null;
@@ -151,7 +210,10 @@ runMain(async () => {
       runtime,
       ...(ev.decision ? { decision: ev.decision } : {}),
       fingerprint: ev.fingerprint,
+      scored_on: ev.scoredOn === "test" ? "locked test set" : "validation split",
+      ...(ev.test ? { test_set: { file: ev.test.file, sha256: ev.test.sha256 } } : {}),
       metrics: ev.metrics,
+      ...(protocol ? { protocol } : {}),
       ...(byField ? { by_field: byField } : {}),
     });
   }

@@ -440,3 +440,73 @@ Deno.test("a field-context run: predict on the same files rebuilds each frame's 
     "grayscale_p",
   );
 });
+
+Deno.test("evaluate --test: a run trained with data.test_set is scored on the locked set (calibration from its validation images); a run that saw the set is refused", async () => {
+  const { chooseTestSet } = await import("../lib/data/test_set.ts");
+  const { protocolMetrics } = await import("../lib/metrics/operating.ts");
+  const { skyGroupOf } = await import("../lib/data/splits.ts");
+  // Eight sky fields, five cutouts of each class in each.
+  const dir = join(work, "fields");
+  const files: string[] = [], labels: number[] = [];
+  for (const cls of ["galaxy", "star"]) {
+    Deno.mkdirSync(join(dir, cls), { recursive: true });
+    for (let g = 0; g < 8; g++) {
+      for (let i = 0; i < 5; i++) {
+        const f = `${cls}/FLD${g}-R01_${10 + i}_${20 + i}_3.png`;
+        await writeCutout(
+          join(dir, f),
+          cls === "galaxy",
+          1000 + 10 * g + i + (cls === "star" ? 500 : 0),
+        );
+        files.push(f);
+        labels.push(cls === "galaxy" ? 0 : 1);
+      }
+    }
+  }
+  const t = chooseTestSet(Int32Array.from(labels), files, ["galaxy", "star"], "fp", {
+    fraction: 0.25,
+    seed: 1,
+    exclude: [],
+  });
+  const testPath = join(work, "test_set.json");
+  Deno.writeTextFileSync(testPath, JSON.stringify(t));
+  const run = await runExperiment(
+    loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+      ...TINY,
+      "data.source=folder",
+      "data.split=grouped",
+      `data.root=${JSON.stringify(dir)}`,
+      `data.test_set=${JSON.stringify(testPath)}`,
+    ]),
+    { projectRoot: work, quiet: true },
+  );
+  const ev = await evaluateRun(run.runDir, { tta: false, testSet: testPath });
+  assertEquals(ev.scoredOn, "test");
+  assertEquals(ev.files, t.files);
+  assertEquals(ev.metrics.n, t.files.length);
+  const split = JSON.parse(Deno.readTextFileSync(join(run.runDir, "split.json")));
+  assertEquals(
+    ev.test!.calib.labels.length,
+    split.val.length,
+    "calibrated on the validation images",
+  );
+  const p = protocolMetrics(
+    ev.labels,
+    ev.probs,
+    ev.classNames,
+    ev.files.map(skyGroupOf),
+    ev.test!.calib,
+  );
+  assert(p.temperature !== null && p.temperature > 0, `temperature ${p.temperature}`);
+  assertEquals(p.groups, t.groups.length);
+  // The first run of this file trained on a random split of other files: its split holds none of
+  // these, but a run that did see test images is refused.
+  const seen = JSON.parse(Deno.readTextFileSync(join(run.runDir, "split.json")));
+  seen.train.push(t.files[0]);
+  Deno.writeTextFileSync(join(run.runDir, "split.json"), JSON.stringify(seen));
+  await assertRejects(
+    () => evaluateRun(run.runDir, { tta: false, testSet: testPath }),
+    StarmambaError,
+    "images of the locked test set",
+  );
+});

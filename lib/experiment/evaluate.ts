@@ -5,7 +5,9 @@
  * describes exactly the images the run was validated on.
  * @module
  */
+import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
+import { readTestSet } from "../data/test_set.ts";
 import { type ContextSource, loadData } from "./run.ts";
 import { onnxModelOf } from "./interchange.ts";
 import { createOnnxSession } from "../interchange/onnx/runtime.ts";
@@ -40,6 +42,11 @@ export interface EvaluateOptions {
   context?: ContextSource;
   /** Compute the probabilities with onnxruntime running the exported graph, not starmamba. */
   onnx?: boolean;
+  /**
+   * Score on this locked test set file (lib/data/test_set.ts) instead of the validation images.
+   * Refused for a run that trained or validated on any of its images.
+   */
+  testSet?: string;
 }
 
 /** The decision rule of an evaluation when it is not the plain arg-max. */
@@ -74,6 +81,11 @@ export interface RunEvaluation {
   classNames: string[];
   /** The re-weighted decision, when {@link EvaluateOptions.classWeightPower} was given. */
   decision?: DecisionRule;
+  /** What the images were: the run's validation split, or the locked test set. */
+  scoredOn: "validation" | "test";
+  /** With a test set: its file and sha256, and the validation images' labels and
+   * probabilities (after the same decision rule), for calibration fitted on them. */
+  test?: { file: string; sha256: string; calib: { labels: number[]; probs: Float32Array } };
 }
 
 /** Evaluates `runDir`'s best model on the run's validation files. */
@@ -96,8 +108,8 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
     }
     const splitPath = join(dir, "split.json");
     if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
-    const split = readJsonFile(splitPath) as { val: string[] };
-    if (split.val.length === 0) {
+    const split = readJsonFile(splitPath) as { train?: string[]; val: string[] };
+    if (split.val.length === 0 && !opts.testSet) {
       throw new StarmambaError(
         `${runDir}: trained on every labelled image (data.split: all), so it has no validation ` +
           "images to evaluate on; classify labelled images of your own with deno task predict",
@@ -123,23 +135,39 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       );
     }
     const index = new Map((ds.files ?? []).map((f, i) => [f, i]));
-    const idx = split.val.map((f) => {
-      const i = index.get(f);
-      if (i === undefined) throw new StarmambaError(`${splitPath}: ${f} is not in the data`);
-      return i;
-    });
-    const raw = opts.onnx
-      ? await onnxProbs(run, ds, idx, cfg)
-      : predict(run.model, ds, idx, cfg).probs;
+    const indices = (list: string[], where: string) =>
+      list.map((f) => {
+        const i = index.get(f);
+        if (i === undefined) throw new StarmambaError(`${where}: ${f} is not in the data`);
+        return i;
+      });
+    const locked = opts.testSet ? lockedTestFiles(opts.testSet, runDir, split) : null;
+    const idx = indices(locked ? locked.files : split.val, locked ? opts.testSet! : splitPath);
+    const probsOf = async (which: number[]) =>
+      opts.onnx ? await onnxProbs(run, ds, which, cfg) : predict(run.model, ds, which, cfg).probs;
+    const raw = await probsOf(idx);
     const labels = idx.map((i) => ds.labels[i]);
     let probs = raw, decision: DecisionRule | undefined;
+    let decide = (p: Float32Array) => p;
     if (opts.classWeightPower !== undefined) {
       const k = run.classNames.length;
       const w = trainingClassWeights(run, runDir, opts.classWeightPower);
-      probs = shiftPrior(raw, k, w);
+      decide = (p) => shiftPrior(p, k, w);
+      probs = decide(raw);
       decision = {
         class_weight_power: opts.classWeightPower,
         weights: Object.fromEntries(run.classNames.map((c, j) => [c, w[j]])),
+      };
+    }
+    // On the test set, the validation images' predictions too: calibration is fitted on them.
+    let test: RunEvaluation["test"];
+    if (locked) {
+      // (A release run has no validation images: nothing to calibrate on.)
+      const vidx = indices(split.val, splitPath);
+      test = {
+        file: opts.testSet!,
+        sha256: locked.sha256,
+        calib: { labels: vidx.map((i) => ds.labels[i]), probs: decide(await probsOf(vidx)) },
       };
     }
     return {
@@ -148,16 +176,41 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       fingerprint: fp,
       metrics: computeMetrics(labels, probs, run.classNames),
       dataRoot: resolveDataRoot(cfg.data.root ?? undefined, dirname(configPath)),
-      files: split.val,
+      files: locked ? locked.files : split.val,
       labels,
       probs,
       rawProbs: raw,
       classNames: run.classNames,
       ...(decision ? { decision } : {}),
+      scoredOn: locked ? "test" : "validation",
+      ...(test ? { test } : {}),
     };
   } finally {
     run.model.params.dispose();
   }
+}
+
+/**
+ * The locked test set's files, after checking that the run never saw one of them: its training
+ * and validation images (split.json) must be disjoint from the set.
+ */
+function lockedTestFiles(
+  path: string,
+  runDir: string,
+  split: { train?: string[]; val: string[] },
+): { files: string[]; sha256: string } {
+  const t = readTestSet(path);
+  const inTest = new Set(t.files);
+  const seen = [...(split.train ?? []), ...split.val].filter((f) => inTest.has(f));
+  if (seen.length) {
+    throw new StarmambaError(
+      `${runDir} trained or validated on ${seen.length} images of the locked test set ${path} ` +
+        `(first: ${seen[0]}): it predates the set or did not set data.test_set, so it cannot be ` +
+        "scored on it",
+    );
+  }
+  const sha256 = createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
+  return { files: t.files, sha256 };
 }
 
 /** What {@link evaluateEnsemble} measured: the averaged evaluation plus each member's own. */
@@ -207,6 +260,15 @@ export async function evaluateEnsemble(
   }
   const w = first.decision ? first.classNames.map((c) => first.decision!.weights[c]) : null;
   const probs = w ? shiftPrior(raw, k, w) : raw;
+  // On the test set, calibrate on the mean of the members' validation probabilities.
+  let test = first.test;
+  if (test) {
+    const calib = new Float32Array(test.calib.probs.length);
+    for (const m of members) {
+      m.test!.calib.probs.forEach((v, i) => (calib[i] += v / members.length));
+    }
+    test = { ...test, calib: { labels: test.calib.labels, probs: calib } };
+  }
   return {
     ...first,
     run: runDirs.join(" + "),
@@ -214,6 +276,7 @@ export async function evaluateEnsemble(
     probs,
     rawProbs: raw,
     members,
+    ...(test ? { test } : {}),
   };
 }
 

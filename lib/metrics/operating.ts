@@ -10,7 +10,7 @@
  * @module
  */
 import { rng } from "../util/rng.ts";
-import { rocAuc } from "./metrics.ts";
+import { argmaxRows, ece, rocAuc } from "./metrics.ts";
 
 /** One operating point of a score threshold. */
 export interface OperatingPoint {
@@ -201,4 +201,92 @@ export function clusterBootstrap(
 /** ROC-AUC of a subset (with repeats), for {@link clusterBootstrap}. */
 export function rocAucOf(scores: ArrayLike<number>, positive: ArrayLike<boolean>) {
   return (idx: number[]): number => rocAuc(idx.map((i) => scores[i]), idx.map((i) => positive[i]));
+}
+
+/** The protocol's figures of one evaluation (issue 21): operating points, calibration, intervals. */
+export interface ProtocolMetrics {
+  /** Galaxy purity at galaxy completeness 0.80, 0.90, 0.96 (keys "0.8", "0.9", "0.96"). */
+  galaxy_purity_at_completeness: Record<string, OperatingPoint>;
+  /** Star completeness at star purity 0.97, 0.99. */
+  star_completeness_at_purity: Record<string, OperatingPoint>;
+  /** Brier score of P(galaxy). */
+  brier: number;
+  /** ECE of the probabilities as they are. */
+  ece: number;
+  /** Temperature fitted on the calibration images (the run's validation split), if given. */
+  temperature: number | null;
+  /** ECE after that temperature; null without calibration images. */
+  ece_scaled: number | null;
+  /** 95% intervals by a bootstrap over sky groups (1000 replicates, seed 1). */
+  intervals: Record<"accuracy" | "balanced_accuracy" | "roc_auc", Interval>;
+  /** Sky groups resampled. */
+  groups: number;
+}
+
+/**
+ * Operating points, Brier score, calibration (with temperature scaling fitted on `calib`, which
+ * must be other images than these: the run's validation split when these are test images) and
+ * cluster-bootstrap intervals over `groups` (one sky-group key per sample).
+ */
+export function protocolMetrics(
+  labels: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  classNames: string[],
+  groups: string[],
+  calib?: { labels: ArrayLike<number>; probs: ArrayLike<number> },
+): ProtocolMetrics {
+  const k = classNames.length, n = labels.length;
+  const gal = classNames.indexOf("galaxy"), star = classNames.indexOf("star");
+  if (gal < 0 || star < 0 || k !== 2) {
+    throw new Error(`protocol metrics need the classes galaxy and star (got ${classNames})`);
+  }
+  const pGal = Array.from({ length: n }, (_, i) => probs[i * k + gal]);
+  const pStar = Array.from({ length: n }, (_, i) => probs[i * k + star]);
+  const isGal = Array.from(labels, (l) => l === gal),
+    isStar = Array.from(labels, (l) => l === star);
+  const pred = Array.from(argmaxRows(probs, k)); // ties as every other metric breaks them
+  const correct = pred.map((p, i) => p === labels[i]);
+  const conf = pred.map((p, i) => probs[i * k + p]);
+  const accuracy = (idx: number[]) =>
+    idx.reduce((s, i) => s + (correct[i] ? 1 : 0), 0) / idx.length;
+  const balanced = (idx: number[]) => {
+    let tg = 0, ng = 0, ts = 0, ns = 0;
+    for (const i of idx) {
+      if (isGal[i]) {
+        ng++;
+        if (correct[i]) tg++;
+      } else {
+        ns++;
+        if (correct[i]) ts++;
+      }
+    }
+    return ng && ns ? (tg / ng + ts / ns) / 2 : NaN;
+  };
+  let temperature: number | null = null, eceScaled: number | null = null;
+  if (calib) {
+    temperature = fitTemperature(calib.labels, calib.probs, k);
+    const scaled = applyTemperature(probs, k, temperature);
+    eceScaled = ece(
+      pred.map((p, i) => scaled[i * k + p]),
+      correct,
+    );
+  }
+  return {
+    galaxy_purity_at_completeness: Object.fromEntries(
+      [0.8, 0.9, 0.96].map((c) => [String(c), purityAtCompleteness(pGal, isGal, c)]),
+    ),
+    star_completeness_at_purity: Object.fromEntries(
+      [0.97, 0.99].map((p) => [String(p), completenessAtPurity(pStar, isStar, p)]),
+    ),
+    brier: brierScore(pGal, isGal),
+    ece: ece(conf, correct),
+    temperature,
+    ece_scaled: eceScaled,
+    intervals: clusterBootstrap(groups, {
+      accuracy,
+      balanced_accuracy: balanced,
+      roc_auc: rocAucOf(pGal, isGal),
+    }) as ProtocolMetrics["intervals"],
+    groups: new Set(groups).size,
+  };
 }
