@@ -122,3 +122,42 @@ Deno.test("configs/aries/test_set.json: consistent, whole groups, disjoint from 
   for (const g of used) assert(!groups.has(g), `test group ${g} was a validation group`);
   for (const g of t.excluded) assert(!groups.has(g), g);
 });
+
+Deno.test("data.kfold/data.fold: grouped folds partition the non-test images by sky group; no fold sees a test image; a missing fold is a clear error", () => {
+  const { files, labels } = fakeData();
+  const t = chooseTestSet(labels, files, ["galaxy", "star"], "fp", {
+    fraction: 0.2,
+    seed: 5,
+    exclude: [],
+  });
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(join(dir, "test_set.json"), JSON.stringify(t));
+  const ds = { n: files.length, labels, files } as unknown as Parameters<typeof makeSplit>[1];
+  const testFiles = new Set(t.files);
+  const k = 3;
+  const seenVal = new Map<number, number>();
+  for (let fold = 0; fold < k; fold++) {
+    const cfg = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+      "data.source=folder",
+      "data.split=grouped",
+      `data.kfold=${k}`,
+      `data.fold=${fold}`,
+      "data.test_set=test_set.json",
+    ]).config;
+    const s = makeSplit(cfg, ds, dir);
+    for (const i of [...s.train, ...s.val]) assert(!testFiles.has(files[i]), `fold ${fold}`);
+    assertEquals(s.train.length + s.val.length, files.length - t.files.length);
+    const trainGroups = new Set(s.train.map((i) => skyGroupOf(files[i])));
+    assert(s.val.every((i) => !trainGroups.has(skyGroupOf(files[i]))), `fold ${fold}: group leak`);
+    for (const i of s.val) seenVal.set(i, (seenVal.get(i) ?? 0) + 1);
+  }
+  // Every non-test image is held out exactly once over the folds.
+  assertEquals(seenVal.size, files.length - t.files.length);
+  assert([...seenVal.values()].every((c) => c === 1));
+  const noFold = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+    "data.source=folder",
+    "data.split=grouped",
+    "data.kfold=3",
+  ]).config;
+  assertThrows(() => makeSplit(noFold, ds, dir), StarmambaError, "set data.fold");
+});

@@ -153,7 +153,17 @@ export const SCHEMA: SectionSpec = {
       default: 0,
       min: 0,
       max: 20,
-      doc: "k > 1: run k folds and report mean ± std",
+      doc: "k > 1: this run is fold data.fold of k-fold cross-validation (grouped by sky " +
+        "position with data.split: grouped); its validation images are the held-out fold",
+    },
+    fold: {
+      type: "int",
+      default: null,
+      nullable: true,
+      min: 0,
+      max: 19,
+      hashOnlyIfSet: true,
+      doc: "with data.kfold > 1: which fold (0-based) this run holds out",
     },
   },
   /** Network preset and switches. */
@@ -378,6 +388,8 @@ export interface ExperimentConfig {
     test_set: string | null;
     val_fraction: number;
     kfold: number;
+    /** With kfold > 1: the held-out fold (0-based). */
+    fold: number | null;
   };
   /** Network preset and switches. */
   model: {

@@ -21,7 +21,7 @@ import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
-import { groupedSplit, randomSplit, type Split } from "../data/splits.ts";
+import { groupedSplit, kfoldSplits, randomSplit, type Split } from "../data/splits.ts";
 import { partitionByTestSet, readTestSet } from "../data/test_set.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
@@ -154,6 +154,7 @@ export function makeSplit(cfg: ExperimentConfig, ds: Dataset, configDir = "."): 
 
 /** The split of `ds` itself (no test set). Uses labels and files only. */
 function splitOf(cfg: ExperimentConfig, ds: Dataset): Split {
+  if (cfg.data.kfold > 1) return foldOf(cfg, ds);
   if (cfg.data.split === "all") {
     // A release model: every labelled image trains; nothing is held out to choose an epoch on.
     return { train: [...Array(ds.n).keys()], val: [] };
@@ -168,6 +169,28 @@ function splitOf(cfg: ExperimentConfig, ds: Dataset): Split {
     return groupedSplit(ds.labels, ds.files, cfg.data.val_fraction, cfg.seed);
   }
   return randomSplit(ds.labels, cfg.data.val_fraction, cfg.seed);
+}
+
+/** Fold data.fold of data.kfold-fold cross-validation (grouped by sky with data.split: grouped). */
+function foldOf(cfg: ExperimentConfig, ds: Dataset): Split {
+  const { kfold: k, fold, split } = cfg.data;
+  if (fold === null || fold >= k) {
+    throw new StarmambaError(
+      `data.kfold is ${k}: set data.fold to the held-out fold, 0 to ${k - 1} ` +
+        "(one run per fold; their summary gives mean ± std over folds)",
+    );
+  }
+  if (split === "all") {
+    throw new StarmambaError("data.kfold needs data.split random or grouped, not all");
+  }
+  const grouped = split === "grouped";
+  if (grouped && (!ds.files || cfg.data.source === "synthetic")) {
+    throw new StarmambaError(
+      "grouped folds need real cutouts with sky positions in their file names; the synthetic " +
+        "sky has none — use data.split: random",
+    );
+  }
+  return kfoldSplits(ds.labels, ds.files ?? null, k, cfg.seed, grouped)[fold];
 }
 
 /** The network settings an experiment config's model section gives (the data's are added apart). */
@@ -291,6 +314,9 @@ function writeSplit(runDir: string, cfg: ExperimentConfig, ds: Dataset, split: S
     kind: cfg.data.split,
     seed: cfg.seed,
     val_fraction: cfg.data.val_fraction,
+    // Cross-validation folds say which; the keys are absent otherwise (older files stay as they were).
+    ...(cfg.data.kfold > 1 ? { kfold: cfg.data.kfold, fold: cfg.data.fold } : {}),
+    ...(cfg.data.test_set ? { test_set: cfg.data.test_set } : {}),
     train: split.train.map((i) => ds.files?.[i] ?? i),
     val: split.val.map((i) => ds.files?.[i] ?? i),
   });
