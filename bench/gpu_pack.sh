@@ -6,33 +6,34 @@
 # 64 MiB of working tree and carried paths together.
 #
 #   bash bench/gpu_pack.sh            # then: device run, carry [".gpu"], bash bench/gpu_check.sh
-#   bash bench/gpu_pack.sh --stash-weights    # before the device call: move the released models'
-#   bash bench/gpu_pack.sh --restore-weights  # weights (~90 MB, tracked) out of the tree and back
-# The tracked tree alone is over the limit with the released weights in it (MedMamba-T is 55 MiB),
-# and no GPU check needs them.
+#   bash bench/gpu_pack.sh --stash-results    # before the device call: move results/ (~120 MB
+#   bash bench/gpu_pack.sh --restore-results  # tracked: the released weights, predictions, plots)
+#                                             # out of the tree, and back after it
+# The tracked tree alone is over the limit with results/ in it (MedMamba-T's weights are 55 MiB);
+# no GPU check reads it. Without results/ the tree is ~2 MB; deno.xz is ~31 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STASH=/tmp/starmamba-weights
-if [ "${1:-}" = "--stash-weights" ]; then
-  git ls-files 'results/**/model/*.bin' | while read -r f; do
-    mkdir -p "$STASH/$(dirname "$f")" && mv "$f" "$STASH/$f"
-  done
-  echo "weights moved to $STASH; restore with --restore-weights"
+STASH=/tmp/starmamba-results
+if [ "${1:-}" = "--stash-results" ]; then
+  [ -e "$STASH" ] && { echo "$STASH exists: restore it first"; exit 2; }
+  mv results "$STASH" && echo "results/ moved to $STASH; restore with --restore-results"
   exit 0
 fi
-if [ "${1:-}" = "--restore-weights" ]; then
-  (cd "$STASH" && find . -name '*.bin') | while read -r f; do mv "$STASH/$f" "$f"; done
-  git status --short -- results | head
+if [ "${1:-}" = "--restore-results" ]; then
+  [ -e results ] && { echo "results/ exists here: move it aside first"; exit 2; }
+  mv "$STASH" results && git status --short -- results | head
   exit 0
 fi
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu
 DENO_BIN=$(readlink -f "$(command -v deno)")
 nice -n 19 xz -T1 -6 -c "$DENO_BIN" > .gpu/deno.xz
-# node_modules without what no GPU check loads (onnxruntime's native builds, sharp's musl build).
+# node_modules without what no GPU check loads (onnxruntime's native builds, sharp's musl build,
+# source maps, type declarations, minified and ES2017 browser bundles).
 tar -C . -cf - --exclude='node_modules/.deno/onnxruntime-node@*' \
   --exclude='node_modules/.deno/@img+sharp-libvips-linuxmusl*' \
-  --exclude='node_modules/.deno/@img+sharp-linuxmusl*' node_modules deno.lock |
+  --exclude='node_modules/.deno/@img+sharp-linuxmusl*' --exclude='*.map' --exclude='*.min.js' \
+  --exclude='*.es2017.js' --exclude='*.d.ts' node_modules deno.lock |
   nice -n 19 xz -T1 -6 > .gpu/node_modules.tar.xz
 if [ -d ../shared/peer ]; then
   tar -C ../shared -cf - --exclude='__pycache__' peer | nice -n 19 xz -T1 -6 > .gpu/peer.tar.xz
