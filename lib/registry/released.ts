@@ -68,7 +68,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     run: "results/release-cpu-context-ema-shape/v1",
     recipe: "cpu-ctx",
     title: "the same recipe trained on every labelled ARIES cutout (no validation), seed 1",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_03,
   },
   {
     name: "aries-medmamba-t-s1",
