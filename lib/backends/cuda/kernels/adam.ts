@@ -7,20 +7,12 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type { CudaKernelArgs } from "./types.ts";
+import type { AdamScalars } from "../../wasm/hooks.ts";
 
 /** The Adam step on device buffers; null (use the host kernel) for non-float32 tensors. */
 export function cudaAdamStep({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo[] | null {
   const inp = inputs as Record<string, tf.TensorInfo>;
-  const s = attrs as unknown as {
-    count: number;
-    lr: number;
-    beta1: number;
-    beta2: number;
-    eps: number;
-    weightDecay: number;
-    c1: number;
-    c2: number;
-  };
+  const s = attrs as unknown as AdamScalars & { count: number };
   // 1 − β in double, as the native C kernel gets them (1.f − 0.999f is 1.3e-5 off 0.001).
   const scalars = Float32Array.from([
     s.lr,

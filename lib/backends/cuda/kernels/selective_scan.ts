@@ -10,6 +10,9 @@ import type { CudaKernel, CudaKernelArgs } from "./types.ts";
 
 const INPUT_NAMES = ["u", "delta", "A", "B", "C", "D", "deltaBias"] as const;
 type Infos = Record<string, tf.TensorInfo>;
+type P = Deno.PointerValue;
+/** Seven device pointers, in the C ABI's order of the scan's inputs (or gradients). */
+type Ptr7 = [P, P, P, P, P, P, P];
 
 /** batch, dim, len, dstate, groups, softplus: the scan's leading C arguments. */
 function dims(
@@ -26,18 +29,8 @@ function forward({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | nu
   const inp = inputs as Infos;
   if (INPUT_NAMES.some((n) => inp[n].dtype !== "float32")) return null;
   const y = backend.makeTensorInfo(inp.u.shape, "float32");
-  const p = INPUT_NAMES.map((n) => backend.pointer(inp[n]));
-  const rc = backend.lib.symbols.ss_cuda_fwd_dev(
-    ...dims(inp, attrs),
-    p[0],
-    p[1],
-    p[2],
-    p[3],
-    p[4],
-    p[5],
-    p[6],
-    backend.pointer(y),
-  );
+  const p = INPUT_NAMES.map((n) => backend.pointer(inp[n])) as Ptr7;
+  const rc = backend.lib.symbols.ss_cuda_fwd_dev(...dims(inp, attrs), ...p, backend.pointer(y));
   backend.check(rc, "selective scan forward");
   return y;
 }
@@ -46,25 +39,13 @@ function backward({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo[] |
   const inp = inputs as Infos;
   if ([...INPUT_NAMES, "dy"].some((n) => inp[n].dtype !== "float32")) return null;
   const outs = INPUT_NAMES.map((n) => backend.makeTensorInfo(inp[n].shape, "float32"));
-  const p = INPUT_NAMES.map((n) => backend.pointer(inp[n]));
-  const g = outs.map((o) => backend.pointer(o));
+  const p = INPUT_NAMES.map((n) => backend.pointer(inp[n])) as Ptr7;
+  const g = outs.map((o) => backend.pointer(o)) as Ptr7;
   const rc = backend.lib.symbols.ss_cuda_bwd_dev(
     ...dims(inp, attrs),
-    p[0],
-    p[1],
-    p[2],
-    p[3],
-    p[4],
-    p[5],
-    p[6],
+    ...p,
     backend.pointer(inp.dy),
-    g[0],
-    g[1],
-    g[2],
-    g[3],
-    g[4],
-    g[5],
-    g[6],
+    ...g,
   );
   backend.check(rc, "selective scan backward");
   return outs;
