@@ -30,7 +30,7 @@ Deno.test("defaults fill a minimal config; hash is stable and order-independent"
   assertEquals(canonicalJson({ b: 1, a: [2, { d: 1, c: 2 }] }), '{"a":[2,{"c":2,"d":1}],"b":1}');
 });
 
-Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_decay, class_weight_power) stay out of the hash while at their default", () => {
+Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_decay, keep, class_weight_power) stay out of the hash while at their default", () => {
   // Published results were hashed before the key existed; their hashes must not move.
   const cfg = validateConfig({ seed: 2 });
   const before = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
@@ -39,13 +39,14 @@ Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_dec
   delete before.data.test_set;
   delete before.data.fold;
   delete before.train.ema_decay;
+  delete before.train.keep;
   delete before.train.class_weight_power;
   const sha = (v: unknown) => createHash("sha256").update(canonicalJson(v)).digest("hex");
   assertEquals(configHash(cfg), sha(before));
   const set = validateConfig({
     seed: 2,
     data: { center_crop: 32, field_context: true, test_set: "test_set.json", fold: 1 },
-    train: { ema_decay: 0.99, class_weight_power: 0.5 },
+    train: { ema_decay: 0.99, class_weight_power: 0.5, keep: "last" },
   });
   assertEquals([
     set.data.center_crop,
@@ -54,7 +55,8 @@ Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_dec
     set.data.fold,
     set.train.ema_decay,
     set.train.class_weight_power,
-  ], [32, true, "test_set.json", 1, 0.99, 0.5]);
+    set.train.keep,
+  ], [32, true, "test_set.json", 1, 0.99, 0.5, "last"]);
   assertEquals(configHash(set), sha(set));
   assert(configHash(set) !== configHash(cfg));
 });

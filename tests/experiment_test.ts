@@ -177,3 +177,18 @@ Deno.test("data.split all: every image trains, the last epoch's weights are the 
   Deno.writeTextFileSync(bad, JSON.stringify({ ...text, best: { epoch: 1 } }));
   assert((await verifyResult(bad)).some((p) => p.startsWith("best: expected null")));
 });
+
+Deno.test("train.keep last: the kept model and the 'best' record are the last epoch's, whatever validation says", async () => {
+  const root = Deno.makeTempDirSync();
+  const a = await runExperiment(tinyConfig(["train.keep=last", "train.epochs=3"]), {
+    projectRoot: root,
+    quiet: true,
+  });
+  const r = a.result!;
+  const best = r.best as { epoch: number; metrics: { accuracy: number } };
+  const last = r.last as { epoch: number; metrics: { accuracy: number } };
+  assertEquals(best.epoch, 3);
+  assertEquals(best.metrics.accuracy, last.metrics.accuracy);
+  const meta = JSON.parse(Deno.readTextFileSync(join(a.runDir, "model", "model.json")));
+  assertEquals(meta.epoch, 3, "the kept weights are the last epoch's");
+});

@@ -274,6 +274,14 @@ export const SCHEMA: SectionSpec = {
         "(e.g. 0.998; null = the raw weights)",
       hashOnlyIfSet: true,
     },
+    keep: {
+      type: "enum",
+      default: "best",
+      values: ["best", "last"],
+      hashOnlyIfSet: true,
+      doc: "which epoch's weights the run keeps: best (highest validation accuracy: chosen on " +
+        "the images that score it) or last (nothing chosen; cross-validation folds use it)",
+    },
     steps_per_epoch: {
       type: "int",
       default: null,
@@ -423,6 +431,8 @@ export interface ExperimentConfig {
     class_weight_power: number;
     label_smoothing: number;
     ema_decay: number | null;
+    /** Which epoch's weights the run keeps: the best on validation, or the last. */
+    keep: "best" | "last";
     steps_per_epoch: number | null;
     workers: number;
     threads: number;

@@ -490,7 +490,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       rec.valAcc = ev.metrics.accuracy;
       rec.valBalancedAcc = ev.metrics.balancedAccuracy;
       rec.seconds = st.acc.seconds + (performance.now() - e0) / 1000;
-      if (!st.best || ev.metrics.accuracy > st.best.metrics.accuracy) {
+      // train.keep: last — every epoch replaces the kept model, so nothing is chosen on the
+      // validation images ("best" then names the last epoch).
+      if (!st.best || cfg.train.keep === "last" || ev.metrics.accuracy > st.best.metrics.accuracy) {
         st.best = ev;
         await saveWeights({ epoch: ev.epoch, valAccuracy: ev.metrics.accuracy });
       }
