@@ -45,6 +45,7 @@ import {
   toOverrides,
 } from "../results/sweep.ts";
 import { writeSweepSummary } from "../results/sweep_report.ts";
+import { isCrossValidation, summarizeCv, writeCvSummary } from "../results/cv.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, readJsonObject as readJson, writeJsonAtomic } from "../util/fs.ts";
 
@@ -445,6 +446,11 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   // A complete sweep rerun changes nothing: keep its (possibly published) summary untouched.
   if (executed + resumed > 0 || !exists(join(sweepDir, "summary.json"))) {
     outcome.written = await writeSweepSummary(sweepDir, outcome.summary);
+    // A sweep whose runs are the folds of one cross-validation (one seed) also gets cv.md/json.
+    const runDirs = runs.map((r) => resolve(sweepDir, state.runs[r.key].run_dir!));
+    if (new Set(runs.map((r) => r.seed)).size === 1 && isCrossValidation(runDirs)) {
+      outcome.written.push(...writeCvSummary(sweepDir, summarizeCv(runDirs), state.name));
+    }
   }
   writeIndex(outRoot);
   return outcome;

@@ -1,0 +1,190 @@
+/**
+ * The summary of a cross-validation (issue 21's protocol): one run per held-out fold
+ * (`data.kfold`, `data.fold`), each scored on its own fold at the epoch it kept (`train.keep:
+ * last`: nothing chosen on the fold). Written beside a sweep's summary as cv.md and cv.json:
+ * per-fold metrics, mean ± sample std over folds, and the protocol's figures on the pooled
+ * out-of-fold predictions (every non-test image predicted once, by the fold that held it out):
+ * operating points, Brier, ECE and 95% intervals by a bootstrap over sky groups.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import type { Metrics } from "../metrics/metrics.ts";
+import { meanStd, type Stat } from "../metrics/stats.ts";
+import { type ProtocolMetrics, protocolMetrics } from "../metrics/operating.ts";
+import { skyGroupOf } from "../data/splits.ts";
+import { parseCsv } from "./write.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { StarmambaError } from "../util/errors.ts";
+
+/** One fold's row. */
+export interface CvFold {
+  /** The held-out fold. */
+  fold: number;
+  /** The run folder, as given. */
+  run: string;
+  /** Which epoch's model the run kept (train.keep) and its epoch. */
+  keep: string;
+  epoch: number;
+  /** Held-out images. */
+  n: number;
+  accuracy: number;
+  balanced_accuracy: number;
+  roc_auc: number;
+}
+
+/** What {@link summarizeCv} returns. */
+export interface CvSummary {
+  /** Folds in the cross-validation (data.kfold). */
+  k: number;
+  /** Each fold, in fold order. */
+  folds: CvFold[];
+  /** Mean ± sample std over folds. */
+  over_folds: Record<"accuracy" | "balanced_accuracy" | "roc_auc", Stat>;
+  /** Pooled out-of-fold images. */
+  pooled_n: number;
+  /** The protocol's figures on the pooled out-of-fold predictions (null: not galaxy/star). */
+  pooled: ProtocolMetrics | null;
+  /** Whether every fold kept its last epoch (nothing chosen on a held-out fold). */
+  nothing_chosen: boolean;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    throw new StarmambaError(`${path} is missing or unreadable`);
+  }
+}
+
+/** True when every run folder is one fold of the same k-fold cross-validation. */
+export function isCrossValidation(runDirs: string[]): boolean {
+  const ks = runDirs.map((d) => {
+    const r = readJson(join(d, "result.json"));
+    return ((r.config as { data?: { kfold?: number } }).data?.kfold) ?? 0;
+  });
+  return ks.length > 0 && ks.every((k) => k > 1 && k === ks[0]);
+}
+
+/**
+ * Summarises the fold runs in `runDirs` (one per fold, every fold present). Reads each run's
+ * result.json and predictions.csv (the kept model's predictions of its held-out fold).
+ */
+export function summarizeCv(runDirs: string[]): CvSummary {
+  const folds: CvFold[] = [];
+  const files: string[] = [], labels: number[] = [], probs: number[] = [];
+  let classNames: string[] = [];
+  let k = 0;
+  for (const dir of runDirs) {
+    const r = readJson(join(dir, "result.json"));
+    const cfg = r.config as { data: { kfold: number; fold: number }; train: { keep?: string } };
+    k = cfg.data.kfold;
+    const kept = r.best as { epoch: number; metrics: Metrics };
+    folds.push({
+      fold: cfg.data.fold,
+      run: dir,
+      keep: cfg.train.keep ?? "best",
+      epoch: kept.epoch,
+      n: kept.metrics.n,
+      accuracy: kept.metrics.accuracy,
+      balanced_accuracy: kept.metrics.balancedAccuracy,
+      roc_auc: kept.metrics.rocAuc,
+    });
+    const rows = parseCsv(Deno.readTextFileSync(join(dir, "predictions.csv")));
+    const head = rows[0];
+    const pCols = head.map((h, j) => [h, j] as const).filter(([h]) => h.startsWith("p_"));
+    classNames = pCols.map(([h]) => h.slice(2));
+    const iFile = head.indexOf("file"), iLabel = head.indexOf("label");
+    for (const row of rows.slice(1)) {
+      if (row.length !== head.length) continue;
+      files.push(row[iFile]);
+      labels.push(classNames.indexOf(row[iLabel]));
+      for (const [, j] of pCols) probs.push(Number(row[j]));
+    }
+  }
+  folds.sort((a, b) => a.fold - b.fold);
+  const present = folds.map((f) => f.fold);
+  if (present.length !== k || present.some((f, i) => f !== i)) {
+    throw new StarmambaError(
+      `cross-validation summary: folds ${present.join(", ")} of ${k} (each fold once, all present)`,
+    );
+  }
+  if (new Set(files).size !== files.length) {
+    throw new StarmambaError("cross-validation summary: an image was held out by two folds");
+  }
+  const stat = (key: "accuracy" | "balanced_accuracy" | "roc_auc") =>
+    meanStd(folds.map((f) => f[key]));
+  const galaxyStar = classNames.includes("galaxy") && classNames.includes("star");
+  return {
+    k,
+    folds,
+    over_folds: {
+      accuracy: stat("accuracy"),
+      balanced_accuracy: stat("balanced_accuracy"),
+      roc_auc: stat("roc_auc"),
+    },
+    pooled_n: files.length,
+    pooled: galaxyStar ? protocolMetrics(labels, probs, classNames, files.map(skyGroupOf)) : null,
+    nothing_chosen: folds.every((f) => f.keep === "last"),
+  };
+}
+
+/** cv.md: the folds, their mean ± std and the pooled figures. */
+export function cvMarkdown(s: CvSummary, title: string): string {
+  const pct = (
+    x: number | null,
+  ) => (x === null || !Number.isFinite(x) ? "—" : `${(100 * x).toFixed(2)}%`);
+  const ms = (st: Stat, f = pct) => `${f(st.mean)} ± ${st.std === null ? "—" : f(st.std)}`;
+  const num = (x: number | null) => (x === null || !Number.isFinite(x) ? "—" : x.toFixed(4));
+  const lines = [
+    `# ${title}: ${s.k}-fold cross-validation`,
+    "",
+    s.nothing_chosen
+      ? "Each fold's model is its last epoch (train.keep: last): nothing was chosen on a held-out fold."
+      : "**Some folds kept the epoch with the best accuracy on their own held-out fold: these numbers " +
+        "are chosen on the images that score them.**",
+    "",
+    "| fold | images | epoch | accuracy | balanced | ROC-AUC | run |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...s.folds.map((f) =>
+      `| ${f.fold} | ${f.n} | ${f.epoch} | ${pct(f.accuracy)} | ${pct(f.balanced_accuracy)} | ${
+        num(f.roc_auc)
+      } | ${f.run} |`
+    ),
+    `| mean ± std | ${s.pooled_n} | | ${ms(s.over_folds.accuracy)} | ${
+      ms(s.over_folds.balanced_accuracy)
+    } | ${ms(s.over_folds.roc_auc, num)} | |`,
+  ];
+  const p = s.pooled;
+  if (p) {
+    const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
+      `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
+    lines.push(
+      "",
+      `Pooled out-of-fold predictions (${s.pooled_n} images, ${p.groups} sky groups; 95% intervals by a ` +
+        "bootstrap over sky groups):",
+      "",
+      `- accuracy ${ci(p.intervals.accuracy)}, balanced ${ci(p.intervals.balanced_accuracy)}, ` +
+        `ROC-AUC ${ci(p.intervals.roc_auc, num)}`,
+      `- galaxy purity at galaxy completeness ${
+        Object.entries(p.galaxy_purity_at_completeness).map(([c, o]) => `${c}: ${pct(o.purity)}`)
+          .join(", ")
+      }`,
+      `- star completeness at star purity ${
+        Object.entries(p.star_completeness_at_purity).map(([q, o]) =>
+          `${q}: ${pct(o.completeness)}`
+        )
+          .join(", ")
+      }`,
+      `- Brier (P galaxy) ${num(p.brier)}, ECE ${num(p.ece)}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Writes cv.md and cv.json into `dir`; returns their paths. */
+export function writeCvSummary(dir: string, s: CvSummary, title: string): string[] {
+  const md = resolve(dir, "cv.md"), json = resolve(dir, "cv.json");
+  writeFileAtomic(md, cvMarkdown(s, title));
+  writeJsonAtomic(json, { schema: "starmamba.cv/1", ...s });
+  return [md, json];
+}

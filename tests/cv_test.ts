@@ -1,0 +1,75 @@
+/**
+ * Cross-validation as a sweep (lib/results/cv.ts): a sweep whose runs are the folds of one
+ * k-fold CV gets cv.md/cv.json — every image held out once, per-fold metrics, mean ± std over
+ * folds computed here independently, pooled out-of-fold protocol figures.
+ */
+import sharp from "sharp";
+import { join } from "node:path";
+import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
+import { loadSweep, runSweep } from "../lib/experiment/sweep.ts";
+import { rng } from "../lib/util/rng.ts";
+import type { CvSummary } from "../lib/results/cv.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Eight sky fields × 4 cutouts per class: point-like stars, wide galaxies, on noise. */
+async function writeFields(dir: string): Promise<number> {
+  let n = 0;
+  for (const cls of ["galaxy", "star"]) {
+    Deno.mkdirSync(join(dir, cls), { recursive: true });
+    for (let g = 0; g < 8; g++) {
+      for (let i = 0; i < 4; i++) {
+        const r = rng(100 * g + i + (cls === "star" ? 50 : 0), "cutout");
+        const px = new Uint8Array(32 * 32 * 3), s = cls === "galaxy" ? 5 : 1.2;
+        for (let y = 0; y < 32; y++) {
+          for (let x = 0; x < 32; x++) {
+            const v = 20 + 200 * Math.exp(-((x - 16) ** 2 + (y - 16) ** 2) / (2 * s * s));
+            px.fill(
+              Math.min(255, Math.round(v + 10 * r.next())),
+              3 * (32 * y + x),
+              3 * (32 * y + x) + 3,
+            );
+          }
+        }
+        await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png()
+          .toFile(join(dir, cls, `FLD${g}-R01_${10 + i}_${20 + i}_3.png`));
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+Deno.test("a sweep of the folds of a grouped 3-fold CV writes cv.json: each image held out once, mean ± std over folds, pooled figures", async () => {
+  const root = Deno.makeTempDirSync();
+  const data = join(root, "data");
+  const n = await writeFields(data);
+  const file = join(root, "cv.yaml");
+  Deno.writeTextFileSync(
+    file,
+    `name: cv\nbase: ${JSON.stringify(join(ROOT, "configs/quickstart.yaml"))}\nseeds: [1]\n` +
+      `set: { data.source: folder, data.root: ${JSON.stringify(data)}, data.split: grouped, ` +
+      "data.kfold: 3, data.fold: 0, train.keep: last, data.size: 32, model.dim: 8, " +
+      "model.depths: [1, 1, 1, 1], model.patch_size: 2, train.epochs: 2, train.batch_size: 16, " +
+      "train.steps_per_epoch: 2 }\n" +
+      "variants:\n  - { name: fold-1, set: { data.fold: 1 } }\n  - { name: fold-2, set: { data.fold: 2 } }\n",
+  );
+  const out = await runSweep(loadSweep(file), { projectRoot: root, quiet: true });
+  assert(out.written.some((f) => f.endsWith("cv.json")), out.written.join(", "));
+  const cv = JSON.parse(Deno.readTextFileSync(join(out.sweepDir, "cv.json"))) as CvSummary;
+  assertEquals(cv.k, 3);
+  assertEquals(cv.folds.map((f) => f.fold), [0, 1, 2]);
+  assertEquals(cv.pooled_n, n, "every image held out exactly once");
+  assertEquals(cv.folds.reduce((s, f) => s + f.n, 0), n);
+  assert(cv.nothing_chosen, "train.keep: last on every fold");
+  assert(cv.folds.every((f) => f.epoch === 2), "the last epoch kept");
+  const acc = cv.folds.map((f) => f.accuracy);
+  const mean = acc.reduce((a, b) => a + b, 0) / 3;
+  const std = Math.sqrt(acc.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
+  assertAllClose([cv.over_folds.accuracy.mean!, cv.over_folds.accuracy.std!], [mean, std], 1e-12);
+  assertEquals(cv.pooled!.groups, 8);
+  // The pooled accuracy is the image-weighted mean of the folds'.
+  const pooled = cv.folds.reduce((s, f) => s + f.accuracy * f.n, 0) / n;
+  assertAllClose([cv.pooled!.intervals.accuracy.value], [pooled], 1e-9);
+  assert(Deno.readTextFileSync(join(out.sweepDir, "cv.md")).includes("nothing was chosen"));
+});
