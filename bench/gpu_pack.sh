@@ -29,15 +29,16 @@ mkdir -p .gpu
 DENO_BIN=$(readlink -f "$(command -v deno)")
 # deno.xz is kept while the binary is unchanged (compressing it takes minutes).
 if [ ! .gpu/deno.xz -nt "$DENO_BIN" ]; then nice -n 19 xz -T1 -6 -c "$DENO_BIN" > .gpu/deno.xz; fi
-# node_modules without what no GPU check loads (onnxruntime's native builds, sharp's musl build,
-# source maps, type declarations, minified and ES2017 browser bundles).
+# node_modules without what no GPU check loads: onnxruntime's native builds (its package stays:
+# deno wants every locked package present), sharp's musl libvips, source maps, type declarations,
+# minified and ES2017 browser bundles.
 # tar exits 1 when a file changed while read (deno touches node_modules/.deno as it runs): the
 # archive is still whole, so only exit codes above 1 stop the script.
 rc=0
 tar -C . -cf /tmp/starmamba-node_modules.tar --warning=no-file-changed \
-  --exclude='node_modules/.deno/onnxruntime-node@*' \
-  --exclude='node_modules/.deno/@img+sharp-libvips-linuxmusl*' \
-  --exclude='node_modules/.deno/@img+sharp-linuxmusl*' --exclude='*.map' --exclude='*.min.js' \
+  --exclude='node_modules/.deno/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/*' \
+  --exclude='node_modules/.deno/@img+sharp-libvips-linuxmusl*/node_modules/*/*/lib/*' \
+  --exclude='*.map' --exclude='*.min.js' \
   --exclude='*.es2017.js' --exclude='*.d.ts' node_modules deno.lock || rc=$?
 [ "$rc" -le 1 ] || exit "$rc"
 nice -n 19 xz -T1 -6 -c /tmp/starmamba-node_modules.tar > .gpu/node_modules.tar.xz
