@@ -21,6 +21,7 @@ import { skyGroupOf } from "../lib/data/splits.ts";
 import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
 import { type ProtocolMetrics, protocolMetrics } from "../lib/metrics/operating.ts";
+import { formatProtocol } from "../lib/metrics/format.ts";
 
 const USAGE = `usage: deno task evaluate --model <run dir> [options]
 
@@ -78,31 +79,6 @@ function protocolOf(ev: RunEvaluation): ProtocolMetrics | null {
     ev.files.map(skyGroupOf),
     ev.test && ev.test.calib.labels.length ? ev.test.calib : undefined,
   );
-}
-
-/** The protocol's figures as a few lines of text. */
-function formatProtocol(p: ProtocolMetrics): string {
-  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
-  const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
-    `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
-  const num = (x: number) => x.toFixed(4);
-  const gp = Object.entries(p.galaxy_purity_at_completeness)
-    .map(([c, o]) => `${pct(o.purity)} at ${c}`).join(", ");
-  const sc = Object.entries(p.star_completeness_at_purity)
-    .map(([q, o]) => `${pct(o.completeness)} at ${q}`).join(", ");
-  return [
-    `95% intervals by a bootstrap over the ${p.groups} sky groups: accuracy ${
-      ci(p.intervals.accuracy)
-    }, balanced ${ci(p.intervals.balanced_accuracy)}, ROC-AUC ${ci(p.intervals.roc_auc, num)}`,
-    `galaxy purity at galaxy completeness: ${gp}`,
-    `star completeness at star purity: ${sc}`,
-    `Brier (P galaxy) ${num(p.brier)}; ECE ${num(p.ece)}` +
-    (p.temperature !== null
-      ? `, after temperature ${p.temperature.toFixed(3)} (fitted on validation) ${
-        num(p.ece_scaled!)
-      }`
-      : ""),
-  ].join("\n");
 }
 
 runMain(async () => {
@@ -182,7 +158,7 @@ runMain(async () => {
   );
   console.log(formatMetricsMarkdown(ev.metrics));
   const protocol = protocolOf(ev);
-  if (protocol) console.log(`\n${formatProtocol(protocol)}`);
+  if (protocol) console.log(`\n${formatProtocol(protocol).join("\n")}`);
   const byField = values["by-field"]
     ? metricsByGroup(ev.files, ev.labels, ev.probs, ev.classNames, skyGroupOf)
     : null;

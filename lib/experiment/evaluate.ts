@@ -5,7 +5,6 @@
  * describes exactly the images the run was validated on.
  * @module
  */
-import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { readTestSet } from "../data/test_set.ts";
 import { type ContextSource, loadData } from "./run.ts";
@@ -20,7 +19,7 @@ import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { predict, predictWith } from "../train/train.ts";
 import { shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { exists } from "../util/fs.ts";
+import { exists, sha256Hex } from "../util/fs.ts";
 
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
@@ -141,7 +140,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
         if (i === undefined) throw new StarmambaError(`${where}: ${f} is not in the data`);
         return i;
       });
-    const locked = opts.testSet ? lockedTestFiles(opts.testSet, runDir, split) : null;
+    const locked = opts.testSet ? await lockedTestFiles(opts.testSet, runDir, split) : null;
     const idx = indices(locked ? locked.files : split.val, locked ? opts.testSet! : splitPath);
     const probsOf = async (which: number[]) =>
       opts.onnx ? await onnxProbs(run, ds, which, cfg) : predict(run.model, ds, which, cfg).probs;
@@ -194,11 +193,11 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
  * The locked test set's files, after checking that the run never saw one of them: its training
  * and validation images (split.json) must be disjoint from the set.
  */
-function lockedTestFiles(
+async function lockedTestFiles(
   path: string,
   runDir: string,
   split: { train?: string[]; val: string[] },
-): { files: string[]; sha256: string } {
+): Promise<{ files: string[]; sha256: string }> {
   const t = readTestSet(path);
   const inTest = new Set(t.files);
   const seen = [...(split.train ?? []), ...split.val].filter((f) => inTest.has(f));
@@ -209,8 +208,7 @@ function lockedTestFiles(
         "scored on it",
     );
   }
-  const sha256 = createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
-  return { files: t.files, sha256 };
+  return { files: t.files, sha256: await sha256Hex(Deno.readFileSync(path)) };
 }
 
 /** What {@link evaluateEnsemble} measured: the averaged evaluation plus each member's own. */

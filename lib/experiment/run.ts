@@ -160,15 +160,20 @@ function splitOf(cfg: ExperimentConfig, ds: Dataset): Split {
     return { train: [...Array(ds.n).keys()], val: [] };
   }
   if (cfg.data.split === "grouped") {
-    if (!ds.files || cfg.data.source === "synthetic") {
-      throw new StarmambaError(
-        "data.split: grouped needs real cutouts with sky positions in their file names; " +
-          "the synthetic sky has none — use data.split: random",
-      );
-    }
-    return groupedSplit(ds.labels, ds.files, cfg.data.val_fraction, cfg.seed);
+    return groupedSplit(ds.labels, skyFiles(cfg, ds), cfg.data.val_fraction, cfg.seed);
   }
   return randomSplit(ds.labels, cfg.data.val_fraction, cfg.seed);
+}
+
+/** The file names a grouped split or fold reads sky positions from (none in the synthetic sky). */
+function skyFiles(cfg: ExperimentConfig, ds: Dataset): string[] {
+  if (!ds.files || cfg.data.source === "synthetic") {
+    throw new StarmambaError(
+      "data.split: grouped needs real cutouts with sky positions in their file names; " +
+        "the synthetic sky has none — use data.split: random",
+    );
+  }
+  return ds.files;
 }
 
 /** Fold data.fold of data.kfold-fold cross-validation (grouped by sky with data.split: grouped). */
@@ -184,13 +189,8 @@ function foldOf(cfg: ExperimentConfig, ds: Dataset): Split {
     throw new StarmambaError("data.kfold needs data.split random or grouped, not all");
   }
   const grouped = split === "grouped";
-  if (grouped && (!ds.files || cfg.data.source === "synthetic")) {
-    throw new StarmambaError(
-      "grouped folds need real cutouts with sky positions in their file names; the synthetic " +
-        "sky has none — use data.split: random",
-    );
-  }
-  return kfoldSplits(ds.labels, ds.files ?? null, k, cfg.seed, grouped)[fold];
+  const files = grouped ? skyFiles(cfg, ds) : ds.files ?? null;
+  return kfoldSplits(ds.labels, files, k, cfg.seed, grouped)[fold];
 }
 
 /** The network settings an experiment config's model section gives (the data's are added apart). */

@@ -45,7 +45,7 @@ import {
   toOverrides,
 } from "../results/sweep.ts";
 import { writeSweepSummary } from "../results/sweep_report.ts";
-import { isCrossValidation, summarizeCv, writeCvSummary } from "../results/cv.ts";
+import { summarizeCv, writeCvSummary } from "../results/cv.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, readJsonObject as readJson, writeJsonAtomic } from "../util/fs.ts";
 
@@ -448,9 +448,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     outcome.written = await writeSweepSummary(sweepDir, outcome.summary);
     // A sweep whose runs are the folds of one cross-validation (one seed) also gets cv.md/json.
     const runDirs = runs.map((r) => resolve(sweepDir, state.runs[r.key].run_dir!));
-    if (new Set(runs.map((r) => r.seed)).size === 1 && isCrossValidation(runDirs)) {
-      outcome.written.push(...writeCvSummary(sweepDir, summarizeCv(runDirs), state.name));
-    }
+    const cv = new Set(runs.map((r) => r.seed)).size === 1 ? summarizeCv(runDirs) : null;
+    if (cv) outcome.written.push(...writeCvSummary(sweepDir, cv, state.name));
   }
   writeIndex(outRoot);
   return outcome;

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Metrics } from "./metrics.ts";
+import type { ProtocolMetrics } from "./operating.ts";
 
 /** Fixed 4-decimal rendering for Markdown; NaN (undefined AUC) prints as "n/a". */
 function fmt4(x: number): string {
@@ -86,4 +87,32 @@ export function metricsCsvRows(m: Metrics): string[][] {
     )
   );
   return rows;
+}
+
+/**
+ * The protocol's figures (lib/metrics/operating.ts) as four lines of text: intervals over sky
+ * groups, galaxy purity at completeness, star completeness at purity, Brier and ECE.
+ */
+export function formatProtocol(p: ProtocolMetrics): string[] {
+  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
+  const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
+    `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
+  const num = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : "—");
+  const gp = Object.entries(p.galaxy_purity_at_completeness)
+    .map(([c, o]) => `${pct(o.purity)} at ${c}`).join(", ");
+  const sc = Object.entries(p.star_completeness_at_purity)
+    .map(([q, o]) => `${pct(o.completeness)} at ${q}`).join(", ");
+  return [
+    `95% intervals by a bootstrap over the ${p.groups} sky groups: accuracy ${
+      ci(p.intervals.accuracy)
+    }, balanced ${ci(p.intervals.balanced_accuracy)}, ROC-AUC ${ci(p.intervals.roc_auc, num)}`,
+    `galaxy purity at galaxy completeness: ${gp}`,
+    `star completeness at star purity: ${sc}`,
+    `Brier (P galaxy) ${num(p.brier)}; ECE ${num(p.ece)}` +
+    (p.temperature !== null
+      ? `, after temperature ${p.temperature.toFixed(3)} (fitted on validation) ${
+        num(p.ece_scaled!)
+      }`
+      : ""),
+  ];
 }

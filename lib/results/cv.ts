@@ -11,9 +11,10 @@ import { join, resolve } from "node:path";
 import type { Metrics } from "../metrics/metrics.ts";
 import { meanStd, type Stat } from "../metrics/stats.ts";
 import { type ProtocolMetrics, protocolMetrics } from "../metrics/operating.ts";
+import { formatProtocol } from "../metrics/format.ts";
 import { skyGroupOf } from "../data/splits.ts";
 import { parseCsv } from "./write.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { readJsonObject, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 import { StarmambaError } from "../util/errors.ts";
 
 /** One fold's row. */
@@ -48,36 +49,27 @@ export interface CvSummary {
   nothing_chosen: boolean;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(Deno.readTextFileSync(path));
-  } catch {
-    throw new StarmambaError(`${path} is missing or unreadable`);
-  }
-}
-
-/** True when every run folder is one fold of the same k-fold cross-validation. */
-export function isCrossValidation(runDirs: string[]): boolean {
-  const ks = runDirs.map((d) => {
-    const r = readJson(join(d, "result.json"));
-    return ((r.config as { data?: { kfold?: number } }).data?.kfold) ?? 0;
-  });
-  return ks.length > 0 && ks.every((k) => k > 1 && k === ks[0]);
-}
+type FoldConfig = { data: { kfold?: number; fold: number }; train: { keep?: string } };
 
 /**
- * Summarises the fold runs in `runDirs` (one per fold, every fold present). Reads each run's
- * result.json and predictions.csv (the kept model's predictions of its held-out fold).
+ * Summarises the fold runs in `runDirs` (one per fold, every fold present), or returns null when
+ * they are not the folds of one k-fold cross-validation (a sweep of anything else). Reads each
+ * run's result.json and predictions.csv (the kept model's predictions of its held-out fold).
  */
-export function summarizeCv(runDirs: string[]): CvSummary {
+export function summarizeCv(runDirs: string[]): CvSummary | null {
+  const results = runDirs.map((d) => {
+    const r = readJsonObject(join(d, "result.json"));
+    if (!r) throw new StarmambaError(`${d}/result.json is missing or unreadable`);
+    return r;
+  });
+  const k = (results[0]?.config as FoldConfig | undefined)?.data.kfold ?? 0;
+  if (k < 2 || results.some((r) => (r.config as FoldConfig).data.kfold !== k)) return null;
   const folds: CvFold[] = [];
   const files: string[] = [], labels: number[] = [], probs: number[] = [];
   let classNames: string[] = [];
-  let k = 0;
-  for (const dir of runDirs) {
-    const r = readJson(join(dir, "result.json"));
-    const cfg = r.config as { data: { kfold: number; fold: number }; train: { keep?: string } };
-    k = cfg.data.kfold;
+  for (const [i, dir] of runDirs.entries()) {
+    const r = results[i];
+    const cfg = r.config as FoldConfig;
     const kept = r.best as { epoch: number; metrics: Metrics };
     folds.push({
       fold: cfg.data.fold,
@@ -154,28 +146,12 @@ export function cvMarkdown(s: CvSummary, title: string): string {
       ms(s.over_folds.balanced_accuracy)
     } | ${ms(s.over_folds.roc_auc, num)} | |`,
   ];
-  const p = s.pooled;
-  if (p) {
-    const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
-      `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
+  if (s.pooled) {
     lines.push(
       "",
-      `Pooled out-of-fold predictions (${s.pooled_n} images, ${p.groups} sky groups; 95% intervals by a ` +
-        "bootstrap over sky groups):",
+      `Pooled out-of-fold predictions (${s.pooled_n} images):`,
       "",
-      `- accuracy ${ci(p.intervals.accuracy)}, balanced ${ci(p.intervals.balanced_accuracy)}, ` +
-        `ROC-AUC ${ci(p.intervals.roc_auc, num)}`,
-      `- galaxy purity at galaxy completeness ${
-        Object.entries(p.galaxy_purity_at_completeness).map(([c, o]) => `${c}: ${pct(o.purity)}`)
-          .join(", ")
-      }`,
-      `- star completeness at star purity ${
-        Object.entries(p.star_completeness_at_purity).map(([q, o]) =>
-          `${q}: ${pct(o.completeness)}`
-        )
-          .join(", ")
-      }`,
-      `- Brier (P galaxy) ${num(p.brier)}, ECE ${num(p.ece)}`,
+      ...formatProtocol(s.pooled).map((l) => `- ${l}`),
     );
   }
   return lines.join("\n") + "\n";

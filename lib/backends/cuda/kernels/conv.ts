@@ -11,6 +11,7 @@ import { FLIP_FILTER, IM2COL_T } from "../../../ops/grads.ts";
 import type { CudaBackend } from "../backend.ts";
 import { contiguousStrides, stridedCopy } from "./copy.ts";
 import { filled } from "./fill.ts";
+import { gemm } from "./matmul.ts";
 import type { CudaKernel, CudaKernelArgs } from "./types.ts";
 
 /** tfjs's convolution attributes. */
@@ -67,31 +68,17 @@ function im2colInto(
   }
 }
 
-function gemm(
+/** y (rows, n) = a (rows, k) · b (k, n): a convolution as one matrix product. */
+function matmul(
   backend: CudaBackend,
-  m: number,
+  rows: number,
   n: number,
   k: number,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   y: tf.TensorInfo,
 ): void {
-  backend.check(
-    backend.lib.symbols.smc_gemm(
-      1,
-      m,
-      n,
-      k,
-      backend.pointer(a),
-      0n,
-      0,
-      backend.pointer(b),
-      0n,
-      0,
-      backend.pointer(y),
-    ),
-    "conv gemm",
-  );
+  gemm(backend, { batch: 1, m: rows, n, k, a, b, y, transposeA: false, transposeB: false });
 }
 
 function conv2d({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null {
@@ -103,13 +90,13 @@ function conv2d({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | nul
   const rows = B * H * W, kk = k * k * ci;
   const y = backend.makeTensorInfo([B, H, W, co], "float32");
   if (k === 1) {
-    gemm(backend, rows, co, ci, x, f, y);
+    matmul(backend, rows, co, ci, x, f, y);
     return y;
   }
   const cols = filled(backend, [rows, kk], "float32", 0)!;
   try {
     im2colInto(backend, x, cols, k, kk, 1);
-    gemm(backend, rows, co, kk, cols, f, y);
+    matmul(backend, rows, co, kk, cols, f, y);
   } finally {
     backend.disposeData(cols.dataId);
   }

@@ -64,8 +64,12 @@ export function stridedCopy(
 
 function transpose({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null {
   const x = inputs.x as tf.TensorInfo;
-  const perm = (attrs as { perm: number[] }).perm;
   if (!supported(x.shape.length, x.dtype)) return null;
+  return transposed(backend, x, (attrs as { perm: number[] }).perm);
+}
+
+/** x with its axes permuted by `perm`, as a new contiguous tensor (rank ≤ 6, any dtype). */
+export function transposed(backend: CudaBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   const shape = perm.map((p) => x.shape[p]);
   const y = backend.makeTensorInfo(shape, x.dtype);
   const xs = contiguousStrides(x.shape);

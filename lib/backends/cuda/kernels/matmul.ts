@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { CudaBackend } from "../backend.ts";
 import type { CudaKernel, CudaKernelArgs } from "./types.ts";
 
 function batchMatMul({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo | null {
@@ -23,23 +24,41 @@ function batchMatMul({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo 
   // Only one side broadcast as a whole, or none (every shape of this network).
   if ((ba !== batch && ba !== 1) || (bb !== batch && bb !== 1) || batch > 65535) return null;
   const y = backend.makeTensorInfo([...batchShape, m, n], "float32");
+  gemm(backend, { batch, m, n, k, a, b, y, transposeA, transposeB }, ba === 1, bb === 1);
+  return y;
+}
+
+/** One (batched) product y = op(a)·op(b) on the device (native/cuda/backend/gemm.cuh). */
+export interface Gemm {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: tf.TensorInfo;
+  b: tf.TensorInfo;
+  y: tf.TensorInfo;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** Runs `g`; `shareA` / `shareB` broadcast that side's one matrix over the batch. */
+export function gemm(backend: CudaBackend, g: Gemm, shareA = false, shareB = false): void {
   backend.check(
     backend.lib.symbols.smc_gemm(
-      batch,
-      m,
-      n,
-      k,
-      backend.pointer(a),
-      BigInt(ba === 1 ? 0 : m * k),
-      transposeA ? 1 : 0,
-      backend.pointer(b),
-      BigInt(bb === 1 ? 0 : k * n),
-      transposeB ? 1 : 0,
-      backend.pointer(y),
+      g.batch,
+      g.m,
+      g.n,
+      g.k,
+      backend.pointer(g.a),
+      BigInt(shareA ? 0 : g.m * g.k),
+      g.transposeA ? 1 : 0,
+      backend.pointer(g.b),
+      BigInt(shareB ? 0 : g.k * g.n),
+      g.transposeB ? 1 : 0,
+      backend.pointer(g.y),
     ),
     "gemm",
   );
-  return y;
 }
 
 /** BatchMatMul. */

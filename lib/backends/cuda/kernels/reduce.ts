@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { contiguousStrides, stridedCopy } from "./copy.ts";
+import { transposed } from "./copy.ts";
 import type { CudaKernel, CudaKernelArgs } from "./types.ts";
 
 /** The library's reduce op numbers. */
@@ -42,17 +42,7 @@ function reduce(op: number) {
       inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
     } else {
       // Move the reduced axes innermost (kept axes first, in order).
-      const perm = tf.backend_util.getAxesPermutation(axes, x.shape.length)!;
-      const tshape = perm.map((p) => x.shape[p]);
-      const xs = contiguousStrides(x.shape);
-      src = backend.makeTensorInfo(tshape, "float32");
-      stridedCopy(backend, x, src, {
-        shape: tshape,
-        xStrides: perm.map((p) => xs[p]),
-        xOffset: 0,
-        yStrides: contiguousStrides(tshape),
-        yOffset: 0,
-      });
+      src = transposed(backend, x, tf.backend_util.getAxesPermutation(axes, x.shape.length)!);
       outer = tf.util.sizeFromShape(outShape);
       inner = 1;
     }
