@@ -9,10 +9,14 @@
  * @module
  */
 import {
+  catalogPredictionsCsv,
   listInputs,
   loadRun,
+  predictCatalog,
   predictFiles,
+  type PredictionRow,
   predictionsCsv,
+  type PredictOptions,
   trainingClassWeights,
 } from "../lib/experiment/predict.ts";
 import { onnxModelOf } from "../lib/experiment/interchange.ts";
@@ -22,6 +26,7 @@ import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 
 const USAGE = `usage: deno task predict --model <name|run dir> <files or folders...> [options]
+       deno task predict --model <name|run dir> --catalog <sources.csv> [options]
 
 Classifies images with the best model of a finished run and writes CSV rows
 file,p_<positive class>,label (label = the most probable class). Folders are searched
@@ -29,9 +34,15 @@ recursively for ${IMAGE_EXTENSIONS.join(" ")} files. A run trained with data.fie
 takes each frame's median cutout from the files given (frames from the <frame>_<x>_<y>_<code>
 file names), so give all cutouts of a frame in one call.
 
+With --catalog, the cutouts (images or FITS) are the rows of a catalogue CSV (column path,
+relative to the CSV; optional label, frame, ra, dec and any others), read with the run's
+data settings (FITS HDU, stretch); the output is the catalogue's columns plus
+p_<positive class> and label (predicted_label when the catalogue has a label column).
+
 options:
   --model <name|dir>  a released model (deno task models) or a run folder printed by
                       deno task experiment (holds model/model.json)
+  --catalog <csv>     classify the cutouts a catalogue lists (see above)
   --out <file.csv>    write the CSV here (default: standard output)
   --batch <N>         images per forward pass (default: the run's train.eval_batch_size)
   --resize            resize images of another size to the model's (bilinear); default: only
@@ -51,7 +62,8 @@ options:
   -h, --help          this help
 
 example:
-  deno task predict --model scratch/quickstart/v1 cutouts/ --out predictions.csv`;
+  deno task predict --model scratch/quickstart/v1 cutouts/ --out predictions.csv
+  deno task predict --model scratch/own-sky/v1 --catalog sources.csv --out predictions.csv`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs(Deno.args, {
@@ -64,6 +76,7 @@ async function main(): Promise<number> {
     quiet: { type: "boolean" },
     runtime: { type: "string" },
     onnx: { type: "string" },
+    catalog: { type: "string" },
   }, USAGE);
   if (!values.model) throw new StarmambaError(`--model <name|run dir> is required\n\n${USAGE}`);
   const runtime = (values.runtime as string | undefined) ?? "starmamba";
@@ -74,8 +87,14 @@ async function main(): Promise<number> {
     throw new StarmambaError("--onnx <file> goes with --runtime onnx");
   }
 
-  if (positionals.length === 0) {
-    throw new StarmambaError(`give at least one image file or folder\n\n${USAGE}`);
+  const catalog = values.catalog as string | undefined;
+  if (catalog !== undefined && positionals.length > 0) {
+    throw new StarmambaError(
+      `give either --catalog or image files and folders, not both (got ${positionals.join(" ")})`,
+    );
+  }
+  if (catalog === undefined && positionals.length === 0) {
+    throw new StarmambaError(`give at least one image file or folder, or --catalog\n\n${USAGE}`);
   }
   let batch: number | undefined;
   if (values.batch !== undefined) {
@@ -86,7 +105,7 @@ async function main(): Promise<number> {
   }
   const power = numberOption("class-weight-power", values["class-weight-power"], 0, 1);
   const quiet = Boolean(values.quiet);
-  const files = listInputs(positionals);
+  const files = catalog === undefined ? listInputs(positionals) : [];
   const run = await loadRun(values.model as string, quiet);
   const onnxModel = runtime !== "onnx"
     ? undefined
@@ -98,7 +117,7 @@ async function main(): Promise<number> {
     : trainingClassWeights(run, values.model as string, power);
   let lastPct = -1;
   const t0 = performance.now();
-  const rows = await predictFiles(run, files, {
+  const options: PredictOptions = {
     batch,
     resize: values.resize ? true : undefined,
     tta: values.tta ? true : undefined,
@@ -115,9 +134,17 @@ async function main(): Promise<number> {
         console.error(`predicting: ${done}/${total} images (${rate.toFixed(0)} img/s)`);
       }
     },
-  });
+  };
+  let rows: PredictionRow[], csv: string;
+  if (catalog === undefined) {
+    rows = await predictFiles(run, files, options);
+    csv = predictionsCsv(run, rows);
+  } else {
+    const out = await predictCatalog(run, catalog, options);
+    rows = out.rows;
+    csv = catalogPredictionsCsv(run, out.table, rows);
+  }
   run.model.params.dispose();
-  const csv = predictionsCsv(run, rows);
   if (values.out) {
     writeFileAtomic(values.out as string, csv);
     if (!quiet) {

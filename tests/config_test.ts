@@ -30,7 +30,21 @@ Deno.test("defaults fill a minimal config; hash is stable and order-independent"
   assertEquals(canonicalJson({ b: 1, a: [2, { d: 1, c: 2 }] }), '{"a":[2,{"c":2,"d":1}],"b":1}');
 });
 
-Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_decay, keep, class_weight_power) stay out of the hash while at their default", () => {
+/** Issue 22's data keys: catalogue, grouping, FITS and stretch. */
+const CATALOG_KEYS = [
+  "catalog",
+  "group_by",
+  "group_radius_arcsec",
+  "pixel_scale_arcsec",
+  "fits_hdu",
+  "stretch",
+  "stretch_percentile",
+  "asinh_a",
+  "zscale_contrast",
+  "zscale_samples",
+];
+
+Deno.test("keys added later (center_crop, field_context, test_set, fold, the catalogue/FITS keys, ema_decay, keep, class_weight_power) stay out of the hash while at their default", () => {
   // Published results were hashed before the key existed; their hashes must not move.
   const cfg = validateConfig({ seed: 2 });
   const before = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
@@ -38,6 +52,7 @@ Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_dec
   delete before.data.field_context;
   delete before.data.test_set;
   delete before.data.fold;
+  for (const k of CATALOG_KEYS) delete before.data[k];
   delete before.train.ema_decay;
   delete before.train.keep;
   delete before.train.class_weight_power;
@@ -57,8 +72,13 @@ Deno.test("keys added later (center_crop, field_context, test_set, fold, ema_dec
     set.train.class_weight_power,
     set.train.keep,
   ], [32, true, "test_set.json", 1, 0.99, 0.5, "last"]);
-  assertEquals(configHash(set), sha(set));
+  const setHashed = structuredClone(set) as unknown as Record<string, Record<string, unknown>>;
+  for (const k of CATALOG_KEYS) delete setHashed.data[k];
+  assertEquals(configHash(set), sha(setHashed));
   assert(configHash(set) !== configHash(cfg));
+  for (const over of [{ stretch: "asinh" }, { group_by: "frame" }, { fits_hdu: 1 }]) {
+    assert(configHash(validateConfig({ seed: 2, data: over })) !== configHash(cfg));
+  }
 });
 
 Deno.test("unknown key names the key, the file and the closest valid key", () => {
@@ -117,7 +137,7 @@ Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in a
       }
     }
   }
-  assertEquals(n, 19);
+  assertEquals(n, 20);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {

@@ -4,7 +4,6 @@
  */
 import sharp from "sharp";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import {
   assert,
@@ -28,26 +27,11 @@ import {
   type Split,
   verifyNoGroupLeak,
 } from "../lib/data/splits.ts";
+import { ARIES, HAVE_ARIES } from "./aries.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Locating the real data
 
-/** STARMAMBA_DATA, else ../shared/data/aries next to the repository (the CI layout). */
-function ariesRoot(): string {
-  const env = Deno.env.get("STARMAMBA_DATA");
-  if (env) return path.resolve(env);
-  return fileURLToPath(new URL("../../shared/data/aries", import.meta.url));
-}
-
-const ARIES = ariesRoot();
-const HAVE_ARIES = (() => {
-  try {
-    return Deno.statSync(path.join(ARIES, "star")).isDirectory &&
-      Deno.statSync(path.join(ARIES, "galaxy")).isDirectory;
-  } catch {
-    return false;
-  }
-})();
 const IGNORE_REASON = HAVE_ARIES ? "" : ` [ignored: ARIES data not found at ${ARIES}]`;
 
 /** ARIES file list and labels straight from the folders (no decoding), in ImageFolder order. */

@@ -66,14 +66,103 @@ export const SCHEMA: SectionSpec = {
     source: {
       type: "enum",
       default: "synthetic",
-      values: ["synthetic", "folder"],
-      doc: "built-in synthetic sky or an ImageFolder on disk",
+      values: ["synthetic", "folder", "catalog"],
+      doc: "built-in synthetic sky, an ImageFolder on disk (<root>/<class>/<image>), or a " +
+        "catalogue CSV (data.catalog) listing each cutout's path, label, frame, ra, dec",
+    },
+    catalog: {
+      type: "string",
+      default: null,
+      nullable: true,
+      hashOnlyIfSet: true,
+      doc: "with data.source: catalog, the CSV relative to the config: columns path (image or " +
+        "FITS file relative to the CSV or data.root), label, optional frame, ra, dec (degrees); other " +
+        "columns are carried through to predictions.csv",
+    },
+    group_by: {
+      type: "string",
+      default: "name",
+      hashOnlyIfSet: true,
+      doc: "what grouped splits and folds keep together: name (sky groups from ARIES-style " +
+        "file names), frame, sky (cutouts within data.group_radius_arcsec of each other, " +
+        "transitively; needs ra/dec), or column:<name> (a catalogue column)",
+    },
+    group_radius_arcsec: {
+      type: "number",
+      default: null,
+      nullable: true,
+      min: 0.001,
+      max: 36000,
+      hashOnlyIfSet: true,
+      doc: "linking radius of group_by: sky (null: half a cutout's width at " +
+        "data.pixel_scale_arcsec)",
+    },
+    pixel_scale_arcsec: {
+      type: "number",
+      default: null,
+      nullable: true,
+      min: 0.001,
+      max: 3600,
+      hashOnlyIfSet: true,
+      doc: "pixel scale of the cutouts in arcsec, for the default sky-grouping radius",
+    },
+    fits_hdu: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: 1000,
+      hashOnlyIfSet: true,
+      doc: "FITS cutouts: the HDU holding the image (0 = primary)",
+    },
+    stretch: {
+      type: "enum",
+      default: "identity",
+      values: ["identity", "linear", "minmax", "asinh", "zscale"],
+      hashOnlyIfSet: true,
+      doc: "per-cutout display stretch to [0, 1] before normalisation, as astropy defines " +
+        "them: identity (values as read; JPEG/PNG are already in [0, 1]), minmax, linear " +
+        "(data.stretch_percentile clip), asinh (data.asinh_a), zscale (IRAF)",
+    },
+    stretch_percentile: {
+      type: "number",
+      default: null,
+      nullable: true,
+      min: 50,
+      max: 100,
+      hashOnlyIfSet: true,
+      doc: "linear and asinh: the central percentile kept (astropy PercentileInterval; " +
+        "null = min to max)",
+    },
+    asinh_a: {
+      type: "number",
+      default: 0.1,
+      min: 0.0001,
+      max: 10,
+      hashOnlyIfSet: true,
+      doc: "asinh softening a: asinh(x / a) / asinh(1 / a) (astropy AsinhStretch)",
+    },
+    zscale_contrast: {
+      type: "number",
+      default: 0.25,
+      min: 0.001,
+      max: 10,
+      hashOnlyIfSet: true,
+      doc: "zscale contrast (astropy ZScaleInterval)",
+    },
+    zscale_samples: {
+      type: "int",
+      default: 1000,
+      min: 10,
+      max: 1000000,
+      hashOnlyIfSet: true,
+      doc: "zscale: number of pixels sampled (astropy ZScaleInterval n_samples)",
     },
     root: {
       type: "string",
       default: null,
       nullable: true,
-      doc: "ImageFolder root, relative to the config file (else $STARMAMBA_DATA)",
+      doc: "ImageFolder root, relative to the config file (else $STARMAMBA_DATA); with " +
+        "data.source: catalog, the folder the catalogue's paths start from (default: its own)",
     },
     size: {
       type: "int",
@@ -380,8 +469,20 @@ export interface ExperimentConfig {
   backend: string;
   /** Data source, size and split. */
   data: {
-    source: "synthetic" | "folder";
+    source: "synthetic" | "folder" | "catalog";
     root: string | null;
+    /** With source catalog: the catalogue CSV, relative to the config. */
+    catalog: string | null;
+    /** name | frame | sky | column:<name> (see lib/data/catalog.ts GroupBy). */
+    group_by: string;
+    group_radius_arcsec: number | null;
+    pixel_scale_arcsec: number | null;
+    fits_hdu: number;
+    stretch: "identity" | "linear" | "minmax" | "asinh" | "zscale";
+    stretch_percentile: number | null;
+    asinh_a: number;
+    zscale_contrast: number;
+    zscale_samples: number;
     size: number;
     center_crop: number | null;
     field_context: boolean;

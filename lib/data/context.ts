@@ -41,12 +41,13 @@ export function medianPlane(
 
 /**
  * `ds` with channels (cutout, frame median, 0.5 + (cutout − median) / 2); frames by `frameKey`
- * (default {@link frameOf}). Needs 3 channels and the file names. Returns the number of cutouts
- * in the smallest frame too: with only a handful the median is no template.
+ * of the file names when given, else the dataset's own frames (a catalogue's `frame` column),
+ * else {@link frameOf} of the file names. Needs 3 channels and the file names. Returns the
+ * number of cutouts in the smallest frame too: with only a handful the median is no template.
  */
 export function withFieldContext(
   ds: Dataset,
-  frameKey: (file: string) => string = frameOf,
+  frameKey?: (file: string) => string,
 ): { dataset: Dataset; frames: number; smallestFrame: number } {
   if (ds.channels !== 3) {
     throw new StarmambaError(
@@ -62,8 +63,9 @@ export function withFieldContext(
   const { height: h, width: w, n } = ds;
   const hw = h * w;
   const byFrame = new Map<string, number[]>();
+  const frames = ds.frames;
   ds.files.forEach((f, i) => {
-    const key = frameKey(f);
+    const key = frameKey ? frameKey(f) : frames ? frames[i] : frameOf(f);
     const list = byFrame.get(key);
     if (list) list.push(i);
     else byFrame.set(key, [i]);

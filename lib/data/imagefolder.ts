@@ -215,20 +215,24 @@ function validateOptions(opts: ImageFolderOptions): void {
 }
 
 /** `a < b` by UTF-16 code units: locale-independent, so every machine sorts the same way. */
-function compareCodeUnits(a: string, b: string): number {
+export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-interface Listing {
+/** What {@link listImageFolder} finds: classes, image files, and what is not an image. */
+export interface Listing {
+  /** Class folders sorted by name. */
   classNames: string[];
   /** Image files as root-relative paths, in dataset order (class, then name). */
   candidates: string[];
+  /** Nested folders and non-image files inside class folders. */
   stray: BadFile[];
+  /** Class folders without an image file. */
   emptyClasses: Set<string>;
 }
 
 /** Reads the folder structure; throws for a missing root or fewer than two class folders. */
-async function listImageFolder(root: string): Promise<Listing> {
+export async function listImageFolder(root: string): Promise<Listing> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(root);
@@ -302,13 +306,17 @@ async function listDir(dir: string): Promise<Entry[]> {
 }
 
 /** How many files are read / decoded at once: enough to keep libuv's threads busy. */
-function concurrency(): number {
+export function concurrency(): number {
   const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 2 : 2;
   return Math.max(4, Math.min(16, 2 * cores));
 }
 
 /** Runs `job(i)` for i in [0, n) with at most `limit` in flight. */
-async function pool(n: number, limit: number, job: (i: number) => Promise<void>): Promise<void> {
+export async function pool(
+  n: number,
+  limit: number,
+  job: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) await job(next++);
@@ -339,7 +347,7 @@ async function hashFiles(
 }
 
 /** sha256 of the `sha256sum` manifest of `files` (sorted by path); hashed line by line. */
-function manifestSha256(files: string[], hashes: string[]): string {
+export function manifestSha256(files: string[], hashes: string[]): string {
   const order = files.map((_, i) => i).sort((a, b) => compareCodeUnits(files[a], files[b]));
   const h = createHash("sha256");
   for (const i of order) h.update(`${hashes[i]}  ${files[i]}\n`);
@@ -357,7 +365,7 @@ async function decodeAll(
   const reasons: (BadFile | undefined)[] = new Array(files.length);
   let done = 0;
   await pool(files.length, concurrency(), async (i) => {
-    const r = await decodeOne(
+    const r = await decodeImage(
       path.join(root, files[i]),
       opts,
       all.subarray(i * per, (i + 1) * per),
@@ -376,12 +384,13 @@ async function decodeAll(
 }
 
 /**
- * Decodes one image into `out` (size × size × channels). Returns null on success, else why the
- * file cannot be used.
+ * Decodes one JPEG/PNG/TIFF/WebP image into `out` (size × size × channels, values in [0, 1]).
+ * Returns null on success, else why the file cannot be used. The catalogue loader shares it, so
+ * an image reads the same whichever way it is listed.
  */
-async function decodeOne(
+export async function decodeImage(
   file: string,
-  opts: ImageFolderOptions,
+  opts: Pick<ImageFolderOptions, "size" | "channels" | "resize">,
   out: Float32Array,
 ): Promise<{ reason: string; kind: "corrupt" | "size" } | null> {
   try {

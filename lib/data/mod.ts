@@ -1,9 +1,10 @@
 /**
- * Data: the synthetic sky, ImageFolder loading, splits (random, grouped by sky position,
- * k-fold), field context, cropping and augmentation.
+ * Data: the synthetic sky, ImageFolder and catalogue loading (images and FITS, display
+ * stretches, sky-position groups), splits (random, grouped, k-fold), field context, cropping
+ * and augmentation.
  * @module
  */
-export type { Dataset } from "./types.ts";
+export type { CatalogTable, Dataset } from "./types.ts";
 export { generateSynthetic, type SyntheticOptions } from "./synthetic.ts";
 export {
   type BadFile,
@@ -12,6 +13,31 @@ export {
   loadImageFolder,
   resolveDataRoot,
 } from "./imagefolder.ts";
+export {
+  type CatalogDataset,
+  catalogOfImageFolder,
+  type CatalogOptions,
+  FITS_PATTERN,
+  type GroupBy,
+  loadCatalog,
+  parseGroupBy,
+  stretchOptions,
+} from "./catalog.ts";
+export {
+  type FitsImage,
+  type FitsValue,
+  readFits,
+  type ReadFitsOptions,
+  writeFitsFloat32,
+} from "./fits.ts";
+export { applyStretch, type StretchName, type StretchOptions } from "./stretch.ts";
+export { positionName, separationArcsec, skyGroups } from "./sky_groups.ts";
+export {
+  DEFAULT_SKY,
+  type SyntheticSkyOptions,
+  type SyntheticSkySummary,
+  writeSyntheticSky,
+} from "./synthetic_sky.ts";
 export { centerCrop, centerCropPixels } from "./crop.ts";
 export { medianPlane, withFieldContext } from "./context.ts";
 export {
@@ -35,3 +61,4 @@ export { type AugmentConfig, type BatchOptions, makeBatch, REFERENCE_AUGMENT } f
 export { dihedral, DIHEDRAL_VIEWS } from "./geometric.ts";
 // Types the signatures above use
 export type { Rng } from "../util/rng.ts";
+export type { ExperimentConfig } from "../config/schema.ts";

@@ -106,9 +106,10 @@ export function groupedSplit(
   files: string[],
   valFraction: number,
   seed: number,
+  groupKey: (name: string) => string = skyGroupOf,
 ): GroupedSplit {
   checkFraction(valFraction);
-  const g = buildGroups(labels, files);
+  const g = buildGroups(labels, files, groupKey);
   if (g.keys.length < 2) {
     throw new StarmambaError(
       `A grouped split needs at least 2 sky groups, found ${g.keys.length} ` +
@@ -137,6 +138,7 @@ export function kfoldSplits(
   k: number,
   seed: number,
   grouped: boolean,
+  groupKey: (name: string) => string = skyGroupOf,
 ): Split[] {
   if (!Number.isInteger(k) || k < 2 || k > labels.length) {
     throw new StarmambaError(
@@ -154,7 +156,7 @@ export function kfoldSplits(
     if (files === null) {
       throw new StarmambaError("Grouped k-fold needs the file names (the dataset has none).");
     }
-    const g = buildGroups(labels, files);
+    const g = buildGroups(labels, files, groupKey);
     if (g.keys.length < k) {
       throw new StarmambaError(
         `Grouped k-fold with k = ${k} needs at least ${k} sky groups, found ${g.keys.length}; ` +
@@ -174,11 +176,15 @@ export function kfoldSplits(
 }
 
 /** Sky groups present in both train and val of `split` (sorted); empty means no leak. */
-export function verifyNoGroupLeak(split: Split, files: string[]): string[] {
-  const trainGroups = new Set(split.train.map((i) => skyGroupOf(files[i])));
+export function verifyNoGroupLeak(
+  split: Split,
+  files: string[],
+  groupKey: (name: string) => string = skyGroupOf,
+): string[] {
+  const trainGroups = new Set(split.train.map((i) => groupKey(files[i])));
   const both = new Set<string>();
   for (const i of split.val) {
-    const key = skyGroupOf(files[i]);
+    const key = groupKey(files[i]);
     if (trainGroups.has(key)) both.add(key);
   }
   return [...both].sort();
@@ -194,8 +200,16 @@ export interface SkyGroups {
   classTotals: number[];
 }
 
-/** Groups the images by {@link skyGroupOf}; keys sorted so the result is order-independent. */
-export function buildGroups(labels: ArrayLike<number>, files: string[]): SkyGroups {
+/**
+ * Groups the images by `groupKey` of their names ({@link skyGroupOf}; the identity when `files`
+ * already holds group keys, as a catalogue's `data.group_by` gives them); keys sorted so the
+ * result is order-independent.
+ */
+export function buildGroups(
+  labels: ArrayLike<number>,
+  files: string[],
+  groupKey: (name: string) => string = skyGroupOf,
+): SkyGroups {
   if (files.length !== labels.length) {
     throw new StarmambaError(
       `Grouped split: ${files.length} file names for ${labels.length} labels; they must match.`,
@@ -204,7 +218,7 @@ export function buildGroups(labels: ArrayLike<number>, files: string[]): SkyGrou
   const numClasses = indicesByClass(labels).length;
   const byKey = new Map<string, number[]>();
   for (let i = 0; i < files.length; i++) {
-    const key = skyGroupOf(files[i]);
+    const key = groupKey(files[i]);
     const list = byKey.get(key);
     if (list) list.push(i);
     else byKey.set(key, [i]);

@@ -26,6 +26,26 @@ export interface Dataset {
   fingerprint?: string;
   /** Files skipped as unreadable / wrong size under `on_bad_file: skip`. */
   skipped?: string[];
+  /**
+   * Frame (exposure) of each image, when the source says so (a catalogue's `frame` column); else
+   * field context and `group_by: frame` read frames from ARIES-style file names.
+   */
+  frames?: string[];
+  /**
+   * Group key of each image for grouped splits and folds (a catalogue's `data.group_by`); else
+   * the sky group parsed from ARIES-style file names.
+   */
+  groups?: string[];
+  /** The catalogue's own columns per image, carried through to predictions.csv. */
+  table?: CatalogTable;
+}
+
+/** A catalogue's columns, one row per image in dataset order (all values as written). */
+export interface CatalogTable {
+  /** Column names in the catalogue's order. */
+  columns: string[];
+  /** rows[i][j]: image i's value in column j. */
+  rows: string[][];
 }
 
 /** A file that could not be used, and why. */

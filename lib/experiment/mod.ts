@@ -28,9 +28,11 @@ export {
   vssmKwargs,
 } from "./interchange.ts";
 export {
+  catalogPredictionsCsv,
   listInputs,
   type LoadedRun,
   loadRun,
+  predictCatalog,
   predictFiles,
   type PredictionRow,
   predictionsCsv,
@@ -63,7 +65,7 @@ export type { LoadedConfig } from "../config/load.ts";
 export type { MedMamba } from "../model/medmamba.ts";
 export type { ModelConfig } from "../model/config.ts";
 export type { Metrics } from "../metrics/metrics.ts";
-export type { Dataset } from "../data/types.ts";
+export type { CatalogTable, Dataset } from "../data/types.ts";
 export type { Split } from "../data/splits.ts";
 export type { ForwardContext } from "../model/layers.ts";
 export type { Param, ParamStore } from "../model/params.ts";

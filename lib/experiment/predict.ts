@@ -14,7 +14,9 @@ import type { ExperimentConfig } from "../config/schema.ts";
 import { validateConfig } from "../config/load.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
-import type { Dataset } from "../data/types.ts";
+import type { CatalogTable, Dataset } from "../data/types.ts";
+import { loadCatalog, stretchOptions } from "../data/catalog.ts";
+import { applyStretch } from "../data/stretch.ts";
 import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
 import { setupBackend } from "../backends/setup.ts";
 import { selectScanKernel } from "../backends/select.ts";
@@ -335,20 +337,17 @@ export async function predictFiles(
   const crop = run.config.data.center_crop;
   const channels = mcfg.in_channels as 1 | 3;
   const resize = opts.resize ?? run.config.data.resize === "resize";
-  const batch = opts.batch ?? run.config.train.eval_batch_size;
   await checkImages(files, size, resize);
-  // predict() normalises exactly as the run's evaluation did; its loss needs labels, unused here.
-  const cfg: ExperimentConfig = {
-    ...run.config,
-    train: { ...run.config.train, eval_batch_size: batch, tta: opts.tta ?? run.config.train.tta },
-  };
-  const k = run.classNames.length;
   const per = size * size * channels;
   // Decoded at data.size, then centre-cropped to the model's input, as in training.
   const decode = async (part: string[]): Promise<Dataset> => {
     const images = new Float32Array(part.length * per);
+    const stretch = stretchOptions(run.config.data);
     for (const [j, f] of part.entries()) {
-      await decodeInto(f, size, channels, images.subarray(j * per, (j + 1) * per));
+      const out = images.subarray(j * per, (j + 1) * per);
+      await decodeInto(f, size, channels, out);
+      // The run's per-cutout stretch, as its catalogue loader applied it in training.
+      if (stretch.stretch !== "identity") applyStretch(out, stretch, out);
     }
     const full: Dataset = {
       images,
@@ -375,6 +374,41 @@ export async function predictFiles(
     }
     all = ctx.dataset;
   }
+  const whole = all;
+  return await classifyBatches(
+    run,
+    files,
+    opts,
+    whole ? (i, part) => ({ ds: whole, idx: part.map((_, j) => i + j) }) : async (_i, part) => ({
+      ds: await decode(part),
+      idx: [...part.keys()],
+    }),
+  );
+}
+
+/** The images of one batch: a dataset and the indices in it. */
+type BatchSource = (
+  start: number,
+  part: string[],
+) => { ds: Dataset; idx: number[] } | Promise<{ ds: Dataset; idx: number[] }>;
+
+/**
+ * Classifies `files` batch by batch, the images of each batch from `source`, through starmamba
+ * or onnxruntime, normalised exactly as the run's evaluation did.
+ */
+async function classifyBatches(
+  run: LoadedRun,
+  files: string[],
+  opts: PredictOptions,
+  source: BatchSource,
+): Promise<PredictionRow[]> {
+  const batch = opts.batch ?? run.config.train.eval_batch_size;
+  // predict() normalises exactly as the run's evaluation did; its loss needs labels, unused here.
+  const cfg: ExperimentConfig = {
+    ...run.config,
+    train: { ...run.config.train, eval_batch_size: batch, tta: opts.tta ?? run.config.train.tta },
+  };
+  const k = run.classNames.length;
   const onnx = opts.onnxModel ? await createOnnxSession(opts.onnxModel, "the ONNX model") : null;
   const probsOf = (ds: Dataset, idx: number[]) =>
     onnx
@@ -383,9 +417,8 @@ export async function predictFiles(
   const rows: PredictionRow[] = [];
   for (let i = 0; i < files.length; i += batch) {
     const part = files.slice(i, i + batch);
-    const raw = all
-      ? await probsOf(all, part.map((_, j) => i + j))
-      : await probsOf(await decode(part), [...part.keys()]);
+    const { ds, idx } = await source(i, part);
+    const raw = await probsOf(ds, idx);
     const probs = opts.classWeights ? shiftPrior(raw, k, opts.classWeights) : raw;
     const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
@@ -396,6 +429,59 @@ export async function predictFiles(
   }
   await onnx?.release();
   return rows;
+}
+
+/**
+ * Classifies the cutouts a catalogue lists (see lib/data/catalog.ts): read, FITS-decoded and
+ * stretched with the run's data settings, centre-cropped and given field context (frames from
+ * the `frame` column, else the file names) as in training. Labels, when present, must be among
+ * the run's classes; they are carried through, not used. Returns the rows (in catalogue order)
+ * and the catalogue's columns for {@link catalogPredictionsCsv}.
+ */
+export async function predictCatalog(
+  run: LoadedRun,
+  catalog: string,
+  opts: PredictOptions = {},
+): Promise<{ rows: PredictionRow[]; table: CatalogTable }> {
+  const d = run.config.data;
+  const ds = await loadCatalog({
+    file: catalog,
+    size: d.size,
+    channels: run.model.config.in_channels as 1 | 3,
+    resize: (opts.resize ?? d.resize === "resize") ? "resize" : "reject",
+    onBadFile: "error",
+    requireLabels: false,
+    classNames: run.classNames,
+    fitsHdu: d.fits_hdu,
+    stretch: stretchOptions(d),
+    groupBy: "name",
+    groupRadiusArcsec: null,
+    pixelScaleArcsec: null,
+  });
+  const cropped: Dataset = d.center_crop === null ? ds : centerCrop(ds, d.center_crop);
+  const prepared = d.field_context ? withFieldContext(cropped).dataset : cropped;
+  const rows = await classifyBatches(run, ds.files, opts, (i, part) => ({
+    ds: prepared,
+    idx: part.map((_, j) => i + j),
+  }));
+  return { rows, table: ds.table };
+}
+
+/**
+ * The catalogue's own columns, then `p_<positive class>` and the predicted label (named
+ * `predicted_label` when the catalogue already has a `label` column).
+ */
+export function catalogPredictionsCsv(
+  run: LoadedRun,
+  table: CatalogTable,
+  rows: PredictionRow[],
+): string {
+  const pos = run.positive;
+  const labelName = table.columns.includes("label") ? "predicted_label" : "label";
+  return toCsv([
+    [...table.columns, `p_${run.classNames[pos]}`, labelName],
+    ...rows.map((r, i) => [...table.rows[i], r.probs[pos], r.label]),
+  ]);
 }
 
 /** The CSV: `file,p_<positive class>,label`. */

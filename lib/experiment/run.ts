@@ -21,7 +21,9 @@ import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
-import { groupedSplit, kfoldSplits, randomSplit, type Split } from "../data/splits.ts";
+import { frameOf, groupedSplit, kfoldSplits, randomSplit, type Split } from "../data/splits.ts";
+import { type CatalogDataset, loadCatalog, parseGroupBy, stretchOptions } from "../data/catalog.ts";
+import { applyStretch, type StretchOptions } from "../data/stretch.ts";
 import { partitionByTestSet, readTestSet } from "../data/test_set.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
@@ -111,22 +113,87 @@ async function loadFullImages(
       seed: d.synthetic_seed,
     });
   }
-  const root = resolveDataRoot(d.root ?? undefined, dirname(configPath));
   let lastPct = -1;
-  return await loadImageFolder({
+  const progress = quiet ? undefined : (done: number, total: number) => {
+    const pct = Math.floor((100 * done) / total);
+    if (pct >= lastPct + 25 || done === total) {
+      lastPct = pct;
+      console.log(`decoding images: ${done}/${total}`);
+    }
+  };
+  const groupBy = parseGroupBy(d.group_by);
+  if (d.source === "catalog") {
+    if (!d.catalog) {
+      throw new StarmambaError(
+        "data.source: catalog needs data.catalog: the CSV listing the cutouts (path, label, " +
+          "optional frame, ra, dec), relative to the config file",
+      );
+    }
+    return await loadCatalog({
+      file: resolve(dirname(configPath), d.catalog),
+      // data.root, when set, is where the catalogue's paths start (the data stays outside the
+      // project); else they are relative to the catalogue itself.
+      base: d.root ? resolve(dirname(configPath), d.root) : undefined,
+      size: d.size,
+      channels: d.channels,
+      resize: d.resize,
+      onBadFile: d.on_bad_file,
+      requireLabels: true,
+      fitsHdu: d.fits_hdu,
+      stretch: stretchOptions(cfg.data),
+      groupBy,
+      groupRadiusArcsec: d.group_radius_arcsec,
+      pixelScaleArcsec: d.pixel_scale_arcsec,
+      progress,
+    });
+  }
+  if (groupBy === "sky" || groupBy.startsWith("column:")) {
+    throw new StarmambaError(
+      `data.group_by: ${groupBy} needs positions or columns from a catalogue ` +
+        "(data.source: catalog); an image folder groups by name or frame",
+    );
+  }
+  const root = resolveDataRoot(d.root ?? undefined, dirname(configPath));
+  const ds = await loadImageFolder({
     root,
     size: d.size,
     channels: d.channels,
     resize: d.resize,
     onBadFile: d.on_bad_file,
-    progress: quiet ? undefined : (done, total) => {
-      const pct = Math.floor((100 * done) / total);
-      if (pct >= lastPct + 25 || done === total) {
-        lastPct = pct;
-        console.log(`decoding images: ${done}/${total}`);
-      }
-    },
+    progress,
   });
+  stretchEach(ds, stretchOptions(d));
+  return groupBy === "frame" ? { ...ds, groups: ds.files.map(frameOf) } : ds;
+}
+
+/** Applies a per-cutout stretch to every image in place (the identity leaves them alone). */
+function stretchEach(ds: Dataset, stretch: StretchOptions): void {
+  if (stretch.stretch === "identity") return;
+  const per = ds.height * ds.width * ds.channels;
+  for (let i = 0; i < ds.n; i++) {
+    const img = ds.images.subarray(i * per, (i + 1) * per);
+    applyStretch(img, stretch, img);
+  }
+}
+
+/**
+ * What result.json records about a catalogue source: the catalogue's sha256, the grouping, the
+ * stretch and the FITS pixels replaced (nothing for other sources, so their results keep their
+ * shape).
+ */
+function catalogRecord(cfg: ExperimentConfig, ds: Dataset): Record<string, unknown> {
+  if (cfg.data.source !== "catalog") return {};
+  const c = ds as Partial<CatalogDataset>;
+  return {
+    catalog: {
+      file: cfg.data.catalog,
+      sha256: c.catalogSha256,
+      group_by: cfg.data.group_by,
+      groups: new Set(ds.groups ?? []).size,
+      stretch: stretchOptions(cfg.data),
+      blank_pixels_replaced: c.blank,
+    },
+  };
 }
 
 /**
@@ -147,6 +214,7 @@ export function makeSplit(cfg: ExperimentConfig, ds: Dataset, configDir = "."): 
     n: rest.length,
     labels: Int32Array.from(rest, (i) => ds.labels[i]),
     files: rest.map((i) => ds.files![i]),
+    groups: ds.groups && rest.map((i) => ds.groups![i]),
   };
   const s = splitOf(cfg, sub);
   return { train: s.train.map((j) => rest[j]), val: s.val.map((j) => rest[j]) };
@@ -160,20 +228,28 @@ function splitOf(cfg: ExperimentConfig, ds: Dataset): Split {
     return { train: [...Array(ds.n).keys()], val: [] };
   }
   if (cfg.data.split === "grouped") {
-    return groupedSplit(ds.labels, skyFiles(cfg, ds), cfg.data.val_fraction, cfg.seed);
+    const g = groupNames(cfg, ds);
+    return groupedSplit(ds.labels, g.names, cfg.data.val_fraction, cfg.seed, g.key);
   }
   return randomSplit(ds.labels, cfg.data.val_fraction, cfg.seed);
 }
 
-/** The file names a grouped split or fold reads sky positions from (none in the synthetic sky). */
-function skyFiles(cfg: ExperimentConfig, ds: Dataset): string[] {
+/**
+ * What a grouped split or fold groups by: the dataset's own group keys (a catalogue's
+ * `data.group_by`, or frames) as they are, else the sky groups of ARIES-style file names.
+ */
+function groupNames(
+  cfg: ExperimentConfig,
+  ds: Dataset,
+): { names: string[]; key: ((name: string) => string) | undefined } {
+  if (ds.groups) return { names: ds.groups, key: (g: string) => g };
   if (!ds.files || cfg.data.source === "synthetic") {
     throw new StarmambaError(
       "data.split: grouped needs real cutouts with sky positions in their file names; " +
         "the synthetic sky has none — use data.split: random",
     );
   }
-  return ds.files;
+  return { names: ds.files, key: undefined };
 }
 
 /** Fold data.fold of data.kfold-fold cross-validation (grouped by sky with data.split: grouped). */
@@ -189,8 +265,9 @@ function foldOf(cfg: ExperimentConfig, ds: Dataset): Split {
     throw new StarmambaError("data.kfold needs data.split random or grouped, not all");
   }
   const grouped = split === "grouped";
-  const files = grouped ? skyFiles(cfg, ds) : ds.files ?? null;
-  return kfoldSplits(ds.labels, files, k, cfg.seed, grouped)[fold];
+  if (!grouped) return kfoldSplits(ds.labels, ds.files ?? null, k, cfg.seed, false)[fold];
+  const g = groupNames(cfg, ds);
+  return kfoldSplits(ds.labels, g.names, k, cfg.seed, true, g.key)[fold];
 }
 
 /** The network settings an experiment config's model section gives (the data's are added apart). */
@@ -537,6 +614,7 @@ function resultRecord(
       class_counts: classCounts(ds, [...Array(ds.n).keys()]),
       skipped: ds.skipped ?? [],
       skipped_count: ds.skipped?.length ?? 0,
+      ...catalogRecord(cfg, ds),
       split: {
         kind: cfg.data.split,
         n_train: split.train.length,

@@ -20,7 +20,7 @@ export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./optim.
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { MedMamba } from "../model/medmamba.ts";
 export type { Metrics } from "../metrics/metrics.ts";
-export type { Dataset } from "../data/types.ts";
+export type { CatalogTable, Dataset } from "../data/types.ts";
 export type { ModelConfig } from "../model/config.ts";
 export type { Param, ParamStore } from "../model/params.ts";
 export type { Rng } from "../util/rng.ts";
