@@ -17,7 +17,6 @@ import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
 import { formatGroupsMarkdown, metricsByGroup } from "../lib/metrics/groups.ts";
-import { skyGroupOf } from "../lib/data/splits.ts";
 import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
 import { type ProtocolMetrics, protocolMetrics } from "../lib/metrics/operating.ts";
@@ -76,7 +75,7 @@ function protocolOf(ev: RunEvaluation): ProtocolMetrics | null {
     ev.labels,
     ev.probs,
     ev.classNames,
-    ev.files.map(skyGroupOf),
+    ev.groups,
     ev.test && ev.test.calib.labels.length ? ev.test.calib : undefined,
   );
 }
@@ -160,7 +159,7 @@ runMain(async () => {
   const protocol = protocolOf(ev);
   if (protocol) console.log(`\n${formatProtocol(protocol).join("\n")}`);
   const byField = values["by-field"]
-    ? metricsByGroup(ev.files, ev.labels, ev.probs, ev.classNames, skyGroupOf)
+    ? metricsByGroup(ev.groups, ev.labels, ev.probs, ev.classNames, (g) => g)
     : null;
   if (byField) {
     console.log(`\nper sky field (${byField.length}; fields that share a position are one):\n`);

@@ -30,9 +30,10 @@ const USAGE = `usage: deno task predict --model <name|run dir> <files or folders
 
 Classifies images with the best model of a finished run and writes CSV rows
 file,p_<positive class>,label (label = the most probable class). Folders are searched
-recursively for ${IMAGE_EXTENSIONS.join(" ")} files. A run trained with data.field_context
-takes each frame's median cutout from the files given (frames from the <frame>_<x>_<y>_<code>
-file names), so give all cutouts of a frame in one call.
+recursively for ${IMAGE_EXTENSIONS.join(" ")} files and FITS (.fits .fit .fts, gzipped
+too; read with the run's data.fits_hdu and data.stretch). A run trained with
+data.field_context takes each frame's median cutout from the files given (frames from the
+<frame>_<x>_<y>_<code> file names), so give all cutouts of a frame in one call.
 
 With --catalog, the cutouts (images or FITS) are the rows of a catalogue CSV (column path,
 relative to the CSV; optional label, frame, ra, dec and any others), read with the run's

@@ -3,7 +3,12 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { loadData, runExperiment } from "../lib/experiment/run.ts";
-import { catalogPredictionsCsv, loadRun, predictCatalog } from "../lib/experiment/predict.ts";
+import {
+  catalogPredictionsCsv,
+  loadRun,
+  predictCatalog,
+  predictFiles,
+} from "../lib/experiment/predict.ts";
 import { writeSyntheticSky } from "../lib/data/synthetic_sky.ts";
 import { sha256Hex } from "../lib/util/fs.ts";
 
@@ -96,5 +101,13 @@ Deno.test("own cutouts end to end: FITS catalogue grouped by sky trains exactly 
   // The PNG catalogue classifies to the same probabilities.
   const fromPng = await predictCatalog(run, png);
   assertEquals(fromPng.rows.map((r) => r.probs), rows.map((r) => r.probs));
+  // FITS files given to predict directly read as the catalogue's (frames then from the names
+  // for both, the 60 files given together).
+  const paths = table.rows.map((r) => r[1]);
+  const noFrames = join(dir, "fits", "paths.csv");
+  await Deno.writeTextFile(noFrames, `path\n${paths.join("\n")}\n`);
+  const direct = await predictFiles(run, paths.map((p) => join(dir, "fits", p)));
+  const listed = await predictCatalog(run, noFrames);
+  assertEquals(direct.map((r) => r.probs), listed.rows.map((r) => r.probs));
   run.model.params.dispose();
 });

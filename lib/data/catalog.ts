@@ -385,14 +385,15 @@ async function decodeImageInto(
 }
 
 /**
- * A FITS cutout: physical values, flipped so row 0 is the top (FITS stores the bottom row
- * first, as DS9 displays it), blank/NaN pixels replaced by the median of the others (the local
- * sky), stretched, grey replicated to the channels. Returns why it cannot be used, or null.
+ * A FITS cutout into `target` (size × size × channels): physical values, flipped so row 0 is
+ * the top (FITS stores the bottom row first, as DS9 displays it), blank/NaN pixels replaced by
+ * the median of the others (the local sky) and counted in `blank`, stretched, grey replicated to
+ * the channels. Returns why it cannot be used, or null. Predict reads FITS files through it too.
  */
-function decodeFitsInto(
+export function decodeFitsInto(
   bytes: Uint8Array,
   name: string,
-  opts: CatalogOptions,
+  opts: Pick<CatalogOptions, "size" | "channels" | "fitsHdu" | "stretch">,
   target: Float32Array,
   blank: { files: number; pixels: number },
 ): string | null {

@@ -7,6 +7,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { readTestSet } from "../data/test_set.ts";
+import { skyGroupOf } from "../data/splits.ts";
 import { type ContextSource, loadData } from "./run.ts";
 import { onnxModelOf } from "./interchange.ts";
 import { createOnnxSession } from "../interchange/onnx/runtime.ts";
@@ -70,6 +71,11 @@ export interface RunEvaluation {
   dataRoot: string;
   /** The validation files (relative to dataRoot), in split.json order. */
   files: string[];
+  /**
+   * Each file's group for intervals and per-field tables: the run's own grouping (a
+   * catalogue's data.group_by), else the sky group of its ARIES-style name.
+   */
+  groups: string[];
   /** Their true class indices. */
   labels: number[];
   /** Class probabilities after the decision rule, row-major files.length × classes. */
@@ -100,9 +106,10 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
           "classify images with deno task predict instead",
       );
     }
-    if (data.source !== "folder") {
+    if (data.source !== "folder" && data.source !== "catalog") {
       throw new StarmambaError(
-        `${runDir}: trained on data.source ${data.source}; evaluate needs an ImageFolder run`,
+        `${runDir}: trained on data.source ${data.source}; evaluate needs a run on an ` +
+          "ImageFolder or a catalogue",
       );
     }
     const splitPath = join(dir, "split.json");
@@ -174,8 +181,11 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       tta: opts.tta,
       fingerprint: fp,
       metrics: computeMetrics(labels, probs, run.classNames),
-      dataRoot: resolveDataRoot(cfg.data.root ?? undefined, dirname(configPath)),
+      dataRoot: cfg.data.source === "catalog"
+        ? resolve(dirname(configPath), cfg.data.root ?? dirname(cfg.data.catalog ?? "."))
+        : resolveDataRoot(cfg.data.root ?? undefined, dirname(configPath)),
       files: locked ? locked.files : split.val,
+      groups: idx.map((i) => ds.groups?.[i] ?? skyGroupOf(ds.files![i])),
       labels,
       probs,
       rawProbs: raw,

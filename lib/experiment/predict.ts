@@ -15,7 +15,7 @@ import { validateConfig } from "../config/load.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
 import type { CatalogTable, Dataset } from "../data/types.ts";
-import { loadCatalog, stretchOptions } from "../data/catalog.ts";
+import { decodeFitsInto, FITS_PATTERN, loadCatalog, stretchOptions } from "../data/catalog.ts";
 import { applyStretch } from "../data/stretch.ts";
 import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
 import { setupBackend } from "../backends/setup.ts";
@@ -173,7 +173,12 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
   return { model, config, classNames, positive: resolvePositiveClass(classNames), result, dir };
 }
 
-/** Image files under `dir` (recursive, hidden entries skipped), sorted by path. */
+/** An image file predict reads: JPEG/PNG/TIFF/WebP, or FITS (optionally gzipped). */
+function isCutoutFile(name: string): boolean {
+  return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase()) || FITS_PATTERN.test(name);
+}
+
+/** Image and FITS files under `dir` (recursive, hidden entries skipped), sorted by path. */
 function walkImages(dir: string): string[] {
   const out: string[] = [];
   const entries = [...Deno.readDirSync(dir)].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -183,7 +188,7 @@ function walkImages(dir: string): string[] {
     let isDir = e.isDirectory;
     if (e.isSymlink) isDir = exists(p) && Deno.statSync(p).isDirectory;
     if (isDir) out.push(...walkImages(p));
-    else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+    else if (isCutoutFile(e.name)) out.push(p);
   }
   return out;
 }
@@ -205,7 +210,9 @@ export function listInputs(inputs: string[]): string[] {
     const found = walkImages(input);
     if (found.length === 0) {
       throw new StarmambaError(
-        `${input}: no image files in this folder (looked for ${IMAGE_EXTENSIONS.join(" ")})`,
+        `${input}: no image files in this folder (looked for ${
+          IMAGE_EXTENSIONS.join(" ")
+        } .fits .fit .fts)`,
       );
     }
     files.push(...found);
@@ -227,6 +234,7 @@ async function checkImages(
   const problems: string[] = [];
   let wrongSize = false;
   for (const f of files) {
+    if (FITS_PATTERN.test(f)) continue; // read in full when decoded; problems are reported then
     try {
       const m = await sharp(f).metadata();
       if (!m.channels || m.channels > 4) {
@@ -289,6 +297,22 @@ async function decodeInto(
   }
 }
 
+/** A FITS cutout through the catalogue loader's reader; a bad one is an error naming it. */
+function decodeFits(
+  file: string,
+  opts: Parameters<typeof decodeFitsInto>[2],
+  out: Float32Array,
+): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(file);
+  } catch (e) {
+    throw new StarmambaError(`${file}: cannot read it (${(e as Error).message})`);
+  }
+  const why = decodeFitsInto(bytes, file, opts, out, { files: 0, pixels: 0 });
+  if (why !== null) throw new StarmambaError(`${file}: ${why}`);
+}
+
 /** Fewer cutouts than this make a poor frame template (24 of the 27 ARIES frames have 51–492). */
 const MIN_FRAME_CUTOUTS = 20;
 
@@ -345,6 +369,10 @@ export async function predictFiles(
     const stretch = stretchOptions(run.config.data);
     for (const [j, f] of part.entries()) {
       const out = images.subarray(j * per, (j + 1) * per);
+      if (FITS_PATTERN.test(f)) {
+        decodeFits(f, { size, channels, fitsHdu: run.config.data.fits_hdu, stretch }, out);
+        continue;
+      }
       await decodeInto(f, size, channels, out);
       // The run's per-cutout stretch, as its catalogue loader applied it in training.
       if (stretch.stretch !== "identity") applyStretch(out, stretch, out);
