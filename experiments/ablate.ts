@@ -5,8 +5,18 @@
  * @module
  */
 import { relative } from "node:path";
-import { checkSeeds, loadSweep, runSweep } from "../lib/experiment/sweep.ts";
-import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
+import { checkSeeds, loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
+import {
+  collectSweep,
+  queuedTasks,
+  requeueIfTimeLimit,
+  runSlurmTask,
+  type SlurmOptions,
+  submitSlurm,
+  writeSlurmJob,
+} from "../lib/experiment/slurm.ts";
+import type { SweepOutcome } from "../lib/experiment/sweep.ts";
+import { numberOption, parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 
@@ -35,11 +45,25 @@ options:
   --publish           write to the citable results/ folder instead of scratch/
   --new               start a new sweep version even if a matching one exists
   --quiet             no progress output
+
+on a SLURM cluster (one job array, no scheduler of our own; see README "On a cluster"):
+  --slurm             write <sweep folder>/slurm/{manifest.tsv,sweep.sbatch} for the runs not
+                      yet finished and submit the array with sbatch; each task runs one run,
+                      saves its state on SIGTERM and resumes when requeued. Run again once the
+                      array has ended: it submits what is still missing, or collects
+  --collect           write the summary when every run is there; else list what is missing,
+                      each with its state in squeue and its log
+  --dry-run           with --slurm: write the job, do not submit it
+  --partition P       --time HH:MM:SS   --cpus N (default 2)   --gpus N   --mem GiB
+  --max-parallel K    at most K tasks at once (--array=0-(N-1)%K)
+  --account A         sbatch's own options of the same names
   --json-schema       print the sweep file's JSON Schema (configs/ablations/schema.json)
   -h, --help          this help
 
 example:
-  deno task ablate configs/ablations/directions.yaml --seeds 1,2 --set train.epochs=2`;
+  deno task ablate configs/ablations/directions.yaml --seeds 1,2 --set train.epochs=2
+  deno task ablate configs/ablations/directions.yaml --slurm --partition cpu --time 02:00:00
+  deno task ablate configs/ablations/directions.yaml --collect`;
 
 /** "1,2, 3" → [1, 2, 3] (validated like the sweep file's seeds). */
 function parseSeeds(s: string): number[] {
@@ -56,26 +80,50 @@ await runMain(async () => {
       publish: { type: "boolean" },
       new: { type: "boolean" },
       quiet: { type: "boolean" },
+      slurm: { type: "boolean" },
+      collect: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      partition: { type: "string" },
+      time: { type: "string" },
+      cpus: { type: "string" },
+      gpus: { type: "string" },
+      mem: { type: "string" },
+      "max-parallel": { type: "string" },
+      account: { type: "string" },
+      "slurm-task": { type: "string" },
+      index: { type: "string" },
     },
     USAGE,
     { "json-schema": () => JSON.stringify(sweepJsonSchema(), null, 2) },
   );
+  if (values["slurm-task"] !== undefined) {
+    return await slurmTask(values["slurm-task"] as string, values.index as string | undefined);
+  }
   if (positionals.length !== 1) {
     throw new StarmambaError(
       `expected exactly one sweep file, got ${positionals.length}\n\n${USAGE}`,
     );
   }
   const spec = loadSweep(positionals[0]);
-
-  const sigint = stopOnSigint();
-  const out = await runSweep(spec, {
+  const sweepOptions = {
     set: (values.set as string[] | undefined) ?? [],
     seeds: values.seeds ? parseSeeds(values.seeds as string) : undefined,
     publish: values.publish ? true : undefined,
     fresh: Boolean(values.new),
     quiet: Boolean(values.quiet),
-    shouldStop: sigint.requested,
-  });
+  };
+  if (values.slurm || values.collect) {
+    if (values.slurm && values.collect) {
+      throw new StarmambaError("give --slurm (submit) or --collect (summarise), not both");
+    }
+    const sw = openSweep(spec, sweepOptions);
+    if (values.collect) return await collect(sw);
+    return await submit(sw, slurmOptions(values), Boolean(values["dry-run"]));
+  }
+  if (values["dry-run"]) throw new StarmambaError("--dry-run goes with --slurm");
+
+  const sigint = stopOnSigint();
+  const out = await runSweep(spec, { ...sweepOptions, shouldStop: sigint.requested });
   sigint.dispose();
   const dir = relative(Deno.cwd(), out.sweepDir) || ".";
   if (out.interrupted) {
@@ -83,10 +131,17 @@ await runMain(async () => {
     console.log(`resume with the same command: deno task ablate ${Deno.args.join(" ")}`);
     return 130;
   }
-  const s = out.summary!;
   console.log(
     `\n${out.executed} runs trained, ${out.resumed} resumed, ${out.skipped} already finished`,
   );
+  printSummary(out);
+  return 0;
+});
+
+/** The summary table a finished sweep prints. */
+function printSummary(out: SweepOutcome): void {
+  const dir = relative(Deno.cwd(), out.sweepDir) || ".";
+  const s = out.summary!;
   if (out.written.length === 0) console.log("sweep was already complete; summary unchanged");
   console.log(`summary: ${dir}/summary.md  (chart: ${dir}/bars.svg)\n`);
   console.log("variant          accuracy best        accuracy last        Δ acc last vs base");
@@ -102,5 +157,109 @@ await runMain(async () => {
       } ${d ? fmt(d.mean, d.std, true) : "—"}`,
     );
   }
+}
+
+/** The #SBATCH settings given on the command line. */
+function slurmOptions(values: Record<string, unknown>): SlurmOptions {
+  const int = (name: string, min: number): number | undefined =>
+    numberOption(name, values[name] as string | undefined, min, 1e6);
+  return {
+    partition: values.partition as string | undefined,
+    time: values.time as string | undefined,
+    cpus: int("cpus", 1),
+    gpus: int("gpus", 0),
+    memGiB: numberOption("mem", values.mem as string | undefined, 0.001, 1e6),
+    maxParallel: int("max-parallel", 1),
+    account: values.account as string | undefined,
+  };
+}
+
+/**
+ * --slurm: submits the unfinished runs as one array — unless the last array is still queued
+ * (then says how to follow it) or nothing is left (then collects).
+ */
+async function submit(
+  sw: ReturnType<typeof openSweep>,
+  o: SlurmOptions,
+  dryRun: boolean,
+): Promise<number> {
+  const dir = relative(Deno.cwd(), sw.sweepDir) || ".";
+  const job = readJobIds(sw.sweepDir);
+  if (!dryRun && job.length > 0) {
+    const queued = await queuedTasks(job.at(-1)!);
+    if (queued.size > 0) {
+      console.log(
+        `job ${job.at(-1)} still has ${queued.size} task(s) queued or running; follow it with ` +
+          `squeue -j ${job.at(-1)} (logs in ${dir}/slurm/logs/), then run this again or --collect`,
+      );
+      return 0;
+    }
+  }
+  const plan = writeSlurmJob(sw, o);
+  if (plan.tasks.length === 0) {
+    console.log(`every run of ${dir} has finished (${plan.finished}); collecting`);
+    return await collect(sw);
+  }
+  console.log(
+    `${plan.tasks.length} run(s) to do, ${plan.finished} already finished: ` +
+      `${relative(Deno.cwd(), plan.manifest)}, ${relative(Deno.cwd(), plan.script)}`,
+  );
+  if (dryRun) {
+    console.log(`not submitted (--dry-run); submit with: sbatch ${plan.script}`);
+    return 0;
+  }
+  const id = await submitSlurm(plan);
+  console.log(`submitted job array ${id} (${plan.tasks.length} tasks)`);
+  console.log(`follow:  squeue -j ${id}    logs: ${dir}/slurm/logs/${id}_<index>.log`);
+  console.log(
+    `collect: deno task ablate ${Deno.args.filter((a) => a !== "--slurm").join(" ")} ` +
+      "--collect  (or this command again)",
+  );
   return 0;
-});
+}
+
+/** Job ids of the sweep's earlier submissions, oldest first. */
+function readJobIds(sweepDir: string): string[] {
+  try {
+    const job = JSON.parse(Deno.readTextFileSync(`${sweepDir}/slurm/job.json`));
+    return (job.submissions as { job_id: string }[]).map((s) => s.job_id);
+  } catch {
+    return [];
+  }
+}
+
+/** --collect: the summary when complete; else what is missing and where its log is. */
+async function collect(sw: ReturnType<typeof openSweep>): Promise<number> {
+  const { outcome, missing } = await collectSweep(sw);
+  if (outcome) {
+    console.log(`all ${sw.runs.length} runs finished`);
+    if (outcome.written.length === 0) console.log("summary unchanged");
+    printSummary(outcome);
+    return 0;
+  }
+  const dir = relative(Deno.cwd(), sw.sweepDir) || ".";
+  console.log(`${missing.length} of ${sw.runs.length} runs not finished in ${dir}:`);
+  for (const m of missing) {
+    const log = m.logs.length ? relative(Deno.cwd(), m.logs[0]) : "no log";
+    const hint = m.state === "ended" && m.logs.length === 0
+      ? " — the task never wrote its log: the sweep folder must be on a filesystem the " +
+        "compute nodes share"
+      : "";
+    console.log(`  ${m.key}: ${m.state} (${log})${hint}`);
+  }
+  console.log("ended tasks are submitted again by the same --slurm command");
+  return 1;
+}
+
+/** --slurm-task job.json --index i: one array task (run by sweep.sbatch on a node). */
+async function slurmTask(jobFile: string, index: string | undefined): Promise<number> {
+  if (index === undefined || !/^\d+$/.test(index)) {
+    throw new StarmambaError(`--slurm-task needs --index <array task id>, got ${index}`);
+  }
+  const summary = await runSlurmTask(jobFile, Number(index));
+  if (!summary.interrupted) return 0;
+  // SIGTERM: preempted or requeued (SLURM starts the task again), or the time limit is near
+  // (then the task puts itself back in the queue).
+  if (await requeueIfTimeLimit()) console.log("time limit near: requeued this task");
+  return 143;
+}

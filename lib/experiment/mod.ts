@@ -43,14 +43,29 @@ export {
   loadSweep,
   parseSweep,
   planSweep,
+  openSweep,
+  type OpenedSweep,
   runSweep,
   type SweepOptions,
   type SweepOutcome,
 } from "./sweep.ts";
+export {
+  collectSweep,
+  type ManifestLine,
+  type MissingRun,
+  runSlurmTask,
+  type SlurmOptions,
+  type SlurmPlan,
+  submitSlurm,
+  writeSlurmJob,
+} from "./slurm.ts";
 // Types the signatures above use
+export type { RunSummary } from "./run.ts";
 export type {
   PairedTest,
   PlannedRun,
+  RunEntry,
+  SweepState,
   RunRecord,
   SweepSpec,
   SweepSummary,

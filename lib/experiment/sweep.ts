@@ -328,23 +328,38 @@ function findRun(
   return { done: null, partial };
 }
 
+/** A sweep opened for work: its plan, folder and state (see {@link openSweep}). */
+export interface OpenedSweep {
+  /** The sweep spec (seeds replaced by the options' when given). */
+  spec: SweepSpec;
+  /** Project root, absolute. */
+  root: string;
+  /** Whether the sweep writes to the citable results folder. */
+  publish: boolean;
+  /** Every (variant, seed) run in order. */
+  runs: PlannedRun[];
+  /** The sweep version folder, absolute. */
+  sweepDir: string;
+  /** Its version, e.g. "v1". */
+  version: string;
+  /** The output root the sweep lives under (results/ or scratch/). */
+  outRoot: string;
+  /** sweep.json's content. */
+  state: SweepState;
+}
+
 /**
- * Runs (or resumes) a sweep and, once every run has finished, writes its summary. See the
- * module comment for the folder layout and the resume rules.
+ * Plans a sweep and opens its version folder (the newest with the same spec hash, else a new
+ * one), with sweep.json's state; nothing trains.
  */
-export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+export function openSweep(spec: SweepSpec, opts: SweepOptions = {}): OpenedSweep {
   const root = resolve(opts.projectRoot ?? Deno.cwd());
-  const log = (s: string) => opts.quiet || console.log(s);
   if (opts.seeds) spec = { ...spec, seeds: checkSeeds(opts.seeds, "--seeds") };
   const publish = opts.publish ?? spec.publish;
   const { runs, specHash } = planSweep(spec, opts.set ?? []);
   const baseCfg = loadConfig(spec.base, runs[0].overrides).config;
   const outRoot = resolve(root, publish ? baseCfg.output.dir : baseCfg.output.scratch_dir);
-  const ablRoot = join(outRoot, "ablations");
-  const opened = openSweepDir(ablRoot, spec.name, specHash, opts.fresh ?? false);
-  const sweepDir = opened.dir;
-  const runsDir = join(sweepDir, "runs");
-  const runsRel = relative(root, runsDir);
+  const opened = openSweepDir(join(outRoot, "ablations"), spec.name, specHash, opts.fresh ?? false);
   const state: SweepState = opened.state ?? {
     schema: SWEEP_SCHEMA,
     name: spec.name,
@@ -363,36 +378,82 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     publish,
     runs: {},
   };
-  const saveState = () => writeJsonAtomic(join(sweepDir, "sweep.json"), state);
+  return {
+    spec,
+    root,
+    publish,
+    runs,
+    sweepDir: opened.dir,
+    version: opened.version,
+    outRoot,
+    state,
+  };
+}
+
+/** Writes sweep.json (atomically). */
+export function saveSweepState(sw: OpenedSweep): void {
+  writeJsonAtomic(join(sw.sweepDir, "sweep.json"), sw.state);
+}
+
+/**
+ * The overrides that make run `r` of the sweep a `deno task experiment` of the base config:
+ * the run's own, then its experiment name and output folders under `<sweep>/runs/`.
+ */
+export function runOverrides(sw: OpenedSweep, r: PlannedRun): string[] {
+  const runsRel = relative(sw.root, join(sw.sweepDir, "runs"));
+  return [
+    ...r.overrides,
+    `experiment=${runExperimentName(sw.spec, r)}`,
+    `output.dir=${JSON.stringify(runsRel)}`,
+    `output.scratch_dir=${JSON.stringify(runsRel)}`,
+    `output.publish=${sw.publish}`,
+  ];
+}
+
+/** Where run `r` stands on disk (finished folder, resumable folder, or neither). */
+export function locateRun(
+  sw: OpenedSweep,
+  r: PlannedRun,
+): { loaded: LoadedConfig; done: string | null; partial: string | null } {
+  const loaded = loadConfig(sw.spec.base, runOverrides(sw, r));
+  const expDir = join(sw.sweepDir, "runs", runExperimentName(sw.spec, r));
+  const prev = sw.state.runs[r.key];
+  return { loaded, ...findRun(sw.sweepDir, expDir, loaded.hash, prev?.run_dir ?? null) };
+}
+
+/** sweep.json's entry of run `r` (without folder and status). */
+function entryOf(r: PlannedRun, hash: string): RunEntry {
+  return {
+    variant: r.variant,
+    seed: r.seed,
+    overrides: r.overrides,
+    config_hash: hash,
+    run_dir: null,
+    status: "pending",
+  };
+}
+
+/**
+ * Runs (or resumes) a sweep and, once every run has finished, writes its summary. See the
+ * module comment for the folder layout and the resume rules.
+ */
+export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const log = (s: string) => opts.quiet || console.log(s);
+  const sw = openSweep(spec, opts);
+  const { root, runs, sweepDir, state } = sw;
   log(
-    `sweep ${spec.name} ${opened.version}: ${spec.variants.length} variants × ` +
-      `${spec.seeds.length} seeds = ${runs.length} runs → ${relative(root, sweepDir) || "."}`,
+    `sweep ${sw.spec.name} ${sw.version}: ${sw.spec.variants.length} variants × ` +
+      `${sw.spec.seeds.length} seeds = ${runs.length} runs → ${relative(root, sweepDir) || "."}`,
   );
 
   let executed = 0, resumed = 0, skipped = 0, interrupted = false;
   for (const [i, r] of runs.entries()) {
-    const experiment = runExperimentName(spec, r);
-    const loaded = loadConfig(spec.base, [
-      ...r.overrides,
-      `experiment=${experiment}`,
-      `output.dir=${JSON.stringify(runsRel)}`,
-      `output.scratch_dir=${JSON.stringify(runsRel)}`,
-      `output.publish=${publish}`,
-    ]);
-    const prev = state.runs[r.key];
-    const found = findRun(sweepDir, join(runsDir, experiment), loaded.hash, prev?.run_dir ?? null);
-    const entry: RunEntry = {
-      variant: r.variant,
-      seed: r.seed,
-      overrides: r.overrides,
-      config_hash: loaded.hash,
-      run_dir: null,
-      status: "pending",
-    };
+    const found = locateRun(sw, r);
+    const entry = entryOf(r, found.loaded.hash);
     const tag = `[${i + 1}/${runs.length}] ${r.variant}, seed ${r.seed}`;
     if (found.done) {
       state.runs[r.key] = { ...entry, run_dir: relative(sweepDir, found.done), status: "done" };
-      saveState();
+      saveSweepState(sw);
       skipped++;
       log(`${tag}: already finished (${relative(sweepDir, found.done)})`);
       continue;
@@ -403,10 +464,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
       run_dir: found.partial ? relative(sweepDir, found.partial) : null,
       status: "running",
     };
-    saveState();
-    const summary: RunSummary = await runExperiment(loaded, {
+    saveSweepState(sw);
+    const summary: RunSummary = await runExperiment(found.loaded, {
       projectRoot: root,
-      publish,
+      publish: sw.publish,
       quiet: opts.quiet,
       resumeDir: found.partial ?? undefined,
       shouldStop: opts.shouldStop,
@@ -418,7 +479,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
       run_dir: relative(sweepDir, summary.runDir),
       status: summary.interrupted ? "running" : "done",
     };
-    saveState();
+    saveSweepState(sw);
     if (summary.interrupted) {
       interrupted = true;
       break;
@@ -433,7 +494,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   }
   const outcome: SweepOutcome = {
     sweepDir,
-    version: opened.version,
+    version: sw.version,
     executed,
     resumed,
     skipped,
@@ -442,16 +503,30 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     written: [],
   };
   if (interrupted) return outcome;
+  return await finishSweep(sw, outcome, executed + resumed > 0);
+}
+
+/**
+ * Writes the summary of a sweep whose runs have all finished (and cv.md/json when they are the
+ * folds of one cross-validation) — unless nothing changed and a summary exists, which is then
+ * kept untouched — and the output root's index.
+ */
+export async function finishSweep(
+  sw: OpenedSweep,
+  outcome: SweepOutcome,
+  changed: boolean,
+): Promise<SweepOutcome> {
+  const { runs, sweepDir, state } = sw;
   outcome.summary = summarizeSweep(sweepDir, state, runs.map((r) => r.key));
   // A complete sweep rerun changes nothing: keep its (possibly published) summary untouched.
-  if (executed + resumed > 0 || !exists(join(sweepDir, "summary.json"))) {
+  if (changed || !exists(join(sweepDir, "summary.json"))) {
     outcome.written = await writeSweepSummary(sweepDir, outcome.summary);
     // A sweep whose runs are the folds of one cross-validation (one seed) also gets cv.md/json.
     const runDirs = runs.map((r) => resolve(sweepDir, state.runs[r.key].run_dir!));
     const cv = new Set(runs.map((r) => r.seed)).size === 1 ? summarizeCv(runDirs) : null;
     if (cv) outcome.written.push(...writeCvSummary(sweepDir, cv, state.name));
   }
-  writeIndex(outRoot);
+  writeIndex(sw.outRoot);
   return outcome;
 }
 

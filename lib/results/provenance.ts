@@ -52,6 +52,42 @@ export interface Environment {
   /** On the cuda backend: the GPU, its compute capability, driver and CUDA runtime versions
    * (lib/backends/cuda/backend.ts, CudaDeviceInfo). Absent on other backends. */
   gpu?: Record<string, unknown>;
+  /** Under SLURM: the node, job id and array index the run (last) ran as. */
+  slurm?: SlurmTask;
+}
+
+/** Where a run ran inside a SLURM job. */
+export interface SlurmTask {
+  /** SLURMD_NODENAME. */
+  node: string;
+  /** SLURM_JOB_ID (this task's own job id). */
+  job_id: string;
+  /** SLURM_ARRAY_JOB_ID, when the job is an array. */
+  array_job_id: string | null;
+  /** SLURM_ARRAY_TASK_ID, when the job is an array. */
+  array_task_id: string | null;
+  /** SLURM_RESTART_COUNT: how often the task was requeued before this start. */
+  restart_count: number;
+}
+
+/** The SLURM task this process runs as, from the variables slurmd sets; null outside SLURM. */
+export function slurmTask(): SlurmTask | null {
+  const env = (name: string): string | null => {
+    try {
+      return Deno.env.get(name) ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const job = env("SLURM_JOB_ID");
+  if (job === null) return null;
+  return {
+    node: env("SLURMD_NODENAME") ?? env("HOSTNAME") ?? "unknown",
+    job_id: job,
+    array_job_id: env("SLURM_ARRAY_JOB_ID"),
+    array_task_id: env("SLURM_ARRAY_TASK_ID"),
+    restart_count: Number(env("SLURM_RESTART_COUNT") ?? "0"),
+  };
 }
 
 /** Describes the current process's runtime and machine. */
@@ -70,7 +106,12 @@ export function environment(): Environment {
     // The cuda backend describes its device (duck-typed: results sit above the backends but
     // need not load the CUDA library to ask).
     ...gpuOf(tf.backend() as unknown as { device?: Record<string, unknown> }),
+    ...slurmOf(slurmTask()),
   };
+}
+
+function slurmOf(task: SlurmTask | null): { slurm?: SlurmTask } {
+  return task ? { slurm: task } : {};
 }
 
 function gpuOf(backend: { device?: Record<string, unknown> }): { gpu?: Record<string, unknown> } {

@@ -1,0 +1,456 @@
+/**
+ * Sweeps on a SLURM cluster, without a scheduler of our own: `deno task ablate <sweep> --slurm`
+ * writes the unfinished runs of a sweep as one job array — `slurm/manifest.tsv` (one line per
+ * run: array index, name, run folder, overrides) and `slurm/sweep.sbatch`, whose task `i` runs
+ * line `i` through the same runner as `deno task experiment` — and submits it with sbatch.
+ * A task stopped by SIGTERM (preemption, `scontrol requeue`, or `--signal` before its time
+ * limit) saves its state like Ctrl-C and, started again, resumes from it, so it ends with the
+ * weights of an uninterrupted run. `--collect` writes the summary, the same one a local sweep
+ * writes, once every run is there.
+ *
+ *     <sweep>/slurm/job.json        base config, project root, overrides per index, job ids
+ *     <sweep>/slurm/manifest.tsv    index, name, run folder, overrides (JSON)
+ *     <sweep>/slurm/sweep.sbatch    #SBATCH --array=0-(N-1)%K … exec deno … --slurm-task
+ *     <sweep>/slurm/logs/<job>_<index>.log
+ * @module
+ */
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../config/load.ts";
+import { runExperiment, type RunSummary } from "./run.ts";
+import {
+  finishSweep,
+  locateRun,
+  type OpenedSweep,
+  runOverrides,
+  saveSweepState,
+  type SweepOutcome,
+} from "./sweep.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+
+/** `#SBATCH` settings of the job array. */
+export interface SlurmOptions {
+  /** --partition. */
+  partition?: string;
+  /** --time, e.g. "02:00:00". */
+  time?: string;
+  /** --cpus-per-task (default 2). */
+  cpus?: number;
+  /** --gpus-per-task. */
+  gpus?: number;
+  /** --mem in GiB. */
+  memGiB?: number;
+  /** The `%K` of --array: at most K tasks at once. */
+  maxParallel?: number;
+  /** --account. */
+  account?: string;
+  /** Seconds before the time limit SLURM sends SIGTERM (--signal=B:TERM@N); default 120. */
+  signalSeconds?: number;
+}
+
+/** One task of the array: a run of the sweep. */
+export interface ManifestLine {
+  /** SLURM_ARRAY_TASK_ID of the task. */
+  index: number;
+  /** The run's key in sweep.json, `<variant>/seed<seed>`. */
+  key: string;
+  /** The run's experiment folder under the sweep's `runs/`, relative to the sweep folder. */
+  runFolder: string;
+  /** The `--set` overrides of `deno task experiment <base>` that make the run. */
+  overrides: string[];
+}
+
+/** slurm/job.json: what a task needs to run its line. */
+export interface SlurmJob {
+  /** Format of this file. */
+  schema: 1;
+  /** Project root (the tasks' working directory). */
+  root: string;
+  /** The sweep version folder. */
+  sweep_dir: string;
+  /** The base experiment config, absolute. */
+  base: string;
+  /** The array's tasks. */
+  tasks: ManifestLine[];
+  /** Job ids of every submission of this sweep, oldest first. */
+  submissions: { job_id: string; submitted: string; tasks: number }[];
+}
+
+/** What {@link writeSlurmJob} wrote. */
+export interface SlurmPlan {
+  /** The sweep's slurm/ folder. */
+  dir: string;
+  /** slurm/sweep.sbatch. */
+  script: string;
+  /** slurm/manifest.tsv. */
+  manifest: string;
+  /** The tasks (unfinished runs); empty when every run has finished. */
+  tasks: ManifestLine[];
+  /** Runs already finished (left out of the array). */
+  finished: number;
+}
+
+/** The repository this module belongs to: the tasks run its code with its deno.json. */
+const CODE_DIR: string = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+
+/** The slurm/ folder of a sweep. */
+export function slurmDir(sweepDir: string): string {
+  return join(sweepDir, "slurm");
+}
+
+/** A SLURM `--time` value: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
+const TIME_RE = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+
+/** Checks the options a user typed; a bad one is a {@link StarmambaError} naming it. */
+export function checkSlurmOptions(o: SlurmOptions): void {
+  if (o.time !== undefined && !TIME_RE.test(o.time)) {
+    throw new StarmambaError(`--time ${o.time}: expected HH:MM:SS (or D-HH:MM:SS, or minutes)`);
+  }
+  const positive = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new StarmambaError(`--${name} ${v}: expected a positive whole number`);
+    }
+  };
+  positive("cpus", o.cpus);
+  positive("max-parallel", o.maxParallel);
+  if (o.gpus !== undefined && !(Number.isInteger(o.gpus) && o.gpus >= 0)) {
+    throw new StarmambaError(`--gpus ${o.gpus}: expected a whole number`);
+  }
+  if (o.memGiB !== undefined && !(o.memGiB > 0)) {
+    throw new StarmambaError(`--mem ${o.memGiB}: expected GiB, a positive number`);
+  }
+  for (const [name, v] of [["partition", o.partition], ["account", o.account]] as const) {
+    if (v !== undefined && !/^[\w.,-]+$/.test(v)) {
+      throw new StarmambaError(`--${name} ${v}: expected a SLURM name (letters, digits, _ . , -)`);
+    }
+  }
+}
+
+/**
+ * Writes job.json, manifest.tsv and sweep.sbatch for the sweep's unfinished runs (finished ones
+ * are left out, as a local sweep skips them) and marks them "submitted"-pending in sweep.json.
+ */
+export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
+  checkSlurmOptions(o);
+  const dir = slurmDir(sw.sweepDir);
+  Deno.mkdirSync(join(dir, "logs"), { recursive: true });
+  const tasks: ManifestLine[] = [];
+  let finished = 0;
+  for (const r of sw.runs) {
+    const found = locateRun(sw, r);
+    const runDir = found.done ?? found.partial;
+    sw.state.runs[r.key] = {
+      variant: r.variant,
+      seed: r.seed,
+      overrides: r.overrides,
+      config_hash: found.loaded.hash,
+      run_dir: runDir ? relative(sw.sweepDir, runDir) : null,
+      status: found.done ? "done" : found.partial ? "running" : "pending",
+    };
+    if (found.done) {
+      finished++;
+      continue;
+    }
+    tasks.push({
+      index: tasks.length,
+      key: r.key,
+      runFolder: runDir
+        ? relative(sw.sweepDir, runDir)
+        : relative(sw.sweepDir, join(sw.sweepDir, "runs", experimentOf(found.loaded.config))),
+      overrides: runOverrides(sw, r),
+    });
+  }
+  saveSweepState(sw);
+  const jobFile = join(dir, "job.json");
+  const previous = readJob(jobFile);
+  const job: SlurmJob = {
+    schema: 1,
+    root: sw.root,
+    sweep_dir: sw.sweepDir,
+    base: resolve(sw.spec.base),
+    tasks,
+    submissions: previous?.submissions ?? [],
+  };
+  writeJsonAtomic(jobFile, job);
+  const manifest = join(dir, "manifest.tsv");
+  writeFileAtomic(
+    manifest,
+    [
+      "index\tname\trun_folder\toverrides",
+      ...tasks.map((t) => `${t.index}\t${t.key}\t${t.runFolder}\t${JSON.stringify(t.overrides)}`),
+    ].join("\n") + "\n",
+  );
+  const script = join(dir, "sweep.sbatch");
+  writeFileAtomic(script, sbatchScript(sw, o, tasks.length, jobFile));
+  return { dir, script, manifest, tasks, finished };
+}
+
+/** The experiment name a run config gives (its folder under the sweep's runs/). */
+function experimentOf(cfg: { experiment: string }): string {
+  return cfg.experiment;
+}
+
+/** Quotes a word for bash. */
+function q(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The sbatch script: one array task per manifest line, each exec'ing the task runner. */
+function sbatchScript(sw: OpenedSweep, o: SlurmOptions, n: number, jobFile: string): string {
+  const logs = join(slurmDir(sw.sweepDir), "logs");
+  const lines = [
+    "#!/bin/bash",
+    `# starmamba sweep ${sw.spec.name} ${sw.version}: ${n} run(s), one per array task; task i`,
+    "# runs line i of manifest.tsv. Written by deno task ablate --slurm; submit with sbatch.",
+    `#SBATCH --job-name=${q(`starmamba-${sw.spec.name}`)}`,
+    `#SBATCH --array=0-${n - 1}${o.maxParallel ? `%${o.maxParallel}` : ""}`,
+    `#SBATCH --output=${q(join(logs, "%A_%a.log"))}`,
+    "#SBATCH --open-mode=append",
+    // Preempted or requeued tasks start again and resume from their saved state.
+    "#SBATCH --requeue",
+    // SIGTERM to the task (the exec'd deno) before the time limit: it saves and requeues itself.
+    `#SBATCH --signal=B:TERM@${o.signalSeconds ?? 120}`,
+    `#SBATCH --chdir=${q(sw.root)}`,
+    `#SBATCH --cpus-per-task=${o.cpus ?? 2}`,
+    "#SBATCH --ntasks=1",
+  ];
+  if (o.partition) lines.push(`#SBATCH --partition=${o.partition}`);
+  if (o.time) lines.push(`#SBATCH --time=${o.time}`);
+  if (o.gpus) lines.push(`#SBATCH --gpus-per-task=${o.gpus}`);
+  if (o.memGiB) lines.push(`#SBATCH --mem=${Math.ceil(o.memGiB * 1024)}M`);
+  if (o.account) lines.push(`#SBATCH --account=${o.account}`);
+  const allow = "--allow-read --allow-write --allow-env --allow-ffi --allow-run --allow-sys";
+  lines.push(
+    "",
+    `echo "starmamba task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname)` +
+      ` (start $((SLURM_RESTART_COUNT + 1))), $(date -u +%FT%TZ)"`,
+    // exec: deno itself receives SLURM's signals (no shell in between to swallow them).
+    `exec ${q(Deno.execPath())} run ${allow} --config ${q(CODE_DIR + "/deno.json")} \\`,
+    `  ${q(CODE_DIR + "/experiments/ablate.ts")} \\`,
+    `  --slurm-task ${q(jobFile)} --index "$SLURM_ARRAY_TASK_ID"`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** job.json, or null when absent or unreadable. */
+function readJob(file: string): SlurmJob | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(file)) as SlurmJob;
+  } catch {
+    return null;
+  }
+}
+
+/** Output of a command, or a clear error when it is not installed. */
+async function command(
+  name: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const out = await new Deno.Command(name, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StarmambaError(
+        `${name} is not on PATH: --slurm needs the SLURM client commands (sbatch, squeue, ` +
+          `scontrol) of a cluster's login node; locally, --dry-run writes the job without them`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Submits the plan's script with sbatch; returns the job id. sbatch's refusal is passed on. */
+export async function submitSlurm(plan: SlurmPlan): Promise<string> {
+  const out = await command("sbatch", ["--parsable", plan.script]);
+  if (out.code !== 0) {
+    throw new StarmambaError(
+      `sbatch refused ${plan.script}:\n${out.stderr.trim() || out.stdout.trim()}\nHow to fix: ` +
+        "adjust --partition, --time, --cpus, --mem, --gpus or --account to what the cluster allows " +
+        "(sinfo lists partitions and limits).",
+    );
+  }
+  const jobId = out.stdout.trim().split(";")[0];
+  const jobFile = join(plan.dir, "job.json");
+  const job = readJob(jobFile)!;
+  job.submissions.push({
+    job_id: jobId,
+    submitted: new Date().toISOString(),
+    tasks: plan.tasks.length,
+  });
+  writeJsonAtomic(jobFile, job);
+  return jobId;
+}
+
+/** Array indices of the job still queued or running (squeue), index → state. */
+export async function queuedTasks(jobId: string): Promise<Map<number, string>> {
+  const out = await command("squeue", ["-h", "-r", "-j", jobId, "-o", "%K %T"]);
+  const states = new Map<number, string>();
+  if (out.code !== 0) return states; // an ended job is no longer known to squeue
+  for (const line of out.stdout.split("\n")) {
+    const [index, state] = line.trim().split(/\s+/);
+    if (index && state && /^\d+$/.test(index)) states.set(Number(index), state);
+  }
+  return states;
+}
+
+/**
+ * Runs task `index` of a submitted sweep (called by sweep.sbatch on the node): its manifest
+ * line through the experiment runner, resuming its own saved state when it has one. SIGTERM
+ * saves the state and stops; when the time limit is what is coming, the task requeues itself.
+ */
+export async function runSlurmTask(jobFile: string, index: number): Promise<RunSummary> {
+  const job = readJob(jobFile);
+  if (job === null) {
+    throw new StarmambaError(
+      `${jobFile} cannot be read on ${Deno.hostname()}: the sweep folder must be on a filesystem ` +
+        "the compute nodes share with the login node (your home or project space, not /tmp)",
+    );
+  }
+  const line = job.tasks.find((t) => t.index === index);
+  if (!line) throw new StarmambaError(`${jobFile}: no task ${index} in this job`);
+  const loaded = loadConfig(job.base, line.overrides);
+  const folder = resolve(job.sweep_dir, line.runFolder);
+  const partial = resumableRun(folder, loaded.hash);
+  let stop = false;
+  const onTerm = () => {
+    stop = true;
+  };
+  Deno.addSignalListener("SIGTERM", onTerm);
+  try {
+    console.log(
+      `${line.key}: ${partial ? `resuming ${relative(job.root, partial)}` : "training"}`,
+    );
+    const summary = await runExperiment(loaded, {
+      projectRoot: job.root,
+      quiet: true,
+      resumeDir: partial ?? undefined,
+      shouldStop: () => stop,
+    });
+    console.log(
+      `${line.key}: ${summary.interrupted ? "stopped by SIGTERM, state saved" : "finished"} in ${
+        relative(job.root, summary.runDir)
+      }`,
+    );
+    return summary;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+  }
+}
+
+/**
+ * The folder under `folder` (a run's `runs/<experiment>/` or one `vN` of it) that holds a
+ * started, unfinished run with this config hash.
+ */
+function resumableRun(folder: string, hash: string): string | null {
+  const candidates = /\/v\d+$/.test(folder) ? [folder] : versions(folder);
+  for (const d of candidates) {
+    if (exists(join(d, "result.json"))) continue;
+    try {
+      const run = JSON.parse(Deno.readTextFileSync(join(d, "run.json")));
+      if (run.config_hash === hash) return d;
+    } catch {
+      // not started far enough to resume: a fresh run is made
+    }
+  }
+  return null;
+}
+
+/** `vN` folders of `dir`, newest first. */
+function versions(dir: string): string[] {
+  if (!exists(dir)) return [];
+  return [...Deno.readDirSync(dir)]
+    .filter((e) => e.isDirectory && /^v\d+$/.test(e.name))
+    .map((e) => join(dir, e.name))
+    .sort((a, b) => Number(b.split("/v").pop()) - Number(a.split("/v").pop()));
+}
+
+/**
+ * Whether the running task should requeue itself after SIGTERM: only when its time limit is
+ * near (squeue's time left within twice the signal margin), so a scancel stays a cancel.
+ */
+export async function requeueIfTimeLimit(signalSeconds = 120): Promise<boolean> {
+  const jobId = Deno.env.get("SLURM_JOB_ID");
+  if (!jobId) return false;
+  const left = await command("squeue", ["-h", "-j", jobId, "-o", "%L"]).catch(() => null);
+  const seconds = left && left.code === 0 ? slurmSeconds(left.stdout.trim()) : null;
+  if (seconds === null || seconds > 2 * signalSeconds) return false;
+  const r = await command("scontrol", ["requeue", jobId]).catch(() => null);
+  return r !== null && r.code === 0;
+}
+
+/** Seconds of a SLURM duration ("1-02:03:04", "03:04", "INVALID" → null). */
+export function slurmSeconds(s: string): number | null {
+  const m = /^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$/.exec(s);
+  if (!m) return null;
+  return ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3])) * 60 + Number(m[4]);
+}
+
+/** One run that has not finished, for `--collect`'s report. */
+export interface MissingRun {
+  /** `<variant>/seed<seed>`. */
+  key: string;
+  /** squeue's state (PENDING, RUNNING, …), "ended" when the task ended without a result, or
+   * "not submitted". */
+  state: string;
+  /** Its log file from the latest submission; none when it never started (or the nodes do not
+   * see the sweep folder). */
+  logs: string[];
+}
+
+/**
+ * Collects a sweep run through SLURM: finds every run's folder; once all have finished, writes
+ * the summary exactly as a local sweep does; otherwise returns what is missing, with squeue's
+ * state and each task's log.
+ */
+export async function collectSweep(
+  sw: OpenedSweep,
+): Promise<{ outcome: SweepOutcome | null; missing: MissingRun[] }> {
+  const job = readJob(join(slurmDir(sw.sweepDir), "job.json"));
+  const last = job?.submissions.at(-1);
+  const queued = last ? await queuedTasks(last.job_id).catch(() => new Map()) : new Map();
+  const missing: MissingRun[] = [];
+  let changed = false;
+  for (const r of sw.runs) {
+    const found = locateRun(sw, r);
+    const prev = sw.state.runs[r.key];
+    const runDir = found.done ?? found.partial;
+    const status = found.done ? "done" : found.partial ? "running" : "pending";
+    if (found.done && prev?.status !== "done") changed = true;
+    sw.state.runs[r.key] = {
+      variant: r.variant,
+      seed: r.seed,
+      overrides: r.overrides,
+      config_hash: found.loaded.hash,
+      run_dir: runDir ? relative(sw.sweepDir, runDir) : null,
+      status,
+    };
+    if (found.done) continue;
+    const task = job?.tasks.find((t) => t.key === r.key);
+    // Indices are those of the latest submission (job.json is rewritten by each).
+    const logs = task && last
+      ? [join(slurmDir(sw.sweepDir), "logs", `${last.job_id}_${task.index}.log`)].filter(exists)
+      : [];
+    missing.push({
+      key: r.key,
+      state: !task || !last ? "not submitted" : queued.get(task.index) ?? "ended",
+      logs,
+    });
+  }
+  saveSweepState(sw);
+  if (missing.length > 0) return { outcome: null, missing };
+  const outcome: SweepOutcome = {
+    sweepDir: sw.sweepDir,
+    version: sw.version,
+    executed: 0,
+    resumed: 0,
+    skipped: sw.runs.length,
+    interrupted: false,
+    summary: null,
+    written: [],
+  };
+  return { outcome: await finishSweep(sw, outcome, changed), missing };
+}
