@@ -96,6 +96,9 @@ ClusterName=starmamba-ci
 SlurmctldHost=$NODE
 AuthType=auth/munge
 CryptoType=crypto/munge
+# Requeued jobs wait out the credential lifetime (default 120 s) before they may start again;
+# 30 s keeps the requeue test of tests/slurm_test.ts short.
+AuthInfo=cred_expire=30
 MpiDefault=none
 SwitchType=switch/none
 SlurmUser=root
