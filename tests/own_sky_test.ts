@@ -8,6 +8,7 @@ import {
   loadRun,
   predictCatalog,
   predictFiles,
+  trainingClassWeights,
 } from "../lib/experiment/predict.ts";
 import { writeSyntheticSky } from "../lib/data/synthetic_sky.ts";
 import { sha256Hex } from "../lib/util/fs.ts";
@@ -109,5 +110,13 @@ Deno.test("own cutouts end to end: FITS catalogue grouped by sky trains exactly 
   const direct = await predictFiles(run, paths.map((p) => join(dir, "fits", p)));
   const listed = await predictCatalog(run, noFrames);
   assertEquals(direct.map((r) => r.probs), listed.rows.map((r) => r.probs));
+  // Class weights for the decision rule come from the training split's counts (catalogue paths
+  // carry no class folder): N / (K · count) from the split's own labels.
+  const trainLabels = (split.train as string[]).map((f) => a.labels[a.files!.indexOf(f)]);
+  const nGalaxy = trainLabels.filter((l) => l === 0).length, n = trainLabels.length;
+  assertEquals(trainingClassWeights(run, runA.runDir, 1), [
+    n / (2 * nGalaxy),
+    n / (2 * (n - nGalaxy)),
+  ]);
   run.model.params.dispose();
 });

@@ -337,13 +337,28 @@ export function trainingClassWeights(run: LoadedRun, runDir: string, power: numb
     );
   }
   const train = (readJsonFile(splitPath) as { train?: string[] }).train ?? [];
-  const labels = train.map((f) => classNames.indexOf(f.split("/")[0]));
+  let labels = train.map((f) => classNames.indexOf(f.split("/")[0]));
   if (labels.length === 0 || labels.some((l) => l < 0)) {
+    // A catalogue's paths need not start with a class folder: its result.json has the
+    // training split's class counts (the same numbers, counted when the run was made).
+    labels = labelsFromCounts(run.result, classNames) ?? [];
+  }
+  if (labels.length === 0) {
     throw new StarmambaError(
-      `${splitPath}: its training files must start with a class folder (${classNames.join(", ")})`,
+      `${splitPath}: its training files must start with a class folder (${classNames.join(", ")})` +
+        ", or result.json must record data.split.train_counts",
     );
   }
   return inverseFrequencyWeights(labels, classNames.length, power);
+}
+
+/** Class indices with the multiplicities result.json's data.split.train_counts records. */
+function labelsFromCounts(result: Record<string, unknown>, classNames: string[]): number[] | null {
+  const counts = ((result.data as Obj | undefined)?.split as Obj | undefined)?.train_counts as
+    | Record<string, number>
+    | undefined;
+  if (!counts || classNames.some((c) => !Number.isInteger(counts[c]))) return null;
+  return classNames.flatMap((c, j) => new Array<number>(counts[c]).fill(j));
 }
 
 /**
