@@ -60,7 +60,6 @@ export {
   writeSlurmJob,
 } from "./slurm.ts";
 // Types the signatures above use
-export type { RunSummary } from "./run.ts";
 export type {
   PairedTest,
   PlannedRun,
