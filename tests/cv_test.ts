@@ -73,3 +73,58 @@ Deno.test("a sweep of the folds of a grouped 3-fold CV writes cv.json: each imag
   assertAllClose([cv.pooled!.intervals.accuracy.value], [pooled], 1e-9);
   assert(Deno.readTextFileSync(join(out.sweepDir, "cv.md")).includes("nothing was chosen"));
 });
+
+Deno.test("comparison.md leads with published cross-validations and their locked-test scores", async () => {
+  const { comparisonMarkdown } = await import("../lib/results/comparison.ts");
+  const root = Deno.makeTempDirSync();
+  const dir = join(root, "ablations", "cv-best-grouped-aries", "v1");
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.mkdirSync(join(root, "evaluations"));
+  const point = (purity: number) => ({ purity, completeness: 0.9, threshold: 0.4 });
+  const interval = (value: number, lo: number, hi: number) => ({ value, lo, hi, replicates: 1000 });
+  const cv = {
+    k: 5,
+    folds: [],
+    over_folds: {
+      accuracy: { mean: 0.91, std: 0.02, n: 5 },
+      balanced_accuracy: { mean: 0.85, std: 0.03, n: 5 },
+      roc_auc: { mean: 0.95, std: 0.01, n: 5 },
+    },
+    pooled_n: 3190,
+    pooled: {
+      galaxy_purity_at_completeness: { "0.8": point(0.8), "0.9": point(0.7), "0.96": point(0.6) },
+      star_completeness_at_purity: {},
+      brier: 0.07,
+      ece: 0.02,
+      temperature: null,
+      ece_scaled: null,
+      intervals: {
+        accuracy: interval(0.912, 0.89, 0.93),
+        balanced_accuracy: interval(0.85, 0.8, 0.9),
+        roc_auc: interval(0.951, 0.93, 0.97),
+      },
+      groups: 19,
+    },
+    nothing_chosen: true,
+  };
+  Deno.writeTextFileSync(join(dir, "cv.json"), JSON.stringify(cv));
+  for (const [k, acc] of [[0, 0.9], [1, 0.92]]) {
+    Deno.writeTextFileSync(
+      join(root, "evaluations", `test-cv-best-grouped-fold${k}.json`),
+      JSON.stringify({ metrics: { accuracy: acc, balancedAccuracy: 0.8, rocAuc: 0.9 } }),
+    );
+  }
+  const md = comparisonMarkdown(root);
+  const lines = md.split("\n");
+  assertEquals(lines[0], "# ARIES: starmamba beside the reference study");
+  assertEquals(lines[2], "## Unseen sky fields: grouped cross-validation and the locked test set");
+  const row = lines.find((l) => l.startsWith("| [cv-best-grouped-aries]"));
+  // Test accuracy: mean of 0.90 and 0.92 = 91.00, sample std 1.41 (points).
+  assertEquals(
+    row,
+    "| [cv-best-grouped-aries](ablations/cv-best-grouped-aries/v1/cv.md) | 0 of 5 | 91.00 ± 2.00 | " +
+      "85.00 ± 3.00 | 0.9500 ± 0.0100 | 91.20 [89.00, 93.00] | 0.9510 [0.9300, 0.9700] | 70.00 | " +
+      "91.00 ± 1.41 (2 of 5) |",
+  );
+  assert(md.includes("\n## The reference protocol: best epoch on a validation split\n"));
+});

@@ -7,6 +7,8 @@
 import { join } from "node:path";
 import { exists } from "../util/fs.ts";
 import { meanStd } from "../metrics/stats.ts";
+import type { CvSummary } from "./cv.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 
 /** The metric fields the table reads. */
 interface M {
@@ -314,7 +316,100 @@ function render(rows: Row[], ensembles: EnsembleRow[]): string {
   ].join("\n");
 }
 
+/** A published cross-validation: its sweep name and cv.json. */
+interface CvRow {
+  name: string;
+  /** The sweep version folder relative to the results root. */
+  dir: string;
+  cv: CvSummary;
+  /** Locked-test-set scores of its fold models (results/evaluations/test-<name>-fold<k>.json). */
+  tests: { fold: number; accuracy: number; balanced: number; rocAuc: number }[];
+}
+
+/** Sweep names of published cross-validations → the test-set file prefix their rule fixed. */
+const TEST_PREFIX: Record<string, string> = {
+  "cv-best-grouped-aries": "test-cv-best-grouped",
+  "cv-reference-grouped-aries": "test-cv-reference-grouped",
+};
+
+/** Every published cv.json (newest version of each sweep), with any test-set scores. */
+function readCvs(root: string): CvRow[] {
+  const abl = join(root, "ablations");
+  if (!exists(abl)) return [];
+  const out: CvRow[] = [];
+  for (const e of [...Deno.readDirSync(abl)].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!e.isDirectory) continue;
+    const versions = [...Deno.readDirSync(join(abl, e.name))]
+      .filter((v) =>
+        v.isDirectory && /^v\d+$/.test(v.name) && exists(join(abl, e.name, v.name, "cv.json"))
+      )
+      .map((v) => v.name)
+      .sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)));
+    if (versions.length === 0) continue;
+    const dir = join("ablations", e.name, versions[0]);
+    const cv = JSON.parse(Deno.readTextFileSync(join(root, dir, "cv.json"))) as CvSummary;
+    const tests = [];
+    const prefix = TEST_PREFIX[e.name];
+    for (let k = 0; prefix && k < cv.k; k++) {
+      const f = join(root, "evaluations", `${prefix}-fold${k}.json`);
+      if (!exists(f)) continue;
+      const m = JSON.parse(Deno.readTextFileSync(f)).metrics as Metrics;
+      tests.push({ fold: k, accuracy: m.accuracy, balanced: m.balancedAccuracy, rocAuc: m.rocAuc });
+    }
+    out.push({ name: e.name, dir, cv, tests });
+  }
+  return out;
+}
+
+/** The section on issue 21's protocol: grouped CV outside the locked test set, test scores. */
+function renderCv(rows: CvRow[]): string[] {
+  if (rows.length === 0) return [];
+  const pct = (x: number) => (100 * x).toFixed(2);
+  const ms = (st: { mean: number | null; std: number | null }, f = pct) =>
+    st.mean === null ? "—" : `${f(st.mean)}${st.std === null ? "" : ` ± ${f(st.std)}`}`;
+  const ci = (i: { value: number; lo: number; hi: number }, f = pct) =>
+    `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
+  const auc = (x: number) => x.toFixed(4);
+  const lines = [
+    "## Unseen sky fields: grouped cross-validation and the locked test set",
+    "",
+    "Issue 21's protocol (results/README.md). Each recipe is trained as the 5 folds of a",
+    "cross-validation grouped by sky position on the 3,190 images outside the locked test set",
+    "(configs/aries/test_set.json: 796 images in 5 whole sky groups), each fold scored on its own",
+    "held-out groups at the last epoch — nothing chosen on the images that score it. Mean ± std",
+    "over folds; the pooled figures are over all out-of-fold predictions with 95% intervals by a",
+    "bootstrap over sky groups. The test set is scored only by a recipe frozen beforehand, with",
+    "the rule fixed then (the five fold models, arg-max, no TTA), every score published.",
+    "",
+    "| recipe | folds | accuracy % | balanced % | ROC-AUC | pooled accuracy % [95% CI] | pooled ROC-AUC [95% CI] | galaxy purity at completeness 0.9 | test set accuracy % (fold models) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    const p = r.cv.pooled;
+    const test = r.tests.length === 0
+      ? "not scored"
+      : `${ms(meanStd(r.tests.map((t) => t.accuracy)))} (${r.tests.length} of ${r.cv.k})`;
+    lines.push(
+      `| [${r.name}](${r.dir}/cv.md) | ${r.cv.folds.length} of ${r.cv.k} | ${
+        ms(r.cv.over_folds.accuracy)
+      } | ${ms(r.cv.over_folds.balanced_accuracy)} | ${ms(r.cv.over_folds.roc_auc, auc)} | ${
+        p ? ci(p.intervals.accuracy) : "—"
+      } | ${p ? ci(p.intervals.roc_auc, auc) : "—"} | ${
+        p ? pct(p.galaxy_purity_at_completeness["0.9"].purity) : "—"
+      } | ${test} |`,
+    );
+  }
+  lines.push("");
+  return lines;
+}
+
 /** The comparison of every published ARIES run under `root` (a results folder), as Markdown. */
 export function comparisonMarkdown(root: string): string {
-  return render(readRows(root), readEnsembles(root));
+  const body = render(readRows(root), readEnsembles(root));
+  const cv = renderCv(readCvs(root));
+  if (cv.length === 0) return body;
+  // The protocol's numbers lead; the reference protocol's (best epoch, random split) follow.
+  const title = body.indexOf("\n\n") + 2;
+  return body.slice(0, title) + cv.join("\n") +
+    "\n## The reference protocol: best epoch on a validation split\n\n" + body.slice(title);
 }
