@@ -13,6 +13,7 @@ import {
   runPeerModel,
 } from "../bench/peer.ts";
 import { compareTable, settingsDiff } from "../bench/report.ts";
+import { TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -187,12 +188,7 @@ function bench(args: string[]): { code: number; stdout: string; stderr: string }
   const out = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-sys",
+      ...TASK_PERMISSIONS,
       join(ROOT, "bench/bench.ts"),
       ...args,
     ],

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { join } from "node:path";
+import { TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -12,12 +13,7 @@ function runCli(
   const out = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-sys",
+      ...TASK_PERMISSIONS,
       join(ROOT, script),
       ...args,
     ],

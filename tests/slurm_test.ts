@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
 import { runSlurmTask, slurmSeconds, writeSlurmJob } from "../lib/experiment/slurm.ts";
 import { sha256Hex } from "../lib/util/fs.ts";
+import { TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -58,12 +59,7 @@ async function ablate(cwd: string, args: string[]): Promise<{ code: number; out:
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-sys",
+      ...TASK_PERMISSIONS,
       "--config",
       join(ROOT, "deno.json"),
       join(ROOT, "experiments/ablate.ts"),

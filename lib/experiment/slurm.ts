@@ -22,6 +22,7 @@ import {
   finishSweep,
   locateRun,
   type OpenedSweep,
+  recordLocated,
   runOverrides,
   saveSweepState,
   type SweepOutcome,
@@ -140,14 +141,7 @@ export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
   for (const r of sw.runs) {
     const found = locateRun(sw, r);
     const runDir = found.done ?? found.partial;
-    sw.state.runs[r.key] = {
-      variant: r.variant,
-      seed: r.seed,
-      overrides: r.overrides,
-      config_hash: found.loaded.hash,
-      run_dir: runDir ? relative(sw.sweepDir, runDir) : null,
-      status: found.done ? "done" : found.partial ? "running" : "pending",
-    };
+    recordLocated(sw, r, found);
     if (found.done) {
       finished++;
       continue;
@@ -416,18 +410,7 @@ export async function collectSweep(
   let changed = false;
   for (const r of sw.runs) {
     const found = locateRun(sw, r);
-    const prev = sw.state.runs[r.key];
-    const runDir = found.done ?? found.partial;
-    const status = found.done ? "done" : found.partial ? "running" : "pending";
-    if (found.done && prev?.status !== "done") changed = true;
-    sw.state.runs[r.key] = {
-      variant: r.variant,
-      seed: r.seed,
-      overrides: r.overrides,
-      config_hash: found.loaded.hash,
-      run_dir: runDir ? relative(sw.sweepDir, runDir) : null,
-      status,
-    };
+    if (recordLocated(sw, r, found) !== "done" && found.done) changed = true;
     if (found.done) continue;
     const task = job?.tasks.find((t) => t.key === r.key);
     // Indices are those of the latest submission (job.json is rewritten by each).

@@ -421,6 +421,25 @@ export function locateRun(
   return { loaded, ...findRun(sw.sweepDir, expDir, loaded.hash, prev?.run_dir ?? null) };
 }
 
+/**
+ * Records in sweep.json's state where run `r` stands on disk (`found` from {@link locateRun}):
+ * done, running (a resumable folder) or pending. Returns the previous status.
+ */
+export function recordLocated(
+  sw: OpenedSweep,
+  r: PlannedRun,
+  found: { loaded: LoadedConfig; done: string | null; partial: string | null },
+): RunEntry["status"] | undefined {
+  const prev = sw.state.runs[r.key]?.status;
+  const runDir = found.done ?? found.partial;
+  sw.state.runs[r.key] = {
+    ...entryOf(r, found.loaded.hash),
+    run_dir: runDir ? relative(sw.sweepDir, runDir) : null,
+    status: found.done ? "done" : found.partial ? "running" : "pending",
+  };
+  return prev;
+}
+
 /** sweep.json's entry of run `r` (without folder and status). */
 function entryOf(r: PlannedRun, hash: string): RunEntry {
   return {
