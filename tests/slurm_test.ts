@@ -6,7 +6,12 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
-import { runSlurmTask, slurmSeconds, writeSlurmJob } from "../lib/experiment/slurm.ts";
+import {
+  collectSweep,
+  runSlurmTask,
+  slurmSeconds,
+  writeSlurmJob,
+} from "../lib/experiment/slurm.ts";
 import { sha256Hex } from "../lib/util/fs.ts";
 import { TASK_PERMISSIONS } from "./permissions.ts";
 
@@ -143,6 +148,14 @@ Deno.test("--slurm job files: one manifest line per unfinished run, the array an
   assertEquals(again.tasks.map((t) => t.key), ["base/seed1", "base/seed2", "k1/seed2"]);
   assertEquals(again.finished, 1);
   assert(Deno.readTextFileSync(again.script).includes("#SBATCH --array=0-2\n"));
+  // --collect before the array has run: the three missing runs, none submitted, no summary.
+  const col = await collectSweep(openSweep(loadSweep(file), { projectRoot: root, quiet: true }));
+  assertEquals(col.outcome, null);
+  assertEquals(col.missing.map((m) => [m.key, m.state]), [
+    ["base/seed1", "not submitted"],
+    ["base/seed2", "not submitted"],
+    ["k1/seed2", "not submitted"],
+  ]);
   assertEquals([slurmSeconds("1-02:03:04"), slurmSeconds("03:04"), slurmSeconds("x")], [
     93784,
     184,
