@@ -72,6 +72,9 @@ Deno.test("a sweep of the folds of a grouped 3-fold CV writes cv.json: each imag
   const pooled = cv.folds.reduce((s, f) => s + f.accuracy * f.n, 0) / n;
   assertAllClose([cv.pooled!.intervals.accuracy.value], [pooled], 1e-9);
   assert(Deno.readTextFileSync(join(out.sweepDir, "cv.md")).includes("nothing was chosen"));
+  // Folds are named by folders relative to the sweep (a published cv.md works in any clone).
+  const written = JSON.parse(Deno.readTextFileSync(join(out.sweepDir, "cv.json")));
+  assert(written.folds.every((f: { run: string }) => f.run.startsWith("runs/")), written.folds);
 });
 
 Deno.test("comparison.md leads with published cross-validations and their locked-test scores", async () => {

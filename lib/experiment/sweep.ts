@@ -543,6 +543,8 @@ export async function finishSweep(
     // A sweep whose runs are the folds of one cross-validation (one seed) also gets cv.md/json.
     const runDirs = runs.map((r) => resolve(sweepDir, state.runs[r.key].run_dir!));
     const cv = new Set(runs.map((r) => r.seed)).size === 1 ? summarizeCv(runDirs) : null;
+    // Run folders relative to the sweep folder, so a published cv.md links wherever it is cloned.
+    for (const f of cv?.folds ?? []) f.run = relative(sweepDir, f.run);
     if (cv) outcome.written.push(...writeCvSummary(sweepDir, cv, state.name));
   }
   writeIndex(sw.outRoot);
