@@ -145,7 +145,7 @@ runMain(async () => {
   }
   console.log(
     `${members ? `ensemble of ${members.length} (mean of class probabilities) ` : ""}` +
-      `${ev.run}: best model${members ? "s" : ""} on ${ev.metrics.n} ` +
+      `${ev.run}: kept model${members ? "s" : ""} (train.keep) on ${ev.metrics.n} ` +
       `${
         ev.scoredOn === "test"
           ? `images of the locked test set ${ev.test!.file}`
