@@ -212,10 +212,37 @@ async function submit(
   console.log(`submitted job array ${id} (${plan.tasks.length} tasks)`);
   console.log(`follow:  squeue -j ${id}    logs: ${dir}/slurm/logs/${id}_<index>.log`);
   console.log(
-    `collect: deno task ablate ${Deno.args.filter((a) => a !== "--slurm").join(" ")} ` +
-      "--collect  (or this command again)",
+    `collect: deno task ablate ${sweepArgs(Deno.args).join(" ")} --collect  ` +
+      "(or this command again)",
   );
   return 0;
+}
+
+/** SLURM's own options: --collect names the sweep without them. */
+const SLURM_FLAGS = [
+  "--partition",
+  "--time",
+  "--cpus",
+  "--gpus",
+  "--mem",
+  "--max-parallel",
+  "--account",
+];
+
+/** The command's arguments without --slurm, --dry-run and the #SBATCH options (with values). */
+function sweepArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--slurm" || a === "--dry-run") continue;
+    if (SLURM_FLAGS.includes(a)) {
+      i++; // its value
+      continue;
+    }
+    if (SLURM_FLAGS.some((f) => a.startsWith(`${f}=`))) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /** Job ids of the sweep's earlier submissions, oldest first. */
