@@ -218,19 +218,18 @@ async function submit(
   return 0;
 }
 
-/** SLURM's own options: --collect names the sweep without them. */
-const SLURM_FLAGS = [
-  "--partition",
-  "--time",
-  "--cpus",
-  "--gpus",
-  "--mem",
-  "--max-parallel",
-  "--account",
-];
-
 /** The command's arguments without --slurm, --dry-run and the #SBATCH options (with values). */
 function sweepArgs(args: string[]): string[] {
+  // SLURM's own options (a function-local list: this module runs its main before the end).
+  const SLURM_FLAGS = [
+    "--partition",
+    "--time",
+    "--cpus",
+    "--gpus",
+    "--mem",
+    "--max-parallel",
+    "--account",
+  ];
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
