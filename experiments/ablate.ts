@@ -9,8 +9,10 @@ import { checkSeeds, loadSweep, openSweep, runSweep } from "../lib/experiment/sw
 import {
   collectSweep,
   queuedTasks,
+  readJob,
   requeueIfTimeLimit,
   runSlurmTask,
+  slurmDir,
   type SlurmOptions,
   submitSlurm,
   writeSlurmJob,
@@ -184,7 +186,9 @@ async function submit(
   dryRun: boolean,
 ): Promise<number> {
   const dir = relative(Deno.cwd(), sw.sweepDir) || ".";
-  const job = readJobIds(sw.sweepDir);
+  const job = (readJob(`${slurmDir(sw.sweepDir)}/job.json`)?.submissions ?? []).map((x) =>
+    x.job_id
+  );
   if (!dryRun && job.length > 0) {
     const queued = await queuedTasks(job.at(-1)!);
     if (queued.size > 0) {
@@ -242,16 +246,6 @@ function sweepArgs(args: string[]): string[] {
     out.push(a);
   }
   return out;
-}
-
-/** Job ids of the sweep's earlier submissions, oldest first. */
-function readJobIds(sweepDir: string): string[] {
-  try {
-    const job = JSON.parse(Deno.readTextFileSync(`${sweepDir}/slurm/job.json`));
-    return (job.submissions as { job_id: string }[]).map((s) => s.job_id);
-  } catch {
-    return [];
-  }
 }
 
 /** --collect: the summary when complete; else what is missing and where its log is. */

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { parse as parseCsv } from "csv-parse/sync";
 import type { BadFile, CatalogTable, Dataset } from "./types.ts";
 import {
+  compareCodeUnits,
   concurrency,
   decodeImage,
   type ImageFolderOptions,
@@ -142,7 +143,7 @@ export async function loadCatalog(opts: CatalogOptions): Promise<CatalogDataset>
   const problems: RowProblem[] = [];
   const labelled = checkRows(rows, columns, opts, problems);
   const classNames = opts.classNames ?? [...new Set(labelled.map((r) => r.label))]
-    .filter((l) => l !== "").sort(compare);
+    .filter((l) => l !== "").sort(compareCodeUnits);
   for (const r of labelled) {
     if (r.label !== "" && !classNames.includes(r.label)) {
       problems.push({
@@ -501,9 +502,4 @@ export function stretchOptions(d: ExperimentConfig["data"]): StretchOptions {
     zscale_contrast: d.zscale_contrast,
     zscale_samples: d.zscale_samples,
   };
-}
-
-/** `a < b` by UTF-16 code units, so every machine orders classes the same way. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

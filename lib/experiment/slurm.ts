@@ -14,11 +14,12 @@
  *     <sweep>/slurm/logs/<job>_<index>.log
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.ts";
 import { runExperiment, type RunSummary } from "./run.ts";
 import {
+  findRun,
   finishSweep,
   locateRun,
   type OpenedSweep,
@@ -27,6 +28,7 @@ import {
   saveSweepState,
   type SweepOutcome,
 } from "./sweep.ts";
+import { shellWord } from "../results/provenance.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
@@ -151,7 +153,7 @@ export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
       key: r.key,
       runFolder: runDir
         ? relative(sw.sweepDir, runDir)
-        : relative(sw.sweepDir, join(sw.sweepDir, "runs", experimentOf(found.loaded.config))),
+        : relative(sw.sweepDir, join(sw.sweepDir, "runs", found.loaded.config.experiment)),
       overrides: runOverrides(sw, r),
     });
   }
@@ -180,16 +182,6 @@ export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
   return { dir, script, manifest, tasks, finished };
 }
 
-/** The experiment name a run config gives (its folder under the sweep's runs/). */
-function experimentOf(cfg: { experiment: string }): string {
-  return cfg.experiment;
-}
-
-/** Quotes a word for bash. */
-function q(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The sbatch script: one array task per manifest line, each exec'ing the task runner. */
 function sbatchScript(sw: OpenedSweep, o: SlurmOptions, n: number, jobFile: string): string {
   const logs = join(slurmDir(sw.sweepDir), "logs");
@@ -197,15 +189,15 @@ function sbatchScript(sw: OpenedSweep, o: SlurmOptions, n: number, jobFile: stri
     "#!/bin/bash",
     `# starmamba sweep ${sw.spec.name} ${sw.version}: ${n} run(s), one per array task; task i`,
     "# runs line i of manifest.tsv. Written by deno task ablate --slurm; submit with sbatch.",
-    `#SBATCH --job-name=${q(`starmamba-${sw.spec.name}`)}`,
+    `#SBATCH --job-name=${shellWord(`starmamba-${sw.spec.name}`)}`,
     `#SBATCH --array=0-${n - 1}${o.maxParallel ? `%${o.maxParallel}` : ""}`,
-    `#SBATCH --output=${q(join(logs, "%A_%a.log"))}`,
+    `#SBATCH --output=${shellWord(join(logs, "%A_%a.log"))}`,
     "#SBATCH --open-mode=append",
     // Preempted or requeued tasks start again and resume from their saved state.
     "#SBATCH --requeue",
     // SIGTERM to the task (the exec'd deno) before the time limit: it saves and requeues itself.
     `#SBATCH --signal=B:TERM@${o.signalSeconds ?? 120}`,
-    `#SBATCH --chdir=${q(sw.root)}`,
+    `#SBATCH --chdir=${shellWord(sw.root)}`,
     `#SBATCH --cpus-per-task=${o.cpus ?? 2}`,
     "#SBATCH --ntasks=1",
   ];
@@ -220,16 +212,18 @@ function sbatchScript(sw: OpenedSweep, o: SlurmOptions, n: number, jobFile: stri
     `echo "starmamba task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname)` +
       ` (start $((SLURM_RESTART_COUNT + 1))), $(date -u +%FT%TZ)"`,
     // exec: deno itself receives SLURM's signals (no shell in between to swallow them).
-    `exec ${q(Deno.execPath())} run ${allow} --config ${q(CODE_DIR + "/deno.json")} \\`,
-    `  ${q(CODE_DIR + "/experiments/ablate.ts")} \\`,
-    `  --slurm-task ${q(jobFile)} --index "$SLURM_ARRAY_TASK_ID"`,
+    `exec ${shellWord(Deno.execPath())} run ${allow} --config ${
+      shellWord(CODE_DIR + "/deno.json")
+    } \\`,
+    `  ${shellWord(CODE_DIR + "/experiments/ablate.ts")} \\`,
+    `  --slurm-task ${shellWord(jobFile)} --index "$SLURM_ARRAY_TASK_ID"`,
     "",
   );
   return lines.join("\n");
 }
 
 /** job.json, or null when absent or unreadable. */
-function readJob(file: string): SlurmJob | null {
+export function readJob(file: string): SlurmJob | null {
   try {
     return JSON.parse(Deno.readTextFileSync(file)) as SlurmJob;
   } catch {
@@ -307,8 +301,16 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
   const line = job.tasks.find((t) => t.index === index);
   if (!line) throw new StarmambaError(`${jobFile}: no task ${index} in this job`);
   const loaded = loadConfig(job.base, line.overrides);
+  // The manifest names the run's experiment folder, or the vN it had already started in.
   const folder = resolve(job.sweep_dir, line.runFolder);
-  const partial = resumableRun(folder, loaded.hash);
+  const started = /\/v\d+$/.test(folder);
+  const found = findRun(
+    job.sweep_dir,
+    started ? dirname(folder) : folder,
+    loaded.hash,
+    started ? folder : null,
+  );
+  const partial = found.partial;
   let stop = false;
   const onTerm = () => {
     stop = true;
@@ -333,33 +335,6 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
   }
-}
-
-/**
- * The folder under `folder` (a run's `runs/<experiment>/` or one `vN` of it) that holds a
- * started, unfinished run with this config hash.
- */
-function resumableRun(folder: string, hash: string): string | null {
-  const candidates = /\/v\d+$/.test(folder) ? [folder] : versions(folder);
-  for (const d of candidates) {
-    if (exists(join(d, "result.json"))) continue;
-    try {
-      const run = JSON.parse(Deno.readTextFileSync(join(d, "run.json")));
-      if (run.config_hash === hash) return d;
-    } catch {
-      // not started far enough to resume: a fresh run is made
-    }
-  }
-  return null;
-}
-
-/** `vN` folders of `dir`, newest first. */
-function versions(dir: string): string[] {
-  if (!exists(dir)) return [];
-  return [...Deno.readDirSync(dir)]
-    .filter((e) => e.isDirectory && /^v\d+$/.test(e.name))
-    .map((e) => join(dir, e.name))
-    .sort((a, b) => Number(b.split("/v").pop()) - Number(a.split("/v").pop()));
 }
 
 /**

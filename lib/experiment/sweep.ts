@@ -307,7 +307,7 @@ function openSweepDir(
  * The folder sweep.json recorded is preferred; a kill between result.json and sweep.json is
  * recovered by the scan.
  */
-function findRun(
+export function findRun(
   sweepDir: string,
   expDir: string,
   hash: string,

@@ -119,7 +119,7 @@ function gpuOf(backend: { device?: Record<string, unknown> }): { gpu?: Record<st
 }
 
 /** Quotes a shell word when it needs it. */
-function shellWord(s: string): string {
+export function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
