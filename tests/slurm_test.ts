@@ -87,7 +87,16 @@ async function waitForJob(jobId: string, seconds: number): Promise<void> {
     if (new TextDecoder().decode(out.stdout).trim() === "") return;
     await new Promise((r) => setTimeout(r, 2000));
   }
-  throw new Error(`job ${jobId} still queued after ${seconds} s`);
+  // Say why: a job left by an earlier cluster holding the node shows up here
+  // (.ci/run starts the cluster with --fresh so that none is).
+  const queue = new Deno.Command("squeue", {
+    args: ["-o", "%.12i %.9T %.20r %.10M %j"],
+    stdout: "piped",
+  }).outputSync();
+  throw new Error(
+    `job ${jobId} still queued after ${seconds} s; the queue:\n` +
+      new TextDecoder().decode(queue.stdout),
+  );
 }
 
 /** summary.json without the wall-clock figures (the only part allowed to differ). */

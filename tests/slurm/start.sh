@@ -9,8 +9,22 @@
 # Failure: prints ONE line "slurm cluster unavailable: <reason>" to stderr and
 #          exits 1 (tests read that reason and skip themselves with it).
 #
+# --fresh: start from an empty queue. Daemons already running are stopped and
+# slurmctld starts with -c, dropping every job saved in /var/spool/slurmctld by
+# an earlier cluster on this host (a previous CI run, a long sweep): otherwise
+# such jobs are recovered, take the node's CPUs, and the tests' arrays wait
+# behind them until they time out. .ci/run uses it; a developer's cluster with
+# work in flight is started without it.
+#
 # Needs root. Works without systemd (daemons are started directly).
 set -Eeuo pipefail
+
+FRESH=0
+case ${1:-} in
+  --fresh) FRESH=1 ;;
+  "") ;;
+  *) echo "usage: tests/slurm/start.sh [--fresh]" >&2; exit 2 ;;
+esac
 
 fail() {
   trap - ERR
@@ -129,20 +143,34 @@ NodeName=$NODE CPUs=$CPUS RealMemory=$REAL_MEM Sockets=$SOCKETS CoresPerSocket=$
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 CONF
 )
+restart=$FRESH
 if [[ ! -f $CONF ]] || [[ "$(cat "$CONF")" != "$new_conf" ]]; then
   printf '%s\n' "$new_conf" >"$CONF"
   # Config changed: running daemons must pick it up, restart them.
-  pkill -x slurmd || true
-  pkill -x slurmctld || true
-  for _ in $(seq 20); do pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || break; sleep 0.5; done
+  restart=1
 fi
 chmod 0644 "$CONF"
+if [[ $restart -eq 1 ]]; then
+  pkill -x slurmd || true
+  pkill -x slurmstepd || true
+  pkill -x slurmctld || true
+  for _ in $(seq 20); do
+    pgrep -x slurmd >/dev/null || pgrep -x slurmstepd >/dev/null || pgrep -x slurmctld >/dev/null || break
+    sleep 0.5
+  done
+  pkill -9 -x slurmstepd || true
+fi
 
 # ----------------------------------------------------------------- daemons --
 # No systemd here (PID 1 is not systemd in CI containers): run the binaries;
 # both daemonise by themselves and log to $LOG_DIR.
 if ! pgrep -x slurmctld >/dev/null; then
-  slurmctld >>"$LOG_DIR/slurmctld.start" 2>&1 ||
+  ctld_args=()
+  if [[ $FRESH -eq 1 ]]; then
+    ctld_args=(-c) # clear saved state: no jobs from earlier clusters
+    rm -rf /var/spool/slurmd/* # their step records on the node side
+  fi
+  slurmctld "${ctld_args[@]}" >>"$LOG_DIR/slurmctld.start" 2>&1 ||
     fail "slurmctld failed to start: $(tail -n 1 "$LOG_DIR/slurmctld.log" 2>/dev/null)"
 fi
 for _ in $(seq 30); do scontrol ping >/dev/null 2>&1 && break; sleep 1; done
