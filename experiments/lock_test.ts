@@ -11,6 +11,9 @@ import { loadImageFolder, resolveDataRoot } from "../lib/data/imagefolder.ts";
 import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { loadConfig } from "../lib/config/load.ts";
+import { loadData } from "../lib/experiment/run.ts";
+import type { Dataset } from "../lib/data/types.ts";
 
 const USAGE = `usage: deno task lock-test [options]
 
@@ -22,14 +25,20 @@ uses it with data.test_set; deno task evaluate --test scores a run on it.
 
 options:
   --data DIR        data folder (default: $STARMAMBA_DATA)
+  --config FILE     choose on the data this config names instead (e.g. a catalogue, data.source:
+                    catalog), grouped by its data.group_by (name, frame, sky or column:<name>)
   --out FILE        where to write (default configs/aries/test_set.json); never overwritten
   --seed N          seed of the group search (default 2026)
   --fraction F      share of all images (default 0.2)
   --results DIR     published results whose grouped validation groups are excluded (default results)
   -h, --help        this help`;
 
-/** Sky groups on the validation side of every grouped split under `dir` (split.json files). */
-function usedValidationGroups(dir: string): string[] {
+/**
+ * Groups on the validation side of every grouped split under `dir` (split.json files): the
+ * group `groupOf` gives each validation file (the data's own group where it has the file, else
+ * the sky group of the name).
+ */
+function usedValidationGroups(dir: string, groupOf: (file: string) => string): string[] {
   const groups = new Set<string>();
   const walk = (d: string) => {
     for (const e of Deno.readDirSync(d)) {
@@ -37,7 +46,7 @@ function usedValidationGroups(dir: string): string[] {
       if (e.isDirectory) walk(p);
       else if (e.name === "split.json") {
         const s = JSON.parse(Deno.readTextFileSync(p)) as { kind?: string; val?: string[] };
-        if (s.kind === "grouped") { for (const f of s.val ?? []) groups.add(skyGroupOf(f)); }
+        if (s.kind === "grouped") { for (const f of s.val ?? []) groups.add(groupOf(f)); }
       }
     }
   };
@@ -45,9 +54,33 @@ function usedValidationGroups(dir: string): string[] {
   return [...groups].sort();
 }
 
+/** The images to choose from: the ARIES-style folder, or the data a config names. */
+async function lockData(config: string | undefined, data: string | undefined): Promise<Dataset> {
+  if (config !== undefined) {
+    if (data !== undefined) {
+      throw new StarmambaError(`give --data or --config, not both\n\n${USAGE}`);
+    }
+    const ds = await loadData(loadConfig(config).config, config, true);
+    if (!ds.files || !ds.fingerprint) {
+      throw new StarmambaError(
+        `${config}: the test set needs images with file names (not synthetic data)`,
+      );
+    }
+    return ds;
+  }
+  return await loadImageFolder({
+    root: resolveDataRoot(data, Deno.cwd()),
+    size: 64,
+    channels: 3,
+    resize: "reject",
+    onBadFile: "error",
+  });
+}
+
 await runMain(async () => {
   const { values } = parseArgs(Deno.args, {
     data: { type: "string" },
+    config: { type: "string" },
     out: { type: "string" },
     seed: { type: "string" },
     fraction: { type: "string" },
@@ -67,20 +100,20 @@ await runMain(async () => {
   if (!Number.isInteger(seed) || !(fraction > 0 && fraction < 0.5)) {
     throw new StarmambaError(`--seed must be an integer and --fraction in (0, 0.5)\n\n${USAGE}`);
   }
-  const root = resolveDataRoot(values.data as string | undefined, Deno.cwd());
-  const ds = await loadImageFolder({
-    root,
-    size: 64,
-    channels: 3,
-    resize: "reject",
-    onBadFile: "error",
-  });
-  const exclude = usedValidationGroups((values.results as string | undefined) ?? "results");
+  const ds = await lockData(values.config as string | undefined, values.data as string | undefined);
+  const own = new Map(ds.groups?.map((g, i) => [ds.files![i], g]) ?? []);
+  const groupOf = (f: string) => own.get(f) ?? skyGroupOf(f);
+  // Only groups of this data can be excluded (published runs on other data name other groups).
+  const present = new Set(ds.files!.map(groupOf));
+  const exclude = usedValidationGroups(
+    (values.results as string | undefined) ?? "results",
+    groupOf,
+  ).filter((g) => present.has(g));
   const t = chooseTestSet(ds.labels, ds.files!, ds.classNames, ds.fingerprint!, {
     fraction,
     seed,
     exclude,
-  });
+  }, ds.groups);
   Deno.mkdirSync(dirname(out), { recursive: true });
   writeJsonAtomic(out, t);
   const n = t.files.length, all = ds.n;

@@ -9,6 +9,7 @@ import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { loadSweep, runSweep } from "../lib/experiment/sweep.ts";
 import { rng } from "../lib/util/rng.ts";
 import type { CvSummary } from "../lib/results/cv.ts";
+import { catalogOfImageFolder } from "../lib/data/catalog.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -75,6 +76,37 @@ Deno.test("a sweep of the folds of a grouped 3-fold CV writes cv.json: each imag
   // Folds are named by folders relative to the sweep (a published cv.md works in any clone).
   const written = JSON.parse(Deno.readTextFileSync(join(out.sweepDir, "cv.json")));
   assert(written.folds.every((f: { run: string }) => f.run.startsWith("runs/")), written.folds);
+});
+
+Deno.test("a catalogue CV grouped by a column: predictions.csv carries the groups, cv.json's cluster bootstrap counts them, not the names' fields", async () => {
+  const root = Deno.makeTempDirSync();
+  const data = join(root, "data");
+  const n = await writeFields(data);
+  // Fields FLD0..FLD7 paired into 4 tiles: the names say 8 groups, the catalogue 4.
+  const rows = (await catalogOfImageFolder(data)).slice(1);
+  const tile = (p: string) => `tile${Math.floor(Number(/FLD(\d)/.exec(p)![1]) / 2)}`;
+  Deno.writeTextFileSync(
+    join(data, "sources.csv"),
+    ["path,label,tile", ...rows.map(([p, label]) => `${p},${label},${tile(p)}`)].join("\n") + "\n",
+  );
+  const file = join(root, "cv.yaml");
+  Deno.writeTextFileSync(
+    file,
+    `name: cvcat\nbase: ${JSON.stringify(join(ROOT, "configs/quickstart.yaml"))}\nseeds: [1]\n` +
+      `set: { data.source: catalog, data.catalog: ${JSON.stringify(join(data, "sources.csv"))}, ` +
+      "data.group_by: 'column:tile', data.split: grouped, data.kfold: 2, data.fold: 0, " +
+      "train.keep: last, data.size: 32, model.dim: 8, model.depths: [1, 1, 1, 1], " +
+      "model.patch_size: 2, train.epochs: 1, train.batch_size: 16, train.steps_per_epoch: 1 }\n" +
+      "variants:\n  - { name: fold-1, set: { data.fold: 1 } }\n",
+  );
+  const out = await runSweep(loadSweep(file), { projectRoot: root, quiet: true });
+  const cv = JSON.parse(Deno.readTextFileSync(join(out.sweepDir, "cv.json"))) as CvSummary;
+  assertEquals(cv.pooled_n, n);
+  assertEquals(cv.pooled!.groups, 4, "the catalogue's tiles, not the 8 fields of the names");
+  const csv = Deno.readTextFileSync(join(out.sweepDir, cv.folds[0].run, "predictions.csv"));
+  const [head, first] = csv.split("\n");
+  assertEquals(head.split(",").at(-1), "group");
+  assertEquals(first.split(",").at(-1), tile(first.split(",")[1]));
 });
 
 Deno.test("comparison.md leads with published cross-validations and their locked-test scores", async () => {

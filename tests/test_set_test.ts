@@ -161,3 +161,47 @@ Deno.test("data.kfold/data.fold: grouped folds partition the non-test images by 
   ]).config;
   assertThrows(() => makeSplit(noFold, ds, dir), StarmambaError, "set data.fold");
 });
+
+Deno.test("a catalogue's own groups: the test set takes whole groups of data.group_by, and a stray of a test group is refused though its name says nothing", () => {
+  // Names carry no field (every skyGroupOf is "IMG"); the groups come from a catalogue column.
+  const { labels } = fakeData();
+  const files = Array.from(labels, (_, i) => `cutouts/img${i}.fits`);
+  const groups = fakeData().files.map((f) => `tile-${skyGroupOf(f).slice(5)}`);
+  const t = chooseTestSet(labels, files, ["galaxy", "star"], "fp", {
+    fraction: 0.25,
+    seed: 3,
+    exclude: ["TILE-1"],
+  }, groups);
+  const chosen = new Set(t.groups);
+  assert(chosen.size >= 2 && !chosen.has("tile-1"), `groups ${t.groups}`);
+  const inTest = new Set(t.files);
+  files.forEach((f, i) => assertEquals(inTest.has(f), chosen.has(groups[i]), f));
+  // The same choice as on the ARIES-style names whose sky groups are those groups.
+  const named = chooseTestSet(labels, fakeData().files, ["galaxy", "star"], "fp", {
+    fraction: 0.25,
+    seed: 3,
+    exclude: ["FIELD1"],
+  });
+  assertEquals(t.groups.map((g) => `FIELD${g.slice(5)}`), named.groups);
+
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(join(dir, "test_set.json"), JSON.stringify(t));
+  const cfg = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+    "data.source=folder",
+    "data.split=grouped",
+    "data.test_set=test_set.json",
+  ]).config;
+  const ds = { n: files.length, labels, files, groups };
+  const s = makeSplit(cfg, ds as never, dir);
+  const used = [...s.train, ...s.val];
+  assert(used.every((i) => !chosen.has(groups[i])), "a test group reached training or validation");
+  const trainGroups = new Set(s.train.map((i) => groups[i]));
+  assert(s.val.every((i) => !trainGroups.has(groups[i])), "grouped leak");
+  const stray = {
+    n: files.length + 1,
+    labels: Int32Array.from([...labels, 1]),
+    files: [...files, "cutouts/new.fits"],
+    groups: [...groups, t.groups[0]],
+  };
+  assertThrows(() => makeSplit(cfg, stray as never, dir), StarmambaError, "belong to its sky");
+});

@@ -52,7 +52,8 @@ export interface TestSetRule {
 
 /**
  * Chooses the test groups by the module's rule. `files` are paths relative to the data root,
- * `labels` class indices into `classNames`.
+ * `labels` class indices into `classNames`; `groups` are the images' group keys (a catalogue's
+ * `data.group_by`), by default the sky groups of ARIES-style names ({@link skyGroupOf}).
  */
 export function chooseTestSet(
   labels: ArrayLike<number>,
@@ -60,11 +61,10 @@ export function chooseTestSet(
   classNames: string[],
   fingerprint: string,
   rule: TestSetRule,
+  groups: string[] = files.map(skyGroupOf),
 ): TestSet {
   const excluded = new Set(rule.exclude.map((g) => g.toUpperCase()));
-  const candidates = files.map((_, i) => i).filter((i) =>
-    !excluded.has(skyGroupOf(files[i]).toUpperCase())
-  );
+  const candidates = files.map((_, i) => i).filter((i) => !excluded.has(groups[i].toUpperCase()));
   if (candidates.length === 0) {
     throw new StarmambaError("test set: every sky group is excluded; nothing left to choose from");
   }
@@ -77,14 +77,19 @@ export function chooseTestSet(
         `${candidates.length} images of the groups that may be chosen`,
     );
   }
+  // The search groups names by a key function; handing it the group keys themselves (identity)
+  // makes it group by whatever the data groups by.
   const sub = groupedSplit(
     candidates.map((i) => labels[i]),
-    candidates.map((i) => files[i]),
+    candidates.map((i) => groups[i]),
     share,
     rule.seed,
+    (g: string) => g,
   );
   const chosen = sub.val.map((j) => candidates[j]);
-  const groups = Object.entries(sub.groups).filter(([, side]) => side === "val").map(([g]) => g)
+  const chosenGroups = Object.entries(sub.groups)
+    .filter(([, side]) => side === "val")
+    .map(([g]) => g)
     .sort();
   const count = (idx: number[]) =>
     Object.fromEntries(
@@ -92,14 +97,15 @@ export function chooseTestSet(
     );
   return {
     format: TEST_SET_FORMAT,
-    rule: "whole sky groups (lib/data/splits.ts skyGroupOf) outside `excluded`, chosen by the " +
+    rule: "whole sky groups (lib/data/splits.ts skyGroupOf, or the catalogue's data.group_by) " +
+      "outside `excluded`, chosen by the " +
       "grouped split's search (class ratio closest to the whole set's, size closest to " +
       "`fraction` of all images) with `seed` (lib/data/test_set.ts chooseTestSet)",
     seed: rule.seed,
     fraction: rule.fraction,
     excluded: [...excluded].sort(),
     data_fingerprint: fingerprint,
-    groups,
+    groups: chosenGroups,
     counts: { test: count(chosen), all: count(files.map((_, i) => i)) },
     files: chosen.map((i) => files[i]).sort(),
   };
@@ -125,12 +131,14 @@ export function readTestSet(path: string): TestSet {
 /**
  * Dataset indices outside the test set, and the test indices, for a dataset's `files`. Throws
  * when a test file is missing from the data (another data folder, or a changed one): the set is
- * locked to the data it was chosen on.
+ * locked to the data it was chosen on; and when an image outside the set belongs to one of its
+ * groups (`groups`: the images' group keys, by default the sky groups of their names).
  */
 export function partitionByTestSet(
   files: string[],
   t: TestSet,
   source: string,
+  groups: string[] = files.map(skyGroupOf),
 ): { rest: number[]; test: number[] } {
   const inTest = new Set(t.files);
   const rest: number[] = [], test: number[] = [];
@@ -145,8 +153,8 @@ export function partitionByTestSet(
     );
   }
   // A test group must not have images outside the set (a file added to the folder later).
-  const groups = new Set(t.groups.map((g) => g.toUpperCase()));
-  const strays = rest.filter((i) => groups.has(skyGroupOf(files[i]).toUpperCase()));
+  const testGroups = new Set(t.groups.map((g) => g.toUpperCase()));
+  const strays = rest.filter((i) => testGroups.has(groups[i].toUpperCase()));
   if (strays.length) {
     throw new StarmambaError(
       `data.test_set ${source}: ${strays.length} images outside the set belong to its sky ` +

@@ -21,7 +21,14 @@ import { generateSynthetic } from "../data/synthetic.ts";
 import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
 import { centerCrop } from "../data/crop.ts";
 import { withFieldContext } from "../data/context.ts";
-import { frameOf, groupedSplit, kfoldSplits, randomSplit, type Split } from "../data/splits.ts";
+import {
+  frameOf,
+  groupedSplit,
+  kfoldSplits,
+  randomSplit,
+  skyGroupOf,
+  type Split,
+} from "../data/splits.ts";
 import { type CatalogDataset, loadCatalog, parseGroupBy, stretchOptions } from "../data/catalog.ts";
 import { applyStretch, type StretchOptions } from "../data/stretch.ts";
 import { partitionByTestSet, readTestSet } from "../data/test_set.ts";
@@ -208,7 +215,7 @@ export function makeSplit(cfg: ExperimentConfig, ds: Dataset, configDir = "."): 
   const path = isAbsolute(cfg.data.test_set)
     ? cfg.data.test_set
     : join(configDir, cfg.data.test_set);
-  const { rest } = partitionByTestSet(ds.files, readTestSet(path), path);
+  const { rest } = partitionByTestSet(ds.files, readTestSet(path), path, ds.groups);
   const sub: Dataset = {
     ...ds,
     n: rest.length,
@@ -535,6 +542,9 @@ async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
       ...(await checksums()),
     };
   }
+  const ownGroups = ds.groups?.some((g, i) => g !== skyGroupOf(ds.files?.[i] ?? ""))
+    ? ds.groups
+    : undefined;
   const plots = await renderRunPlots(
     result.history,
     split.val.map((i) => ds.labels[i]),
@@ -552,8 +562,17 @@ async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
       ),
       "metrics.csv": metricsCsv(best.metrics, last.metrics),
       "history.csv": historyCsv,
+      // A `group` column only where the data's own groups (a catalogue's data.group_by) are not
+      // the sky groups of the file names, which cv.md's cluster bootstrap falls back to: ARIES
+      // runs, from a folder or from its catalogue, keep the columns they always had.
       "predictions.csv": toCsv([
-        ["index", "file", "label", ...ds.classNames.map((c) => `p_${c}`)],
+        [
+          "index",
+          "file",
+          "label",
+          ...ds.classNames.map((c) => `p_${c}`),
+          ...(ownGroups ? ["group"] : []),
+        ],
         ...split.val.map((
           i,
           j,
@@ -562,6 +581,7 @@ async function writeRunFiles(r: FinishedRun): Promise<Record<string, string>> {
           ds.files?.[i] ?? "",
           ds.classNames[ds.labels[i]],
           ...best.probs.slice(j * ds.classNames.length, (j + 1) * ds.classNames.length),
+          ...(ownGroups ? [ownGroups[i]] : []),
         ]),
       ]),
       ...plots,

@@ -65,7 +65,7 @@ export function summarizeCv(runDirs: string[]): CvSummary | null {
   const k = (results[0]?.config as FoldConfig | undefined)?.data.kfold ?? 0;
   if (k < 2 || results.some((r) => (r.config as FoldConfig).data.kfold !== k)) return null;
   const folds: CvFold[] = [];
-  const files: string[] = [], labels: number[] = [], probs: number[] = [];
+  const files: string[] = [], groups: string[] = [], labels: number[] = [], probs: number[] = [];
   let classNames: string[] = [];
   for (const [i, dir] of runDirs.entries()) {
     const r = results[i];
@@ -86,9 +86,12 @@ export function summarizeCv(runDirs: string[]): CvSummary | null {
     const pCols = head.map((h, j) => [h, j] as const).filter(([h]) => h.startsWith("p_"));
     classNames = pCols.map(([h]) => h.slice(2));
     const iFile = head.indexOf("file"), iLabel = head.indexOf("label");
+    const iGroup = head.indexOf("group");
     for (const row of rows.slice(1)) {
       if (row.length !== head.length) continue;
       files.push(row[iFile]);
+      // The run's own groups where it wrote them (catalogue data), else the sky groups of names.
+      groups.push(iGroup >= 0 ? row[iGroup] : skyGroupOf(row[iFile]));
       labels.push(classNames.indexOf(row[iLabel]));
       for (const [, j] of pCols) probs.push(Number(row[j]));
     }
@@ -115,7 +118,7 @@ export function summarizeCv(runDirs: string[]): CvSummary | null {
       roc_auc: stat("roc_auc"),
     },
     pooled_n: files.length,
-    pooled: galaxyStar ? protocolMetrics(labels, probs, classNames, files.map(skyGroupOf)) : null,
+    pooled: galaxyStar ? protocolMetrics(labels, probs, classNames, groups) : null,
     nothing_chosen: folds.every((f) => f.keep === "last"),
   };
 }
