@@ -405,8 +405,15 @@ export function decodeFitsInto(
     return (e as Error).message;
   }
   if (img.width !== opts.size || img.height !== opts.size) {
+    // Resampling would change the apparent size of the PSF in pixels, the very thing that tells
+    // a star from a galaxy; cropping keeps the pixel scale.
+    const crop = img.width === img.height && img.width > opts.size
+      ? `; to keep their central ${opts.size}x${opts.size}, set data.size: ${img.width} and ` +
+        `data.center_crop: ${opts.size}`
+      : "";
     return `is ${img.width}x${img.height}, expected ${opts.size}x${opts.size} ` +
-      `(FITS cutouts are not resampled: cut them to data.size)`;
+      `(FITS cutouts are not resampled, which would change the PSF's size in pixels: cut them ` +
+      `to data.size${crop})`;
   }
   const s = opts.size;
   const top = new Float64Array(s * s);
