@@ -3,7 +3,7 @@
  * cluster tests run on a real one-node SLURM (tests/slurm/start.sh, started by .ci/run) and are
  * ignored, with the reason, where none answers.
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
 import {
@@ -153,6 +153,12 @@ Deno.test("--slurm job files: one manifest line per unfinished run, the array an
   // Task 1 run here as a node would run it; the next plan leaves it out.
   const done = await runSlurmTask(join(plan.dir, "job.json"), 1);
   assert(!done.interrupted);
+  // Started again (a requeue racing the end), the task returns its finished run, no second copy.
+  const twice = await runSlurmTask(join(plan.dir, "job.json"), 1);
+  assertEquals(resolve(twice.runDir), resolve(done.runDir));
+  assertEquals(twice.result?.config_hash, done.result?.config_hash);
+  const expDir = dirname(resolve(done.runDir));
+  assertEquals([...Deno.readDirSync(expDir)].map((e) => e.name), ["v1"]);
   const again = writeSlurmJob(openSweep(loadSweep(file), { projectRoot: root, quiet: true }), {});
   assertEquals(again.tasks.map((t) => t.key), ["base/seed1", "base/seed2", "k1/seed2"]);
   assertEquals(again.finished, 1);

@@ -310,6 +310,16 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
     loaded.hash,
     started ? folder : null,
   );
+  if (found.done) {
+    // Started again after it had finished (a requeue racing the end, a resubmitted array):
+    // the run is there, training it again would only make a second copy.
+    console.log(`${line.key}: already finished in ${relative(job.root, found.done)}`);
+    return {
+      runDir: found.done,
+      interrupted: false,
+      result: JSON.parse(Deno.readTextFileSync(join(found.done, "result.json"))),
+    };
+  }
   const partial = found.partial;
   let stop = false;
   const onTerm = () => {
