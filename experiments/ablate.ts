@@ -4,7 +4,7 @@
  * {@link runSweep}. Rerunning the same command resumes a killed or stopped sweep.
  * @module
  */
-import { relative } from "node:path";
+import { join, relative } from "node:path";
 import { checkSeeds, loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
 import {
   collectSweep,
@@ -21,6 +21,7 @@ import type { SweepOutcome } from "../lib/experiment/sweep.ts";
 import { numberOption, parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { shellWord } from "../lib/results/provenance.ts";
 
 const USAGE = `usage: deno task ablate <sweep.yaml> [options]
 
@@ -120,7 +121,14 @@ await runMain(async () => {
     }
     const sw = openSweep(spec, sweepOptions);
     if (values.collect) return await collect(sw);
-    return await submit(sw, slurmOptions(values), Boolean(values["dry-run"]));
+    // What names this sweep again for --collect: the file and the options that shape it.
+    const collectArgs = [
+      positionals[0],
+      ...sweepOptions.set.flatMap((x) => ["--set", x]),
+      ...(values.seeds ? ["--seeds", values.seeds as string] : []),
+      ...(values.publish ? ["--publish"] : []),
+    ];
+    return await submit(sw, slurmOptions(values), Boolean(values["dry-run"]), collectArgs);
   }
   if (values["dry-run"]) throw new StarmambaError("--dry-run goes with --slurm");
 
@@ -184,11 +192,11 @@ async function submit(
   sw: ReturnType<typeof openSweep>,
   o: SlurmOptions,
   dryRun: boolean,
+  collectArgs: string[],
 ): Promise<number> {
   const dir = relative(Deno.cwd(), sw.sweepDir) || ".";
-  const job = (readJob(`${slurmDir(sw.sweepDir)}/job.json`)?.submissions ?? []).map((x) =>
-    x.job_id
-  );
+  const job = (readJob(join(slurmDir(sw.sweepDir), "job.json"))?.submissions ?? [])
+    .map((x) => x.job_id);
   if (!dryRun && job.length > 0) {
     const queued = await queuedTasks(job.at(-1)!);
     if (queued.size > 0) {
@@ -216,36 +224,10 @@ async function submit(
   console.log(`submitted job array ${id} (${plan.tasks.length} tasks)`);
   console.log(`follow:  squeue -j ${id}    logs: ${dir}/slurm/logs/${id}_<index>.log`);
   console.log(
-    `collect: deno task ablate ${sweepArgs(Deno.args).join(" ")} --collect  ` +
+    `collect: deno task ablate ${collectArgs.map(shellWord).join(" ")} --collect  ` +
       "(or this command again)",
   );
   return 0;
-}
-
-/** The command's arguments without --slurm, --dry-run and the #SBATCH options (with values). */
-function sweepArgs(args: string[]): string[] {
-  // SLURM's own options (a function-local list: this module runs its main before the end).
-  const SLURM_FLAGS = [
-    "--partition",
-    "--time",
-    "--cpus",
-    "--gpus",
-    "--mem",
-    "--max-parallel",
-    "--account",
-  ];
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--slurm" || a === "--dry-run") continue;
-    if (SLURM_FLAGS.includes(a)) {
-      i++; // its value
-      continue;
-    }
-    if (SLURM_FLAGS.some((f) => a.startsWith(`${f}=`))) continue;
-    out.push(a);
-  }
-  return out;
 }
 
 /** --collect: the summary when complete; else what is missing and where its log is. */
