@@ -19,7 +19,11 @@
  * ```ts
  * import { loadRun, predictFiles } from "@starmamba/starmamba";
  * const run = await loadRun("results/improved-cpu-context-ema-shape/v2");
- * const rows = await predictFiles(run, ["cutouts/J1530p2310_r_01_12_34_5.jpg"]);
+ * // A field-context run: "single" judges each cutout alone (its prediction depends on that file
+ * // only); "frame" takes each frame's median from the cutouts given of that frame.
+ * const rows = await predictFiles(run, ["cutouts/J1530p2310_r_01_12_34_5.jpg"], {
+ *   context: "single",
+ * });
  * ```
  * @module
  */
@@ -40,7 +44,7 @@ export {
   type PredictionRow,
   type PredictOptions,
 } from "./lib/experiment/predict.ts";
-export { type VerifyReport, verifyResults } from "./lib/results/verify.ts";
+export { type VerifyOptions, type VerifyReport, verifyResults } from "./lib/results/verify.ts";
 // Released models and interchange with the official MedMamba (PyTorch)
 export { RELEASED, type ReleasedModel } from "./lib/registry/released.ts";
 export {

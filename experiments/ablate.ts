@@ -7,6 +7,7 @@
 import { join, relative } from "node:path";
 import { checkSeeds, loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
 import {
+  checkSlurmOptions,
   collectSweep,
   queuedTasks,
   readJob,
@@ -115,12 +116,16 @@ await runMain(async () => {
     fresh: Boolean(values.new),
     quiet: Boolean(values.quiet),
   };
+  // Every option is checked before openSweep, which creates the sweep's version folder: a
+  // refused option must not leave an empty folder behind.
+  if (values["dry-run"] && !values.slurm) throw new StarmambaError("--dry-run goes with --slurm");
   if (values.slurm || values.collect) {
     if (values.slurm && values.collect) {
       throw new StarmambaError("give --slurm (submit) or --collect (summarise), not both");
     }
+    const slurm = values.slurm ? slurmOptions(values) : null;
     const sw = openSweep(spec, sweepOptions);
-    if (values.collect) return await collect(sw);
+    if (!slurm) return await collect(sw);
     // What names this sweep again for --collect: the file and the options that shape it.
     const collectArgs = [
       positionals[0],
@@ -128,9 +133,8 @@ await runMain(async () => {
       ...(values.seeds ? ["--seeds", values.seeds as string] : []),
       ...(values.publish ? ["--publish"] : []),
     ];
-    return await submit(sw, slurmOptions(values), Boolean(values["dry-run"]), collectArgs);
+    return await submit(sw, slurm, Boolean(values["dry-run"]), collectArgs);
   }
-  if (values["dry-run"]) throw new StarmambaError("--dry-run goes with --slurm");
 
   const sigint = stopOnSigint();
   const out = await runSweep(spec, { ...sweepOptions, shouldStop: sigint.requested });
@@ -169,11 +173,11 @@ function printSummary(out: SweepOutcome): void {
   }
 }
 
-/** The #SBATCH settings given on the command line. */
+/** The #SBATCH settings given on the command line, checked (a bad one is a StarmambaError). */
 function slurmOptions(values: Record<string, unknown>): SlurmOptions {
   const int = (name: string, min: number): number | undefined =>
     numberOption(name, values[name] as string | undefined, min, 1e6);
-  return {
+  const o: SlurmOptions = {
     partition: values.partition as string | undefined,
     time: values.time as string | undefined,
     cpus: int("cpus", 1),
@@ -182,6 +186,8 @@ function slurmOptions(values: Record<string, unknown>): SlurmOptions {
     maxParallel: int("max-parallel", 1),
     account: values.account as string | undefined,
   };
+  checkSlurmOptions(o);
+  return o;
 }
 
 /**

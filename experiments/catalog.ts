@@ -9,10 +9,10 @@ import { DEFAULT_SKY, writeSyntheticSky } from "../lib/data/synthetic_sky.ts";
 import { toCsv } from "../lib/results/write.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
-import { writeFileAtomic } from "../lib/util/fs.ts";
+import { checkOutputFile, writeFileAtomic } from "../lib/util/fs.ts";
 
 const USAGE = `usage: deno task catalog from-folder <data folder> --out <sources.csv>
-       deno task catalog synthetic <out folder> [--n N] [--size S] [--format fits|png]
+       deno task catalog synthetic <out folder> [--n N] [--size S] [--format fits|png] [--force]
 
 from-folder  lists an ImageFolder (<folder>/<class>/<image>) as a catalogue: columns path
              (relative to the folder: set data.root to it), label (the class folder) and frame
@@ -30,6 +30,7 @@ options:
   --seed <N>         synthetic: seed of the sky (default ${DEFAULT_SKY.seed})
   --format <f>       synthetic: fits (BITPIX -32, default) or png
   --per-frame <N>    synthetic: cutouts per frame (default ${DEFAULT_SKY.cutoutsPerFrame})
+  --force            synthetic: write into a folder that already holds a catalogue
   -h, --help         this help
 
 examples:
@@ -44,12 +45,14 @@ async function main(): Promise<number> {
     seed: { type: "string" },
     format: { type: "string" },
     "per-frame": { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
   const [command, target, ...extra] = positionals;
   if (!command || !target || extra.length > 0) {
     throw new StarmambaError(`give a command and one folder\n\n${USAGE}`);
   }
   if (command === "from-folder") {
+    if (values.out) checkOutputFile(values.out as string, "--out"); // before the folder is listed
     const csv = toCsv(await catalogOfImageFolder(target));
     if (values.out) writeFileAtomic(values.out as string, csv);
     else await Deno.stdout.write(new TextEncoder().encode(csv));
@@ -76,6 +79,7 @@ async function main(): Promise<number> {
     seed: int("seed", 0, 2 ** 31 - 1, DEFAULT_SKY.seed),
     cutoutsPerFrame: int("per-frame", 1, 100_000, DEFAULT_SKY.cutoutsPerFrame),
     format,
+    force: values.force === true,
   });
   console.log(
     `wrote ${summary.n} ${format.toUpperCase()} cutouts in ${summary.frames} frames ` +

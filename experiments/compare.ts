@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 import { comparisonMarkdown } from "../lib/results/comparison.ts";
+import { recordIfPublished } from "../lib/results/manifest.ts";
 
 const USAGE = `usage: deno task compare [--results <dir>]
 
@@ -22,6 +23,8 @@ runMain(() => {
     new URL("../results", import.meta.url).pathname;
   const md = comparisonMarkdown(root);
   writeFileAtomic(join(root, "comparison.md"), md);
+  // results/comparison.md is a published file: keep its checksum manifest entry current.
+  recordIfPublished([join(root, "comparison.md")]);
   console.log(md);
   return Promise.resolve(0);
 });

@@ -15,10 +15,11 @@ import {
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
+import { checkOutputFile, writeFileAtomic, writeJsonAtomic } from "../lib/util/fs.ts";
 import { formatGroupsMarkdown, metricsByGroup } from "../lib/metrics/groups.ts";
 import { confidentErrors, errorsCsv, errorSheetSvg } from "../lib/results/errors.ts";
 import { codeVersion, environment } from "../lib/results/provenance.ts";
+import { recordIfPublished } from "../lib/results/manifest.ts";
 import { type ProtocolMetrics, protocolMetrics } from "../lib/metrics/operating.ts";
 import { formatProtocol } from "../lib/metrics/format.ts";
 
@@ -126,6 +127,9 @@ runMain(async () => {
   if (values["test-set"] !== undefined && !values.test) {
     throw new StarmambaError("--test-set names the file for --test: give --test too");
   }
+  // Output paths are checked before the models load and score (minutes on a large set).
+  if (values.out) checkOutputFile(values.out as string, "--out");
+  if (values.errors) checkOutputFile(values.errors as string, "--errors");
   const ensemble: EnsembleEvaluation | null = models.length > 1
     ? await evaluateEnsemble(models, opts)
     : null;
@@ -191,6 +195,8 @@ runMain(async () => {
       ...(protocol ? { protocol } : {}),
       ...(byField ? { by_field: byField } : {}),
     });
+    // Into results/evaluations/: a published file, recorded in the manifest above it (if any).
+    recordIfPublished([values.out as string]);
   }
   if (values.errors) {
     const svgPath = values.errors as string;
@@ -202,6 +208,7 @@ runMain(async () => {
     writeFileAtomic(svgPath, await errorSheetSvg(rows.slice(0, top), ev.dataRoot, { title }));
     const csvPath = svgPath.replace(/\.svg$/, ".csv");
     writeFileAtomic(csvPath, errorsCsv(rows, ev.classNames));
+    recordIfPublished([svgPath, csvPath]);
     console.log(
       `\n${rows.length} mistakes: ${svgPath} (surest ${Math.min(top, rows.length)}), ${csvPath}`,
     );

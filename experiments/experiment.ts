@@ -6,9 +6,10 @@
 import { loadConfig } from "../lib/config/load.ts";
 import { configReference } from "../lib/config/reference.ts";
 import { configJsonSchema } from "../lib/config/json_schema.ts";
-import { runExperiment } from "../lib/experiment/run.ts";
+import { resumableRunOf, runExperiment } from "../lib/experiment/run.ts";
 import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { DiskFullError } from "../lib/util/fs.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import type { Metrics } from "../lib/metrics/metrics.ts";
 import { relative } from "node:path";
@@ -55,18 +56,25 @@ await runMain(async () => {
   const loaded = loadConfig(positionals[0], overrides);
 
   const sigint = stopOnSigint();
+  const resumeCommand = (runDir: string) =>
+    `deno task experiment ${positionals[0]}${
+      overrides.map((o) => ` --set ${o}`).join("")
+    } --resume ${relative(Deno.cwd(), runDir)}`;
   const summary = await runExperiment(loaded, {
     publish: values.publish ? true : undefined,
     resumeDir: values.resume as string | undefined,
     quiet: Boolean(values.quiet),
     shouldStop: sigint.requested,
+  }).catch((e) => {
+    // A full disk mid-run leaves the run resumable (every write is atomic): say how.
+    const runDir = e instanceof DiskFullError ? resumableRunOf(e.path) : null;
+    throw runDir ? new DiskFullError(e.path, `continue with: ${resumeCommand(runDir)}`) : e;
   });
   sigint.dispose();
   const dir = relative(Deno.cwd(), summary.runDir);
   if (summary.interrupted) {
-    const sets = overrides.map((o) => ` --set ${o}`).join("");
     console.log(`\nstopped; state saved in ${dir}/state`);
-    console.log(`resume with: deno task experiment ${positionals[0]}${sets} --resume ${dir}`);
+    console.log(`resume with: ${resumeCommand(summary.runDir)}`);
     return 130;
   }
   const r = summary.result!;
@@ -74,10 +82,14 @@ await runMain(async () => {
   const last = r.last as { epoch: number; metrics: Metrics } | null;
   console.log(`\nresult: ${dir}/result.json  (metrics: ${dir}/metrics.md)`);
   if (!best || !last) {
+    // predict asks field-context models which context to use (frame or single).
+    const ctx = (r.config as { data?: { field_context?: unknown } }).data?.field_context
+      ? " --context frame"
+      : "";
     console.log(
       `\ntrained on every labelled image (data.split: all): no validation metrics; the model ` +
         `is the last epoch's weights (${dir}/model). Classify with:\n  deno task predict ` +
-        `--model ${dir} <images>;  wall time ${(r.wall_seconds as number).toFixed(0)} s`,
+        `--model ${dir}${ctx} <images>;  wall time ${(r.wall_seconds as number).toFixed(0)} s`,
     );
     return 0;
   }

@@ -7,6 +7,7 @@
 import { exportOnnx, exportSafetensors } from "../lib/experiment/interchange.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { checkOutputFile } from "../lib/util/fs.ts";
 
 const USAGE = `usage: deno task export --model <name|run dir> --format safetensors|onnx --out <file>
 
@@ -57,6 +58,7 @@ async function main(): Promise<number> {
     throw new StarmambaError(`--onnx-scan ${scan}: choose scan or doubling`);
   }
   const [model, out] = [values.model as string, values.out as string];
+  checkOutputFile(out, "--out"); // before the model loads: a bad path fails at once
   const s = format === "onnx"
     ? await exportOnnx(model, out, scan)
     : await exportSafetensors(model, out);

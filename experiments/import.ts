@@ -8,17 +8,21 @@ import { importSafetensors } from "../lib/experiment/interchange.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { checkOutputDir } from "../lib/util/fs.ts";
 
-const USAGE = `usage: deno task import <file.safetensors> --config <yaml> [options]
+const USAGE = `usage: deno task import <file.safetensors> [--config <yaml>] [options]
 
 Makes a run folder from a MedMamba checkpoint in safetensors form: the official MedMamba code's
 state_dict (convert a .pth with safetensors.torch.save_file(torch.load(path), out)) or a file
 from deno task export. The network's shape (dim, depths, patch size, d_state, directions,
 classes) is read from the weights and must agree with the config's model section; image size,
 channels, normalisation and field context come from the config's data and augment sections.
+A file from deno task export carries its run's config: without --config it is used, and a
+--config that describes other inputs or another preset is refused.
 
 options:
-  --config <yaml>      experiment config describing the inputs (e.g. configs/aries/best.yaml)
+  --config <yaml>      experiment config describing the inputs (e.g. configs/aries/best.yaml);
+                       needed unless the file carries its own
   --set key=value      override a config key (repeatable)
   --classes a,b        class names in label order (default: the file's metadata, else the
                        config's data folder's class folders, sorted as torchvision does)
@@ -39,14 +43,16 @@ async function main(): Promise<number> {
   if (positionals.length !== 1) {
     throw new StarmambaError(`give one .safetensors file\n\n${USAGE}`);
   }
-  if (!values.config) throw new StarmambaError(`--config <yaml> is required\n\n${USAGE}`);
-  const loaded = loadConfig(values.config as string, (values.set as string[] | undefined) ?? []);
+  if (values.out) checkOutputDir(values.out as string, "--out"); // before the weights are read
+  const set = (values.set as string[] | undefined) ?? [];
+  const loaded = values.config ? loadConfig(values.config as string, set) : null;
   const classNames = values.classes
     ? (values.classes as string).split(",").map((s) => s.trim()).filter(Boolean)
     : undefined;
   const dir = await importSafetensors(positionals[0], loaded, {
     classNames,
     outDir: values.out as string | undefined,
+    set,
   });
   console.error(`imported ${positionals[0]} → ${dir}\n  deno task predict --model ${dir} <images>`);
   return 0;

@@ -9,6 +9,7 @@ import { modelCards } from "../lib/registry/card.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 import { describeReleased, modelsTable } from "../lib/registry/describe.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
+import { recordInManifest } from "../lib/results/manifest.ts";
 
 const USAGE = `usage: deno task models [--json] [--cards]
 
@@ -27,14 +28,20 @@ async function main(): Promise<number> {
     json: { type: "boolean" },
     cards: { type: "boolean" },
   }, USAGE);
+  // Reads every released run's files first, so a damaged one is one line naming it (the cards
+  // read the same files).
+  const rows = RELEASED.map(describeReleased);
   if (values.cards) {
+    const written: string[] = [];
     for (const [path, text] of modelCards()) {
       writeFileAtomic(join(REPO_ROOT, path), text);
+      written.push(join(REPO_ROOT, path));
       console.error(`wrote ${path}`);
     }
+    // The cards are published files: models/SHA256SUMS records them (deno task verify-results).
+    recordInManifest(join(REPO_ROOT, "models"), written);
     return 0;
   }
-  const rows = RELEASED.map(describeReleased);
   console.log(values.json ? JSON.stringify(rows, null, 2) : modelsTable(rows));
   return await Promise.resolve(0);
 }

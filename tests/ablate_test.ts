@@ -6,6 +6,8 @@ import { parseCsv } from "../lib/results/write.ts";
 import { meanStd } from "../lib/metrics/stats.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { toCsv } from "../lib/results/write.ts";
+import { exists } from "../lib/util/fs.ts";
+import { TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -187,6 +189,49 @@ Deno.test("ablate CLI: a bad sweep file is exit code 2 with one message", () => 
   const err = new TextDecoder().decode(o.stderr);
   assertEquals(o.code, 2, err);
   assert(err.includes('key "base"') && !/\n\s+at /.test(err), err);
+});
+
+Deno.test("ablate --slurm: a refused option is exit 2 with one line and leaves no sweep folder", () => {
+  const dir = Deno.makeTempDirSync();
+  const file = writeSweep(
+    dir,
+    `name: refused\nbase: ${JSON.stringify(BASE)}\nseeds: [1]\n${TINY_SET}` +
+      "variants:\n  - { name: k1, set: { model.directions: 1 } }\n",
+  );
+  const ablate = (...args: string[]) => {
+    const o = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/ablate.ts"), file, ...args],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    return { code: o.code, err: new TextDecoder().decode(o.stderr) };
+  };
+  const sweepRoot = join(dir, "scratch", "ablations", "refused");
+  for (
+    const [args, msg] of [
+      [["--time", "soon"], "--time soon: expected HH:MM:SS"],
+      [["--cpus", "0"], "--cpus 0: give a number from 1"],
+      [["--partition", "a b"], "--partition a b: expected a SLURM name"],
+      [["--mem", "0"], "--mem 0: give a number from"],
+    ] as const
+  ) {
+    const r = ablate("--slurm", "--dry-run", ...args);
+    assertEquals(r.code, 2, r.err);
+    assertEquals(r.err.trim().split("\n").length, 1, r.err);
+    assert(r.err.includes(msg), `expected "${msg}" in: ${r.err}`);
+    assert(!exists(sweepRoot), `refused ${args.join(" ")} left ${sweepRoot} behind`);
+  }
+  const noSlurm = ablate("--dry-run");
+  assertEquals(noSlurm.code, 2, noSlurm.err);
+  assert(noSlurm.err.includes("--dry-run goes with --slurm"), noSlurm.err);
+  assert(!exists(sweepRoot), "--dry-run without --slurm left a folder");
+  // Accepted options: the job is written into the first version folder (no gaps left before it).
+  const ok = ablate("--slurm", "--dry-run", "--time", "00:10:00");
+  assertEquals(ok.code, 0, ok.err);
+  assertEquals([...Deno.readDirSync(sweepRoot)].map((e) => e.name), ["v1"]);
+  assert(exists(join(sweepRoot, "v1", "slurm", "sweep.sbatch")));
 });
 
 Deno.test("CSV: toCsv output reads back through parseCsv (quotes, commas, newlines in fields)", () => {

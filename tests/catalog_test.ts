@@ -213,3 +213,77 @@ Deno.test("catalogOfImageFolder: the ImageFolder's files in its order; the catal
   assertEquals(cat.images, folder.images);
   assertEquals(cat.groups, ["J1530+2310", "WASP-24", "A", "J1530+2310", "WASP-24", "A"]);
 });
+
+Deno.test("loadCatalog: a label outside the data's classes (Star, qso) stops at its line; data.classes admits others", async () => {
+  const star = await scene("path,label\nimg/a.png,star\nimg/b.png,Star\nimg/c.png,galaxy\n");
+  await assertRejects(
+    () => loadCatalog(options(star)),
+    StarmambaError,
+    'line 3 (img/b.png): label "Star" is not one of the classes galaxy, star (did you mean star?',
+  );
+  const qso = await scene("path,label\nimg/a.png,star\nimg/b.png,galaxy\nimg/c.png,qso\n");
+  await assertRejects(
+    () => loadCatalog(options(qso)),
+    StarmambaError,
+    'line 4 (img/c.png): label "qso" is not one of the classes galaxy, star (a catalogue\'s ' +
+      "classes are data.classes: list qso there",
+  );
+  // Listed, qso is a third class; label indices follow the names sorted, as an ImageFolder's.
+  const three = await loadCatalog(options(qso, { classes: ["star", "galaxy", "qso"] }));
+  assertEquals(three.classNames, ["galaxy", "qso", "star"]);
+  assertEquals([...three.labels], [2, 0, 1]);
+  // A listed class that labels no row would leave the network an output it never learns.
+  const two = await scene(GOOD);
+  await assertRejects(
+    () => loadCatalog(options(two, { classes: ["galaxy", "qso", "star"] })),
+    StarmambaError,
+    "no row is labelled qso, which data.classes lists (galaxy, qso, star)",
+  );
+  // Prediction checks labels against the model's classes, with the same case hint.
+  await assertRejects(
+    () => loadCatalog(options(star, { requireLabels: false, classNames: ["galaxy", "star"] })),
+    StarmambaError,
+    "did you mean star?",
+  );
+});
+
+Deno.test("loadCatalog: a catalogue that is not UTF-8 is refused with its first bad line and iconv", async () => {
+  const file = await scene("");
+  const latin1 = Uint8Array.from(
+    [..."path,label,name\nimg/a.png,star,x\nimg/b.png,galaxy,\xe9toile\n"],
+    (c) => c.charCodeAt(0),
+  );
+  Deno.writeFileSync(file, latin1);
+  await assertRejects(
+    () => loadCatalog(options(file)),
+    StarmambaError,
+    `${file}: line 3 is not UTF-8 text; convert the catalogue, e.g. iconv -f latin1 -t utf-8`,
+  );
+  // Excel's "Unicode text" is UTF-16 with a byte-order mark.
+  const text = "path,label\nimg/a.png,star\n";
+  const utf16 = new Uint8Array(2 + 2 * text.length);
+  utf16.set([0xff, 0xfe]);
+  for (let i = 0; i < text.length; i++) utf16[2 + 2 * i] = text.charCodeAt(i);
+  Deno.writeFileSync(file, utf16);
+  await assertRejects(
+    () => loadCatalog(options(file)),
+    StarmambaError,
+    "line 1 is not UTF-8 text; convert the catalogue, e.g. iconv -f utf-16 -t utf-8",
+  );
+});
+
+Deno.test("loadCatalog: ±Inf FITS pixels become the median and are counted, as NaN are", async () => {
+  const file = await scene("path,label\nimg/a.png,star\nimg/b.png,galaxy\nimg/a.fits,star\n");
+  // Stored value i is i/16 (FITS rows bottom first); +Inf at stored 0 (bottom row, x 0: image
+  // pixel 12 after the flip), -Inf at stored 9 (FITS row 2, x 1: image row 1, pixel 5).
+  const stored = Array.from({ length: 16 }, (_, i) => i / 16);
+  stored[0] = Infinity;
+  stored[9] = -Infinity;
+  await Deno.writeFile(join(file, "..", "img", "a.fits"), writeFitsFloat32(4, 4, stored));
+  const ds = await loadCatalog(options(file));
+  // The other 14 values are k/16 for k ≠ 0, 9: their median is (7/16 + 8/16) / 2.
+  const median = Math.fround(15 / 32);
+  assertEquals([ds.images[32 + 12], ds.images[32 + 5]], [median, median]);
+  assertEquals(ds.blank, { files: 1, pixels: 2 });
+  assert(ds.images.subarray(32, 48).every(Number.isFinite));
+});

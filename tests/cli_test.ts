@@ -152,7 +152,7 @@ Deno.test("export/import/models CLIs: bad input is exit 2 with one message, neve
       "nor a released model",
     ],
     ["experiments/import.ts", [], "give one .safetensors file"],
-    ["experiments/import.ts", ["m.safetensors"], "--config <yaml> is required"],
+    ["experiments/import.ts", ["m.safetensors"], "m.safetensors: no such file"],
     [
       "experiments/import.ts",
       ["no/such.safetensors", "--config", "configs/quickstart.yaml"],

@@ -42,6 +42,7 @@ const CATALOG_KEYS = [
   "asinh_a",
   "zscale_contrast",
   "zscale_samples",
+  "classes",
 ];
 
 Deno.test("keys added later (center_crop, field_context, test_set, fold, the catalogue/FITS keys, ema_decay, keep, class_weight_power) stay out of the hash while at their default", () => {
@@ -76,7 +77,14 @@ Deno.test("keys added later (center_crop, field_context, test_set, fold, the cat
   for (const k of CATALOG_KEYS) delete setHashed.data[k];
   assertEquals(configHash(set), sha(setHashed));
   assert(configHash(set) !== configHash(cfg));
-  for (const over of [{ stretch: "asinh" }, { group_by: "frame" }, { fits_hdu: 1 }]) {
+  for (
+    const over of [
+      { stretch: "asinh" },
+      { group_by: "frame" },
+      { fits_hdu: 1 },
+      { classes: ["galaxy", "qso", "star"] },
+    ]
+  ) {
     assert(configHash(validateConfig({ seed: 2, data: over })) !== configHash(cfg));
   }
 });
@@ -137,7 +145,7 @@ Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in a
       }
     }
   }
-  assertEquals(n, 20);
+  assertEquals(n, 21);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {
@@ -151,5 +159,55 @@ Deno.test("docs/config.md is the generated reference of every schema key", () =>
     const key of ["data.center_crop", "train.ema_decay", "augment.noise_std", "output.publish"]
   ) {
     assert(docs.includes(`| \`${key}\` |`), key);
+  }
+});
+
+Deno.test("an emptied section (train: null) under extends, or --set train=null, is refused naming the parent", () => {
+  const dir = tmpConfig({
+    "base.yaml": "train:\n  epochs: 5\n  lr: 0.01\n",
+    "child.yaml": "extends: base.yaml\nseed: 2\ntrain:\n",
+    "aug.yaml": "extends: base.yaml\naugment: null\n",
+    "ok.yaml": "extends: base.yaml\ntrain: {}\n",
+  });
+  const e = assertThrows(() => loadConfig(join(dir, "child.yaml")), StarmambaError);
+  assertEquals(
+    e.message,
+    `${join(dir, "child.yaml")}: train is empty (null): delete the line to inherit ` +
+      `${join(dir, "base.yaml")}'s train section, or give its keys`,
+  );
+  assertThrows(() => loadConfig(join(dir, "aug.yaml")), StarmambaError, "augment is empty (null)");
+  // An empty mapping merges as nothing: the base's section stays.
+  assertEquals(loadConfig(join(dir, "ok.yaml")).config.train.epochs, 5);
+  assertThrows(
+    () => loadConfig(join(dir, "base.yaml"), ["train=null"]),
+    StarmambaError,
+    "--set train=null: train is empty (null)",
+  );
+  // A nullable key set to null is still a value, not an emptied section.
+  assertEquals(loadConfig(join(dir, "base.yaml"), ["model.dim=null"]).config.model.dim, null);
+});
+
+Deno.test("experiment names that would leave the results folder are refused", () => {
+  for (
+    const [name, why] of [
+      ["../escape", "path separator"],
+      ["a/b", "path separator"],
+      ["a\\b", "path separator"],
+      ["/tmp/x", "path separator"],
+      ["..", 'holds ".."'],
+      ["x..y", 'holds ".."'],
+      [".hidden", "starts with a dot"],
+      ["", "is empty"],
+    ]
+  ) {
+    const e = assertThrows(
+      () => validateConfig({ experiment: name }, "c.yaml"),
+      StarmambaError,
+      why,
+    );
+    assert(e.message.startsWith(`c.yaml: key "experiment": ${JSON.stringify(name)}`), e.message);
+  }
+  for (const name of ["my-run", "improved-cpu-context-ema-shape", "run_2.1"]) {
+    assertEquals(validateConfig({ experiment: name }).experiment, name);
   }
 });

@@ -43,8 +43,9 @@ Deno.test("withFieldContext: channels (cutout, frame median, 0.5 + difference/2)
     [[0.2, 0.4], [0.6, 0.0], [1.0, 0.8], [0.5, 0.5]],
     ["star/A_1_1_6.png", "galaxy/B_1_1_3.png", "star/A_2_2_6.png", "star/A_3_3_6.png"],
   );
-  const { dataset, frames, smallestFrame } = withFieldContext(ds);
+  const { dataset, frames, smallestFrame, frameCounts } = withFieldContext(ds);
   assertEquals([frames, smallestFrame], [2, 1]);
+  assertEquals(frameCounts, new Map([["A", 3], ["B", 1]]));
   const px = (i: number, p: number) =>
     Array.from(dataset.images.subarray((i * 2 + p) * 3, (i * 2 + p) * 3 + 3));
   // Frame A = images 0, 2, 3: median (0.5, 0.5). Frame B = image 1 alone: its own pixels.
@@ -63,8 +64,9 @@ Deno.test("withFieldContext keyed by file (evaluate --context single): each cuto
     [[0.2, 0.4], [0.6, 0.0], [1.0, 0.8]],
     ["star/A_1_1_6.png", "galaxy/A_2_2_3.png", "star/A_3_3_6.png"],
   );
-  const { dataset, frames } = withFieldContext(ds, (file) => file);
+  const { dataset, frames, frameCounts } = withFieldContext(ds, (file) => file);
   assertEquals(frames, 3);
+  assertEquals([...frameCounts.values()], [1, 1, 1]);
   for (let i = 0; i < 3 * 2; i++) {
     const [c0, c1, c2] = dataset.images.subarray(3 * i, 3 * i + 3);
     assertEquals([c1, c2], [c0, 0.5]);

@@ -3,14 +3,11 @@ import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
 import { join } from "node:path";
 import { sha256Hex } from "../lib/util/fs.ts";
+import { ROOT, TINY_RUN } from "./permissions.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+/** The tiny run over two epochs of three steps, checkpointed each epoch. */
 const TINY = [
-  "data.synthetic_n=96",
-  "data.size=32",
-  "model.dim=8",
-  "model.depths=[1, 1, 1, 1]",
-  "model.patch_size=2",
+  ...TINY_RUN,
   "train.epochs=2",
   "train.batch_size=16",
   "train.eval_batch_size=32",

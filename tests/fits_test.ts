@@ -301,3 +301,18 @@ Deno.test("readFits: a file cut anywhere gives a StarmambaError, never a RangeEr
     }
   }
 });
+
+Deno.test("readFits: ±Inf pixels are blank like NaN (NaN in data, counted), in -64 and -32 files", () => {
+  // A 3×2 BITPIX -64 image written byte by byte: 1, +Inf, 2, -Inf, NaN, 4.
+  const bytes = fitsFile(
+    [["SIMPLE", "T"], ["BITPIX", "-64"], ["NAXIS", "2"], ["NAXIS1", "3"], ["NAXIS2", "2"]],
+    48,
+  );
+  const view = new DataView(bytes.buffer, 2880);
+  [1, Infinity, 2, -Infinity, NaN, 4].forEach((v, i) => view.setFloat64(8 * i, v, false));
+  const img = readFits(bytes, { name: "inf64.fits" });
+  assertEquals(img.blank, 3);
+  assertEquals(Array.from(img.data), [1, NaN, 2, NaN, NaN, 4]);
+  const f32 = readFits(writeFitsFloat32(2, 2, [Infinity, 0.5, -Infinity, 0.25]));
+  assertEquals([f32.blank, Array.from(f32.data)], [2, [NaN, 0.5, NaN, 0.25]]);
+});

@@ -282,3 +282,116 @@ Deno.test("import: a config that does not fit, a damaged file, no class names: c
   );
   assert(/pass --classes/.test(e3.message), e3.message);
 });
+
+Deno.test("safetensors: a PyTorch file (torch.save zip or pickle) is named as such, with the conversion", () => {
+  const zip = new Uint8Array(64);
+  zip.set([0x50, 0x4b, 0x03, 0x04]);
+  // The legacy format opens with a protocol-2 pickle of torch's magic number.
+  const pickle = new Uint8Array(64);
+  pickle.set([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]);
+  for (const [bytes, kind] of [[zip, "zip archive"], [pickle, "pickle"]] as const) {
+    const e = assertThrows(() => decodeSafetensors(bytes, "m.pth"), StarmambaError);
+    assert(
+      e.message.startsWith(`m.pth: a PyTorch ${kind} (torch.save), not safetensors;`),
+      e.message,
+    );
+    assert(e.message.includes('sd = torch.load("m.pth", map_location="cpu"); save_file('));
+    assert(!e.message.includes("\n"), e.message);
+  }
+  // A real safetensors header may begin with the byte 0x80 (a 640-byte header): still read.
+  const t = new Map<string, TensorToWrite>([["w", { shape: [1], data: Float32Array.of(1) }]]);
+  const meta = { pad: "x".repeat(640 - 87) };
+  const bytes = encodeSafetensors(t, meta);
+  assertEquals([bytes[0], bytes[1]], [0x80, 0x02]);
+  assertEquals(decodeSafetensors(bytes, "ok").metadata, meta);
+});
+
+/** The PyTorch fixture with `edit` applied to its tensors (and metadata), re-encoded. */
+function editedFixture(
+  name: string,
+  edit: (t: Map<string, StoredTensor>, meta: Record<string, string>) => void,
+  from = join(FIXTURE, "model.safetensors"),
+): string {
+  const { tensors, metadata } = decodeSafetensors(Deno.readFileSync(from), from);
+  edit(tensors, metadata);
+  const out = new Map<string, TensorToWrite>();
+  for (const [k, t] of tensors) {
+    out.set(k, { shape: t.shape, data: t.data as Float32Array | BigInt64Array });
+  }
+  const file = join(work, name);
+  Deno.writeFileSync(file, encodeSafetensors(out, metadata));
+  return file;
+}
+
+Deno.test("import: weights holding NaN or Inf are refused, naming the tensor", async () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const file = editedFixture("nan.safetensors", (t) => {
+      (t.get("layers.1.blocks.0.ln_1.weight")!.data as Float32Array)[3] = bad;
+    });
+    const e = await assertRejects(
+      () => importSafetensors(file, config, { classNames: ["a", "b"], outDir: join(work, "n") }),
+      StarmambaError,
+    );
+    assertEquals(
+      e.message,
+      `${file}: tensor "layers.1.blocks.0.ln_1.weight" holds 1 NaN/Inf value(s), the first at ` +
+        `flat index 3 (${bad}); the checkpoint is damaged or its training diverged: import one ` +
+        "saved before that",
+    );
+  }
+});
+
+Deno.test("import: an exported file's own config is used without --config; a --config that describes other inputs is refused", async () => {
+  const file = join(work, "meta.safetensors");
+  await exportSafetensors(imported, file);
+  // The RGB network with the field-context recipe's inputs and another preset.
+  const context = loadConfig(join(ROOT, "configs/quickstart.yaml"), [
+    ...FIXTURE_CONFIG,
+    "data.field_context=true",
+    "model.preset=tiny",
+    "augment.normalize_std=0.25",
+  ]);
+  const e = await assertRejects(
+    () => importSafetensors(file, context, { outDir: join(work, "ctx") }),
+    StarmambaError,
+  );
+  for (
+    const want of [
+      "data.field_context: the file has false, the config true",
+      'model.preset: the file has "cpu", the config "tiny"',
+      "augment.normalize_std: the file has 0.5, the config 0.25",
+      "leave out --config to take them from the file",
+    ]
+  ) assert(e.message.includes(want), `${want} not in: ${e.message}`);
+  assert(e.message.startsWith(`${file}'s metadata describes other inputs than `), e.message);
+  assert(!e.message.includes("\n"), e.message);
+  // Without --config the file's own config is the run's: predict feeds what the network knows.
+  const dir = await importSafetensors(file, null, { outDir: join(work, "own") });
+  const run = await loadRun(dir);
+  run.model.params.dispose();
+  assertEquals(run.config, config.config);
+  assertEquals(run.classNames, ["galaxy", "star"]);
+  // --set on the file's config may not change what it describes.
+  await assertRejects(
+    () => importSafetensors(file, null, { outDir: join(work, "own2"), set: ["data.size=64"] }),
+    StarmambaError,
+    "data.size: the file has 32, the config 64; leave these keys out of --set",
+  );
+  // An older export (no starmamba.config) is still checked on what its metadata says …
+  const older = editedFixture("older.safetensors", (_, m) => {
+    delete m["starmamba.config"];
+  }, file);
+  await assertRejects(
+    () => importSafetensors(older, context, { outDir: join(work, "old") }),
+    StarmambaError,
+    "data.field_context: the file has false, the config true",
+  );
+  // … but cannot stand in for a config; nor can a checkpoint of the official code.
+  for (const f of [older, join(FIXTURE, "model.safetensors")]) {
+    await assertRejects(
+      () => importSafetensors(f, null, { outDir: join(work, "none") }),
+      StarmambaError,
+      `${f}: give --config <yaml> describing the images the network expects;`,
+    );
+  }
+});

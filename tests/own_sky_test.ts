@@ -88,7 +88,7 @@ Deno.test("own cutouts end to end: FITS catalogue grouped by sky trains exactly 
     "ra",
     "dec",
     "p_galaxy",
-    "predicted_label",
+    "predicted",
   ]);
   assertEquals(csv.length, 61);
   assertEquals(csv[5].slice(0, 4), [

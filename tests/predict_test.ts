@@ -10,17 +10,7 @@ import { rng } from "../lib/util/rng.ts";
 import { listInputs, loadRun, predictFiles, predictionsCsv } from "../lib/experiment/predict.ts";
 import { evaluateEnsemble, evaluateRun } from "../lib/experiment/evaluate.ts";
 import { confidentErrors } from "../lib/results/errors.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const TINY = [
-  "data.synthetic_n=96",
-  "data.size=32",
-  "model.dim=8",
-  "model.depths=[1, 1, 1, 1]",
-  "model.patch_size=2",
-  "train.epochs=1",
-  "train.steps_per_epoch=2",
-];
+import { ROOT, TINY_RUN } from "./permissions.ts";
 
 /** A 32×32 RGB cutout: a Gaussian blob (wide for galaxies, point-like for stars) on noise. */
 async function writeCutout(path: string, galaxy: boolean, seed: number, size = 32) {
@@ -57,7 +47,7 @@ const data = join(work, "data");
 await writeFolder(data, 20);
 const trained = await runExperiment(
   loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-    ...TINY,
+    ...TINY_RUN,
     "data.source=folder",
     `data.root=${JSON.stringify(data)}`,
   ]),
@@ -86,7 +76,7 @@ Deno.test("predict reproduces the run's own validation predictions from the imag
   }
 });
 
-Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], argmax labels", async () => {
+Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], argmax in the predicted column", async () => {
   const dir = join(work, "unlabelled");
   Deno.mkdirSync(join(dir, "nested"), { recursive: true });
   for (let i = 0; i < 5; i++) await writeCutout(join(dir, `a${i}.png`), i % 2 === 0, 500 + i);
@@ -98,12 +88,12 @@ Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], 
   try {
     const out = await predictFiles(run, files, { batch: 4 });
     const csv = parseCsv(predictionsCsv(run, out));
-    assertEquals(csv[0], ["file", "p_galaxy", "label"]);
+    assertEquals(csv[0], ["file", "p_galaxy", "predicted"]);
     assertEquals(csv.length, 7);
-    for (const [file, p, label] of csv.slice(1)) {
+    for (const [file, p, predicted] of csv.slice(1)) {
       const x = Number(p);
       assert(x >= 0 && x <= 1, `${file}: p = ${p}`);
-      assertEquals(label, x >= 0.5 ? "galaxy" : "star", `${file}: p = ${p}`);
+      assertEquals(predicted, x >= 0.5 ? "galaxy" : "star", `${file}: p = ${p}`);
     }
     // With class weights the rows are the plain rows re-weighted (p·w / Σ p·w), labelled by them.
     const w = [1.7, 0.6];
@@ -112,7 +102,7 @@ Deno.test("predict on a folder: one CSV row per image, probabilities in [0, 1], 
       const s = r.probs.map((p, c) => p * w[c]);
       const want = s.map((x) => x / (s[0] + s[1]));
       assertAllClose(weighted[i].probs, want, 1e-6);
-      assertEquals(weighted[i].label, run.classNames[want[0] >= want[1] ? 0 : 1]);
+      assertEquals(weighted[i].predicted, run.classNames[want[0] >= want[1] ? 0 : 1]);
     });
   } finally {
     run.model.params.dispose();
@@ -311,7 +301,7 @@ Deno.test("evaluate an ensemble: the image-by-image mean of its members, decided
   const folderRun = (sets: string[]) =>
     runExperiment(
       loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-        ...TINY,
+        ...TINY_RUN,
         "data.source=folder",
         `data.root=${JSON.stringify(data)}`,
         ...sets,
@@ -355,7 +345,7 @@ Deno.test("a centre-cropped run: model input 32×32 from 64×64 files; predict a
   await writeFolder(big, 12, 64);
   const cropped = await runExperiment(
     loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-      ...TINY,
+      ...TINY_RUN,
       "data.size=64",
       "data.center_crop=32",
       "data.source=folder",
@@ -392,7 +382,7 @@ Deno.test("a field-context run: predict on the same files rebuilds each frame's 
   }
   const ctx = await runExperiment(
     loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-      ...TINY,
+      ...TINY_RUN,
       "data.field_context=true",
       "augment.grayscale_p=0",
       "data.source=folder",
@@ -410,7 +400,7 @@ Deno.test("a field-context run: predict on the same files rebuilds each frame's 
   const all = listInputs([framed]);
   const run = await loadRun(ctx.runDir);
   try {
-    const out = await predictFiles(run, all, { batch: 5 });
+    const out = await predictFiles(run, all, { batch: 5, context: "frame" });
     const val = out.filter((o) => expected.has(o.file.slice(framed.length + 1)));
     assertEquals(val.length, expected.size);
     assertAllClose(
@@ -429,7 +419,7 @@ Deno.test("a field-context run: predict on the same files rebuilds each frame's 
     () =>
       runExperiment(
         loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-          ...TINY,
+          ...TINY_RUN,
           "data.field_context=true",
           "data.source=folder",
           `data.root=${JSON.stringify(framed)}`,
@@ -472,7 +462,7 @@ Deno.test("evaluate --test: a run trained with data.test_set is scored on the lo
   Deno.writeTextFileSync(testPath, JSON.stringify(t));
   const run = await runExperiment(
     loadConfig(join(ROOT, "configs/quickstart.yaml"), [
-      ...TINY,
+      ...TINY_RUN,
       "data.source=folder",
       "data.split=grouped",
       `data.root=${JSON.stringify(dir)}`,

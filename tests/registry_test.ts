@@ -69,3 +69,51 @@ Deno.test("model cards on disk are the ones the result files give (deno task mod
     assert(text.includes("nothing chosen on the validation images"), path);
   }
 });
+
+/** The lines of a card's `## <heading>` section, up to the next section. */
+function section(card: string, heading: string): string {
+  const start = card.indexOf(`\n## ${heading}\n`);
+  if (start < 0) return "";
+  const end = card.indexOf("\n## ", start + 1);
+  return card.slice(start, end < 0 ? undefined : end);
+}
+
+Deno.test("the release card's accuracy on new sky fields is the grouped CV and the locked test set, with intervals and sources — not one grouped split's 91.71%", () => {
+  const card = modelCards().get("models/aries-cpu-ctx-release.md")!;
+  const expected = section(card, "Expected accuracy on new sky fields");
+  // The figures results/README.md recorded when they were scored (2026-12-05): pooled
+  // out-of-fold 89.9% [87.5, 92.5] over 19 sky groups, 89.92 ± 1.99% over folds; the locked
+  // test set 90.15 ± 0.26% over the five fold models; one cutout alone 80.53% (grouped split).
+  for (
+    const fact of [
+      "**89.9%**",
+      "[87.5, 92.5]",
+      "19 sky groups",
+      "89.92 ± 1.99%",
+      "**90.15 ± 0.26%**",
+      "80.53%",
+      "results/ablations/cv-best-grouped-aries/v1/cv.json",
+      "results/evaluations/test-cv-best-grouped-fold0.json",
+      "results/evaluations/improved-grouped-context-ema-shape-v1-single.json",
+    ]
+  ) assert(expected.includes(fact), `missing ${fact} in:\n${expected}`);
+  assert(!expected.includes("91.71"), expected);
+  const evaluation = section(card, "Evaluation");
+  for (const line of evaluation.split("\n").filter((l) => l.includes("new sky fields"))) {
+    assert(!line.includes("91.71"), `one grouped split promised as the expectation: ${line}`);
+  }
+});
+
+Deno.test("cards of field-context models call predict with --context frame and --context single; others without", () => {
+  for (const [path, text] of modelCards()) {
+    const predicts = text.split("\n").filter((l) => l.startsWith("deno task predict "));
+    const ctx = text.includes("field context, pixels");
+    if (ctx) {
+      assert(predicts.some((l) => l.includes("--context frame")), path);
+      assert(predicts.some((l) => l.includes("--context single")), path);
+      assert(text.includes("`single` for isolated cutouts"), path);
+    } else {
+      assert(predicts.length > 0 && predicts.every((l) => !l.includes("--context")), path);
+    }
+  }
+});

@@ -4,7 +4,7 @@
  * - "cuda build": the .cu compiles with nvcc; compile errors and a missing nvcc are reported.
  * - "cuda GPU": the kernels on a real GPU against the float64 references (tests/scan_harness.ts)
  *   with mamba_ssm's tolerances. Without a visible GPU these are IGNORED (never passed), with
- *   the reason in the test name.
+ *   a short label in the test name and the whole reason printed by the test named WHY_IGNORED.
  * - "cuda no-GPU": without a GPU the library loads and says so instead of crashing.
  * - "cuda-emu": the same .cu compiled for the CPU with -DSS_CUDA_EMULATE (one fiber per CUDA
  *   thread, barrier-divergence checks, NaN-poisoned memory, reversed / shuffled thread order to
@@ -36,15 +36,51 @@ const emu: CudaLoadResult = cxx
   ? loadCudaKernel({ emulate: true })
   : { ok: false, reason: "no C++ compiler (g++/c++/clang++) for the emulation build" };
 
-/** "[ignored: why]" for a test name, short enough to read in a test report. */
-function ignoredBecause(reason: string): string {
-  const short = reason.length > 100 ? `${reason.slice(0, 97)}...` : reason;
-  return ` [ignored: ${short}]`;
+/** The always-running test that prints every reason for an ignored test here, whole. */
+const WHY_IGNORED = "cuda: why ignored (each reason in full)";
+
+/**
+ * " [ignored: <label>]" for a test name. The label is short and fixed ("no usable GPU"): a
+ * reason (the driver's or nvcc's message) can be long or span lines, and a name is no place to
+ * cut it; {@link ignoreReport} prints it whole once.
+ */
+function ignoredBecause(label: string): string {
+  return ` [ignored: ${label}; full reason under "cuda: why ignored"]`;
 }
 
-const GPU_SUFFIX = gpu.ok ? ` on ${gpu.kernel.device}` : ignoredBecause(gpu.reason);
-const EMU_SUFFIX = emu.ok ? "" : ignoredBecause(emu.reason);
-const NVCC_SUFFIX = nvcc ? "" : ignoredBecause("nvcc not found");
+/** One line per missing part, "<label>: <the reason, whole>" (a null reason: not missing). */
+function ignoreReport(parts: readonly (readonly [string, string | null])[]): string[] {
+  return parts.filter(([, reason]) => reason !== null).map(([label, reason]) =>
+    `${label}: ${reason}`
+  );
+}
+
+const GPU_LABEL = "no usable GPU";
+const EMU_LABEL = "no CPU emulation build";
+const NVCC_LABEL = "nvcc not found";
+const MISSING: readonly (readonly [string, string | null])[] = [
+  [GPU_LABEL, gpu.ok ? null : gpu.reason],
+  [EMU_LABEL, emu.ok ? null : emu.reason],
+  [NVCC_LABEL, nvcc ? null : "no $NVCC, nvcc on PATH or /usr/local/cuda/bin/nvcc"],
+];
+
+const GPU_SUFFIX = gpu.ok ? ` on ${gpu.kernel.device}` : ignoredBecause(GPU_LABEL);
+const EMU_SUFFIX = emu.ok ? "" : ignoredBecause(EMU_LABEL);
+const NVCC_SUFFIX = nvcc ? "" : ignoredBecause(NVCC_LABEL);
+
+Deno.test(WHY_IGNORED, () => {
+  const lines = ignoreReport(MISSING);
+  console.log(lines.length ? lines.join("\n") : "none: GPU, emulation build and nvcc all present");
+});
+
+Deno.test("cuda: an ignored test's reason is printed whole, however long; its name stays short", () => {
+  const detail = "(cudaGetDeviceCount returned 35: driver 12.2 older than runtime 12.8) ";
+  const reason = "CUDA driver version is insufficient for CUDA runtime version " +
+    detail.repeat(3) + "— update the NVIDIA driver or build against an older CUDA toolkit";
+  assertEquals(ignoreReport([[GPU_LABEL, reason], [EMU_LABEL, null]]), [`${GPU_LABEL}: ${reason}`]);
+  const name = `cuda GPU: several chunks${ignoredBecause(GPU_LABEL)}`;
+  assert(!name.includes("CUDA driver") && name.length < 160, name);
+});
 
 function gpuKernel(): CudaScanKernel {
   if (!gpu.ok) throw new Error(gpu.reason);
@@ -253,7 +289,7 @@ Deno.test({
 const NO_GPU_APPLIES = !!nvcc && !gpu.ok && gpu.reason.startsWith("no GPU visible");
 Deno.test({
   name: "cuda no-GPU: ss_cuda_device_count() = 0 and calls fail with code 3 and a message" +
-    (NO_GPU_APPLIES ? "" : ignoredBecause(gpu.ok ? "a GPU is visible" : gpu.reason)),
+    (NO_GPU_APPLIES ? "" : gpu.ok ? " [ignored: a GPU is visible]" : ignoredBecause(GPU_LABEL)),
   ignore: !NO_GPU_APPLIES,
   fn() {
     assert(!gpu.ok && gpu.reason.includes("ss_cuda_device_count() = 0"), JSON.stringify(gpu));

@@ -3,22 +3,12 @@ import { assert, assertEquals } from "../lib/util/assert.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
 import { checkShape, verifyResults } from "../lib/results/verify.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const TINY = [
-  "data.synthetic_n=96",
-  "data.size=32",
-  "model.dim=8",
-  "model.depths=[1, 1, 1, 1]",
-  "model.patch_size=2",
-  "train.epochs=1",
-  "train.steps_per_epoch=2",
-];
+import { ROOT, TINY_RUN } from "./permissions.ts";
 
 /** A fresh project root holding one finished tiny run; returns the root and the run folder. */
 async function freshRun(): Promise<{ root: string; runDir: string }> {
   const root = Deno.makeTempDirSync();
-  const s = await runExperiment(loadConfig(join(ROOT, "configs/quickstart.yaml"), TINY), {
+  const s = await runExperiment(loadConfig(join(ROOT, "configs/quickstart.yaml"), [...TINY_RUN]), {
     projectRoot: root,
     quiet: true,
   });

@@ -52,6 +52,10 @@ function fieldSchema(f: FieldSpec): JsonSchema {
       if (f.length !== undefined) s = { ...s, minItems: f.length, maxItems: f.length };
       break;
     }
+    case "string[]":
+      // As the loader: distinct names, none empty or padded with spaces.
+      s = { type: "array", items: { type: "string", pattern: "^\\S(.*\\S)?$" }, uniqueItems: true };
+      break;
   }
   if (f.nullable) {
     s = f.type === "enum"

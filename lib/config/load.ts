@@ -92,7 +92,26 @@ function readWithExtends(path: string, seen: string[] = []): { raw: Obj; files: 
     throw new StarmambaError(`${abs}: key "extends" must be a file path (string)`);
   }
   const base = readWithExtends(resolve(dirname(abs), ext), [...seen, abs]);
+  const parent = base.files[base.files.length - 1];
+  refuseEmptySections(
+    doc,
+    (key) =>
+      `${abs}: ${key} is empty (null): delete the line to inherit ${parent}'s ${key} section, ` +
+      "or give its keys",
+  );
   return { raw: deepMerge(base.raw, doc), files: [...base.files, abs] };
+}
+
+/**
+ * A section written as `train:` with nothing under it (YAML null) would replace the inherited
+ * section wholesale and silently train on the defaults: refuse it, with `message(section)`.
+ */
+function refuseEmptySections(doc: Obj, message: (section: string) => string): void {
+  for (const [key, spec] of Object.entries(SCHEMA)) {
+    if (!isField(spec) && Object.hasOwn(doc, key) && doc[key] === null) {
+      throw new StarmambaError(message(key));
+    }
+  }
 }
 
 /** Parses `a.b.c=value` (value as YAML, so numbers, booleans, lists work) into a nested object. */
@@ -183,7 +202,28 @@ function checkField(v: unknown, spec: FieldSpec, where: string): unknown {
       }
       return v.map((x, i) => num(x, spec.type === "int[]", `${where}[${i}]`));
     }
+    case "string[]":
+      return stringList(v, where);
   }
+}
+
+/** A list of distinct non-empty strings (e.g. class names), or a message naming the element. */
+function stringList(v: unknown, where: string): string[] {
+  if (!Array.isArray(v)) {
+    throw new StarmambaError(`${where}: expected a list of names, got ${typeName(v)}`);
+  }
+  v.forEach((x, i) => {
+    if (typeof x !== "string" || x.trim() === "" || x.trim() !== x) {
+      throw new StarmambaError(
+        `${where}[${i}]: expected a non-empty name without surrounding spaces, got ` +
+          `${typeName(x)} ${JSON.stringify(x)}`,
+      );
+    }
+    if (v.indexOf(x) !== i) {
+      throw new StarmambaError(`${where}: ${JSON.stringify(x)} is listed twice`);
+    }
+  });
+  return v as string[];
 }
 
 function describe(spec: FieldSpec): string {
@@ -237,7 +277,32 @@ export function validateConfig(
   raw: Record<string, unknown>,
   file = "<config>",
 ): ExperimentConfig {
-  return validateSection(raw, SCHEMA, "", file) as unknown as ExperimentConfig;
+  const cfg = validateSection(raw, SCHEMA, "", file) as unknown as ExperimentConfig;
+  checkExperimentName(cfg.experiment, file);
+  return cfg;
+}
+
+/**
+ * `experiment` becomes a folder name (results/<experiment>/<version>/): a path separator, `..`
+ * or a leading dot would put the run outside that folder (or hide it), so each is refused.
+ */
+function checkExperimentName(name: string, file: string): void {
+  const why = name.trim() === ""
+    ? "is empty"
+    : /[/\\]/.test(name)
+    ? "holds a path separator"
+    : name.includes("..")
+    ? 'holds ".."'
+    : name.startsWith(".")
+    ? "starts with a dot"
+    : [...name].some((c) => c.charCodeAt(0) < 0x20)
+    ? "holds a control character"
+    : null;
+  if (why === null) return;
+  throw new StarmambaError(
+    `${file}: key "experiment": ${JSON.stringify(name)} ${why}, but it names the run's folder ` +
+      `(results/<experiment>/<version>/); use one folder name, e.g. "my-run"`,
+  );
 }
 
 /** The result of {@link loadConfig}. */
@@ -289,9 +354,35 @@ function withoutUnsetKeys(v: Obj, spec: SectionSpec): Obj {
 /** Loads, merges (`extends`, then `--set` overrides), validates and hashes a config file. */
 export function loadConfig(path: string, overrides: string[] = []): LoadedConfig {
   const { raw, files } = readWithExtends(path);
+  return resolveConfig(raw, resolve(path), files, overrides);
+}
+
+/**
+ * A config given as an object rather than a file (e.g. the one an exported model carries):
+ * `--set` overrides applied, validated and hashed as {@link loadConfig} does. `source` names it
+ * in messages and stands in for the config's path.
+ */
+export function loadConfigObject(
+  raw: Record<string, unknown>,
+  source: string,
+  overrides: string[] = [],
+): LoadedConfig {
+  return resolveConfig(structuredClone(raw), source, [source], overrides);
+}
+
+/** Applies `overrides` to `raw`, validates and hashes it; `abs` names the config. */
+function resolveConfig(raw: Obj, abs: string, files: string[], overrides: string[]): LoadedConfig {
   let merged = raw;
-  for (const o of overrides) merged = deepMerge(merged, parseOverride(o));
-  const abs = resolve(path);
+  for (const o of overrides) {
+    const over = parseOverride(o);
+    refuseEmptySections(
+      over,
+      (key) =>
+        `--set ${o}: ${key} is empty (null) and would replace the config's ${key} section; ` +
+        `set its keys instead (--set ${key}.<key>=<value>)`,
+    );
+    merged = deepMerge(merged, over);
+  }
   const label = overrides.length ? `${abs} (with --set ${overrides.join(", ")})` : abs;
   const config = validateConfig(merged, label);
   return { config, hash: configHash(config), path: abs, files, overrides };

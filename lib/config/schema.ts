@@ -10,7 +10,7 @@ export interface FieldSpec {
    * Value type; "int[]" and "number[]" are lists; "any" is kept as written for the caller to
    * check (a sweep's free mapping of overrides, its list of variants).
    */
-  type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]" | "any";
+  type: "int" | "number" | "bool" | "string" | "enum" | "int[]" | "number[]" | "string[]" | "any";
   /** Value used when the key is absent. */
   default: unknown;
   /** Meaning of the key, shown by `--help` and in the docs. */
@@ -39,6 +39,9 @@ export type SectionSpec = { [key: string]: FieldSpec | SectionSpec };
 export function isField(s: FieldSpec | SectionSpec): s is FieldSpec {
   return typeof (s as FieldSpec).type === "string" && "doc" in s;
 }
+
+/** The classes a catalogue's labels come from unless `data.classes` lists others. */
+export const DEFAULT_CLASSES: readonly string[] = Object.freeze(["galaxy", "star"]);
 
 /** The whole schema. Defaults are the official MedMamba recipe where one exists. */
 export const SCHEMA: SectionSpec = {
@@ -78,6 +81,15 @@ export const SCHEMA: SectionSpec = {
       doc: "with data.source: catalog, the CSV relative to the config: columns path (image or " +
         "FITS file relative to the CSV or data.root), label, optional frame, ra, dec (degrees); other " +
         "columns are carried through to predictions.csv",
+    },
+    classes: {
+      type: "string[]",
+      default: [...DEFAULT_CLASSES],
+      hashOnlyIfSet: true,
+      doc: "with data.source: catalog, the class names its label column may hold (case-" +
+        "sensitive): a label outside them stops the load with its line, and each must label " +
+        "some rows; list your own for other classes (label order: sorted by name, as an " +
+        "ImageFolder's class folders)",
     },
     group_by: {
       type: "string",
@@ -473,6 +485,8 @@ export interface ExperimentConfig {
     root: string | null;
     /** With source catalog: the catalogue CSV, relative to the config. */
     catalog: string | null;
+    /** With source catalog: the class names its labels may hold. */
+    classes: string[];
     /** name | frame | sky | column:<name> (see lib/data/catalog.ts GroupBy). */
     group_by: string;
     group_radius_arcsec: number | null;

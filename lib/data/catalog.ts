@@ -26,7 +26,7 @@ import { readFits } from "./fits.ts";
 import { applyStretch, type StretchOptions } from "./stretch.ts";
 import { frameOf, skyGroupOf } from "./splits.ts";
 import { skyGroups } from "./sky_groups.ts";
-import type { ExperimentConfig } from "../config/schema.ts";
+import { DEFAULT_CLASSES, type ExperimentConfig } from "../config/schema.ts";
 import { StarmambaError } from "../util/errors.ts";
 
 /** How a grouped split or fold keeps cutouts together (`data.group_by`). */
@@ -44,6 +44,11 @@ export interface CatalogOptions extends Pick<ImageFolderOptions, "size" | "chann
   requireLabels: boolean;
   /** The classes labels must come from (a trained model's); default: the labels found, sorted. */
   classNames?: string[];
+  /**
+   * Without `classNames`: the class names labels may hold (`data.classes`), each of which must
+   * label some row when labels are required; default {@link DEFAULT_CLASSES}.
+   */
+  classes?: readonly string[];
   /** FITS HDU holding the image (0 = primary). */
   fitsHdu: number;
   /** Per-cutout display stretch, applied before normalisation. */
@@ -74,7 +79,7 @@ export interface CatalogDataset extends Dataset {
   groups: string[];
   /** All catalogue columns per loaded row. */
   table: CatalogTable;
-  /** FITS pixels that were blank or NaN, replaced by the cutout's median (its local sky). */
+  /** FITS pixels that were blank, NaN or ±Inf, replaced by the cutout's median (its local sky). */
   blank: { files: number; pixels: number };
   /** sha256 of the catalogue file. */
   catalogSha256: string;
@@ -138,29 +143,25 @@ export function parseCatalog(text: string, file: string): { columns: string[]; r
 export async function loadCatalog(opts: CatalogOptions): Promise<CatalogDataset> {
   const file = path.resolve(opts.file);
   const bytes = await readCatalogFile(file);
-  const { columns, rows } = parseCatalog(new TextDecoder().decode(bytes), file);
+  const { columns, rows } = parseCatalog(decodeUtf8(bytes, file), file);
   checkColumns(columns, opts, file);
   const problems: RowProblem[] = [];
   const labelled = checkRows(rows, columns, opts, problems);
-  const classNames = opts.classNames ?? [...new Set(labelled.map((r) => r.label))]
-    .filter((l) => l !== "").sort(compareCodeUnits);
+  const allowed = opts.classNames ?? opts.classes ?? DEFAULT_CLASSES;
   for (const r of labelled) {
-    if (r.label !== "" && !classNames.includes(r.label)) {
+    if (r.label !== "" && !allowed.includes(r.label)) {
       problems.push({
         line: r.row.line,
         file: r.path,
-        reason: `label "${r.label}" is not one of the classes ${classNames.join(", ")}`,
+        reason: unknownLabel(r.label, allowed, opts.classNames !== undefined),
         fatal: true,
       });
     }
   }
   stopOnProblems(file, problems.filter((p) => p.fatal), opts);
-  if (opts.requireLabels && opts.classNames === undefined && classNames.length < 2) {
-    throw new StarmambaError(
-      `${file}: the "label" column holds ${classNames.length} class(es) ` +
-        `(${classNames.join(", ") || "none"}); a classifier needs at least 2`,
-    );
-  }
+  const classNames = opts.classNames ?? [...new Set(labelled.map((r) => r.label))]
+    .filter((l) => l !== "").sort(compareCodeUnits);
+  if (opts.requireLabels && opts.classNames === undefined) checkClasses(classNames, allowed, file);
 
   // Every row's content is valid from here on; only its image can still fail.
   const base = path.resolve(opts.base ?? path.dirname(file));
@@ -209,6 +210,67 @@ async function readCatalogFile(file: string): Promise<Uint8Array> {
     const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
     throw new StarmambaError(
       `Catalogue ${file}: ${why}. Set data.catalog to a CSV relative to the config file.`,
+    );
+  }
+}
+
+/**
+ * The catalogue's text. A file in another encoding (Latin-1 from an old spreadsheet, UTF-16 from
+ * Excel's "Unicode text") would decode to replacement characters and turn a label such as
+ * "étoile" into a new class; it is refused with its first bad line and the conversion command.
+ */
+export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Found below: the first line that does not decode on its own.
+  }
+  const utf16 = bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  const from = utf16 ? "utf-16" : "latin1";
+  let line = 1, start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, i));
+    } catch {
+      break;
+    }
+    line++;
+    start = i + 1;
+  }
+  throw new StarmambaError(
+    `${file}: line ${line} is not UTF-8 text; convert the catalogue, e.g. ` +
+      `iconv -f ${from} -t utf-8 ${JSON.stringify(file)} > sources-utf8.csv, and point ` +
+      "data.catalog at the converted file",
+  );
+}
+
+/** Why a label is refused: the allowed classes, a case-only near miss, and where to add one. */
+function unknownLabel(label: string, allowed: readonly string[], model: boolean): string {
+  const same = allowed.find((c) => c.toLowerCase() === label.toLowerCase());
+  const hint = same !== undefined
+    ? ` (did you mean ${same}? labels are case-sensitive)`
+    : model
+    ? ""
+    : ` (a catalogue's classes are data.classes: list ${label} there to train it as a class)`;
+  return `label "${label}" is not one of the classes ${allowed.join(", ")}${hint}`;
+}
+
+/** Training needs two classes or more, and every listed class among the labels. */
+function checkClasses(found: string[], allowed: readonly string[], file: string): void {
+  if (found.length < 2) {
+    throw new StarmambaError(
+      `${file}: the "label" column holds ${found.length} class(es) ` +
+        `(${found.join(", ") || "none"}); a classifier needs at least 2`,
+    );
+  }
+  const missing = allowed.filter((c) => !found.includes(c));
+  if (missing.length > 0) {
+    throw new StarmambaError(
+      `${file}: no row is labelled ${missing.join(", ")}, which data.classes lists ` +
+        `(${allowed.join(", ")}); remove ${missing.length > 1 ? "them" : "it"} from ` +
+        "data.classes or add rows with that label",
     );
   }
 }
@@ -292,6 +354,10 @@ function stopOnProblems(file: string, problems: RowProblem[], opts: CatalogOptio
     ? "replace the unreadable images or remove their rows (in training, data.on_bad_file: " +
       "skip leaves them out)"
     : "correct these rows of the catalogue";
+  if (sorted.length === 1) {
+    // One bad row: one line, as every other user error.
+    throw new StarmambaError(`Catalogue ${file}: ${lines[0].trim()}; how to fix: ${fix}.`);
+  }
   throw new StarmambaError(
     `Catalogue ${file} has ${sorted.length} problem(s):\n${lines.join("\n")}\nHow to fix: ${fix}.`,
   );
@@ -387,9 +453,9 @@ async function decodeImageInto(
 
 /**
  * A FITS cutout into `target` (size × size × channels): physical values, flipped so row 0 is
- * the top (FITS stores the bottom row first, as DS9 displays it), blank/NaN pixels replaced by
- * the median of the others (the local sky) and counted in `blank`, stretched, grey replicated to
- * the channels. Returns why it cannot be used, or null. Predict reads FITS files through it too.
+ * the top (FITS stores the bottom row first, as DS9 displays it), blank/NaN/±Inf pixels
+ * replaced by the median of the others (the local sky) and counted in `blank`, stretched, grey
+ * replicated to the channels. Returns why it cannot be used, or null. Predict reads FITS files through it too.
  */
 export function decodeFitsInto(
   bytes: Uint8Array,
@@ -420,7 +486,7 @@ export function decodeFitsInto(
   for (let y = 0; y < s; y++) top.set(img.data.subarray((s - 1 - y) * s, (s - y) * s), y * s);
   if (img.blank > 0) {
     const finite = [...top].filter(Number.isFinite).sort((a, b) => a - b);
-    if (finite.length === 0) return "every pixel is blank or NaN";
+    if (finite.length === 0) return "every pixel is blank, NaN or infinite";
     const m = finite.length;
     const sky = m % 2 === 1 ? finite[m >> 1] : (finite[m / 2 - 1] + finite[m / 2]) / 2;
     for (let p = 0; p < top.length; p++) if (!Number.isFinite(top[p])) top[p] = sky;

@@ -16,6 +16,18 @@ import type { Dataset } from "./types.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { frameOf } from "./splits.ts";
 
+/** A dataset with field context, and the frames its templates came from. */
+export interface FieldContext {
+  /** The dataset with channels (cutout, frame median, 0.5 + difference / 2). */
+  dataset: Dataset;
+  /** How many frames. */
+  frames: number;
+  /** Cutouts in the smallest frame. */
+  smallestFrame: number;
+  /** Cutouts per frame, by frame key, in order of first appearance. */
+  frameCounts: Map<string, number>;
+}
+
 /**
  * Pixel-wise median of the single-channel planes `members` of `images` (NHWC with `c` channels;
  * channel 0 is read). Even counts average the two middle values.
@@ -43,12 +55,13 @@ export function medianPlane(
  * `ds` with channels (cutout, frame median, 0.5 + (cutout − median) / 2); frames by `frameKey`
  * of the file names when given, else the dataset's own frames (a catalogue's `frame` column),
  * else {@link frameOf} of the file names. Needs 3 channels and the file names. Returns the
- * number of cutouts in the smallest frame too: with only a handful the median is no template.
+ * number of cutouts in the smallest frame and in every frame too: with only a handful the median
+ * is no template.
  */
 export function withFieldContext(
   ds: Dataset,
   frameKey?: (file: string) => string,
-): { dataset: Dataset; frames: number; smallestFrame: number } {
+): FieldContext {
   if (ds.channels !== 3) {
     throw new StarmambaError(
       `data.field_context needs data.channels: 3 (the cutout, its frame's median and their ` +
@@ -85,5 +98,11 @@ export function withFieldContext(
       }
     }
   }
-  return { dataset: { ...ds, images }, frames: byFrame.size, smallestFrame: smallest };
+  const frameCounts = new Map([...byFrame].map(([k, members]) => [k, members.length]));
+  return {
+    dataset: { ...ds, images },
+    frames: byFrame.size,
+    smallestFrame: smallest,
+    frameCounts,
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * Reads 2-D FITS image cutouts (the format survey pipelines hand out) with no npm dependency:
- * primary or IMAGE-extension HDUs, BITPIX 8/16/32/64/-32/-64, BSCALE/BZERO scaling, BLANK and
- * NaN pixels, and whole-file gzip (`*.fits.gz`). Tile-compressed files (`*.fz`, ZIMAGE) are not
- * read. {@link writeFitsFloat32} writes the minimal primary-HDU file examples and tests need.
+ * primary or IMAGE-extension HDUs, BITPIX 8/16/32/64/-32/-64, BSCALE/BZERO scaling, BLANK,
+ * NaN and ±Inf pixels, and whole-file gzip (`*.fits.gz`). Tile-compressed files (`*.fz`,
+ * ZIMAGE) are not read. {@link writeFitsFloat32} writes the minimal primary-HDU file examples
+ * and tests need.
  * @module
  */
 import { gunzipSync } from "node:zlib";
@@ -22,7 +23,7 @@ export interface FitsImage {
    * bottom of the image in DS9 convention). Blank pixels are NaN: the caller replaces them.
    */
   data: Float64Array;
-  /** Pixels that were BLANK (integer BITPIX) or NaN (float BITPIX). */
+  /** Pixels that were BLANK (integer BITPIX), NaN or ±Inf (float BITPIX). */
   blank: number;
   /** BITPIX of the stored data (8, 16, 32, 64, -32 or -64). */
   bitpix: number;
@@ -63,8 +64,8 @@ interface Hdu {
  * Reads one 2-D image from the bytes of a FITS file (gzip-compressed or not).
  *
  * Accepts NAXIS = 2, or NAXIS = 3 with NAXIS3 = 1. Values are converted to physical units with
- * BSCALE/BZERO; BLANK (integer data) and NaN (float data) pixels are NaN in `data` and counted
- * in `blank`.
+ * BSCALE/BZERO; BLANK (integer data) and NaN or ±Inf (float data) pixels are NaN in `data` and
+ * counted in `blank`.
  * @param bytes the file's bytes; a gzip stream (magic 1f 8b) is gunzipped first.
  * @param opts `hdu` to read (default 0, the primary) and the file `name` for error messages.
  * @returns the image, its header and how many pixels were blank.
@@ -298,11 +299,14 @@ function decodeImage(file: Uint8Array, hdu: Hdu, name: string): FitsImage {
   let blank = 0;
   for (let i = 0; i < n; i++) {
     const stored = read(i);
-    if (Number.isNaN(stored) || stored === blankValue) {
+    // ±Inf is no measurement either (a saturated or divided-by-zero pixel): left in, it would
+    // set a min/max stretch's range, so it is blank like NaN (and counted).
+    const value = stored === blankValue ? NaN : bzero + bscale * stored;
+    if (Number.isFinite(value)) {
+      data[i] = value;
+    } else {
       data[i] = NaN;
       blank++;
-    } else {
-      data[i] = bzero + bscale * stored;
     }
   }
   return { width, height, data, blank, bitpix, header: hdu.header, hdu: hdu.index };

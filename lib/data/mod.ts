@@ -39,7 +39,7 @@ export {
   writeSyntheticSky,
 } from "./synthetic_sky.ts";
 export { centerCrop, centerCropPixels } from "./crop.ts";
-export { medianPlane, withFieldContext } from "./context.ts";
+export { type FieldContext, medianPlane, withFieldContext } from "./context.ts";
 export {
   frameOf,
   type GroupedSplit,

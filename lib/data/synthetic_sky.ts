@@ -14,7 +14,8 @@ import sharp from "sharp";
 import * as path from "node:path";
 import { generateSynthetic } from "./synthetic.ts";
 import { writeFitsFloat32 } from "./fits.ts";
-import { writeFileAtomic } from "../util/fs.ts";
+import { StarmambaError } from "../util/errors.ts";
+import { exists, writeFileAtomic } from "../util/fs.ts";
 
 /** Options of {@link writeSyntheticSky}. */
 export interface SyntheticSkyOptions {
@@ -32,6 +33,8 @@ export interface SyntheticSkyOptions {
   pixelScaleArcsec: number;
   /** Cutouts per frame (the last frame may hold fewer). */
   cutoutsPerFrame: number;
+  /** Write into a folder that already holds a catalogue (its files are overwritten). */
+  force?: boolean;
 }
 
 /** What {@link writeSyntheticSky} wrote. */
@@ -67,6 +70,7 @@ export async function writeSyntheticSky(
   outDir: string,
   opts: SyntheticSkyOptions,
 ): Promise<SyntheticSkySummary> {
+  if (!opts.force) refuseExistingCatalogue(outDir);
   const ds = generateSynthetic({
     n: opts.n,
     size: opts.size,
@@ -118,4 +122,26 @@ export async function writeSyntheticSky(
   writeFileAtomic(catalog, rows.join("\n") + "\n");
   const frames = Math.ceil(ds.n / opts.cutoutsPerFrame);
   return { catalog, n: ds.n, frames, fields: Math.ceil(frames / 2) };
+}
+
+/**
+ * A folder that already holds a catalogue (sources.csv, or files in cutouts/) would be partly
+ * overwritten: a smaller or other-format sky replaces some cutouts and the catalogue, and leaves
+ * the rest beside them. Refused unless the caller forces it.
+ */
+function refuseExistingCatalogue(outDir: string): void {
+  const catalog = path.join(outDir, "sources.csv"), cutouts = path.join(outDir, "cutouts");
+  let files = 0;
+  try {
+    files = [...Deno.readDirSync(cutouts)].length;
+  } catch {
+    // No cutouts/ folder yet: nothing to overwrite there.
+  }
+  if (!exists(catalog) && files === 0) return;
+  const held = [exists(catalog) ? "sources.csv" : "", files ? `${files} file(s) in cutouts/` : ""]
+    .filter(Boolean).join(" and ");
+  throw new StarmambaError(
+    `${outDir} already holds a catalogue (${held}); writing a sky there would overwrite part ` +
+      "of it: choose a new folder, or pass --force to overwrite it",
+  );
 }

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import type { LoadedConfig } from "../config/load.ts";
+import { canonicalJson, loadConfigObject, type LoadedConfig } from "../config/load.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import { buildMedMamba } from "../model/medmamba.ts";
@@ -18,7 +18,11 @@ import { resolveDataRoot } from "../data/imagefolder.ts";
 import { saveTensors } from "../train/checkpoint.ts";
 import { checksumFiles, writeResultJson } from "../results/write.ts";
 import { codeVersion, environment } from "../results/provenance.ts";
-import { decodeSafetensors, encodeSafetensors } from "../interchange/safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type StoredTensor,
+} from "../interchange/safetensors.ts";
 import {
   fromOfficialStateDict,
   inferModelConfig,
@@ -70,6 +74,9 @@ function exportMetadata(run: LoadedRun, source: string): Record<string, string> 
     "starmamba.model_config": JSON.stringify(cfg),
     "starmamba.class_names": JSON.stringify(run.classNames),
     "starmamba.input": JSON.stringify(inputDescription(run.config)),
+    // The whole run config: `import` takes the inputs (size, channels, field context, stretch,
+    // normalisation) and the preset from it, and refuses a --config that says otherwise.
+    "starmamba.config": JSON.stringify(run.config),
     "starmamba.source": JSON.stringify({
       run: source,
       commit: code?.commit ?? "unknown",
@@ -127,13 +134,17 @@ export async function exportOnnx(
   return { file: out, tensors: n, bytes: bytes.length, variant: variantNotes(run.model.config) };
 }
 
+/** What starmamba.input says the channels are under field context. */
+const FIELD_CONTEXT_CHANNELS =
+  "0: cutout, 1: median cutout of its frame, 2: 0.5 + (cutout - median) / 2";
+
 /** How images must be prepared for the network: what a user of the weights elsewhere needs. */
 function inputDescription(c: ExperimentConfig): Record<string, unknown> {
   return {
     layout: "NCHW for PyTorch (starmamba itself is NHWC)",
     size: c.data.center_crop ?? c.data.size,
     channels: c.data.field_context
-      ? "0: cutout, 1: median cutout of its frame, 2: 0.5 + (cutout - median) / 2"
+      ? FIELD_CONTEXT_CHANNELS
       : c.data.channels === 3
       ? "RGB"
       : "grey",
@@ -149,22 +160,29 @@ export interface ImportOptions {
   classNames?: string[];
   /** Run folder to create; default scratch/imported/<file stem>. */
   outDir?: string;
+  /** Without a config: `--set` overrides applied to the config the file's metadata carries. */
+  set?: string[];
 }
 
 /**
  * Makes a run folder (model/model.json + shard, result.json) from a MedMamba checkpoint in
  * safetensors form. The network's shape is read from the checkpoint and checked against the
- * config's model section; image size and channels come from the config's data section.
- * Returns the run folder.
+ * config's model section; image size and channels come from the config's data section. A file
+ * from our export describes its inputs itself: with `loaded` null its own config is used (with
+ * `opts.set` applied), and a given config that describes other inputs is refused. Weights that
+ * hold NaN or ±Inf are refused. Returns the run folder.
  */
 export async function importSafetensors(
   file: string,
-  loaded: LoadedConfig,
+  given: LoadedConfig | null,
   opts: ImportOptions = {},
 ): Promise<string> {
   if (!exists(file)) throw new StarmambaError(`${file}: no such file`);
   const bytes = Deno.readFileSync(file);
   const { tensors, metadata } = decodeSafetensors(bytes, file);
+  refuseNonFinite(tensors, file);
+  const loaded = given ?? configOfFile(file, metadata, opts.set ?? []);
+  refuseOtherInputs(file, metadata, loaded, given !== null);
   const config = loaded.config;
   const mcfg = checkpointModelConfig(file, metadata, inferModelConfig(tensors, file), config);
   const classNames = opts.classNames ?? metadataClassNames(metadata, file) ??
@@ -264,6 +282,174 @@ function checkpointModelConfig(
   }
   const preset = base.preset ?? m.preset;
   return modelConfig(preset, { ...fromConfig, ...base, ...inferred, preset });
+}
+
+/** Weights holding NaN or ±Inf would predict NaN for every image: refused, naming the tensor. */
+function refuseNonFinite(tensors: Map<string, StoredTensor>, file: string): void {
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    let bad = 0, first = -1;
+    for (let i = 0; i < t.data.length; i++) {
+      if (Number.isFinite(t.data[i])) continue;
+      if (first < 0) first = i;
+      bad++;
+    }
+    if (bad === 0) continue;
+    const widened = t.dtype === "F32" ? "" : ` as float32 (stored ${t.dtype})`;
+    throw new StarmambaError(
+      `${file}: tensor "${name}" holds ${bad} NaN/Inf value(s)${widened}, the first at flat ` +
+        `index ${first} (${t.data[first]}); the checkpoint is damaged or its training diverged: ` +
+        "import one saved before that",
+    );
+  }
+}
+
+/** A JSON value of `__metadata__`, undefined when the key is absent. */
+function metadataJson(meta: Record<string, string>, key: string, file: string): unknown {
+  if (meta[key] === undefined) return undefined;
+  try {
+    return JSON.parse(meta[key]);
+  } catch {
+    throw new StarmambaError(`${file}: __metadata__ ${key} is not JSON; export the model again`);
+  }
+}
+
+/** The config an exported file carries (starmamba.config), with `set` applied. */
+function configOfFile(file: string, meta: Record<string, string>, set: string[]): LoadedConfig {
+  const stored = metadataJson(meta, "starmamba.config", file);
+  if (typeof stored !== "object" || stored === null || Array.isArray(stored)) {
+    const why = meta["starmamba.input"] !== undefined
+      ? "its metadata describes them only in part (no starmamba.config: exported before " +
+        "export wrote it)"
+      : "it carries no starmamba metadata (e.g. a checkpoint of the official code)";
+    throw new StarmambaError(
+      `${file}: give --config <yaml> describing the images the network expects; ${why}`,
+    );
+  }
+  return loadConfigObject(
+    stored as Record<string, unknown>,
+    `${file} (__metadata__ starmamba.config)`,
+    set,
+  );
+}
+
+/** Label of the combined input size when only it is known (older exports). */
+const INPUT_SIZE = "data.center_crop, else data.size";
+
+/** The network keys compared as built (a preset's dim and depths included). */
+const NET_KEYS = [
+  "dim",
+  "depths",
+  "patch_size",
+  "d_state",
+  "directions",
+  "conv_branch",
+  "ssm_branch",
+  "conv_pre_bn",
+  "ssm_residual",
+  "head_norm",
+] as const;
+
+/** Stretch parameters that matter under each stretch. */
+const STRETCH_KEYS: Record<string, string[]> = {
+  identity: [],
+  minmax: [],
+  linear: ["stretch_percentile"],
+  asinh: ["stretch_percentile", "asinh_a"],
+  zscale: ["zscale_contrast", "zscale_samples"],
+};
+
+/**
+ * What a config says the network is fed and how it is built, by config key: image size and
+ * crop, channels, field context, the stretch and the parameters it uses, normalisation, the
+ * preset and the network as built from it. `all` keeps every stretch parameter.
+ */
+function inputKeys(c: ExperimentConfig, all: boolean): Record<string, unknown> {
+  const d = c.data;
+  const net = modelConfig(c.model.preset, {
+    ...modelOverrides(c.model),
+    in_channels: d.channels,
+    image_size: d.center_crop ?? d.size,
+  });
+  const out: Record<string, unknown> = {
+    "data.size": d.size,
+    "data.center_crop": d.center_crop,
+    "data.channels": d.channels,
+    "data.field_context": d.field_context,
+    "data.stretch": d.stretch,
+    "augment.normalize_mean": c.augment.normalize_mean,
+    "augment.normalize_std": c.augment.normalize_std,
+    "model.preset": c.model.preset,
+  };
+  if (all) out[INPUT_SIZE] = d.center_crop ?? d.size;
+  const stretchKeys = all ? Object.values(STRETCH_KEYS).flat() : STRETCH_KEYS[d.stretch] ?? [];
+  for (const k of stretchKeys) out[`data.${k}`] = (d as Record<string, unknown>)[k];
+  for (const k of NET_KEYS) out[`model.${k}`] = net[k];
+  return out;
+}
+
+/**
+ * What an exported file's metadata says about its inputs, by config key: all of
+ * {@link inputKeys} from starmamba.config, else what starmamba.input and starmamba.model_config
+ * give (older exports); null for a file with neither (the official code's checkpoints).
+ */
+function describedInputs(
+  meta: Record<string, string>,
+  file: string,
+): Record<string, unknown> | null {
+  if (meta["starmamba.config"] !== undefined) {
+    return inputKeys(configOfFile(file, meta, []).config, false);
+  }
+  const net = metadataJson(meta, "starmamba.model_config", file) as
+    | Partial<ModelConfig>
+    | undefined;
+  const input = metadataJson(meta, "starmamba.input", file) as
+    | { size?: number; channels?: string; normalize_mean?: number; normalize_std?: number }
+    | undefined;
+  if (!net || !input) return null;
+  const out: Record<string, unknown> = {
+    [INPUT_SIZE]: input.size,
+    "data.channels": net.in_channels,
+    "data.field_context": input.channels === FIELD_CONTEXT_CHANNELS,
+    "augment.normalize_mean": input.normalize_mean,
+    "augment.normalize_std": input.normalize_std,
+    "model.preset": net.preset,
+  };
+  for (const k of NET_KEYS) out[`model.${k}`] = net[k];
+  return out;
+}
+
+/**
+ * A config that describes other inputs than the file's own metadata would feed the network
+ * images it was not trained on (an RGB network given field-context channels predicts near
+ * chance): refused, listing each key with both values.
+ */
+function refuseOtherInputs(
+  file: string,
+  meta: Record<string, string>,
+  loaded: LoadedConfig,
+  given: boolean,
+): void {
+  const described = describedInputs(meta, file);
+  if (described === null) return;
+  const have = inputKeys(loaded.config, true);
+  const differ = Object.entries(described)
+    .filter(([k, v]) => v !== undefined && canonicalJson(v) !== canonicalJson(have[k] ?? null))
+    .map(([k, v]) =>
+      `${k}: the file has ${JSON.stringify(v)}, the config ${JSON.stringify(have[k])}`
+    );
+  if (differ.length === 0) return;
+  const fix = !given
+    ? "leave these keys out of --set"
+    : meta["starmamba.config"] !== undefined
+    ? "leave out --config to take them from the file, or set these keys to the file's values"
+    : "set these keys to the file's values";
+  const named = loaded.overrides.length
+    ? `${loaded.path} (with --set ${loaded.overrides.join(", ")})`
+    : loaded.path;
+  throw new StarmambaError(
+    `${file}'s metadata describes other inputs than ${named}: ${differ.join("; ")}; ${fix}`,
+  );
 }
 
 /** How the config is named in errors. */

@@ -1,6 +1,7 @@
 /**
- * `deno task predict --model <run dir> <files or folders…> [--out file.csv] [--batch N]` —
- * classifies images with a trained run's best model and writes `file,p_<positive class>,label`.
+ * `deno task predict --model <run dir> [--context frame|single] <files or folders…>
+ * [--out file.csv]` — classifies images with a trained run's best model and writes
+ * `file,p_<positive class>,predicted`.
  *
  * Images go through the same path as the run's validation images: decoded with sharp to [0, 1]
  * (grey replicated to RGB, or RGB reduced to luma, like the ImageFolder loader), normalised
@@ -13,7 +14,7 @@ import { extname, join, resolve } from "node:path";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { validateConfig } from "../config/load.ts";
 import { centerCrop } from "../data/crop.ts";
-import { withFieldContext } from "../data/context.ts";
+import { type FieldContext, withFieldContext } from "../data/context.ts";
 import type { CatalogTable, Dataset } from "../data/types.ts";
 import { decodeFitsInto, FITS_PATTERN, loadCatalog, stretchOptions } from "../data/catalog.ts";
 import { applyStretch } from "../data/stretch.ts";
@@ -29,12 +30,21 @@ import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
 import { rebuildAdvice } from "../results/provenance.ts";
+import { modelFolderMismatch } from "../results/verify.ts";
+import { shown } from "../results/manifest.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { RELEASED, resolveModel } from "../registry/released.ts";
+import type { ContextSource } from "./run.ts";
 
 /** How many problems one error message lists before summarising the rest as a count. */
 const MAX_LISTED = 20;
+
+/**
+ * The predicted class's column, in folder and catalogue mode alike (a catalogue's own `label`
+ * column is the true class and is carried through unchanged; errors.csv names it the same way).
+ */
+export const PREDICTED_COLUMN = "predicted";
 
 /** A trained run, ready to predict. */
 export interface LoadedRun {
@@ -73,6 +83,25 @@ export interface PredictOptions {
    * onnxruntime computes the probabilities instead of starmamba, from the same images.
    */
   onnxModel?: Uint8Array;
+  /**
+   * Field-context runs (data.field_context) only: where each cutout's template comes from.
+   * `"frame"` (the default, as trained): the median of the cutouts of its frame among those
+   * classified in this call, so a prediction depends on the other cutouts of its frame given
+   * with it — give every cutout of a frame together. `"single"`: the cutout alone (its own
+   * median), so a prediction depends on that file only, at some cost in accuracy (the recipe's
+   * model cards give it). Ignored by runs without field context, whose predictions never depend
+   * on the other files.
+   */
+  context?: ContextSource;
+  /**
+   * With context `"frame"`: frames with fewer cutouts than this in the call are listed in one
+   * warning; default {@link MIN_FRAME_CUTOUTS}.
+   */
+  minPerFrame?: number;
+  /** Where that warning goes; default console.warn. */
+  warn?: (message: string) => void;
+  /** With context `"frame"`: called once with the number of cutouts of each frame given. */
+  onFrames?: (counts: ReadonlyMap<string, number>) => void;
 }
 
 /** One classified image. */
@@ -81,8 +110,8 @@ export interface PredictionRow {
   file: string;
   /** Probability of every class, in classNames order. */
   probs: number[];
-  /** Most probable class (ties → first, as in the metrics). */
-  label: string;
+  /** Most probable class (ties → first, as in the metrics): the CSV's `predicted` column. */
+  predicted: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -137,6 +166,15 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
     );
   }
   const result = readJsonFile(resultPath);
+  // A model folder that is not the one result.json records (swapped, edited, or with its
+  // checksums deleted) would predict with numbers nobody published: refuse it.
+  const mismatch = modelFolderMismatch(dir, result);
+  if (mismatch) {
+    throw new StarmambaError(
+      `${shown(join(dir, "model"))}: weights do not match result.json (${mismatch}): restore the ` +
+        "folder from git or retrain",
+    );
+  }
   // Validating fills the defaults of keys added after the run was written (e.g. data.center_crop).
   const config = validateConfig(result.config as Obj, `${resultPath} (config)`);
   const classNames = (result.data as { class_names: string[] }).class_names;
@@ -313,9 +351,6 @@ function decodeFits(
   if (why !== null) throw new StarmambaError(`${file}: ${why}`);
 }
 
-/** Fewer cutouts than this make a poor frame template (24 of the 27 ARIES frames have 51–492). */
-const MIN_FRAME_CUTOUTS = 20;
-
 /**
  * The class weights (N / (K·count))^power of a run's training split, counted from the class
  * folders of the files in its split.json, in class-name order. Warns when the run balanced its
@@ -363,8 +398,9 @@ function labelsFromCounts(result: Record<string, unknown>, classNames: string[])
 
 /**
  * Classifies `files` with a loaded run; rows in the order of `files`. A field-context run
- * (data.field_context) builds each frame's template from the files given, so pass all cutouts
- * of a frame in one call.
+ * (data.field_context) takes each cutout's template from `opts.context`: with `"frame"` (the
+ * default) from the cutouts of its frame among `files` — pass all cutouts of a frame in one
+ * call — with `"single"` from the cutout alone.
  */
 export async function predictFiles(
   run: LoadedRun,
@@ -404,29 +440,66 @@ export async function predictFiles(
     };
     return crop === null ? full : centerCrop(full, crop);
   };
-  // A field-context model needs every cutout of a frame at once (its median is the template),
-  // so those files are decoded together; otherwise one batch at a time keeps memory flat.
-  let all: Dataset | null = null;
-  if (run.config.data.field_context) {
-    const ctx = withFieldContext(await decode(files));
-    if (ctx.smallestFrame < MIN_FRAME_CUTOUTS) {
-      console.warn(
-        `warning: this model takes each frame's median cutout as context, and a frame among ` +
-          `these files has only ${ctx.smallestFrame}; give every cutout of a frame together`,
-      );
-    }
-    all = ctx.dataset;
+  // Frame context needs every cutout of a frame at once (their median is the template), so the
+  // files are decoded together; otherwise one batch at a time keeps memory flat, and a single
+  // cutout's template is built from that cutout alone, inside its batch.
+  if (run.config.data.field_context && (opts.context ?? "frame") === "frame") {
+    const whole = frameContext(withFieldContext(await decode(files)), opts);
+    return await classifyBatches(run, files, opts, (i, part) => ({
+      ds: whole,
+      idx: part.map((_, j) => i + j),
+    }));
   }
-  const whole = all;
-  return await classifyBatches(
-    run,
-    files,
-    opts,
-    whole ? (i, part) => ({ ds: whole, idx: part.map((_, j) => i + j) }) : async (_i, part) => ({
-      ds: await decode(part),
-      idx: [...part.keys()],
-    }),
-  );
+  const single = run.config.data.field_context;
+  return await classifyBatches(run, files, opts, async (_i, part) => {
+    const ds = await decode(part);
+    return { ds: single ? withFieldContext(ds, ownFrame).dataset : ds, idx: [...part.keys()] };
+  });
+}
+
+/**
+ * Fewer cutouts of a frame than this make a poor template, and `context: "frame"` warns. The
+ * released models learnt from ARIES templates of 51–492 cutouts (24 of its 27 frames; the other
+ * three have 1–3). Measured with aries-cpu-ctx-s1 (no TTA) on ARIES' largest frame,
+ * J1603p3002_001_010 (492 cutouts, most in its training split), classified in calls of n of its
+ * cutouts: labels unlike the whole frame's 70 (n = 1), 46 (5), 39 (10), 20 (20), 16 (50), 9
+ * (100); accuracy 81.1%, 86.4%, 89.0%, 91.7%, 92.5%, 92.7% against 92.5% with all 492. From 20
+ * on a call is within about a point of the whole frame; below it accuracy falls towards the
+ * single-cutout figure.
+ */
+export const MIN_FRAME_CUTOUTS = 20;
+
+/** Frame key for `--context single`: every cutout its own frame. */
+const ownFrame = (file: string): string => file;
+
+/**
+ * The context dataset of a `"frame"` call, after reporting its frames: to `opts.onFrames`, and
+ * those with fewer than `opts.minPerFrame` cutouts in one warning.
+ */
+function frameContext(ctx: FieldContext, opts: PredictOptions): Dataset {
+  opts.onFrames?.(ctx.frameCounts);
+  const warning = smallFramesWarning(ctx.frameCounts, opts.minPerFrame ?? MIN_FRAME_CUTOUTS);
+  if (warning !== null) (opts.warn ?? console.warn)(warning);
+  return ctx.dataset;
+}
+
+/**
+ * The one-line warning about frames with fewer than `min` cutouts (fewest first, at most
+ * {@link MAX_LISTED} named, then a count of the rest), or null when every frame has enough.
+ */
+export function smallFramesWarning(
+  counts: ReadonlyMap<string, number>,
+  min: number,
+): string | null {
+  const small = [...counts].filter(([, c]) => c < min)
+    .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (small.length === 0) return null;
+  const named = small.slice(0, MAX_LISTED).map(([f, c]) => `${f} (${c})`);
+  if (small.length > MAX_LISTED) named.push(`and ${small.length - MAX_LISTED} more`);
+  return `warning: ${small.length} of ${counts.size} frame(s) have fewer than ${min} cutouts ` +
+    `in this call, so their templates (the median of the frame's cutouts given) are poor and ` +
+    `their predictions change with the cutouts given beside them: ${named.join(", ")}; give ` +
+    "every cutout of a frame in one call, or use --context single (each cutout alone)";
 }
 
 /** The images of one batch: a dataset and the indices in it. */
@@ -466,7 +539,7 @@ async function classifyBatches(
     const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));
-      rows.push({ file: f, probs: p, label: run.classNames[preds[j]] });
+      rows.push({ file: f, probs: p, predicted: run.classNames[preds[j]] });
     }
     opts.progress?.(rows.length, files.length);
   }
@@ -476,10 +549,11 @@ async function classifyBatches(
 
 /**
  * Classifies the cutouts a catalogue lists (see lib/data/catalog.ts): read, FITS-decoded and
- * stretched with the run's data settings, centre-cropped and given field context (frames from
- * the `frame` column, else the file names) as in training. Labels, when present, must be among
- * the run's classes; they are carried through, not used. Returns the rows (in catalogue order)
- * and the catalogue's columns for {@link catalogPredictionsCsv}.
+ * stretched with the run's data settings, centre-cropped and given field context as in
+ * {@link predictFiles} (`opts.context`; frames from the `frame` column, else the file names).
+ * Labels, when present, must be among the run's classes; they are carried through, not used.
+ * Returns the rows (in catalogue order) and the catalogue's columns for
+ * {@link catalogPredictionsCsv}.
  */
 export async function predictCatalog(
   run: LoadedRun,
@@ -501,8 +575,13 @@ export async function predictCatalog(
     groupRadiusArcsec: null,
     pixelScaleArcsec: null,
   });
+  checkOwnColumns(ds.table, catalog);
   const cropped: Dataset = d.center_crop === null ? ds : centerCrop(ds, d.center_crop);
-  const prepared = d.field_context ? withFieldContext(cropped).dataset : cropped;
+  const prepared = !d.field_context
+    ? cropped
+    : (opts.context ?? "frame") === "frame"
+    ? frameContext(withFieldContext(cropped), opts)
+    : withFieldContext(cropped, ownFrame).dataset;
   const rows = await classifyBatches(run, ds.files, opts, (i, part) => ({
     ds: prepared,
     idx: part.map((_, j) => i + j),
@@ -510,9 +589,18 @@ export async function predictCatalog(
   return { rows, table: ds.table };
 }
 
+/** A catalogue must not have the column predict adds: the output would hold two of that name. */
+function checkOwnColumns(table: CatalogTable, catalog: string): void {
+  if (!table.columns.includes(PREDICTED_COLUMN)) return;
+  throw new StarmambaError(
+    `${catalog}: has a "${PREDICTED_COLUMN}" column, the name of the column predict adds; ` +
+      "rename that column (e.g. to previous_predicted)",
+  );
+}
+
 /**
- * The catalogue's own columns, then `p_<positive class>` and the predicted label (named
- * `predicted_label` when the catalogue already has a `label` column).
+ * The catalogue's own columns, unchanged (a `label` column stays the true class), then
+ * `p_<positive class>` and `predicted`, the predicted class, as in {@link predictionsCsv}.
  */
 export function catalogPredictionsCsv(
   run: LoadedRun,
@@ -520,18 +608,18 @@ export function catalogPredictionsCsv(
   rows: PredictionRow[],
 ): string {
   const pos = run.positive;
-  const labelName = table.columns.includes("label") ? "predicted_label" : "label";
+  checkOwnColumns(table, "the catalogue");
   return toCsv([
-    [...table.columns, `p_${run.classNames[pos]}`, labelName],
-    ...rows.map((r, i) => [...table.rows[i], r.probs[pos], r.label]),
+    [...table.columns, `p_${run.classNames[pos]}`, PREDICTED_COLUMN],
+    ...rows.map((r, i) => [...table.rows[i], r.probs[pos], r.predicted]),
   ]);
 }
 
-/** The CSV: `file,p_<positive class>,label`. */
+/** The CSV: `file,p_<positive class>,predicted`. */
 export function predictionsCsv(run: LoadedRun, rows: PredictionRow[]): string {
   const pos = run.positive;
   return toCsv([
-    ["file", `p_${run.classNames[pos]}`, "label"],
-    ...rows.map((r) => [r.file, r.probs[pos], r.label]),
+    ["file", `p_${run.classNames[pos]}`, PREDICTED_COLUMN],
+    ...rows.map((r) => [r.file, r.probs[pos], r.predicted]),
   ]);
 }

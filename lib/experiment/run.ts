@@ -48,8 +48,9 @@ import {
   writeResultJson,
 } from "../results/write.ts";
 import { renderRunPlots } from "../results/run_plots.ts";
+import { publishRoot, recordRunFolder } from "../results/manifest.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { exists, writeJsonAtomic } from "../util/fs.ts";
+import { checkOutputDir, exists, writeJsonAtomic } from "../util/fs.ts";
 
 /** Options of {@link runExperiment}. */
 export interface RunOptions {
@@ -146,6 +147,7 @@ async function loadFullImages(
       resize: d.resize,
       onBadFile: d.on_bad_file,
       requireLabels: true,
+      classes: d.classes,
       fitsHdu: d.fits_hdu,
       stretch: stretchOptions(cfg.data),
       groupBy,
@@ -337,6 +339,28 @@ function checkConsistency(loaded: LoadedConfig): void {
         "set augment.grayscale_p: 0",
     );
   }
+}
+
+/**
+ * Checks, before the data loads, that the run's folder can be written: the output root of a new
+ * run (output.dir when published, else output.scratch_dir), or the run folder being resumed.
+ */
+function checkOutputRoot(cfg: ExperimentConfig, root: string, opts: RunOptions): void {
+  if (opts.resumeDir) return checkOutputDir(opts.resumeDir, "--resume");
+  const publish = opts.publish ?? cfg.output.publish;
+  const dir = resolve(root, publish ? cfg.output.dir : cfg.output.scratch_dir);
+  checkOutputDir(dir, publish ? "output.dir" : "output.scratch_dir");
+}
+
+/**
+ * The run folder `path` lies in when that run can be resumed (run.json there, no result.json
+ * yet); null otherwise. A CLI uses it to say how to continue after a full disk.
+ */
+export function resumableRunOf(path: string): string | null {
+  for (let d = dirname(resolve(path)); d !== dirname(d); d = dirname(d)) {
+    if (exists(join(d, "run.json"))) return exists(join(d, "result.json")) ? null : d;
+  }
+  return null;
 }
 
 /** A run folder: a new version under `outRoot`, or the interrupted run being resumed. */
@@ -676,6 +700,7 @@ export async function runExperiment(
   const t0 = performance.now();
   const cfg = loaded.config;
   checkConsistency(loaded);
+  checkOutputRoot(cfg, resolve(opts.projectRoot ?? Deno.cwd()), opts);
   const root = resolve(opts.projectRoot ?? Deno.cwd());
   // Read the commit now: the tree may change while a long run trains.
   const code = codeVersion(root, outputFolders(cfg));
@@ -741,6 +766,9 @@ export async function runExperiment(
   writeResultJson(folder.runDir, resultJson);
   // The resumable state is only needed until the run is complete.
   Deno.removeSync(join(folder.runDir, "state"), { recursive: true });
+  // A published run's files go into its folder's checksum manifest (results/SHA256SUMS).
+  const published = opts.publish ?? cfg.output.publish;
+  recordRunFolder(folder.runDir, published ? publishRoot(root, folder.outRoot) : null);
   writeIndex(folder.outRoot);
   return { runDir: folder.runDir, interrupted: false, result: resultJson };
 }

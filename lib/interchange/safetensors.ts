@@ -82,14 +82,26 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
   const fail = (why: string): never => {
     throw new StarmambaError(`${file}: not a valid safetensors file (${why})`);
   };
-  if (bytes.length < 8) fail(`${bytes.length} bytes, shorter than the 8-byte header length`);
+  // A header that does not parse may be a PyTorch file under the wrong name: say how to convert.
+  const notHeader = (why: string): never => {
+    const torch = torchFormat(bytes);
+    if (torch === null) return fail(why);
+    throw new StarmambaError(
+      `${file}: a PyTorch ${torch} (torch.save), not safetensors; convert it in Python: ` +
+        "import torch; from safetensors.torch import save_file; " +
+        `sd = torch.load(${JSON.stringify(file)}, map_location="cpu"); ` +
+        'save_file({k: v.contiguous() for k, v in sd.items()}, "model.safetensors") ' +
+        '(take sd["state_dict"] or model.state_dict() first if it holds more)',
+    );
+  };
+  if (bytes.length < 8) notHeader(`${bytes.length} bytes, shorter than the 8-byte header length`);
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > MAX_HEADER || 8 + n > bytes.length) fail(`header length ${n} exceeds the file`);
+  if (n > MAX_HEADER || 8 + n > bytes.length) notHeader(`header length ${n} exceeds the file`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    return fail(`header is not JSON: ${(e as Error).message}`);
+    return notHeader(`header is not JSON: ${(e as Error).message}`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail("header is not a JSON object");
@@ -144,6 +156,18 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsF
   }
   if (end !== data.length) fail(`${data.length - end} bytes after the last tensor`);
   return { tensors, metadata };
+}
+
+/**
+ * Which of torch.save's formats `bytes` start with: the zip archive (PyTorch ≥ 1.6, "PK\x03\x04")
+ * or a bare pickle (protocol 2-5: 0x80 then the protocol); null for neither.
+ */
+function torchFormat(bytes: Uint8Array): string | null {
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
+    return "zip archive";
+  }
+  if (bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5) return "pickle";
+  return null;
 }
 
 /** A tensor to write: float32 values or int64 (for num_batches_tracked). */

@@ -101,6 +101,162 @@ function expectedAccuracy(runs: RunFacts[]): string {
     : "no grouped-split run of this recipe is released";
 }
 
+/**
+ * Where a recipe's accuracy on new sky fields is measured under the honest protocol
+ * (results/README.md): its grouped cross-validation (cv.json of the sweep), its fold models
+ * scored once on the locked test set, and one grouped-split run evaluated with each cutout's
+ * context taken from itself alone. Paths are relative to the repository root.
+ */
+interface NewFieldEvidence {
+  cv: string;
+  lockedTest: string[];
+  single: string;
+}
+
+/** The recipes with such evidence (recipe name of lib/registry/released.ts → files). */
+const NEW_FIELD_EVIDENCE: Record<string, NewFieldEvidence> = {
+  "cpu-ctx": {
+    cv: "results/ablations/cv-best-grouped-aries/v1/cv.json",
+    lockedTest: [0, 1, 2, 3, 4].map((k) =>
+      `results/evaluations/test-cv-best-grouped-fold${k}.json`
+    ),
+    single: "results/evaluations/improved-grouped-context-ema-shape-v1-single.json",
+  },
+};
+
+/** A bootstrap interval as result files record it. */
+interface Interval {
+  value: number;
+  lo: number;
+  hi: number;
+}
+
+const pct1 = (x: number) => (100 * x).toFixed(1);
+
+/** Reads a file the card quotes; a missing one is an error naming it (cards never guess). */
+function mustRead(path: string): Obj {
+  const o = readJson(path);
+  if (o === null) throw new Error(`model card: ${path} is missing or not JSON`);
+  return o;
+}
+
+/** A field-context model's accuracy with each cutout alone on new fields, as measured. */
+interface SingleAccuracy {
+  accuracy: number;
+  n: number;
+  file: string;
+  /** The scored weights' epoch and the run's epochs (the epoch was chosen on validation). */
+  epoch: number;
+  epochs: number;
+}
+
+/** The accuracy of a field-context model of `recipe` given each cutout alone, or null. */
+function singleAccuracy(recipe: string): SingleAccuracy | null {
+  const ev = NEW_FIELD_EVIDENCE[recipe];
+  if (!ev) return null;
+  const e = mustRead(ev.single) as { run: string; metrics: { accuracy: number; n: number } };
+  const run = mustRead(join(e.run, "result.json")) as {
+    best: { epoch: number };
+    config: { train: { epochs: number } };
+  };
+  return {
+    accuracy: e.metrics.accuracy,
+    n: e.metrics.n,
+    file: ev.single,
+    epoch: run.best.epoch,
+    epochs: run.config.train.epochs,
+  };
+}
+
+/**
+ * "## Expected accuracy on new sky fields": the recipe's grouped cross-validation (pooled, with
+ * its bootstrap interval over sky groups, and over folds) and its locked test set (over the fold
+ * models, with the range of their per-model intervals), each naming the file it comes from.
+ * Empty when the recipe has no such evidence.
+ */
+function newFieldSection(recipe: string, ctx: boolean): string[] {
+  const ev = NEW_FIELD_EVIDENCE[recipe];
+  if (!ev) return [];
+  const cv = mustRead(ev.cv) as {
+    k: number;
+    pooled_n: number;
+    pooled: { intervals: { accuracy: Interval }; groups: number };
+    over_folds: { accuracy: { mean: number; std: number } };
+  };
+  const pooled = cv.pooled.intervals.accuracy;
+  const tests = ev.lockedTest.map((f) =>
+    mustRead(f) as {
+      metrics: { accuracy: number; n: number };
+      protocol: { intervals: { accuracy: Interval }; groups: number };
+    }
+  );
+  const test = meanStd(tests.map((t) => t.metrics.accuracy));
+  const lo = Math.min(...tests.map((t) => t.protocol.intervals.accuracy.lo));
+  const hi = Math.max(...tests.map((t) => t.protocol.intervals.accuracy.hi));
+  const single = singleAccuracy(recipe);
+  return [
+    "## Expected accuracy on new sky fields",
+    "",
+    "Measured on sky fields never seen in training, with runs of this recipe; the first two",
+    "under the honest protocol of results/README.md (each model at its last epoch, nothing",
+    "chosen on the images that score it).",
+    "",
+    `- grouped ${cv.k}-fold cross-validation on the ${cv.pooled_n} cutouts outside the locked test set: **${
+      pct1(pooled.value)
+    }%** pooled out-of-fold, 95% interval [${pct1(pooled.lo)}, ${
+      pct1(pooled.hi)
+    }] by a bootstrap over ${cv.pooled.groups} sky groups; ${
+      (100 * cv.over_folds.accuracy.mean).toFixed(2)
+    } ± ${(100 * cv.over_folds.accuracy.std).toFixed(2)}% over the folds (\`${ev.cv}\`)`,
+    `- locked test set (${tests[0].metrics.n} cutouts in ${
+      tests[0].protocol.groups
+    } fields, scored once): **${(100 * test.mean!).toFixed(2)} ± ${
+      (100 * test.std!).toFixed(2)
+    }%** (mean ± std over the ${tests.length} fold models); each ` +
+    `model's 95% interval by a bootstrap over the ${tests[0].protocol.groups} fields lies within [${
+      pct1(lo)
+    }, ${pct1(hi)}] (\`${ev.lockedTest[0]}\` … \`fold${tests.length - 1}.json\`)`,
+    ...(ctx && single
+      ? [
+        `- a cutout classified alone (\`--context single\`): ${
+          pct(single.accuracy)
+        } on the ${single.n} ` +
+        `validation cutouts of the grouped split, 1 seed, the weights saved at epoch ${single.epoch} ` +
+        `of ${single.epochs} (chosen on those images, so if anything optimistic; \`${single.file}\`)`,
+      ]
+      : []),
+    "",
+  ];
+}
+
+/** The card's example commands: predict (with --context for a field-context model) and export. */
+function usageLines(m: ReleasedModel, ctx: boolean): string[] {
+  const single = singleAccuracy(m.recipe);
+  const predict = ctx
+    ? [
+      `deno task predict --model ${m.name} --context frame cutouts/ --out predictions.csv`,
+      `deno task predict --model ${m.name} --context single cutout.jpg --out predictions.csv`,
+    ]
+    : [`deno task predict --model ${m.name} cutouts/ --out predictions.csv`];
+  return [
+    "```sh",
+    ...predict,
+    `deno task export --model ${m.name} --format safetensors --out ${m.name}.safetensors  # or onnx`,
+    "```",
+    "",
+    ...(ctx
+      ? [
+        "`--context` is required for this field-context model: `frame` when every cutout of a",
+        "frame is in the call (as trained), `single` for isolated cutouts, each classified from",
+        `itself alone (${
+          single ? `about ${pct1(single.accuracy)}% on new fields` : "lower accuracy"
+        }).`,
+        "",
+      ]
+      : []),
+  ];
+}
+
 /** The Markdown model card of a released model. */
 export function modelCard(m: ReleasedModel): string {
   const f = facts(m);
@@ -136,9 +292,9 @@ export function modelCard(m: ReleasedModel): string {
       "## Field context: give it every cutout of a frame",
       "",
       "The network reads the cutout, the pixel-wise median of all cutouts of its frame and their",
-      "difference; `deno task predict` builds the templates from the files it is given, grouped",
-      "by the frame in their names, so pass all cutouts of a frame in one call. What one image",
-      "alone costs is measured on the recipe's validated runs (their cards).",
+      "difference; `deno task predict --context frame` builds the templates from the files it is",
+      "given, grouped by the frame in their names, so pass all cutouts of a frame in one call.",
+      "`--context single` takes each cutout's template from itself: what one image alone gets.",
       "",
     ]
     : ctx
@@ -148,8 +304,9 @@ export function modelCard(m: ReleasedModel): string {
       "The network reads three channels: the cutout, the pixel-wise median of all cutouts of its",
       "frame (a template of the frame's point-spread function, sky and stretch), and their",
       "difference. `deno task predict` builds the templates from the files it is given, grouping",
-      "them by the frame in their names (`<frame>_<x>_<y>_<code>.jpg`, as ARIES names them), so",
-      "pass all cutouts of a frame in one call; it warns when a frame has fewer than 20.",
+      "them by the frame in their names (`<frame>_<x>_<y>_<code>.jpg`, as ARIES names them) with",
+      "`--context frame`, so pass all cutouts of a frame in one call; it warns when a frame has",
+      "fewer than 20. `--context single` takes each cutout's template from itself.",
       "",
       single
         ? `Measured on this run's ${
@@ -199,11 +356,7 @@ export function modelCard(m: ReleasedModel): string {
     "and compare with the published results, or as a baseline on similar cutouts after checking",
     "it on labelled images of your own: it has seen one survey only.",
     "",
-    "```sh",
-    `deno task predict --model ${m.name} cutouts/ --out predictions.csv`,
-    `deno task export --model ${m.name} --format safetensors --out ${m.name}.safetensors  # or onnx`,
-    "```",
-    "",
+    ...usageLines(m, ctx),
     "## Training data and split",
     "",
     `ARIES cutouts (${data.n}: ${counts(data.class_counts)}; data fingerprint \`${
@@ -227,6 +380,9 @@ export function modelCard(m: ReleasedModel): string {
       }; saved weights (epoch ${row.savedEpoch}) ${pct(accuracy(result, "best"))}*; galaxy recall ${
         pct(best.perClass.galaxy?.recall ?? NaN)
       }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${best.n}).`
+      : NEW_FIELD_EVIDENCE[m.recipe]
+      ? "This model was trained on every labelled image, so none is left to score it: expect " +
+        "the recipe's accuracy on new sky fields (next section)."
       : "This model was trained on every labelled image, so none is left to score it. Expect " +
         `the recipe's accuracy on new sky fields: ${expectedAccuracy(runs)} (last epoch).`,
     "",
@@ -241,6 +397,7 @@ export function modelCard(m: ReleasedModel): string {
       ? "†one image alone: each cutout's field-context template from the cutout itself."
       : "†one image alone: the same as the other columns (no field context).",
     "",
+    ...newFieldSection(m.recipe, ctx),
     ...contextSection,
     "## Limitations",
     "",

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { type ReleasedModel, REPO_ROOT } from "./released.ts";
+import { readJsonRecord } from "../results/write.ts";
 
 /** One row of `deno task models`. */
 export interface ModelRow {
@@ -50,8 +51,9 @@ type Obj = Record<string, unknown>;
 /** Reads the facts of a released model from its run folder. */
 export function describeReleased(m: ReleasedModel): ModelRow {
   const dir = join(REPO_ROOT, m.run);
-  const r = JSON.parse(Deno.readTextFileSync(join(dir, "result.json"))) as Obj;
-  const manifest = JSON.parse(Deno.readTextFileSync(join(dir, "model", "model.json"))) as Obj;
+  // A truncated or damaged file is one line naming it and the fix, not a stack trace.
+  const r = readJsonRecord(join(dir, "result.json"));
+  const manifest = readJsonRecord(join(dir, "model", "model.json"));
   const shard = `model/${(manifest.weightsManifest as { paths: string[] }[])[0].paths[0]}`;
   const cfg = r.config as { data: Obj; train: Obj };
   const data = r.data as {

@@ -9,6 +9,7 @@ import { exists } from "../util/fs.ts";
 import { meanStd } from "../metrics/stats.ts";
 import type { CvSummary } from "./cv.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import { readJsonRecord } from "./write.ts";
 
 /** The metric fields the table reads. */
 interface M {
@@ -132,9 +133,9 @@ function readEnsembles(root: string): EnsembleRow[] {
   return rows;
 }
 
+// A truncated file is a one-line error naming it (readJsonRecord), not a stack trace.
 // deno-lint-ignore no-explicit-any
-const readOptionalJson = (path: string): any =>
-  exists(path) ? JSON.parse(Deno.readTextFileSync(path)) : undefined;
+const readOptionalJson = (path: string): any => exists(path) ? readJsonRecord(path) : undefined;
 
 /** The power and metrics of a class-weighted re-evaluation file, if there is one. */
 // deno-lint-ignore no-explicit-any
@@ -150,7 +151,8 @@ function readRows(root: string): Row[] {
     for (const v of versions) {
       const path = join(root, exp, v, "result.json");
       if (!exists(path)) continue;
-      const r = JSON.parse(Deno.readTextFileSync(path));
+      // deno-lint-ignore no-explicit-any
+      const r: any = readJsonRecord(path);
       const tta = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta.json`));
       rows.push({
         name: `${exp}/${v}`,
@@ -347,13 +349,13 @@ function readCvs(root: string): CvRow[] {
       .sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)));
     if (versions.length === 0) continue;
     const dir = join("ablations", e.name, versions[0]);
-    const cv = JSON.parse(Deno.readTextFileSync(join(root, dir, "cv.json"))) as CvSummary;
+    const cv = readJsonRecord(join(root, dir, "cv.json")) as unknown as CvSummary;
     const tests = [];
     const prefix = TEST_PREFIX[e.name];
     for (let k = 0; prefix && k < cv.k; k++) {
       const f = join(root, "evaluations", `${prefix}-fold${k}.json`);
       if (!exists(f)) continue;
-      const m = JSON.parse(Deno.readTextFileSync(f)).metrics as Metrics;
+      const m = readJsonRecord(f).metrics as Metrics;
       tests.push({ fold: k, accuracy: m.accuracy, balanced: m.balancedAccuracy, rocAuc: m.rocAuc });
     }
     out.push({ name: e.name, dir, cv, tests });

@@ -7,7 +7,7 @@
  * operating points, Brier, ECE and 95% intervals by a bootstrap over sky groups.
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Metrics } from "../metrics/metrics.ts";
 import { meanStd, type Stat } from "../metrics/stats.ts";
 import { type ProtocolMetrics, protocolMetrics } from "../metrics/operating.ts";
@@ -16,6 +16,7 @@ import { skyGroupOf } from "../data/splits.ts";
 import { parseCsv } from "./write.ts";
 import { readJsonObject, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 import { StarmambaError } from "../util/errors.ts";
+import { recordIfPublished } from "./manifest.ts";
 
 /** One fold's row. */
 export interface CvFold {
@@ -160,10 +161,70 @@ export function cvMarkdown(s: CvSummary, title: string): string {
   return lines.join("\n") + "\n";
 }
 
-/** Writes cv.md and cv.json into `dir`; returns their paths. */
+/** Writes cv.md and cv.json into `dir` (and into the manifest above it, if any); returns their paths. */
 export function writeCvSummary(dir: string, s: CvSummary, title: string): string[] {
   const md = resolve(dir, "cv.md"), json = resolve(dir, "cv.json");
   writeFileAtomic(md, cvMarkdown(s, title));
   writeJsonAtomic(json, { schema: "starmamba.cv/1", ...s });
+  recordIfPublished([md, json]);
   return [md, json];
+}
+
+/** Equal as recorded numbers: both NaN (JSON null), or equal up to rounding. */
+function same(a: unknown, b: unknown): boolean {
+  const x = a === null || a === undefined ? NaN : Number(a);
+  const y = b === null || b === undefined ? NaN : Number(b);
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) && Number.isNaN(y);
+  return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x));
+}
+
+/**
+ * Problems of a written cv.json against the fold runs it summarises: each fold's row against
+ * its run's result.json (fold, kept epoch, n, accuracy, balanced accuracy, ROC-AUC), the mean ±
+ * std over folds and the pooled image count against those rows. The pooled protocol figures
+ * (a bootstrap) are not recomputed; the manifest covers them.
+ */
+export function checkCvSummary(cvPath: string): string[] {
+  const cv = readJsonObject(cvPath) as unknown as CvSummary | null;
+  if (!cv || !Array.isArray(cv.folds)) return ["not readable JSON, or no folds list"];
+  const dir = dirname(cvPath);
+  const edited = "one of them was edited after it was written (git checkout restores it)";
+  const out: string[] = [];
+  for (const f of cv.folds) {
+    const r = readJsonObject(join(resolve(dir, f.run), "result.json"));
+    const kept = r?.best as { epoch: number; metrics: Metrics } | null | undefined;
+    if (!r || !kept?.metrics) {
+      out.push(`fold ${f.fold}: ${f.run}/result.json is missing, unreadable or has no metrics`);
+      continue;
+    }
+    const cfg = r.config as FoldConfig;
+    const want: [string, unknown, unknown][] = [
+      ["fold", f.fold, cfg.data.fold],
+      ["epoch", f.epoch, kept.epoch],
+      ["n", f.n, kept.metrics.n],
+      ["accuracy", f.accuracy, kept.metrics.accuracy],
+      ["balanced_accuracy", f.balanced_accuracy, kept.metrics.balancedAccuracy],
+      ["roc_auc", f.roc_auc, kept.metrics.rocAuc],
+    ];
+    for (const [key, got, wanted] of want) {
+      if (!same(got, wanted)) {
+        out.push(`fold ${f.fold} ${key} ${got} but ${f.run}/result.json says ${wanted}: ${edited}`);
+      }
+    }
+  }
+  for (const key of ["accuracy", "balanced_accuracy", "roc_auc"] as const) {
+    const st = meanStd(cv.folds.map((f) => f[key]));
+    const rec = cv.over_folds?.[key];
+    if (!same(rec?.mean, st.mean) || !same(rec?.std, st.std)) {
+      out.push(
+        `over_folds.${key} ${rec?.mean} ± ${rec?.std} is not the folds' ${st.mean} ± ${st.std}: ` +
+          edited,
+      );
+    }
+  }
+  const n = cv.folds.reduce((s, f) => s + f.n, 0);
+  if (cv.pooled_n !== n) {
+    out.push(`pooled_n ${cv.pooled_n} is not the folds' ${n} images: ${edited}`);
+  }
+  return out;
 }

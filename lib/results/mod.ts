@@ -3,7 +3,7 @@
  * report (the sweeps run from lib/experiment/sweep.ts).
  * @module
  */
-export { type VerifyReport, verifyResults } from "./verify.ts";
+export { type VerifyOptions, type VerifyReport, verifyResults } from "./verify.ts";
 export {
   confidentErrors,
   type ErrorRow,

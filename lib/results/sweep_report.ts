@@ -10,6 +10,7 @@ import { barChartSvg, type BarRow } from "./plots.ts";
 import { toCsv } from "./write.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { BASE_VARIANT, type SweepSummary } from "./sweep.ts";
+import { findManifestRoot, recordInManifest, unlistedFiles } from "./manifest.ts";
 
 /** Human label of a summary metric key. */
 function metricLabel(key: string): string {
@@ -179,7 +180,12 @@ export function sweepBars(s: SweepSummary): BarRow[] {
   return rows;
 }
 
-/** Writes summary.md, summary.csv, summary.json and bars.svg into `dir`; returns the names. */
+/**
+ * Writes summary.md, summary.csv, summary.json and bars.svg into `dir`; returns the names. In a
+ * published folder (one with a checksum manifest above it) the sweep is complete now, so the
+ * manifest records the summary, sweep.json and the sweep's files not listed yet (its SLURM
+ * records); its runs recorded themselves when they finished.
+ */
 export async function writeSweepSummary(dir: string, s: SweepSummary): Promise<string[]> {
   const files: Record<string, string> = {
     "summary.md": sweepMarkdown(s),
@@ -188,5 +194,10 @@ export async function writeSweepSummary(dir: string, s: SweepSummary): Promise<s
     "bars.svg": await barChartSvg(sweepBars(s)),
   };
   for (const [name, text] of Object.entries(files)) writeFileAtomic(join(dir, name), text);
+  const root = findManifestRoot(dir);
+  if (root) {
+    const own = [...Object.keys(files), "sweep.json"].map((n) => join(dir, n));
+    recordInManifest(root, [...own, ...unlistedFiles(root, dir)]);
+  }
   return Object.keys(files);
 }

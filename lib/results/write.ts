@@ -9,6 +9,8 @@ import { exists, sha256Hex, writeFileAtomic, writeJsonAtomic } from "../util/fs.
 import type { Metrics } from "../metrics/metrics.ts";
 import { formatMetricsMarkdown, metricsCsvRows } from "../metrics/format.ts";
 import { parse as parseCsvText } from "csv-parse/sync";
+import { recordIfPublished, shown } from "./manifest.ts";
+import { StarmambaError } from "../util/errors.ts";
 
 /** Version of the result.json layout. */
 export const RESULT_SCHEMA = "starmamba.result/1";
@@ -163,6 +165,41 @@ export function writeIndex(root: string): void {
     "",
   ];
   writeFileAtomic(join(root, "index.md"), lines.join("\n"));
+  // A published folder's index is one of its files: keep its manifest entry current.
+  recordIfPublished([join(root, "index.md")]);
+}
+
+/**
+ * A JSON object the results commands read (result.json, cv.json, an evaluation): a missing,
+ * truncated or otherwise unreadable file is a {@link StarmambaError} naming it and the fix,
+ * never a stack trace.
+ */
+export function readJsonRecord(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new StarmambaError(
+      `${shown(path)}: cannot read it (${(e as Error).message.split("\n")[0]}); restore it with ` +
+        `git checkout -- ${shown(path)}, or check the folder with deno task verify-results`,
+    );
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new StarmambaError(
+      `${shown(path)}: not valid JSON (${(e as Error).message.split("\n")[0]}), the file is ` +
+        `truncated or damaged; restore it with git checkout -- ${shown(path)} and check the ` +
+        "folder with deno task verify-results",
+    );
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new StarmambaError(
+      `${shown(path)}: expected a JSON object; restore it with git checkout -- ${shown(path)}`,
+    );
+  }
+  return v as Record<string, unknown>;
 }
 
 /** "92.97%", or "—" for a run without validation metrics (data.split: all). */

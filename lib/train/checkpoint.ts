@@ -21,11 +21,14 @@ export async function saveTensors(
   // The shard gets a fresh name and the .json (written last, atomically) is the commit point,
   // so a kill at any moment leaves a consistent json + shard pair on disk.
   const shard = `${stem}.${Date.now().toString(36)}${crypto.randomUUID().slice(0, 6)}.bin`;
-  writeFileAtomic(join(dir, shard), new Uint8Array(data));
+  const bytes = new Uint8Array(data);
+  writeFileAtomic(join(dir, shard), bytes);
   writeJsonAtomic(join(dir, `${stem}.json`), {
     format: "starmamba-weights",
     generatedBy: "starmamba",
     ...meta,
+    // The shard's checksum: a byte flipped on disk (same length) is caught when it is read back.
+    shardSha256: createHash("sha256").update(bytes).digest("hex"),
     weightsManifest: [{ paths: [shard], weights: specs }],
   });
   for (const e of Deno.readDirSync(dir)) {
@@ -41,6 +44,17 @@ export interface LoadTensorsOptions {
   sha256?: string;
   /** Appended to a missing/damaged-shard error: how to get the weights back. */
   fix?: string;
+}
+
+/**
+ * What to do about a damaged file: the caller's advice, or for a run's resumable state (stem
+ * `state`, lib/train/train.ts) to start over — a damaged state cannot be trusted to resume.
+ */
+function damagedAdvice(stem: string, fix: string): string {
+  if (fix) return fix;
+  return stem === "state"
+    ? "; start the run again without --resume (the saved training state cannot be trusted)"
+    : "";
 }
 
 /** Bytes per element of the dtypes tfjs writes in a weights manifest. */
@@ -71,12 +85,15 @@ export function loadTensors(
     specs = manifest.weights;
     if (paths.length !== 1 || !Array.isArray(specs)) throw new Error("expected one shard");
   } catch (e) {
-    throw new StarmambaError(`${jsonPath}: not a starmamba weights file (${(e as Error).message})`);
+    throw new StarmambaError(
+      `${jsonPath}: not a starmamba weights file (${(e as Error).message.split("\n")[0]})` +
+        damagedAdvice(stem, ""),
+    );
   }
   const shardPath = join(dir, paths[0]);
   if (!exists(shardPath)) {
     throw new StarmambaError(
-      `${shardPath} is missing: the weights of this model are not here${fix}`,
+      `${shardPath} is missing: the weights of this model are not here${damagedAdvice(stem, fix)}`,
     );
   }
   const bytes = Deno.readFileSync(shardPath);
@@ -87,16 +104,25 @@ export function loadTensors(
   if (bytes.byteLength !== want) {
     throw new StarmambaError(
       `${shardPath} is ${bytes.byteLength} bytes but ${stem}.json describes ${want}: the file is ` +
-        `truncated or damaged${fix}`,
+        `truncated or damaged${damagedAdvice(stem, fix)}`,
     );
   }
-  if (opts.sha256 !== undefined) {
+  const own = typeof meta.shardSha256 === "string" ? meta.shardSha256 : undefined;
+  if (opts.sha256 !== undefined || own !== undefined) {
     const got = createHash("sha256").update(bytes).digest("hex");
-    if (got !== opts.sha256) {
+    if (opts.sha256 !== undefined && got !== opts.sha256) {
       throw new StarmambaError(
         `${shardPath}: sha256 ${got.slice(0, 12)}… is not the recorded ${
           opts.sha256.slice(0, 12)
         }…: the weights were changed or damaged after the run${fix}`,
+      );
+    }
+    if (own !== undefined && got !== own) {
+      throw new StarmambaError(
+        `${shardPath}: sha256 ${got.slice(0, 12)}… is not the ${own.slice(0, 12)}… that ` +
+          `${stem}.json records: the file was damaged after it was saved${
+            damagedAdvice(stem, fix)
+          }`,
       );
     }
   }

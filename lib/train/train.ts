@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { Dataset } from "../data/types.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import type { MedMamba } from "../model/medmamba.ts";
@@ -251,6 +251,9 @@ function evaluate(
   epoch: number,
 ): Evaluation {
   const { probs, loss } = predict(model, ds, valIdx, cfg);
+  // Overflowing activations give NaN probabilities even from finite weights: the caller turns
+  // this into the divergence message (the metrics would refuse them with a stack trace).
+  if (!probs.every(Number.isFinite)) throw new NonFinite("validation probabilities NaN");
   const labels = Int32Array.from(valIdx, (j) => ds.labels[j]);
   return {
     epoch,
@@ -280,6 +283,60 @@ export function stepsPerEpoch(nTrain: number, cfg: ExperimentConfig): number {
   let steps = Math.floor(nTrain / bs) + (nTrain % bs >= 2 ? 1 : 0);
   if (cfg.train.steps_per_epoch) steps = Math.min(steps, cfg.train.steps_per_epoch);
   return Math.max(steps, 1);
+}
+
+/** Thrown inside the loop when a number stopped being finite; {@link train} reports it. */
+class NonFinite extends Error {}
+
+/**
+ * True when every element of `tensors` is finite, with one read back: x·0 is 0 for a finite x
+ * and NaN for NaN and ±Inf, so the sum of all of them is 0 exactly when all are finite.
+ */
+function allFinite(tensors: tf.Tensor[]): boolean {
+  // Chained adds, not addN: these kernels run on the device on every backend (cuda included).
+  const sum = tf.tidy(() =>
+    tensors.reduce<tf.Tensor>((acc, t) => tf.add(acc, tf.sum(tf.mul(t, 0))), tf.scalar(0))
+  );
+  const ok = sum.dataSync()[0] === 0;
+  sum.dispose();
+  return ok;
+}
+
+/** A position in training: `step` steps of epoch `epoch` (from 0) are done. */
+interface StepPosition {
+  epoch: number;
+  step: number;
+}
+
+/** "after epoch 2" (an epoch boundary) or "at epoch 3, step 5" (1-based, as the progress shows). */
+function positionText(p: StepPosition): string {
+  return p.step === 0 ? `after epoch ${p.epoch}` : `at epoch ${p.epoch + 1}, step ${p.step}`;
+}
+
+/**
+ * The one-line error a diverged run ends with: where, what, the settings to change, and what is
+ * left on disk. The state on disk is never overwritten with non-finite weights; resuming it
+ * with the same config would repeat the same steps, hence "start a new run".
+ */
+function divergedError(
+  what: string,
+  at: StepPosition,
+  cfg: ExperimentConfig,
+  runDir: string,
+  saved: StepPosition | null,
+): StarmambaError {
+  const t = cfg.train;
+  const warmup = t.warmup_epochs === 0
+    ? "add train.warmup_epochs (now 0)"
+    : `lengthen train.warmup_epochs (now ${t.warmup_epochs})`;
+  const state = join(relative(Deno.cwd(), runDir) || ".", "state");
+  const kept = saved
+    ? `${state} keeps the last state saved before it (${positionText(saved)})`
+    : "no state had been saved yet";
+  return new StarmambaError(
+    `training diverged ${positionText(at)} (${what}): lower train.lr (now ${t.lr}) or ` +
+      `${warmup} and start a new run; ${kept}`,
+  );
 }
 
 interface RunState {
@@ -389,6 +446,36 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let interrupted = false;
   let last: Evaluation | null = null;
   let totalSteps = 0;
+  // The state on disk (step 0: an epoch boundary); a divergence error says what it holds.
+  let saved: StepPosition | null = resumedFrom;
+  let optDisposed = false;
+  const disposeOpt = () => {
+    if (!optDisposed) opt.dispose();
+    optDisposed = true;
+  };
+  const diverged = (what: string, at: StepPosition): StarmambaError => {
+    progress.finish();
+    disposeOpt();
+    return divergedError(what, at, cfg, o.runDir, saved);
+  };
+  /** Saves the state at `at`, unless its weights or moments are no longer finite. */
+  const save = async (state: RunState, at: StepPosition): Promise<void> => {
+    const weights = [...model.params.params.values()].map((p) => p.variable as tf.Tensor);
+    if (!allFinite([...weights, ...Object.values(opt.stateTensors())])) {
+      throw diverged("weights not finite", at);
+    }
+    await saveState(o.runDir, model, opt, ema, state);
+    saved = at;
+  };
+  /** evaluateWeights, with non-finite validation output reported as a divergence. */
+  const evaluateOrStop = async (epoch: number): Promise<Evaluation> => {
+    try {
+      return await evaluateWeights(model, ema, ds, valIdx, cfg, epoch);
+    } catch (e) {
+      if (e instanceof NonFinite) throw diverged(e.message, { epoch, step: 0 });
+      throw e;
+    }
+  };
 
   for (
     ;
@@ -432,6 +519,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         for (let i = 0; i < idx.length; i++) c += pred[i] === labels[i] ? 1 : 0;
         return { lossValue: value.dataSync()[0], correct: c };
       });
+      // The loss is read back for the progress line anyway: checking it costs no device read.
+      if (!Number.isFinite(lossValue)) {
+        throw diverged(`loss ${lossValue}`, { epoch: st.epoch, step: st.step + 1 });
+      }
       const dt = (performance.now() - t0) / 1000;
       st.acc.loss += lossValue * idx.length;
       st.acc.correct += correct;
@@ -450,7 +541,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (stop || (st.step + 1) % cfg.output.checkpoint_every === 0) {
         st.step++;
         st.wallSeconds = wallNow();
-        await saveState(o.runDir, model, opt, ema, st);
+        await save(st, { epoch: st.epoch, step: st.step });
         st.step--;
       }
       if (stop) {
@@ -459,6 +550,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
     }
     if (interrupted) break;
+    // The epoch's last update is checked before the weights are evaluated or saved as a model.
+    const weights = [...model.params.params.values()].map((p) => p.variable as tf.Tensor);
+    if (!allFinite(weights)) throw diverged("weights not finite", { epoch: st.epoch + 1, step: 0 });
     const e0 = performance.now();
     const rec: EpochRecord = {
       epoch: st.epoch + 1,
@@ -484,7 +578,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       rec.seconds = st.acc.seconds + (performance.now() - e0) / 1000;
       await saveWeights({ epoch: rec.epoch, weights: "last epoch (no validation images)" });
     } else {
-      const ev = await evaluateWeights(model, ema, ds, valIdx, cfg, st.epoch + 1);
+      const ev = await evaluateOrStop(st.epoch + 1);
       last = ev;
       rec.valLoss = ev.loss;
       rec.valAcc = ev.metrics.accuracy;
@@ -510,19 +604,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         `${rec.imagesPerSec.toFixed(1)} img/s`,
     );
     // State at the epoch boundary: the next epoch starts at step 0.
-    await saveState(o.runDir, model, opt, ema, {
+    await save({
       ...st,
       wallSeconds: wallNow(),
       epoch: st.epoch + 1,
       step: 0,
       acc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
-    });
+    }, { epoch: st.epoch + 1, step: 0 });
   }
   progress.finish();
-  opt.dispose();
+  disposeOpt();
   if (!last && st.history.length === t.epochs && st.best) {
     // Resumed after the final epoch finished: re-evaluate to report the last epoch.
-    last = await evaluateWeights(model, ema, ds, valIdx, cfg, t.epochs);
+    last = await evaluateOrStop(t.epochs);
   }
   return {
     history: st.history,
