@@ -269,6 +269,12 @@ export const SCHEMA: SectionSpec = {
   },
   /** Network preset and switches. */
   model: {
+    arch: {
+      type: "string",
+      default: "medmamba",
+      doc: "the network, by name: medmamba (lib/model/registry.ts lists every one)",
+      hashOnlyIfSet: true,
+    },
     preset: {
       type: "enum",
       default: "cpu",
@@ -516,6 +522,8 @@ export interface ExperimentConfig {
   };
   /** Network preset and switches. */
   model: {
+    /** The network's name in the registry (lib/model/registry.ts). */
+    arch: string;
     preset: string;
     dim: number | null;
     depths: number[] | null;
