@@ -53,12 +53,26 @@ export {
   type ImportOptions,
   importSafetensors,
 } from "./lib/experiment/interchange.ts";
-// Networks and presets
+// Networks by name (model.arch), MedMamba's presets
+export { createNetwork, NETWORKS } from "./lib/model/registry.ts";
+export type {
+  Network,
+  NetworkDescription,
+  NetworkEntry,
+  NetworkShape,
+} from "./lib/model/network.ts";
 export { type ModelConfig, modelConfig, PRESETS } from "./lib/model/config.ts";
 export { buildMedMamba, type MedMamba } from "./lib/model/medmamba.ts";
 export { evalContext, type ForwardContext } from "./lib/model/layers.ts";
-export { type BackendName, BACKENDS, setupBackend } from "./lib/backends/setup.ts";
-export { selectScanKernel } from "./lib/backends/select.ts";
+// The compute runtime: backend, selective-scan kernel, native library, in one call
+export {
+  openRuntime,
+  type Runtime,
+  type RuntimeConfig,
+  type RuntimeEnvironment,
+  type RuntimeOptions,
+} from "./lib/backends/runtime.ts";
+export { type BackendName, BACKENDS } from "./lib/backends/setup.ts";
 // The custom ops, each beside its reference from plain tfjs ops
 export {
   type ScanOptions,
@@ -78,9 +92,11 @@ export { StarmambaError } from "./lib/util/errors.ts";
 export type { ClassMetrics, Metrics } from "./lib/metrics/metrics.ts";
 export type { SS2DDims } from "./lib/model/ss2d.ts";
 export type { DecisionRule } from "./lib/experiment/evaluate.ts";
-export type { ContextSource } from "./lib/experiment/run.ts";
+export type { ContextSource } from "./lib/data/pipeline.ts";
 export type { Param, ParamStore } from "./lib/model/params.ts";
 export type { Rng } from "./lib/util/rng.ts";
+export type { ScanKernelChoice } from "./lib/backends/select.ts";
+export type { NativeKernelInfo } from "./lib/backends/wasm/native_api.ts";
 export type {
   ScanGrads,
   ScanInputs,

@@ -11,15 +11,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { setupBackend } from "../lib/backends/setup.ts";
+import { openRuntime, type Runtime } from "../lib/backends/runtime.ts";
 import { modelConfig } from "../lib/model/config.ts";
-import { selectScanKernel } from "../lib/backends/select.ts";
 import { loopKernel } from "../lib/ops/scan_loop.ts";
-import {
-  loadNativeKernel,
-  nativeDefaultThreads,
-  nativeKernelInfo,
-} from "../lib/backends/wasm/native.ts";
+import { loadNativeKernel, nativeDefaultThreads } from "../lib/backends/wasm/native.ts";
 import type { ScanKernel } from "../lib/ops/scan_kernel.ts";
 import { type CodeVersion, codeVersion, environment } from "../lib/results/provenance.ts";
 import { writeJsonAtomic } from "../lib/util/fs.ts";
@@ -140,14 +135,14 @@ export function benchOptions(values: Record<string, unknown>): BenchOptions {
   };
 }
 
-function kernelInfo(k: ScanKernel, threads: number | null): KernelInfo {
-  if (k.name !== "native") return { name: k.name, threads: 1, compiler: null, flags: null };
-  const info = nativeKernelInfo();
+function kernelInfo(r: Runtime): KernelInfo {
+  const name = r.scanKernel.name;
+  if (name !== "native") return { name, threads: 1, compiler: null, flags: null };
   return {
-    name: k.name,
-    threads: threads ?? nativeDefaultThreads(),
-    compiler: info?.compiler ?? null,
-    flags: info?.flags ?? null,
+    name,
+    threads: r.nativeThreads,
+    compiler: r.native?.compiler ?? null,
+    flags: r.native?.flags ?? null,
   };
 }
 
@@ -297,8 +292,12 @@ function openmpVariables(): Record<string, string> {
 async function measure(o: BenchOptions): Promise<Measured> {
   const t0 = performance.now();
   const loadStart = loadavg();
-  const backend = await setupBackend(o.backend);
-  const kinfo = kernelInfo(selectScanKernel(o.kernel, { threads: o.threads ?? 0 }), o.threads);
+  const runtime = await openRuntime(
+    { backend: o.backend, model: { scan_kernel: o.kernel } },
+    { threads: o.threads ?? 0 },
+  );
+  const backend = runtime.backend;
+  const kinfo = kernelInfo(runtime);
   const peak = estimatePeak(readCpuinfo());
   const env = { ...environment(), ...(await wasmInfo()), openmp: openmpVariables() };
 

@@ -6,7 +6,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 import { modelConfig } from "../lib/model/config.ts";
-import { buildMedMamba } from "../lib/model/medmamba.ts";
+import { MEDMAMBA_ARCH } from "../lib/model/medmamba.ts";
+import { createNetwork } from "../lib/model/registry.ts";
 import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { Adam } from "../lib/train/optim.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
@@ -115,7 +116,7 @@ export interface PresetOptions {
  */
 export function benchPreset(o: PresetOptions): PresetResult {
   const cfg = modelConfig(o.preset, { image_size: 64, in_channels: 3, num_classes: 2 });
-  const model = buildMedMamba(cfg, 0);
+  const model = createNetwork({ arch: MEDMAMBA_ARCH, config: cfg }, 0);
   const vars = model.params.trainable();
   const opt = new Adam(vars);
   const r = rng(0, `bench:${o.preset}`);

@@ -7,8 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { setupBackend } from "../lib/backends/setup.ts";
-import { selectScanKernel } from "../lib/backends/select.ts";
+import { openRuntime } from "../lib/backends/runtime.ts";
 import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";
@@ -44,8 +43,7 @@ async function main(): Promise<number> {
   const preset = (values.preset as string) ?? "cpu";
   const batch = Number(values.batch ?? 32), steps = Number(values.steps ?? 5);
   const rounds = Number(values.rounds ?? 3);
-  await setupBackend("wasm");
-  selectScanKernel("auto", { quiet: true });
+  await openRuntime({ backend: "wasm", model: { scan_kernel: "auto" } }, { quiet: true });
   const cfg = modelConfig(preset);
   const m = buildMedMamba(cfg, 1);
   const params = paramArrays(m.params);

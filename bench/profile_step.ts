@@ -5,10 +5,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { setupBackend } from "../lib/backends/setup.ts";
+import { openRuntime } from "../lib/backends/runtime.ts";
 import { modelConfig } from "../lib/model/config.ts";
-import { buildMedMamba } from "../lib/model/medmamba.ts";
-import { selectScanKernel } from "../lib/backends/select.ts";
+import { MEDMAMBA_ARCH } from "../lib/model/medmamba.ts";
+import { createNetwork } from "../lib/model/registry.ts";
 import { rng } from "../lib/util/rng.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
@@ -35,6 +35,11 @@ export function kernelHome(name: string, backend: string): string {
       ? "native C, every tensor in one call (TS loop without it)"
       : "TypeScript loop";
   }
+  if (name === "StarmambaEmaUpdate") {
+    return backend === "wasm"
+      ? "native C on the wasm heap (TS loop without it)"
+      : "TypeScript loop";
+  }
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
@@ -56,9 +61,9 @@ await runMain(async () => {
   }, USAGE);
   const backend = (values.backend as string) ?? "wasm";
   const bs = Number(values.batch ?? 32);
-  await setupBackend(backend);
-  const kernel = selectScanKernel("auto");
-  const m = buildMedMamba(modelConfig((values.preset as string) ?? "cpu"), 1);
+  const { scanKernel: kernel } = await openRuntime({ backend, model: { scan_kernel: "auto" } });
+  const config = modelConfig((values.preset as string) ?? "cpu");
+  const m = createNetwork({ arch: MEDMAMBA_ARCH, config }, 1);
   const vars = m.params.trainable();
   const opt = new Adam(vars, { weightDecay: 0.05 });
   const x = tf.randomNormal([bs, 64, 64, 3], 0, 1, "float32", 1) as tf.Tensor4D;

@@ -17,11 +17,7 @@ import {
 } from "../lib/backends/cuda/cuda.ts";
 import type { ScanGrads, ScanInputs } from "../lib/ops/scan_kernel.ts";
 import { loopKernel } from "../lib/ops/scan_loop.ts";
-import {
-  loadNativeKernel,
-  nativeKernelInfo,
-  type NativeScanKernel,
-} from "../lib/backends/wasm/native.ts";
+import { loadNativeKernel, type NativeScanKernel } from "../lib/backends/wasm/native.ts";
 import { rng } from "../lib/util/rng.ts";
 
 interface Shape {
@@ -149,7 +145,7 @@ const small: Shape = { batch: 2, dim: 96, len: 64, dstate: 16, groups: 4 };
 
 const native = loadNativeKernel({ threads });
 if (native) {
-  const info = nativeKernelInfo()!;
+  const info = native.info;
   console.log(`native: ${info.compiler}, ${info.flags.join(" ")}, ${threads} threads`);
   // compute time, outputs reused; then the ScanKernel API, which allocates fresh outputs each
   // call (their first touch can cost more than the scan on VMs that back memory lazily)

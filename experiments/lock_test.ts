@@ -7,12 +7,11 @@
 import { dirname, join, relative } from "node:path";
 import { chooseTestSet } from "../lib/data/test_set.ts";
 import { skyGroupOf } from "../lib/data/splits.ts";
-import { loadImageFolder, resolveDataRoot } from "../lib/data/imagefolder.ts";
 import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
-import { loadConfig } from "../lib/config/load.ts";
-import { loadData } from "../lib/experiment/run.ts";
+import { loadConfig, validateConfig } from "../lib/config/load.ts";
+import { loadData } from "../lib/data/pipeline.ts";
 import type { Dataset } from "../lib/data/types.ts";
 
 const USAGE = `usage: deno task lock-test [options]
@@ -54,7 +53,11 @@ function usedValidationGroups(dir: string, groupOf: (file: string) => string): s
   return [...groups].sort();
 }
 
-/** The images to choose from: the ARIES-style folder, or the data a config names. */
+/**
+ * The images to choose from, through the data pipeline: the data a config names, or the
+ * ARIES-style folder (--data, else STARMAMBA_DATA) read as the default data section reads a
+ * folder (64×64, RGB, every bad file an error).
+ */
 async function lockData(config: string | undefined, data: string | undefined): Promise<Dataset> {
   if (config !== undefined) {
     if (data !== undefined) {
@@ -68,13 +71,12 @@ async function lockData(config: string | undefined, data: string | undefined): P
     }
     return ds;
   }
-  return await loadImageFolder({
-    root: resolveDataRoot(data, Deno.cwd()),
-    size: 64,
-    channels: 3,
-    resize: "reject",
-    onBadFile: "error",
-  });
+  const folder = validateConfig(
+    { experiment: "lock-test", data: { source: "folder", root: data ?? null } },
+    "--data",
+  );
+  // --data is relative to the working directory, as a config's data.root is to its folder.
+  return await loadData(folder, join(Deno.cwd(), "(command line)"), true);
 }
 
 await runMain(async () => {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
-import { setupBackend } from "../lib/backends/setup.ts";
+import { openRuntime } from "../lib/backends/runtime.ts";
 import { type ModelConfig, modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { estimatePeak, flopsPerImage } from "../bench/flops.ts";
@@ -49,7 +49,7 @@ Deno.test("FLOPs per image match hand-worked counts", () => {
 Deno.test("FLOPs of the cpu and tiny presets agree with the built models' weight shapes", async () => {
   // Independent route: every weight matrix / kernel costs 2·(its size) per output position,
   // and the scan 9·(rows of A)·N·L, with positions read off the parameter names.
-  await setupBackend("cpu");
+  await openRuntime({ backend: "cpu", model: { scan_kernel: "loop" } });
   for (const preset of ["cpu", "tiny"]) {
     const cfg = modelConfig(preset);
     const m = buildMedMamba(cfg, 0);

@@ -8,6 +8,14 @@ import {
 } from "../lib/config/load.ts";
 import { createHash } from "node:crypto";
 import { configReference } from "../lib/config/reference.ts";
+import { configTypesSource } from "../lib/config/typescript.ts";
+import type { BadDefaults, SectionSpec, ValueOf } from "../lib/config/spec.ts";
+import type {
+  AugmentSection,
+  ExperimentConfig,
+  ModelSection,
+  TrainSection,
+} from "../lib/config/schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { join } from "node:path";
 
@@ -212,4 +220,78 @@ Deno.test("experiment names that would leave the results folder are refused", ()
   for (const name of ["my-run", "improved-cpu-context-ema-shape", "run_2.1"]) {
     assertEquals(validateConfig({ experiment: name }).experiment, name);
   }
+});
+
+/** True when A and B are the same type (not merely mutually assignable). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+
+Deno.test("lib/config/types.ts is the generated TypeScript of the schema", () => {
+  assertEquals(
+    Deno.readTextFileSync(new URL("../lib/config/types.ts", import.meta.url)),
+    configTypesSource(),
+    "lib/config/types.ts is stale: run `deno run lib/config/typescript.ts > lib/config/types.ts`",
+  );
+});
+
+// Compile-time tests (deno test type-checks this file): the derived types are the validator's.
+const DECL = {
+  n: { type: "int", default: null, nullable: true, min: 1, doc: "nullable int" },
+  pair: { type: "number[]", default: [0.8, 1], length: 2, doc: "fixed length: a tuple" },
+  list: { type: "int[]", default: [], doc: "free length" },
+  names: { type: "string[]", default: ["a"], doc: "names" },
+  k: { type: "enum", default: 4, values: [1, 2, 4], doc: "enum of numbers" },
+  mode: { type: "enum", default: null, values: ["x", "y"], nullable: true, doc: "nullable enum" },
+  free: { type: "any", default: {}, doc: "kept as written" },
+  sub: {
+    on: { type: "bool", default: true, doc: "nested" },
+    s: { type: "string", default: "", doc: "" },
+  },
+} as const satisfies SectionSpec;
+const declTypeIsDerived: Same<ValueOf<typeof DECL>, {
+  n: number | null;
+  pair: [number, number];
+  list: number[];
+  names: string[];
+  k: 1 | 2 | 4;
+  mode: "x" | "y" | null;
+  free: unknown;
+  sub: { on: boolean; s: string };
+}> = true;
+const BAD = {
+  size: { type: "int", default: "64", doc: "a string default for an int" },
+  sub: { k: { type: "enum", default: 3, values: [1, 2], doc: "a default outside the enum" } },
+  ok: { type: "number", default: null, nullable: true, doc: "fine" },
+} as const satisfies SectionSpec;
+const badDefaultsNamed: Same<BadDefaults<typeof BAD>, "size" | "sub.k"> = true;
+const config: ExperimentConfig = validateConfig({});
+const stricter: [
+  ExperimentConfig["backend"],
+  ModelSection["preset"],
+  ModelSection["depths"],
+  AugmentSection["crop_scale"],
+  TrainSection["optimizer"],
+] = [
+  // @ts-expect-error the validator only takes the six backends (the old interface said string)
+  "tpu",
+  // @ts-expect-error nor a preset outside cpu, tiny, small, base (the old interface said string)
+  "huge",
+  // @ts-expect-error depths has exactly 4 entries (the old interface said number[])
+  [2, 2, 2],
+  // @ts-expect-error crop_scale is a [min, max] pair
+  [0.5],
+  // @ts-expect-error an optimizer outside adam, adamw
+  "lbfgs",
+];
+
+Deno.test("the config types are derived from the declaration (checked when this file compiles)", () => {
+  assert(declTypeIsDerived && badDefaultsNamed);
+  assertEquals(stricter.length, 5);
+  assertEquals(config.model.depths, null);
+});
+
+Deno.test("every default is a valid value of its own key (in range, of its type)", () => {
+  const defaults = validateConfig({}) as unknown as Record<string, unknown>;
+  // Set every key explicitly to its default: validation must accept each one and change nothing.
+  assertEquals(validateConfig(structuredClone(defaults)), defaults as unknown as ExperimentConfig);
 });

@@ -27,6 +27,8 @@ import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { crossEntropy } from "../lib/train/loss.ts";
 import { Adam } from "../lib/train/optim.ts";
+import { WeightEma } from "../lib/train/ema.ts";
+import { ParamStore } from "../lib/model/params.ts";
 import { rng } from "../lib/util/rng.ts";
 
 /** STARMAMBA_CUDA_TEST_GPU=1 runs every test below on the GPU (bench/gpu_check.sh); by default
@@ -357,6 +359,31 @@ Deno.test(`cuda (${MODE}): the fused Adam step equals the cpu backend's`, async 
   resetFallbackCounts();
   await assertSameAsCpu("adam", f, 1e-6);
   assertEquals(fallbackCounts().StarmambaAdamStep, undefined, "on the device");
+});
+
+Deno.test(`cuda (${MODE}): the moving average of the weights is cuda's own kernel (no host fallback), the same bits as on cpu`, async () => {
+  const run = async (backend: string) => {
+    await setupBackend(backend);
+    const s = new ParamStore();
+    s.add("w", [7, 5], Float32Array.from({ length: 35 }, (_, i) => Math.cos(i)));
+    s.add("bn.running_var", [5], Float32Array.from([1, 2, 3, 4, 5]), false);
+    const ema = new WeightEma(s, 0.9);
+    resetFallbackCounts();
+    for (let t = 0; t < 3; t++) {
+      s.get("w").assign(data([7, 5], 90 + t));
+      s.get("bn.running_var").assign(tf.abs(data([5], 95 + t)));
+      ema.update();
+    }
+    const fallbacks = fallbackCounts();
+    const state = ema.stateTensors();
+    const out = Object.values(state).map((t) => Array.from(t.dataSync()));
+    tf.dispose(Object.values(state));
+    s.dispose();
+    return { out, fallbacks };
+  };
+  const want = await run("cpu"), got = await run("cuda");
+  assertEquals(got.fallbacks, {}, "nothing through the host fallback");
+  assertEquals(got.out, want.out, "bit for bit");
 });
 
 Deno.test(`cuda (${MODE}): the fused LayerNorm/BatchNorm, forward and backward, equal the cpu backend`, async () => {

@@ -2,12 +2,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { emaDecayAt, WeightEma } from "../lib/train/ema.ts";
-import { setupBackend } from "../lib/backends/setup.ts";
+import { openRuntime } from "../lib/backends/runtime.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
-import { selectScanKernel } from "../lib/backends/select.ts";
+import { EMA_UPDATE } from "../lib/ops/ema.ts";
 import { rng } from "../lib/util/rng.ts";
 
-await setupBackend("wasm");
+/** The wasm runtime with the native library (scan kernel "native") or without it ("loop"). */
+const wasm = (scan_kernel: "auto" | "native" | "loop") =>
+  openRuntime({ backend: "wasm", model: { scan_kernel } }, { quiet: true });
+
+await wasm("auto");
 
 function store(): ParamStore {
   const s = new ParamStore();
@@ -64,9 +68,9 @@ Deno.test("ema: state round trip restores the shadow weights and the update coun
 Deno.test({
   name: "ema: the native update (wasm heap, one call) equals the TypeScript loop bit for bit",
   ignore: loadNativeKernel({ quiet: true }) === null,
-  fn: () => {
-    const run = (native: boolean) => {
-      selectScanKernel(native ? "native" : "loop", { quiet: true });
+  fn: async () => {
+    const run = async (native: boolean) => {
+      await wasm(native ? "native" : "loop");
       const s = new ParamStore();
       const r = rng(3, "ema");
       s.add("a", [70001], Float32Array.from({ length: 70001 }, () => r.normal()));
@@ -87,11 +91,27 @@ Deno.test({
       s.dispose();
       return out;
     };
-    const native = run(true), ts = run(false);
+    const native = await run(true), ts = await run(false);
     native.forEach((a, j) => {
       const i = a.findIndex((v, k) => !Object.is(v, ts[j][k]));
       assertEquals(i, -1, `tensor ${j} differs at [${i}]: ${a[i]} vs ${ts[j][i]}`);
     });
-    selectScanKernel("auto", { quiet: true });
+    await wasm("auto");
   },
+});
+
+Deno.test("ema: an update is one call of the backend's kernel, on cpu and wasm (same bits as the loop)", async () => {
+  for (const backend of ["cpu", "wasm"]) {
+    await openRuntime({ backend, model: { scan_kernel: "loop" } });
+    const s = store();
+    const ema = new WeightEma(s, 0.5);
+    s.get("w").assign(tf.tensor([3, 6]));
+    const prof = await tf.profile(() => ema.update());
+    assertEquals(prof.kernelNames, [EMA_UPDATE], backend);
+    // d = 0.1: 0.1·[1, 2] + 0.9·[3, 6], each in double then rounded to float32.
+    const want = [0.1 * 1 + 0.9 * 3, 0.1 * 2 + 0.9 * 6].map(Math.fround);
+    assertEquals(await ema.withAveraged(() => values(s, "w")), want, backend);
+    s.dispose();
+  }
+  await wasm("auto");
 });

@@ -1,12 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import {
-  type Gemm,
-  type NativeConv,
-  setNativeConv,
-  setNativeGemm,
-} from "../lib/backends/wasm/hooks.ts";
+import { type Gemm, type NativeConv, setNativeHooks } from "../lib/backends/wasm/hooks.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 import { selectScanKernel } from "../lib/backends/select.ts";
 
@@ -77,9 +72,11 @@ Deno.test({
     const k = selectScanKernel("native") as unknown as { gemm: Gemm };
     let calls = 0;
     // Counts calls, so the test fails if the kernel quietly falls back to XNNPACK.
-    setNativeGemm((...a: Parameters<Gemm>) => {
-      calls++;
-      k.gemm(...a);
+    setNativeHooks({
+      gemm: (...a: Parameters<Gemm>) => {
+        calls++;
+        k.gemm(...a);
+      },
     });
     try {
       const cases: [string, () => tf.Tensor][] = [
@@ -113,7 +110,7 @@ Deno.test({
       }
       assertEquals(calls, 14, "native gemm calls (one per matrix)");
     } finally {
-      setNativeGemm(null);
+      setNativeHooks({ gemm: null });
     }
   },
 });
@@ -126,9 +123,11 @@ Deno.test({
     const k = selectScanKernel("native") as unknown as NativeConv;
     let fwd = 0, grad = 0;
     // Counts calls, so the test fails if the kernels quietly fall back to XNNPACK / TS.
-    setNativeConv({
-      conv2dSame: (...a) => (fwd++, k.conv2dSame(...a)),
-      conv2dSameFilterGrad: (...a) => (grad++, k.conv2dSameFilterGrad(...a)),
+    setNativeHooks({
+      conv: {
+        conv2dSame: (...a) => (fwd++, k.conv2dSame(...a)),
+        conv2dSameFilterGrad: (...a) => (grad++, k.conv2dSameFilterGrad(...a)),
+      },
     });
     try {
       const shapes: [number[], number, number][] = [
@@ -157,8 +156,7 @@ Deno.test({
       assertEquals(fwd >= 8, true, `native conv forward calls: ${fwd}`);
       assertEquals(grad, 4, "native filter-gradient calls");
     } finally {
-      setNativeConv(null);
-      setNativeGemm(null);
+      setNativeHooks({ conv: null, gemm: null });
     }
   },
 });
@@ -194,8 +192,7 @@ Deno.test({
         }
       }
     } finally {
-      setNativeConv(null);
-      setNativeGemm(null);
+      setNativeHooks({ conv: null, gemm: null });
     }
   },
 });

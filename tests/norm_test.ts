@@ -3,7 +3,7 @@ import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
 import { fusedNorm } from "../lib/ops/norm.ts";
 import { batchNormTrainOps, layerNormOps } from "../lib/ops/norm.ts";
-import { setNativeNorm } from "../lib/backends/wasm/hooks.ts";
+import { setNativeHooks } from "../lib/backends/wasm/hooks.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 
 const native = loadNativeKernel({ quiet: true });
@@ -27,14 +27,14 @@ for (const [backend, useNative] of variants) {
       await setupBackend(backend);
       let calls = 0;
       // Counts native calls, so the native variant fails if it silently used the TS loops.
-      setNativeNorm(
-        useNative && native
+      setNativeHooks({
+        norm: useNative && native
           ? {
             forward: (...a) => (calls++, native.norm.forward(...a)),
             backward: (...a) => (calls++, native.norm.backward(...a)),
           }
           : null,
-      );
+      });
       try {
         for (const shape of [[2, 3, 5, 7], [4, 4, 4, 48], [3, 1, 1, 5]]) {
           const C = shape[3];
@@ -88,7 +88,7 @@ for (const [backend, useNative] of variants) {
           }
         }
       } finally {
-        setNativeNorm(null);
+        setNativeHooks({ norm: null });
       }
       if (useNative) assertEquals(calls > 0, true, "native norm used");
     });

@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { assertAllClose } from "../lib/util/assert.ts";
+import { assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { setupBackend } from "../lib/backends/setup.ts";
-import { setNativeAdam } from "../lib/backends/wasm/hooks.ts";
-import { Adam, adamOps, type AdamScalars, adamStepInto } from "../lib/train/optim.ts";
+import { openRuntime } from "../lib/backends/runtime.ts";
+import { setNativeHooks } from "../lib/backends/wasm/hooks.ts";
+import { Adam, ADAM_STEP, adamOps, type AdamScalars, adamStepInto } from "../lib/train/optim.ts";
 import { loadNativeKernel } from "../lib/backends/wasm/native.ts";
 
 const S: AdamScalars = {
@@ -40,7 +41,7 @@ Deno.test("Adam: fused kernel (TS, native) equals the tensor-op reference over s
   const sizes = [1000, 3, 1, 70001];
   for (const [backend, label, useNative] of variants) {
     await setupBackend(backend);
-    setNativeAdam(useNative && native ? native.adamStep : null);
+    setNativeHooks({ adam: useNative && native ? native.adamStep : null });
     try {
       const inits = sizes.map((n, j) =>
         Float32Array.from({ length: n }, (_, i) => Math.sin(i + j))
@@ -74,7 +75,23 @@ Deno.test("Adam: fused kernel (TS, native) equals the tensor-op reference over s
         assertAllClose(opt.v[j].dataSync(), vs[j].dataSync(), 1e-5, 1e-9, `${what} v`);
       });
     } finally {
-      setNativeAdam(null);
+      setNativeHooks({ adam: null });
     }
+  }
+});
+
+Deno.test("Adam: a step of several tensors is one call of the backend's fused kernel (cpu, wasm)", async () => {
+  for (const backend of ["cpu", "wasm"]) {
+    await openRuntime({ backend, model: { scan_kernel: "loop" } });
+    const ws = [tf.variable(tf.tensor1d([1, -2])), tf.variable(tf.tensor1d([0.5]))];
+    const opt = new Adam(ws, { weightDecay: 0.5 });
+    const gs = [tf.tensor1d([3, -0.25]), tf.tensor1d([0])];
+    const prof = await tf.profile(() => opt.step(gs, 0.1));
+    assertEquals(prof.kernelNames.filter((k) => k.startsWith("Starmamba")), [ADAM_STEP], backend);
+    // The first step's hand-worked values (see above): w' = w − lr·sign(g) − lr·wd·w.
+    assertAllClose(ws[0].dataSync(), [1 - 0.1 - 0.05, -2 + 0.1 + 0.1], 1e-6, 1e-6, backend);
+    assertAllClose(ws[1].dataSync(), [0.5 - 0.025], 1e-6, 1e-6, backend);
+    opt.dispose();
+    tf.dispose([...ws, ...gs]);
   }
 });

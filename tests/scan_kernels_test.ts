@@ -13,11 +13,7 @@ import {
   softplus,
   softplusGrad,
 } from "../lib/ops/scan_loop.ts";
-import {
-  loadNativeKernel,
-  nativeKernelError,
-  nativeKernelInfo,
-} from "../lib/backends/wasm/native.ts";
+import { loadNativeKernel, nativeKernelError } from "../lib/backends/wasm/native.ts";
 
 interface Shape {
   batch: number;
@@ -231,7 +227,9 @@ Deno.test("kernels reject arrays whose length does not match the shape", () => {
 const native = loadNativeKernel({ threads: 2, quiet: true });
 const nativeReason = native ? "" : ` [ignored: ${nativeKernelError()}]`;
 const portable = native ? loadNativeKernel({ threads: 2, quiet: true, portable: true }) : null;
-const portableReason = portable ? "" : ` [ignored: ${nativeKernelError() ?? nativeReason}]`;
+const portableReason = portable
+  ? ""
+  : ` [ignored: ${nativeKernelError({ portable: true }) ?? nativeReason}]`;
 
 /** Shapes covering: len 1 / not a multiple of 16 / past the 256-step chunk, dstate 1, 4, 8,
  * 16 and a generic 5, channels per group not a multiple of 16, groups split into parts. */
@@ -356,7 +354,7 @@ Deno.test({
     });
     assertThrows(() => native!.forward({ ...x, u: x.u.subarray(2) }), Error, "u has");
     assertThrows(() => native!.backward(x, new Float32Array(1)), Error, "dy has");
-    const info = nativeKernelInfo();
-    assert(info !== null && info.path.endsWith("libss.so") && info.flags.includes("-O3"));
+    const info = native!.info;
+    assert(info.path.endsWith("libss.so") && info.flags.includes("-O3"));
   },
 });

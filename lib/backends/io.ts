@@ -39,6 +39,18 @@ export function withArrays(
   return outs.map((v, i) => be.makeTensorInfo(outShapes[i], "float32", v));
 }
 
+/**
+ * Float32 views of `inputs` for a kernel that writes no tensors (the moving average): views of
+ * the wasm heap on wasm (valid until the next tfjs allocation), readSync's arrays elsewhere.
+ */
+export function inputArrays(backend: unknown, inputs: tf.TensorInfo[]): Float32Array[] {
+  const be = backend as AnyBackend;
+  if (typeof be.typedArrayFromHeap === "function") {
+    return inputs.map((t) => be.typedArrayFromHeap(t) as Float32Array);
+  }
+  return inputs.map((t) => be.readSync(t.dataId) as Float32Array);
+}
+
 /** What a kernel function receives (tfjs's kernel arguments). */
 export type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;

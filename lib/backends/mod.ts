@@ -1,12 +1,20 @@
 /**
- * Backends: choosing and setting up a tfjs backend with starmamba's kernels (one registration
- * list per backend), choosing the selective-scan kernel (TypeScript loop, native C, CUDA), and the
- * native library's loader.
+ * Backends: the compute runtime of a process in one call (openRuntime: the tfjs backend with
+ * starmamba's kernels, one registration list per backend; the selective-scan kernel — TypeScript
+ * loop, native C, CUDA; the native library).
  * @module
  */
-export { type BackendName, BACKENDS, setupBackend } from "./setup.ts";
-export { selectScanKernel } from "./select.ts";
+export {
+  openRuntime,
+  type Runtime,
+  type RuntimeConfig,
+  type RuntimeEnvironment,
+  type RuntimeOptions,
+} from "./runtime.ts";
+export { type BackendName, BACKENDS } from "./setup.ts";
 // Types the signatures above use
+export type { ScanKernelChoice } from "./select.ts";
+export type { NativeKernelInfo } from "./wasm/native_api.ts";
 export type {
   ScanGrads,
   ScanInputs,

@@ -1,6 +1,7 @@
 /**
  * Chooses the selective-scan kernel for this process: the native C kernel when it builds and
- * loads (needs a C compiler and --allow-ffi), else the portable TypeScript loop.
+ * loads (needs a C compiler and --allow-ffi), else the portable TypeScript loop. The second step
+ * of openRuntime (runtime.ts), after the backend's; tests of the kernels call it alone.
  * @module
  */
 import type { ScanKernel } from "../ops/scan_kernel.ts";
@@ -9,14 +10,7 @@ import { loadNativeKernel } from "./wasm/native.ts";
 import { loadCudaKernel } from "./cuda/cuda.ts";
 import { setScanKernel } from "../ops/scan_kernel.ts";
 import { StarmambaError } from "../util/errors.ts";
-import {
-  setNativeAdam,
-  setNativeBlock,
-  setNativeConv,
-  setNativeEma,
-  setNativeGemm,
-  setNativeNorm,
-} from "./wasm/hooks.ts";
+import { setNativeHooks } from "./wasm/hooks.ts";
 
 /**
  * Large wasm matmuls and stride-1 convolutions go to the native gemm (on every core, 5–8× the
@@ -30,12 +24,15 @@ function gemmWanted(): boolean {
   }
 }
 
+/** What `model.scan_kernel` may say. */
+export type ScanKernelChoice = "auto" | "native" | "loop" | "cuda";
+
 /**
  * Selects and activates a kernel: "auto" (native, else loop), "native" or "cuda" (required),
- * "loop".
+ * "loop". Loading the native library also sets the wasm backend's native hooks (wasm/hooks.ts).
  */
 export function selectScanKernel(
-  choice: "auto" | "native" | "loop" | "cuda",
+  choice: ScanKernelChoice,
   opts: { threads?: number; quiet?: boolean } = {},
 ): ScanKernel {
   if (choice === "cuda") {
@@ -62,13 +59,15 @@ export function selectScanKernel(
   // The native library also serves the wasm backend's matmuls, convolutions, normalisations and
   // Adam updates (on every core).
   const useGemm = native !== null && gemmWanted();
-  setNativeGemm(useGemm ? native.gemm : null);
-  setNativeConv(useGemm ? native : null);
-  setNativeAdam(native?.adamStep ?? null);
-  setNativeNorm(native?.norm ?? null);
-  setNativeEma(native?.ema ?? null);
-  // The fused block is built on the native gemm and convolutions.
-  setNativeBlock(useGemm ? native.block : null);
+  setNativeHooks({
+    gemm: useGemm ? native.gemm : null,
+    conv: useGemm ? native : null,
+    adam: native?.adamStep ?? null,
+    norm: native?.norm ?? null,
+    ema: native?.ema ?? null,
+    // The fused block is built on the native gemm and convolutions.
+    block: useGemm ? native.block : null,
+  });
   const kernel: ScanKernel = native ?? loopKernel;
   setScanKernel(kernel);
   return kernel;

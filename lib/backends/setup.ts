@@ -15,14 +15,21 @@ import { StarmambaError } from "../util/errors.ts";
 import { registerOpGradients } from "../ops/gradients.ts";
 import { registerKernels } from "./io.ts";
 import { READSYNC_KERNELS } from "./kernels/mod.ts";
+import { type Capabilities, setCapabilities } from "../ops/capabilities.ts";
 import { registerCpuKernels } from "./cpu/register.ts";
-import { registerWasmKernels } from "./wasm/register.ts";
-import { registerCudaBackend } from "./cuda/register.ts";
+import { registerWasmKernels, WASM_CAPABILITIES } from "./wasm/register.ts";
+import { CUDA_CAPABILITIES, registerCudaBackend } from "./cuda/register.ts";
 
 /** Backends a config may name. */
 export const BACKENDS = ["wasm", "cpu", "cuda", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
 /** One of {@link BACKENDS}. */
 export type BackendName = typeof BACKENDS[number];
+
+/** What each backend states it does fast (the others: the defaults). */
+const CAPABILITIES: Record<string, Partial<Capabilities>> = {
+  wasm: WASM_CAPABILITIES,
+  cuda: CUDA_CAPABILITIES,
+};
 
 /** The tfjs registry name each config name maps to. */
 const TF_NAME: Record<BackendName, string> = {
@@ -63,8 +70,10 @@ async function importOptional(name: BackendName): Promise<void> {
 }
 
 /**
- * Activates `name`, installs starmamba's kernels and gradients for it, and verifies the
- * active backend is really the one requested. Returns tfjs's name of the active backend.
+ * Activates `name`, installs starmamba's kernels and gradients for it, verifies the active
+ * backend is really the one requested and tells the ops what it does fast. Returns tfjs's name
+ * of the active backend. The first step of openRuntime (runtime.ts), which programs call; tests
+ * of a backend's kernels call it alone.
  */
 export async function setupBackend(name: string): Promise<string> {
   if (!(BACKENDS as readonly string[]).includes(name)) {
@@ -101,5 +110,6 @@ export async function setupBackend(name: string): Promise<string> {
   // The cpu backend greets Node users with a banner recommending tfjs-node; we choose
   // backends explicitly, so silence it.
   if (tfName === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  setCapabilities(CAPABILITIES[tfName] ?? {});
   return tfName;
 }

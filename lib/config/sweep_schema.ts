@@ -5,7 +5,7 @@
  * distinct seeds, the overrides and the variants).
  * @module
  */
-import type { SectionSpec } from "./schema.ts";
+import type { SectionSpec } from "./spec.ts";
 
 /** Every key of a sweep file. */
 export const SWEEP_SPEC: SectionSpec = {

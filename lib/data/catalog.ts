@@ -424,9 +424,12 @@ async function decodeRows(
   await pool(n, concurrency(), async (i) => {
     if (out.usable[i]) {
       const target = out.images.subarray(i * per, (i + 1) * per);
-      const why = FITS_PATTERN.test(rows[i].path)
-        ? decodeFitsInto(contents[i]!, rows[i].path, opts, target, out.blank)
-        : await decodeImageInto(path.resolve(dir, rows[i].path), opts, target);
+      const file = {
+        path: path.resolve(dir, rows[i].path),
+        name: rows[i].path,
+        bytes: contents[i]!,
+      };
+      const why = await decodeCutout(file, opts, target, out.blank);
       if (why !== null) fail(i, why);
     }
     contents[i] = null;
@@ -439,13 +442,45 @@ async function decodeRows(
   return out;
 }
 
-/** A JPEG/PNG/… cutout, stretched unless the stretch is the identity. */
-async function decodeImageInto(
-  file: string,
-  opts: CatalogOptions,
+/** What decoding one cutout reads from the data section: its size, channels, FITS HDU, stretch. */
+export type CutoutOptions = Pick<
+  CatalogOptions,
+  "size" | "channels" | "resize" | "fitsHdu" | "stretch"
+>;
+
+/** One cutout file: where to read it, the name its messages give, its bytes if already read. */
+export interface CutoutFile {
+  /** The file to read (absolute, or relative to the working directory). */
+  path: string;
+  /** The name a reason gives (a FITS reader's message names it). */
+  name: string;
+  /** The file's bytes, when the caller has read them already (to hash them). */
+  bytes?: Uint8Array;
+}
+
+/**
+ * Decodes one cutout into `target` (size × size × channels, [0, 1]) with the display stretch:
+ * FITS through {@link decodeFitsInto} (stretched from its physical values), JPEG/PNG/TIFF/WebP
+ * through the ImageFolder loader's decodeImage and then stretched unless the stretch is the
+ * identity. The one decode step of every path that reads cutouts file by file: a catalogue's
+ * rows and predict's files. Returns why the file cannot be used, or null.
+ */
+export async function decodeCutout(
+  file: CutoutFile,
+  opts: CutoutOptions,
   target: Float32Array,
+  blank: { files: number; pixels: number },
 ): Promise<string | null> {
-  const r = await decodeImage(file, opts, target);
+  if (FITS_PATTERN.test(file.name)) {
+    let bytes = file.bytes;
+    try {
+      bytes ??= await Deno.readFile(file.path);
+    } catch (e) {
+      return `cannot read it (${(e as Error).message})`;
+    }
+    return decodeFitsInto(bytes, file.name, opts, target, blank);
+  }
+  const r = await decodeImage(file.path, opts, target);
   if (r !== null) return r.reason;
   if (opts.stretch.stretch !== "identity") applyStretch(target, opts.stretch, target);
   return null;

@@ -1,7 +1,8 @@
 /**
- * Data: the synthetic sky, ImageFolder and catalogue loading (images and FITS, display
- * stretches, sky-position groups), splits (random, grouped, k-fold), field context, cropping
- * and augmentation.
+ * Data: the one pipeline (lib/data/pipeline.ts: sources by name, then crop and field context,
+ * normalisation per batch), the synthetic sky, ImageFolder and catalogue loading (images and
+ * FITS, display stretches, sky-position groups), splits (random, grouped, k-fold), field
+ * context, cropping and augmentation.
  * @module
  */
 export type { CatalogTable, Dataset } from "./types.ts";
@@ -17,6 +18,9 @@ export {
   type CatalogDataset,
   catalogOfImageFolder,
   type CatalogOptions,
+  type CutoutFile,
+  type CutoutOptions,
+  decodeCutout,
   FITS_PATTERN,
   type GroupBy,
   loadCatalog,
@@ -58,7 +62,25 @@ export {
   type TestSetRule,
 } from "./test_set.ts";
 export { type AugmentConfig, type BatchOptions, makeBatch, REFERENCE_AUGMENT } from "./augment.ts";
+export {
+  type ContextSource,
+  loadData,
+  preprocess,
+  type Preprocessed,
+  type PreprocessOptions,
+} from "./pipeline.ts";
+export {
+  cutoutOptions,
+  DATA_SOURCES,
+  type DataSource,
+  dataSource,
+  loadCatalogToPredict,
+  readCutouts,
+  type ReadCutoutsOptions,
+  type SourceContext,
+  stretchCutouts,
+} from "./sources.ts";
 export { dihedral, DIHEDRAL_VIEWS } from "./geometric.ts";
 // Types the signatures above use
 export type { Rng } from "../util/rng.ts";
-export type { ExperimentConfig } from "../config/schema.ts";
+export type { DataSection, ExperimentConfig } from "../config/schema.ts";

@@ -1,19 +1,20 @@
 /**
  * Re-evaluates a finished run's best model on its own validation images (the file list saved in
- * split.json), optionally with test-time augmentation. The data are loaded through the same
- * ImageFolder loader and checked against the fingerprint the run recorded, so a number from here
- * describes exactly the images the run was validated on.
+ * split.json), optionally with test-time augmentation. The data are loaded through the run's
+ * data pipeline (lib/data/pipeline.ts: its source, crop and field context, as in training) and
+ * checked against the fingerprint the run recorded, so a number from here describes exactly the
+ * images the run was validated on.
  * @module
  */
 import { dirname, join, resolve } from "node:path";
 import { readTestSet } from "../data/test_set.ts";
 import { skyGroupOf } from "../data/splits.ts";
-import { type ContextSource, loadData } from "./run.ts";
+import { type ContextSource, loadData } from "../data/pipeline.ts";
+import { dataSource } from "../data/sources.ts";
 import { onnxModelOf } from "./interchange.ts";
 import { createOnnxSession } from "../interchange/onnx/runtime.ts";
 import type { Dataset } from "../data/types.ts";
 import type { LoadedRun } from "./predict.ts";
-import { resolveDataRoot } from "../data/imagefolder.ts";
 import { loadRun, readJsonFile, trainingClassWeights } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
@@ -181,9 +182,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       tta: opts.tta,
       fingerprint: fp,
       metrics: computeMetrics(labels, probs, run.classNames),
-      dataRoot: cfg.data.source === "catalog"
-        ? resolve(dirname(configPath), cfg.data.root ?? dirname(cfg.data.catalog ?? "."))
-        : resolveDataRoot(cfg.data.root ?? undefined, dirname(configPath)),
+      dataRoot: dataSource(cfg.data).root(cfg.data, dirname(configPath)) ?? "",
       files: locked ? locked.files : split.val,
       groups: idx.map((i) => ds.groups?.[i] ?? skyGroupOf(ds.files![i])),
       labels,

@@ -11,9 +11,9 @@ import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { canonicalJson, loadConfigObject, type LoadedConfig } from "../config/load.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
-import { type ModelConfig, modelConfig } from "../model/config.ts";
-import { buildMedMamba } from "../model/medmamba.ts";
-import { setupBackend } from "../backends/setup.ts";
+import { type ModelConfig, modelConfig, modelOverrides } from "../model/config.ts";
+import { buildMedMamba, MEDMAMBA_ARCH } from "../model/medmamba.ts";
+import { openRuntime } from "../backends/runtime.ts";
 import { resolveDataRoot } from "../data/imagefolder.ts";
 import { saveTensors } from "../train/checkpoint.ts";
 import { checksumFiles, writeResultJson } from "../results/write.ts";
@@ -31,7 +31,6 @@ import {
   variantNotes,
 } from "../interchange/medmamba_layout.ts";
 import { type LoadedRun, loadRun } from "./predict.ts";
-import { modelOverrides } from "./run.ts";
 import { medmambaOnnx } from "../interchange/onnx/medmamba.ts";
 import type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 import { StarmambaError } from "../util/errors.ts";
@@ -62,9 +61,35 @@ export function vssmKwargs(cfg: ModelConfig): Record<string, unknown> {
   };
 }
 
+/**
+ * The MedMamba config of a loaded run: the safetensors and ONNX layouts are MedMamba's, so a run
+ * of another architecture (model.arch) is refused.
+ */
+function medmambaConfigOf(run: LoadedRun, format: string): ModelConfig {
+  if (run.model.arch === MEDMAMBA_ARCH) return run.model.config as ModelConfig;
+  throw new StarmambaError(
+    `${run.dir}: its network is "${run.model.arch}" (model.arch), and --format ${format} ` +
+      `writes MedMamba's layout only; export runs of model.arch ${MEDMAMBA_ARCH}`,
+  );
+}
+
+/** {@link loadRun} for an export: a run whose network is not MedMamba is refused (and freed). */
+async function loadForExport(
+  runDir: string,
+  format: string,
+): Promise<{ run: LoadedRun; cfg: ModelConfig }> {
+  const run = await loadRun(runDir);
+  try {
+    return { run, cfg: medmambaConfigOf(run, format) };
+  } catch (e) {
+    run.model.params.dispose();
+    throw e;
+  }
+}
+
 /** What an exported file says about its model: for users of the weights outside starmamba. */
 function exportMetadata(run: LoadedRun, source: string): Record<string, string> {
-  const cfg = run.model.config;
+  const cfg = run.model.config as ModelConfig;
   const variant = variantNotes(cfg);
   const code = run.result.code as { commit?: string } | undefined;
   const artifacts = (run.result.artifacts ?? {}) as Record<string, string>;
@@ -97,8 +122,7 @@ export async function exportSafetensors(
   out: string,
   source = runDir,
 ): Promise<ExportSummary> {
-  const run = await loadRun(runDir);
-  const cfg = run.model.config;
+  const { run, cfg } = await loadForExport(runDir, "safetensors");
   const state = officialStateDict(paramArrays(run.model.params), cfg);
   const metadata = { format: "pt", ...exportMetadata(run, source) };
   run.model.params.dispose();
@@ -113,7 +137,7 @@ export function onnxModelOf(
   scan: OnnxScanForm = "scan",
   source = run.dir,
 ): Uint8Array {
-  return medmambaOnnx(paramArrays(run.model.params), run.model.config, {
+  return medmambaOnnx(paramArrays(run.model.params), medmambaConfigOf(run, "onnx"), {
     scan,
     metadata: exportMetadata(run, source),
   });
@@ -126,12 +150,12 @@ export async function exportOnnx(
   scan: OnnxScanForm = "scan",
   source = runDir,
 ): Promise<ExportSummary> {
-  const run = await loadRun(runDir);
+  const { run, cfg } = await loadForExport(runDir, "onnx");
   const bytes = onnxModelOf(run, scan, source);
   const n = run.model.params.params.size;
   run.model.params.dispose();
   writeFileAtomic(out, bytes);
-  return { file: out, tensors: n, bytes: bytes.length, variant: variantNotes(run.model.config) };
+  return { file: out, tensors: n, bytes: bytes.length, variant: variantNotes(cfg) };
 }
 
 /** What starmamba.input says the channels are under field context. */
@@ -184,6 +208,12 @@ export async function importSafetensors(
   const loaded = given ?? configOfFile(file, metadata, opts.set ?? []);
   refuseOtherInputs(file, metadata, loaded, given !== null);
   const config = loaded.config;
+  if (config.model.arch !== MEDMAMBA_ARCH) {
+    throw new StarmambaError(
+      `${file}: import reads MedMamba checkpoints, but the config's model.arch is ` +
+        `"${config.model.arch}"; set model.arch: ${MEDMAMBA_ARCH} (or leave it out)`,
+    );
+  }
   const mcfg = checkpointModelConfig(file, metadata, inferModelConfig(tensors, file), config);
   const classNames = opts.classNames ?? metadataClassNames(metadata, file) ??
     folderClassNames(loaded);
@@ -194,7 +224,7 @@ export async function importSafetensors(
       }; pass --classes name1,name2,… in label order`,
     );
   }
-  await setupBackend(config.backend);
+  await openRuntime(config, { quiet: true, threads: 0 });
   const model = buildMedMamba(mcfg, 0);
   const expected = new Map(
     [...model.params.params.values()].map((p) => [p.name, p.variable.shape]),
@@ -211,7 +241,11 @@ export async function importSafetensors(
   const named: Record<string, tf.Tensor> = {};
   for (const [name, a] of arrays) named[name] = tf.tensor(a.data, a.shape, "float32");
   try {
-    await saveTensors(join(runDir, "model"), "model", named, { modelConfig: mcfg, imported: file });
+    await saveTensors(join(runDir, "model"), "model", named, {
+      arch: MEDMAMBA_ARCH,
+      modelConfig: mcfg,
+      imported: file,
+    });
   } finally {
     tf.dispose(Object.values(named));
   }
@@ -237,6 +271,7 @@ export async function importSafetensors(
     data: { class_names: classNames },
     environment: environment(),
     model: {
+      arch: MEDMAMBA_ARCH,
       config: mcfg,
       parameters: [...arrays.values()].reduce((s, a) => s + a.data.length, 0),
     },

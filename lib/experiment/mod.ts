@@ -8,7 +8,7 @@ export {
   type ContextSource,
   loadData,
   makeSplit,
-  modelConfigFor,
+  networkForData,
   runExperiment,
   type RunOptions,
   type RunSummary,
@@ -34,6 +34,7 @@ export {
   loadRun,
   predictCatalog,
   predictFiles,
+  predictionInputs,
   type PredictionRow,
   predictionsCsv,
   type PredictOptions,
@@ -77,6 +78,7 @@ export type { McNemarResult } from "../metrics/stats.ts";
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { LoadedConfig } from "../config/load.ts";
 export type { MedMamba } from "../model/medmamba.ts";
+export type { Network, NetworkDescription, NetworkShape } from "../model/network.ts";
 export type { ModelConfig } from "../model/config.ts";
 export type { Metrics } from "../metrics/metrics.ts";
 export type { CatalogTable, Dataset } from "../data/types.ts";

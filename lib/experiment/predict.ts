@@ -3,26 +3,25 @@
  * [--out file.csv]` — classifies images with a trained run's best model and writes
  * `file,p_<positive class>,predicted`.
  *
- * Images go through the same path as the run's validation images: decoded with sharp to [0, 1]
- * (grey replicated to RGB, or RGB reduced to luma, like the ImageFolder loader), normalised
- * with the run's augment.normalize_mean/std, and fed to the network rebuilt from
- * model/model.json with the run's backend and selective-scan kernel.
+ * Images go through the run's data pipeline (lib/data/pipeline.ts), the same functions as its
+ * validation images: decoded to [0, 1] and display-stretched as its source did, centre-cropped,
+ * given field context, normalised with the run's augment.normalize_mean/std, and fed to the
+ * network rebuilt from model/model.json with the run's backend and selective-scan kernel.
  * @module
  */
 import sharp from "sharp";
 import { extname, join, resolve } from "node:path";
-import type { ExperimentConfig } from "../config/schema.ts";
+import type { DataSection, ExperimentConfig } from "../config/schema.ts";
 import { validateConfig } from "../config/load.ts";
-import { centerCrop } from "../data/crop.ts";
-import { type FieldContext, withFieldContext } from "../data/context.ts";
+import type { FieldContext } from "../data/context.ts";
 import type { CatalogTable, Dataset } from "../data/types.ts";
-import { decodeFitsInto, FITS_PATTERN, loadCatalog, stretchOptions } from "../data/catalog.ts";
-import { applyStretch } from "../data/stretch.ts";
-import { IMAGE_EXTENSIONS, toChannels } from "../data/imagefolder.ts";
-import { setupBackend } from "../backends/setup.ts";
-import { selectScanKernel } from "../backends/select.ts";
-import type { ModelConfig } from "../model/config.ts";
-import { buildMedMamba, type MedMamba } from "../model/medmamba.ts";
+import { FITS_PATTERN } from "../data/catalog.ts";
+import { IMAGE_EXTENSIONS } from "../data/imagefolder.ts";
+import { type ContextSource, preprocess } from "../data/pipeline.ts";
+import { loadCatalogToPredict, readCutouts } from "../data/sources.ts";
+import { openRuntime } from "../backends/runtime.ts";
+import type { Network } from "../model/network.ts";
+import { createNetwork, storedNetwork } from "../model/registry.ts";
 import { loadTensors, type LoadTensorsOptions } from "../train/checkpoint.ts";
 import { predict, predictWith } from "../train/train.ts";
 import { createOnnxSession } from "../interchange/onnx/runtime.ts";
@@ -35,7 +34,6 @@ import { shown } from "../results/manifest.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { RELEASED, resolveModel } from "../registry/released.ts";
-import type { ContextSource } from "./run.ts";
 
 /** How many problems one error message lists before summarising the rest as a count. */
 const MAX_LISTED = 20;
@@ -48,8 +46,8 @@ export const PREDICTED_COLUMN = "predicted";
 
 /** A trained run, ready to predict. */
 export interface LoadedRun {
-  /** The network rebuilt from model/model.json, with the best weights assigned. */
-  model: MedMamba;
+  /** The network rebuilt from model/model.json (arch and modelConfig), with the best weights assigned. */
+  model: Network;
   /** The run's experiment config, as recorded in result.json. */
   config: ExperimentConfig;
   /** Class names in label order, as recorded in result.json. */
@@ -140,8 +138,8 @@ function weightChecks(dir: string, result: Obj): LoadTensorsOptions {
 }
 
 /**
- * Loads a run's best model: rebuilds the network from the modelConfig stored in model.json and
- * assigns every parameter by name; sets up the run's backend and scan kernel first.
+ * Loads a run's best model: rebuilds the network model.json records (arch, default medmamba, and
+ * modelConfig; lib/model/registry.ts) and assigns every parameter by name; sets up the run's backend and scan kernel first.
  */
 export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> {
   const dir = resolve(resolveModel(runDir));
@@ -178,12 +176,19 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
   // Validating fills the defaults of keys added after the run was written (e.g. data.center_crop).
   const config = validateConfig(result.config as Obj, `${resultPath} (config)`);
   const classNames = (result.data as { class_names: string[] }).class_names;
-  await setupBackend(config.backend);
-  selectScanKernel(config.model.scan_kernel, { quiet });
+  // The run's train.threads belonged to the machine it trained on: use this one's default.
+  await openRuntime(config, { quiet, threads: 0 });
 
   const { tensors, meta } = loadTensors(join(dir, "model"), "model", weightChecks(dir, result));
-  const mcfg = meta.modelConfig as ModelConfig;
-  const model = buildMedMamba(mcfg, 0);
+  const modelJson = join(dir, "model", "model.json");
+  let model: Network;
+  try {
+    model = createNetwork(storedNetwork(meta, modelJson), 0);
+  } catch (e) {
+    Object.values(tensors).forEach((t) => t.dispose());
+    throw e;
+  }
+  const mcfg = model.config;
   try {
     for (const p of model.params.params.values()) {
       const t = tensors[p.name];
@@ -306,52 +311,6 @@ function oneLine(message: string): string {
 }
 
 /**
- * Decodes one image to [0, 1] float pixels (size × size × channels) in `out`, resizing one of
- * another size ({@link checkImages} has already rejected those unless resizing was asked for).
- */
-async function decodeInto(
-  file: string,
-  size: number,
-  channels: 1 | 3,
-  out: Float32Array,
-): Promise<void> {
-  try {
-    // failOn "warning": a truncated JPEG would otherwise be padded with grey silently.
-    let img = sharp(file, { failOn: "warning" });
-    const m = await img.metadata();
-    if (m.width !== size || m.height !== size) {
-      // The same resampling as the ImageFolder loader's data.resize: resize.
-      img = img.resize(size, size, { fit: "fill", kernel: "linear" });
-    }
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.width !== size || info.height !== size) throw new Error("size changed");
-    toChannels(data, info.channels, channels, 255, out);
-  } catch (e) {
-    if (e instanceof StarmambaError) throw e;
-    throw new StarmambaError(
-      `${file}: corrupt or unreadable image (${oneLine((e as Error).message)}); ` +
-        "replace or remove it",
-    );
-  }
-}
-
-/** A FITS cutout through the catalogue loader's reader; a bad one is an error naming it. */
-function decodeFits(
-  file: string,
-  opts: Parameters<typeof decodeFitsInto>[2],
-  out: Float32Array,
-): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(file);
-  } catch (e) {
-    throw new StarmambaError(`${file}: cannot read it (${(e as Error).message})`);
-  }
-  const why = decodeFitsInto(bytes, file, opts, out, { files: 0, pixels: 0 });
-  if (why !== null) throw new StarmambaError(`${file}: ${why}`);
-}
-
-/**
  * The class weights (N / (K·count))^power of a run's training split, counted from the class
  * folders of the files in its split.json, in class-name order. Warns when the run balanced its
  * classes in training already: the weights would then count twice.
@@ -407,54 +366,56 @@ export async function predictFiles(
   files: string[],
   opts: PredictOptions = {},
 ): Promise<PredictionRow[]> {
-  const mcfg = run.model.config;
-  const size = run.config.data.size;
-  const crop = run.config.data.center_crop;
-  const channels = mcfg.in_channels as 1 | 3;
-  const resize = opts.resize ?? run.config.data.resize === "resize";
-  await checkImages(files, size, resize);
-  const per = size * size * channels;
-  // Decoded at data.size, then centre-cropped to the model's input, as in training.
-  const decode = async (part: string[]): Promise<Dataset> => {
-    const images = new Float32Array(part.length * per);
-    const stretch = stretchOptions(run.config.data);
-    for (const [j, f] of part.entries()) {
-      const out = images.subarray(j * per, (j + 1) * per);
-      if (FITS_PATTERN.test(f)) {
-        decodeFits(f, { size, channels, fitsHdu: run.config.data.fits_hdu, stretch }, out);
-        continue;
-      }
-      await decodeInto(f, size, channels, out);
-      // The run's per-cutout stretch, as its catalogue loader applied it in training.
-      if (stretch.stretch !== "identity") applyStretch(out, stretch, out);
-    }
-    const full: Dataset = {
-      images,
-      labels: new Int32Array(part.length),
-      n: part.length,
-      height: size,
-      width: size,
-      channels,
-      classNames: run.classNames,
-      files: part,
-    };
-    return crop === null ? full : centerCrop(full, crop);
-  };
+  const d = inputSection(run);
+  await checkImages(files, d.size, opts.resize ?? d.resize === "resize");
   // Frame context needs every cutout of a frame at once (their median is the template), so the
-  // files are decoded together; otherwise one batch at a time keeps memory flat, and a single
+  // files are read together; otherwise one batch at a time keeps memory flat, and a single
   // cutout's template is built from that cutout alone, inside its batch.
-  if (run.config.data.field_context && (opts.context ?? "frame") === "frame") {
-    const whole = frameContext(withFieldContext(await decode(files)), opts);
+  if (d.field_context && (opts.context ?? "frame") === "frame") {
+    const whole = await predictionInputs(run, files, opts);
     return await classifyBatches(run, files, opts, (i, part) => ({
       ds: whole,
       idx: part.map((_, j) => i + j),
     }));
   }
-  const single = run.config.data.field_context;
-  return await classifyBatches(run, files, opts, async (_i, part) => {
-    const ds = await decode(part);
-    return { ds: single ? withFieldContext(ds, ownFrame).dataset : ds, idx: [...part.keys()] };
-  });
+  return await classifyBatches(run, files, opts, async (_i, part) => ({
+    ds: await predictionInputs(run, part, opts),
+    idx: [...part.keys()],
+  }));
+}
+
+/** The run's data section with the network's input channels (the same number in every run). */
+function inputSection(run: Pick<LoadedRun, "config" | "model">): DataSection {
+  return { ...run.config.data, channels: run.model.config.in_channels as 1 | 3 };
+}
+
+/**
+ * The images {@link predictFiles} gives the network for `files`, before the per-batch
+ * normalisation: decoded and stretched as the run's data source did (readCutouts), then the
+ * run's preprocess (centre crop, field context from `opts.context`) — the pipeline of
+ * lib/data/pipeline.ts that training and evaluation ran. With frame context its frames are
+ * reported (`opts.onFrames`, the small-frames warning). The files are not checked first, as
+ * predictFiles checks them.
+ */
+export async function predictionInputs(
+  run: Pick<LoadedRun, "config" | "model" | "classNames">,
+  files: string[],
+  opts: PredictOptions = {},
+): Promise<Dataset> {
+  const d = inputSection(run);
+  const resize = opts.resize ?? d.resize === "resize";
+  const raw = await readCutouts(d, files, { resize, classNames: run.classNames });
+  return preprocessed(d, raw, opts);
+}
+
+/**
+ * The pipeline's preprocess with `opts.context`; a `"frame"` context reports its frames (to
+ * `opts.onFrames`, and those under `opts.minPerFrame` in one warning).
+ */
+function preprocessed(d: DataSection, raw: Dataset, opts: PredictOptions): Dataset {
+  const { dataset, context } = preprocess(d, raw, { context: opts.context });
+  if (context !== null && (opts.context ?? "frame") === "frame") reportFrames(context, opts);
+  return dataset;
 }
 
 /**
@@ -469,18 +430,14 @@ export async function predictFiles(
  */
 export const MIN_FRAME_CUTOUTS = 20;
 
-/** Frame key for `--context single`: every cutout its own frame. */
-const ownFrame = (file: string): string => file;
-
 /**
- * The context dataset of a `"frame"` call, after reporting its frames: to `opts.onFrames`, and
- * those with fewer than `opts.minPerFrame` cutouts in one warning.
+ * Reports the frames of a `"frame"` call: to `opts.onFrames`, and those with fewer than
+ * `opts.minPerFrame` cutouts in one warning.
  */
-function frameContext(ctx: FieldContext, opts: PredictOptions): Dataset {
+function reportFrames(ctx: FieldContext, opts: PredictOptions): void {
   opts.onFrames?.(ctx.frameCounts);
   const warning = smallFramesWarning(ctx.frameCounts, opts.minPerFrame ?? MIN_FRAME_CUTOUTS);
   if (warning !== null) (opts.warn ?? console.warn)(warning);
-  return ctx.dataset;
 }
 
 /**
@@ -560,28 +517,15 @@ export async function predictCatalog(
   catalog: string,
   opts: PredictOptions = {},
 ): Promise<{ rows: PredictionRow[]; table: CatalogTable }> {
-  const d = run.config.data;
-  const ds = await loadCatalog({
-    file: catalog,
-    size: d.size,
-    channels: run.model.config.in_channels as 1 | 3,
-    resize: (opts.resize ?? d.resize === "resize") ? "resize" : "reject",
-    onBadFile: "error",
-    requireLabels: false,
-    classNames: run.classNames,
-    fitsHdu: d.fits_hdu,
-    stretch: stretchOptions(d),
-    groupBy: "name",
-    groupRadiusArcsec: null,
-    pixelScaleArcsec: null,
-  });
+  const d = inputSection(run);
+  const ds = await loadCatalogToPredict(
+    d,
+    catalog,
+    run.classNames,
+    opts.resize ?? d.resize === "resize",
+  );
   checkOwnColumns(ds.table, catalog);
-  const cropped: Dataset = d.center_crop === null ? ds : centerCrop(ds, d.center_crop);
-  const prepared = !d.field_context
-    ? cropped
-    : (opts.context ?? "frame") === "frame"
-    ? frameContext(withFieldContext(cropped), opts)
-    : withFieldContext(cropped, ownFrame).dataset;
+  const prepared = preprocessed(d, ds, opts);
   const rows = await classifyBatches(run, ds.files, opts, (i, part) => ({
     ds: prepared,
     idx: part.map((_, j) => i + j),

@@ -13,28 +13,15 @@ import {
   type SectionSpec,
 } from "../config/schema.ts";
 import { seedGlobal } from "../util/rng.ts";
-import { setupBackend } from "../backends/setup.ts";
-import { selectScanKernel } from "../backends/select.ts";
-import { nativeDefaultThreads } from "../backends/wasm/native.ts";
+import { openRuntime } from "../backends/runtime.ts";
 import type { Dataset } from "../data/types.ts";
-import { generateSynthetic } from "../data/synthetic.ts";
-import { loadImageFolder, resolveDataRoot } from "../data/imagefolder.ts";
-import { centerCrop } from "../data/crop.ts";
-import { withFieldContext } from "../data/context.ts";
-import {
-  frameOf,
-  groupedSplit,
-  kfoldSplits,
-  randomSplit,
-  skyGroupOf,
-  type Split,
-} from "../data/splits.ts";
-import { type CatalogDataset, loadCatalog, parseGroupBy, stretchOptions } from "../data/catalog.ts";
-import { applyStretch, type StretchOptions } from "../data/stretch.ts";
+import { loadData } from "../data/pipeline.ts";
+import { groupedSplit, kfoldSplits, randomSplit, skyGroupOf, type Split } from "../data/splits.ts";
+import { type CatalogDataset, stretchOptions } from "../data/catalog.ts";
 import { partitionByTestSet, readTestSet } from "../data/test_set.ts";
 import { logisticBaseline, majorityBaseline } from "../data/logistic.ts";
-import { type ModelConfig, modelConfig } from "../model/config.ts";
-import { buildMedMamba } from "../model/medmamba.ts";
+import type { NetworkDescription } from "../model/network.ts";
+import { createNetwork, networkEntry, networkFor } from "../model/registry.ts";
 import { type Evaluation, train, type TrainResult } from "../train/train.ts";
 import { type CodeVersion, codeVersion, environment } from "../results/provenance.ts";
 import {
@@ -76,114 +63,9 @@ export interface RunSummary {
   result: Record<string, unknown> | null;
 }
 
-/**
- * Where a field-context template comes from: the cutout's frame (as trained), or the cutout
- * alone (`single`: its own median is itself — what a user classifying one image gets).
- */
-export type ContextSource = "frame" | "single";
-
-/**
- * Loads the data a config names, centre-cropped if `data.center_crop` says so and with its
- * frame's context channels if `data.field_context` does (`context: "single"`: every cutout its
- * own frame).
- */
-export async function loadData(
-  cfg: ExperimentConfig,
-  configPath: string,
-  quiet = false,
-  context: ContextSource = "frame",
-): Promise<Dataset> {
-  const full = await loadFullImages(cfg, configPath, quiet);
-  const crop = cfg.data.center_crop;
-  const ds = crop === null ? full : centerCrop(full, crop);
-  if (!cfg.data.field_context) return ds;
-  const ctx = withFieldContext(ds, context === "single" ? (file: string) => file : undefined);
-  if (!quiet) {
-    console.log(
-      `field context: ${ctx.frames} frames, the smallest with ${ctx.smallestFrame} cutouts`,
-    );
-  }
-  return ctx.dataset;
-}
-
-async function loadFullImages(
-  cfg: ExperimentConfig,
-  configPath: string,
-  quiet: boolean,
-): Promise<Dataset> {
-  const d = cfg.data;
-  if (d.source === "synthetic") {
-    return generateSynthetic({
-      n: d.synthetic_n,
-      size: d.size,
-      channels: d.channels,
-      galaxyFraction: d.galaxy_fraction,
-      seed: d.synthetic_seed,
-    });
-  }
-  let lastPct = -1;
-  const progress = quiet ? undefined : (done: number, total: number) => {
-    const pct = Math.floor((100 * done) / total);
-    if (pct >= lastPct + 25 || done === total) {
-      lastPct = pct;
-      console.log(`decoding images: ${done}/${total}`);
-    }
-  };
-  const groupBy = parseGroupBy(d.group_by);
-  if (d.source === "catalog") {
-    if (!d.catalog) {
-      throw new StarmambaError(
-        "data.source: catalog needs data.catalog: the CSV listing the cutouts (path, label, " +
-          "optional frame, ra, dec), relative to the config file",
-      );
-    }
-    return await loadCatalog({
-      file: resolve(dirname(configPath), d.catalog),
-      // data.root, when set, is where the catalogue's paths start (the data stays outside the
-      // project); else they are relative to the catalogue itself.
-      base: d.root ? resolve(dirname(configPath), d.root) : undefined,
-      size: d.size,
-      channels: d.channels,
-      resize: d.resize,
-      onBadFile: d.on_bad_file,
-      requireLabels: true,
-      classes: d.classes,
-      fitsHdu: d.fits_hdu,
-      stretch: stretchOptions(cfg.data),
-      groupBy,
-      groupRadiusArcsec: d.group_radius_arcsec,
-      pixelScaleArcsec: d.pixel_scale_arcsec,
-      progress,
-    });
-  }
-  if (groupBy === "sky" || groupBy.startsWith("column:")) {
-    throw new StarmambaError(
-      `data.group_by: ${groupBy} needs positions or columns from a catalogue ` +
-        "(data.source: catalog); an image folder groups by name or frame",
-    );
-  }
-  const root = resolveDataRoot(d.root ?? undefined, dirname(configPath));
-  const ds = await loadImageFolder({
-    root,
-    size: d.size,
-    channels: d.channels,
-    resize: d.resize,
-    onBadFile: d.on_bad_file,
-    progress,
-  });
-  stretchEach(ds, stretchOptions(d));
-  return groupBy === "frame" ? { ...ds, groups: ds.files.map(frameOf) } : ds;
-}
-
-/** Applies a per-cutout stretch to every image in place (the identity leaves them alone). */
-function stretchEach(ds: Dataset, stretch: StretchOptions): void {
-  if (stretch.stretch === "identity") return;
-  const per = ds.height * ds.width * ds.channels;
-  for (let i = 0; i < ds.n; i++) {
-    const img = ds.images.subarray(i * per, (i + 1) * per);
-    applyStretch(img, stretch, img);
-  }
-}
+// The data pipeline (sources, crop, field context) lives in lib/data/pipeline.ts; these are
+// re-exported where callers have always found them.
+export { type ContextSource, loadData } from "../data/pipeline.ts";
 
 /**
  * What result.json records about a catalogue source: the catalogue's sha256, the grouping, the
@@ -279,28 +161,12 @@ function foldOf(cfg: ExperimentConfig, ds: Dataset): Split {
   return kfoldSplits(ds.labels, g.names, k, cfg.seed, true, g.key)[fold];
 }
 
-/** The network settings an experiment config's model section gives (the data's are added apart). */
-export function modelOverrides(m: ExperimentConfig["model"]): Partial<ModelConfig> {
-  const over: Partial<ModelConfig> = {
-    patch_size: m.patch_size,
-    d_state: m.d_state,
-    directions: m.directions,
-    drop_path_rate: m.drop_path_rate,
-    conv_branch: m.conv_branch,
-    ssm_branch: m.ssm_branch,
-    conv_pre_bn: m.conv_pre_bn,
-    ssm_residual: m.ssm_residual,
-    head_norm: m.head_norm,
-  };
-  if (m.dim !== null) over.dim = m.dim;
-  if (m.depths !== null) over.depths = m.depths;
-  return over;
-}
-
-/** The network config implied by an experiment config and its data. */
-export function modelConfigFor(cfg: ExperimentConfig, ds: Dataset): ModelConfig {
-  return modelConfig(cfg.model.preset, {
-    ...modelOverrides(cfg.model),
+/**
+ * The network an experiment config and its data imply: model.arch and its config, with the
+ * input (channels, side) and the classes from the data.
+ */
+export function networkForData(cfg: ExperimentConfig, ds: Dataset): NetworkDescription {
+  return networkFor(cfg.model, {
     in_channels: ds.channels,
     num_classes: ds.classNames.length,
     image_size: ds.height,
@@ -332,6 +198,8 @@ function outputFolders(cfg: ExperimentConfig): string[] {
 /** Stops early on a config whose keys contradict each other in a way the schema cannot see. */
 function checkConsistency(loaded: LoadedConfig): void {
   const cfg = loaded.config;
+  // An unknown network is named now, before the data loads.
+  networkEntry(cfg.model.arch, `${loaded.path}: model.arch`);
   if (cfg.data.field_context && cfg.augment.enabled && cfg.augment.grayscale_p > 0) {
     throw new StarmambaError(
       `${loaded.path}: data.field_context puts the frame's template in channels 1 and 2, and ` +
@@ -446,7 +314,7 @@ function baselines(cfg: ExperimentConfig, ds: Dataset, split: Split): Baselines 
 /** Builds the network from the seed and trains it (the model's memory is freed after). */
 async function buildAndTrain(
   cfg: ExperimentConfig,
-  mcfg: ModelConfig,
+  net: NetworkDescription,
   ds: Dataset,
   split: Split,
   folder: RunFolder,
@@ -454,9 +322,10 @@ async function buildAndTrain(
   sessionStart: number,
   log: (s: string) => void,
 ): Promise<{ result: TrainResult; parameters: number }> {
-  const model = buildMedMamba(mcfg, cfg.seed);
+  const model = createNetwork(net, cfg.seed);
   const parameters = model.params.countTrainable();
-  log(`model: MedMamba preset ${mcfg.preset}, ${parameters.toLocaleString("en-US")} parameters`);
+  const label = networkEntry(net.arch).label(net.config);
+  log(`model: ${label} (model.arch ${net.arch}), ${parameters.toLocaleString("en-US")} parameters`);
   try {
     const result = await train({
       model,
@@ -484,7 +353,8 @@ interface FinishedRun {
   folder: RunFolder;
   ds: Dataset;
   split: Split;
-  mcfg: ModelConfig;
+  /** The network trained: model.arch and its config. */
+  net: NetworkDescription;
   parameters: number;
   /** Null for data.split: all (no validation images). */
   base: Baselines | null;
@@ -669,7 +539,7 @@ function resultRecord(
       },
     },
     environment: r.env,
-    model: { config: r.mcfg, parameters: r.parameters },
+    model: { arch: r.net.arch, config: r.net.config, parameters: r.parameters },
     baselines: base
       ? { majority_accuracy: base.majority, logistic_regression: base.logistic }
       : null,
@@ -707,18 +577,12 @@ export async function runExperiment(
   const log = (s: string) => opts.quiet || console.log(s);
 
   seedGlobal(cfg.seed);
-  const backend = await setupBackend(cfg.backend);
-  const kernel = selectScanKernel(cfg.model.scan_kernel, {
-    quiet: opts.quiet,
-    threads: cfg.train.threads,
-  });
-  // On the cuda backend the scan runs on the device (the host kernel serves no op there).
-  const scanName = backend === "cuda" ? "cuda (device buffers)" : kernel.name;
-  log(`backend ${backend}, selective-scan kernel ${scanName}`);
+  const runtime = await openRuntime(cfg, { quiet: opts.quiet });
+  log(`backend ${runtime.backend}, selective-scan kernel ${runtime.scanKernelName}`);
 
   const ds = await loadData(cfg, loaded.path, opts.quiet);
   const split = makeSplit(cfg, ds, dirname(loaded.path));
-  const mcfg = modelConfigFor(cfg, ds);
+  const net = networkForData(cfg, ds);
   const folder = openRunFolder(loaded, root, opts);
   log(`run folder: ${relative(root, folder.runDir) || "."}`);
   writeSplit(folder.runDir, cfg, ds, split);
@@ -732,14 +596,12 @@ export async function runExperiment(
         : "no validation images (data.split: all): the last epoch's weights are the model"),
   );
 
-  const { result, parameters } = await buildAndTrain(cfg, mcfg, ds, split, folder, opts, t0, log);
+  const { result, parameters } = await buildAndTrain(cfg, net, ds, split, folder, opts, t0, log);
   const release = split.val.length === 0;
   if (result.interrupted || (!release && (!result.best || !result.last))) {
     return { runDir: folder.runDir, interrupted: true, result: null };
   }
 
-  // Threads change the wall time, never the numbers (the native kernels are bitwise the same).
-  const threads = kernel.name === "native" ? cfg.train.threads || nativeDefaultThreads() : null;
   const finished: FinishedRun = {
     loaded,
     root,
@@ -747,14 +609,14 @@ export async function runExperiment(
     folder,
     ds,
     split,
-    mcfg,
+    net,
     parameters,
     base,
     result,
     best: result.best,
     last: result.last,
-    env: { ...environment(), scan_kernel: scanName, native_threads: threads },
-    threads,
+    env: { ...environment(), ...runtime.environment() },
+    threads: runtime.nativeThreads,
     // A resumed run counts its earlier sessions too (up to their last saved state).
     wallSeconds: result.earlierWallSeconds + (performance.now() - t0) / 1000,
   };

@@ -3,6 +3,8 @@
  * @module
  */
 import { StarmambaError } from "../util/errors.ts";
+import type { ExperimentConfig } from "../config/schema.ts";
+import type { NetworkShape } from "./network.ts";
 
 /** Everything that defines a MedMamba network's shape. */
 export interface ModelConfig {
@@ -73,6 +75,34 @@ export function modelConfig(preset: string, overrides: Partial<ModelConfig> = {}
   const cfg: ModelConfig = { preset, ...MODEL_DEFAULTS, ...p, ...overrides };
   validateModelConfig(cfg);
   return cfg;
+}
+
+/** The MedMamba settings an experiment config's model section gives (the data's are added apart). */
+export function modelOverrides(m: ExperimentConfig["model"]): Partial<ModelConfig> {
+  const over: Partial<ModelConfig> = {
+    patch_size: m.patch_size,
+    d_state: m.d_state,
+    directions: m.directions,
+    drop_path_rate: m.drop_path_rate,
+    conv_branch: m.conv_branch,
+    ssm_branch: m.ssm_branch,
+    conv_pre_bn: m.conv_pre_bn,
+    ssm_residual: m.ssm_residual,
+    head_norm: m.head_norm,
+  };
+  if (m.dim !== null) over.dim = m.dim;
+  if (m.depths !== null) over.depths = m.depths;
+  return over;
+}
+
+/** MedMamba's config from an experiment's model section and the data's shape, validated. */
+export function medmambaConfigFor(m: ExperimentConfig["model"], shape: NetworkShape): ModelConfig {
+  return modelConfig(m.preset, {
+    ...modelOverrides(m),
+    in_channels: shape.in_channels,
+    num_classes: shape.num_classes,
+    image_size: shape.image_size,
+  });
 }
 
 /** Throws a StarmambaError naming the offending key if the config can't build a network. */

@@ -12,7 +12,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "./config.ts";
-import { validateModelConfig } from "./config.ts";
+import { medmambaConfigFor, validateModelConfig } from "./config.ts";
+import type { Network, NetworkEntry } from "./network.ts";
 import {
   batchNorm,
   channelShuffle,
@@ -36,15 +37,11 @@ import { fusedBlock, fusedBlockAvailable } from "./block.ts";
 import { rng } from "../util/rng.ts";
 import { StarmambaError } from "../util/errors.ts";
 
-/** A built network: its config, parameters, and forward pass. */
-export interface MedMamba {
-  /** The network's configuration. */
-  config: ModelConfig;
-  /** Every parameter, by name. */
-  params: ParamStore;
-  /** x: (B, H, W, in_channels) normalised images → logits (B, num_classes). */
-  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D;
-}
+/** A built MedMamba: a {@link Network} whose config is a {@link ModelConfig}. */
+export type MedMamba = Network<ModelConfig>;
+
+/** MedMamba's name in the network registry (lib/model/registry.ts) and in model.json. */
+export const MEDMAMBA_ARCH = "medmamba";
 
 /** Channels per stage: C, 2C, 4C, 8C. */
 export function stageDims(cfg: ModelConfig): number[] {
@@ -179,5 +176,26 @@ export function buildMedMamba(cfg: ModelConfig, seed: number): MedMamba {
     const pooled = tf.mean(y, [1, 2]);
     return linear(ps, "head", pooled, true) as tf.Tensor2D;
   };
-  return { config: cfg, params: ps, forward };
+  return { arch: MEDMAMBA_ARCH, config: cfg, params: ps, forward };
 }
+
+/** True when the block is the official code's (the variant notes of an export are empty). */
+function officialBlock(cfg: ModelConfig): boolean {
+  return cfg.directions === 4 && cfg.conv_pre_bn && !cfg.ssm_residual && !cfg.head_norm;
+}
+
+/** MedMamba in the network registry: every preset and switch of the `model` section. */
+export const MEDMAMBA_ENTRY: NetworkEntry<ModelConfig> = {
+  doc: "MedMamba (SS-Conv-SSM blocks: a conv half beside VMamba's SS2D); model.preset and " +
+    "the switches of the model section",
+  configFor: medmambaConfigFor,
+  create: buildMedMamba,
+  label: (cfg) => (cfg.preset === "tiny" ? "MedMamba-T" : cfg.preset),
+  summary: (cfg, parameters) =>
+    `MedMamba, \`${cfg.preset}\` preset (C = ${cfg.dim}, depths ${cfg.depths.join("-")}), ` +
+    `${parameters.toLocaleString("en")} parameters; ${
+      officialBlock(cfg)
+        ? "the official code's block"
+        : "a variant of the official block (see `deno task export` metadata)"
+    }`,
+};

@@ -1,10 +1,12 @@
 /**
- * What the active backend does fast, as the ops' gradients ask it. The ops cannot import the
- * backends (they sit below them); a backend's registration sets these when its kernels are
- * installed (lib/backends/wasm/register.ts), and the defaults describe a backend with no
- * acceleration.
+ * The runtime as the ops see it: what the active backend does fast, and which kernel runs the
+ * selective scan. The ops cannot import the backends (they sit below them), so the runtime
+ * (openRuntime, lib/backends/runtime.ts) writes both into the one object here: the capabilities
+ * its backend states (each backend's register.ts) and the scan kernel it chooses; its close()
+ * puts the defaults back. The defaults describe a backend with no acceleration and no kernel.
  * @module
  */
+import type { ScanKernel } from "./scan_kernel.ts";
 
 /** The questions an op may ask. */
 export interface Capabilities {
@@ -19,19 +21,45 @@ export interface Capabilities {
   fusedSS2DCore(): boolean;
 }
 
-let current: Capabilities = {
+/** What a backend that states nothing does. */
+const DEFAULTS: Capabilities = {
   transposedMatMulFast: () => true,
   convFilterGrad: () => false,
   ssConvSsm: () => false,
   fusedSS2DCore: () => true,
 };
 
+/** The runtime's part the ops read: one object per process (its fields change, not itself). */
+const view: { capabilities: Capabilities; scanKernel: ScanKernel | null } = {
+  capabilities: DEFAULTS,
+  scanKernel: null,
+};
+
 /** The capabilities of the active backend. */
 export function capabilities(): Capabilities {
-  return current;
+  return view.capabilities;
 }
 
-/** Replaces some capabilities (the others stay). */
+/**
+ * Sets the active backend's capabilities: those given, the defaults for the rest (nothing
+ * carries over from a backend activated before).
+ */
 export function setCapabilities(c: Partial<Capabilities>): void {
-  current = { ...current, ...c };
+  view.capabilities = { ...DEFAULTS, ...c };
+}
+
+/** The selective-scan kernel chosen, or null before any (lib/ops/scan_kernel.ts reads it). */
+export function chosenScanKernel(): ScanKernel | null {
+  return view.scanKernel;
+}
+
+/** Records the selective-scan kernel chosen (null: none). */
+export function setChosenScanKernel(kernel: ScanKernel | null): void {
+  view.scanKernel = kernel;
+}
+
+/** Back to the defaults: no capabilities, no scan kernel (the runtime's close()). */
+export function resetRuntimeView(): void {
+  view.capabilities = DEFAULTS;
+  view.scanKernel = null;
 }

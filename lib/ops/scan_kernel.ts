@@ -1,8 +1,8 @@
 /**
  * The contract every selective-scan kernel implements on raw float32 arrays: the portable
  * TypeScript loop, the native C kernel and the CUDA kernel. The tfjs SelectiveScan op
- * (lib/ops/selective_scan.ts) runs on the one chosen with {@link setScanKernel} (the experiment
- * runner chooses from the config: lib/backends/select.ts).
+ * (lib/ops/selective_scan.ts) runs on the one chosen with {@link setScanKernel} (the runtime
+ * chooses from the config: openRuntime, lib/backends/runtime.ts and select.ts).
  *
  * Shapes follow mamba_ssm's `selective_scan_fn`:
  * u, delta: (batch, dim, len); A: (dim, dstate); B, C: (batch, groups, dstate, len);
@@ -14,6 +14,7 @@
  *   y_t   = Σ_n C[n,t] · h_t[n] + D[d] · u_t
  * @module
  */
+import { chosenScanKernel, setChosenScanKernel } from "./capabilities.ts";
 
 /** Inputs of one selective scan call. All arrays are float32, row-major. */
 export interface ScanInputs {
@@ -132,17 +133,21 @@ export interface SS2DCoreImpl {
   ): void;
 }
 
-let active: ScanKernel | null = null;
-
-/** Selects the kernel that runs SelectiveScan in this process. */
+/**
+ * Selects the kernel that runs SelectiveScan in this process (the runtime does, from the config;
+ * tests of the op choose one directly). Kept in the runtime's view, lib/ops/capabilities.ts.
+ */
 export function setScanKernel(kernel: ScanKernel): void {
-  active = kernel;
+  setChosenScanKernel(kernel);
 }
 
 /** The kernel that currently runs SelectiveScan. */
 export function getScanKernel(): ScanKernel {
-  if (!active) throw new Error("no selective-scan kernel selected: call setScanKernel first");
-  return active;
+  const k = chosenScanKernel();
+  if (!k) {
+    throw new Error("no selective-scan kernel selected: call openRuntime (or setScanKernel) first");
+  }
+  return k;
 }
 
 /** A kernel that can also write into caller-provided arrays (the native one). */

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { meanStd } from "../metrics/stats.ts";
 import { RELEASED, type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { describeReleased, type ModelRow } from "./describe.ts";
+import type { NetworkShape } from "../model/network.ts";
+import { networkEntry } from "../model/registry.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -273,7 +275,7 @@ export function modelCard(m: ReleasedModel): string {
     };
     fingerprint: string;
   };
-  const mc = (result.model as { config: Obj }).config;
+  const mc = (result.model as { config: NetworkShape }).config;
   const scored = result.best !== null;
   const best = scored
     ? (result.best as { metrics: { perClass: Record<string, { recall: number }>; n: number } })
@@ -328,13 +330,7 @@ export function modelCard(m: ReleasedModel): string {
     "",
     "| | |",
     "| --- | --- |",
-    `| network | MedMamba, \`${row.preset}\` preset (C = ${mc.dim}, depths ${
-      (mc.depths as number[]).join("-")
-    }), ${row.parameters.toLocaleString("en")} parameters; ${
-      ((mc.directions as number) === 4 && mc.conv_pre_bn && !mc.ssm_residual && !mc.head_norm)
-        ? "the official code's block"
-        : "a variant of the official block (see `deno task export` metadata)"
-    } |`,
+    `| network | ${networkEntry(row.arch).summary(mc, row.parameters)} |`,
     `| input | ${row.input}, pixels / 255 normalised with mean ${cfg.augment.normalize_mean}, std ${cfg.augment.normalize_std} |`,
     `| classes | ${
       (result.data as { class_names: string[] }).class_names.join(", ")

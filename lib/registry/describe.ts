@@ -7,6 +7,9 @@
 import { join } from "node:path";
 import { type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { readJsonRecord } from "../results/write.ts";
+import { MEDMAMBA_ARCH } from "../model/medmamba.ts";
+import type { NetworkShape } from "../model/network.ts";
+import { networkEntry } from "../model/registry.ts";
 
 /** One row of `deno task models`. */
 export interface ModelRow {
@@ -16,8 +19,12 @@ export interface ModelRow {
   title: string;
   /** Run folder, relative to the repository root. */
   run: string;
-  /** Preset (MedMamba-T is `tiny`). */
-  preset: string;
+  /** The network's registry name (result.json's model.arch; runs without one are MedMamba). */
+  arch: string;
+  /** The network's short name, e.g. `MedMamba-T` (its registry entry's label). */
+  network: string;
+  /** MedMamba's preset (MedMamba-T is `tiny`); absent for networks without presets. */
+  preset?: string;
   /** Trainable parameters. */
   parameters: number;
   /** Input, e.g. `64×64×3, field context`. */
@@ -60,7 +67,17 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     image_shape: number[];
     split: { kind: string; n_train: number; n_val: number };
   };
-  const model = r.model as { config: { preset: string }; parameters: number };
+  const model = r.model as {
+    arch?: string;
+    config: NetworkShape & { preset?: string };
+    parameters: number;
+  };
+  const arch = model.arch ?? MEDMAMBA_ARCH;
+  const entry = networkEntry(
+    arch,
+    join(m.run, "result.json"),
+    "this version of starmamba cannot build it",
+  );
   // A release model (data.split: all) has no validation metrics: NaN, shown as "—".
   const best = r.best as { epoch: number; metrics: { accuracy: number } } | null;
   const last = r.last as { epoch: number; metrics: { accuracy: number } } | null;
@@ -73,6 +90,8 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     name: m.name,
     title: m.title,
     run: m.run,
+    arch,
+    network: entry.label(model.config),
     preset: model.config.preset,
     parameters: model.parameters,
     input: `${h}×${w}×${c}${cfg.data.field_context ? ", field context" : ""}`,
@@ -105,7 +124,7 @@ export function modelsTable(rows: ModelRow[]): string {
   ];
   const body = rows.map((r) => [
     r.name,
-    r.preset === "tiny" ? "MedMamba-T" : r.preset,
+    r.network,
     `${(r.parameters / 1e6).toFixed(2)} M`,
     r.input,
     r.split,

@@ -7,15 +7,16 @@
  * swings several points between neighbouring epochs; the average moves slowly.
  *
  * The shadow copies live in JS Float32Arrays, each update computed in double and rounded to
- * float32, so a run is bitwise the same on every backend and after a resume. On the wasm backend
- * with the native library one call updates every tensor in place from the weights on the wasm
- * heap, with the same arithmetic (the TypeScript loop read every weight through a copy: 2–17 ms a
- * step for the `cpu` preset, against ~1 ms).
+ * float32, so a run is bitwise the same on every backend and after a resume. The update is an op
+ * (lib/ops/ema.ts) called by kernel name: on the wasm backend with the native library one call
+ * updates every tensor in place from the weights on the wasm heap, with the same arithmetic (the
+ * TypeScript loop read every weight through a copy: 2–17 ms a step for the `cpu` preset, against
+ * ~1 ms).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamStore } from "../model/params.ts";
-import { nativeEmaWithViews } from "../backends/wasm/hooks.ts";
+import { emaUpdate } from "../ops/ema.ts";
 
 /** Key prefix of the shadow weights inside a resumable state checkpoint. */
 export const EMA_PREFIX = "ema/";
@@ -42,18 +43,8 @@ export class WeightEma {
   update(): void {
     const d = emaDecayAt(this.decay, this.updates);
     const params = [...this.store.params.values()];
-    // Native: one call over the weights in place on the wasm heap (no copies), same bits.
-    const native = nativeEmaWithViews(params.map((p) => p.variable));
-    if (native) {
-      native.ema(params.map((p, i) => [this.shadow.get(p.name)!, native.views[i]]), d);
-      this.updates++;
-      return;
-    }
-    for (const p of params) {
-      const s = this.shadow.get(p.name)!;
-      const w = p.variable.dataSync() as Float32Array;
-      for (let i = 0; i < s.length; i++) s[i] = d * s[i] + (1 - d) * w[i];
-    }
+    // One call of the backend's kernel (lib/ops/ema.ts): native on the wasm heap, in place.
+    emaUpdate(params.map((p) => this.shadow.get(p.name)!), params.map((p) => p.variable), d);
     this.updates++;
   }
 

@@ -19,6 +19,7 @@ export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./optim.
 // Types the signatures above use
 export type { ExperimentConfig } from "../config/schema.ts";
 export type { MedMamba } from "../model/medmamba.ts";
+export type { Network, NetworkShape } from "../model/network.ts";
 export type { Metrics } from "../metrics/metrics.ts";
 export type { CatalogTable, Dataset } from "../data/types.ts";
 export type { ModelConfig } from "../model/config.ts";

@@ -1,91 +1,15 @@
 /**
  * Adam and AdamW (decoupled weight decay), written out so their state can be saved and
  * restored exactly for resumable runs. Same update as PyTorch's torch.optim.Adam/AdamW
- * (bias-corrected moments, eps added after the square root).
+ * (bias-corrected moments, eps added after the square root). The update itself is an op
+ * (lib/ops/adam.ts), called by kernel name: each backend registers its kernel in its own list.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { withArrays } from "../backends/io.ts";
-import { activeNativeAdam, type AdamScalars } from "../backends/wasm/hooks.ts";
-import { cudaAdamStep } from "../backends/cuda/kernels/adam.ts";
+import { type AdamScalars, adamUpdate } from "../ops/adam.ts";
 
-export type { AdamScalars };
-
-/**
- * Kernel name of the fused Adam update of every variable at once (cpu and wasm): inputs w0…,
- * g0…, m0…, v0…; outputs w'0, m'0, v'0, w'1, … One call per step instead of one per variable
- * (a few hundred), each of which cost tens of microseconds of dispatch.
- */
-export const ADAM_STEP = "StarmambaAdamStep";
-
-/**
- * One Adam(W) update of a flat parameter array, written into fresh arrays: the moments, then
- * w ← w − lr·(m/c1)/(√(v/c2) + eps) − lr·wd·w (PyTorch's AdamW order: decay uses the old w).
- * One pass over memory instead of ~12 tensor ops per variable. Exported for tests.
- */
-export function adamStepInto(
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  s: AdamScalars,
-  wOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-): void {
-  const { lr, beta1, beta2, eps, weightDecay, c1, c2 } = s;
-  const a1 = 1 - beta1, a2 = 1 - beta2, decay = lr * weightDecay;
-  for (let i = 0; i < w.length; i++) {
-    const gi = g[i];
-    const mi = beta1 * m[i] + a1 * gi;
-    const vi = beta2 * v[i] + a2 * gi * gi;
-    mOut[i] = mi;
-    vOut[i] = vi;
-    wOut[i] = w[i] - lr * ((mi / c1) / (Math.sqrt(vi / c2) + eps)) - decay * w[i];
-  }
-}
-
-function adamKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo[] {
-  const inp = args.inputs as Record<string, tf.TensorInfo>;
-  const { count, ...scalars } = args.attrs as unknown as AdamScalars & { count: number };
-  const ins: tf.TensorInfo[] = [];
-  const shapes: number[][] = [];
-  for (let i = 0; i < count; i++) {
-    ins.push(inp[`w${i}`], inp[`g${i}`], inp[`m${i}`], inp[`v${i}`]);
-    shapes.push(inp[`w${i}`].shape, inp[`w${i}`].shape, inp[`w${i}`].shape);
-  }
-  const native = activeNativeAdam();
-  return withArrays(args.backend, ins, shapes, (iv, ov) => {
-    const tensors = Array.from({ length: count }, (_, i) => ({
-      w: iv[4 * i],
-      g: iv[4 * i + 1],
-      m: iv[4 * i + 2],
-      v: iv[4 * i + 3],
-      wo: ov[3 * i],
-      mo: ov[3 * i + 1],
-      vo: ov[3 * i + 2],
-    }));
-    if (native) native(tensors, scalars);
-    else for (const t of tensors) adamStepInto(t.w, t.g, t.m, t.v, scalars, t.wo, t.mo, t.vo);
-  }, false);
-}
-
-for (const backendName of ["cpu", "wasm"]) {
-  if (!tf.getKernel(ADAM_STEP, backendName)) {
-    tf.registerKernel({ kernelName: ADAM_STEP, backendName, kernelFunc: adamKernel as never });
-  }
-}
-// On cuda the step runs on the device (the host kernel takes what it does not handle).
-if (!tf.getKernel(ADAM_STEP, "cuda")) {
-  tf.registerKernel({
-    kernelName: ADAM_STEP,
-    backendName: "cuda",
-    kernelFunc: ((args: Parameters<typeof adamKernel>[0]) =>
-      cudaAdamStep(args as never) ?? adamKernel(args)) as never,
-  });
-}
+// The op's parts, where tests and callers found them before it moved to lib/ops.
+export { ADAM_STEP, adamOps, type AdamScalars, adamStepInto } from "../ops/adam.ts";
 
 /** Hyper-parameters of {@link Adam}. */
 export interface AdamOptions {
@@ -137,32 +61,17 @@ export class Adam {
       c1: 1 - this.b1 ** this.t,
       c2: 1 - this.b2 ** this.t,
     };
-    const fused = tf.getKernel(ADAM_STEP, tf.getBackend()) !== undefined;
     tf.tidy(() => {
-      if (fused) {
-        const inputs: tf.NamedTensorMap = {};
-        this.vars.forEach((w, i) => {
-          inputs[`w${i}`] = w;
-          inputs[`g${i}`] = grads[i];
-          inputs[`m${i}`] = this.m[i];
-          inputs[`v${i}`] = this.v[i];
-        });
-        const out = tf.engine().runKernel(ADAM_STEP, inputs, {
-          ...scalars,
-          count: this.vars.length,
-        } as never) as tf.Tensor[];
-        this.vars.forEach((w, i) => {
-          w.assign(out[3 * i]);
-          this.m[i].assign(out[3 * i + 1]);
-          this.v[i].assign(out[3 * i + 2]);
-        });
-        return;
-      }
+      // One call of the backend's fused kernel where it has one (lib/ops/adam.ts).
+      const next = adamUpdate(
+        this.vars.map((w, i) => ({ w, g: grads[i], m: this.m[i], v: this.v[i] })),
+        scalars,
+      );
       this.vars.forEach((w, i) => {
-        const [next, m, v] = adamOps(w, grads[i], this.m[i], this.v[i], scalars);
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        w.assign(next);
+        const [nw, nm, nv] = next[i];
+        w.assign(nw);
+        this.m[i].assign(nm);
+        this.v[i].assign(nv);
       });
     });
   }
@@ -190,25 +99,6 @@ export class Adam {
   dispose(): void {
     [...this.m, ...this.v].forEach((x) => x.dispose());
   }
-}
-
-/**
- * The same update as tensor ops, for backends without the fused kernel (webgpu, tensorflow) and
- * as the reference in tests: returns [w', m', v'].
- */
-export function adamOps(
-  w: tf.Tensor,
-  g: tf.Tensor,
-  m0: tf.Tensor,
-  v0: tf.Tensor,
-  s: AdamScalars,
-): tf.Tensor[] {
-  const m = tf.add(tf.mul(m0, s.beta1), tf.mul(g, 1 - s.beta1));
-  const v = tf.add(tf.mul(v0, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
-  const upd = tf.div(tf.div(m, s.c1), tf.add(tf.sqrt(tf.div(v, s.c2)), s.eps));
-  let next = tf.sub(w, tf.mul(upd, s.lr));
-  if (s.weightDecay > 0) next = tf.sub(next, tf.mul(w, s.lr * s.weightDecay));
-  return [next, m, v];
 }
 
 /** Learning rate at fractional epoch `e`: linear warm-up, then constant or cosine to minLr. */

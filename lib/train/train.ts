@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { join, relative } from "node:path";
 import type { Dataset } from "../data/types.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
-import type { MedMamba } from "../model/medmamba.ts";
+import type { Network } from "../model/network.ts";
 import { evalContext, type ForwardContext } from "../model/layers.ts";
 import { type AugmentConfig, makeBatch } from "../data/augment.ts";
 import { dihedral, DIHEDRAL_VIEWS } from "../data/geometric.ts";
@@ -83,7 +83,7 @@ export interface TrainResult {
 /** Inputs of {@link train}. */
 export interface TrainOptions {
   /** The network to train, updated in place. */
-  model: MedMamba;
+  model: Network;
   /** The whole dataset; `trainIdx` and `valIdx` index into it. */
   data: Dataset;
   /** Indices of the training images. */
@@ -134,7 +134,7 @@ function batchTensor(
  * sky has no up), and the loss is the cross-entropy of that mean.
  */
 export function predict(
-  model: MedMamba,
+  model: Network,
   ds: Dataset,
   idx: number[],
   cfg: ExperimentConfig,
@@ -244,7 +244,7 @@ export async function predictWith(
 }
 
 function evaluate(
-  model: MedMamba,
+  model: Network,
   ds: Dataset,
   valIdx: number[],
   cfg: ExperimentConfig,
@@ -355,7 +355,7 @@ interface RunState {
 
 async function saveState(
   dir: string,
-  model: MedMamba,
+  model: Network,
   opt: Adam,
   ema: WeightEma | null,
   st: RunState,
@@ -371,7 +371,7 @@ async function saveState(
   }
 }
 
-function restoreState(dir: string, model: MedMamba, opt: Adam, ema: WeightEma | null): RunState {
+function restoreState(dir: string, model: Network, opt: Adam, ema: WeightEma | null): RunState {
   const { tensors, meta } = loadTensors(join(dir, "state"), "state");
   for (const p of model.params.params.values()) p.variable.assign(tensors[p.name]);
   const st = meta.state as RunState & { emaUpdates?: number };
@@ -383,18 +383,23 @@ function restoreState(dir: string, model: MedMamba, opt: Adam, ema: WeightEma | 
 
 /** Saves the model's parameters (including BN statistics) to `<dir>/model.json|bin`. */
 export async function saveModel(
-  model: MedMamba,
+  model: Network,
   dir: string,
   meta: Record<string, unknown>,
 ): Promise<void> {
   const tensors: Record<string, tf.Tensor> = {};
   for (const p of model.params.params.values()) tensors[p.name] = p.variable;
-  await saveTensors(dir, "model", tensors, { modelConfig: model.config, ...meta });
+  // arch + modelConfig: what createNetwork needs to rebuild it (lib/model/registry.ts).
+  await saveTensors(dir, "model", tensors, {
+    arch: model.arch,
+    modelConfig: model.config,
+    ...meta,
+  });
 }
 
 /** {@link evaluate} with the moving-average weights when the run keeps them. */
 function evaluateWeights(
-  model: MedMamba,
+  model: Network,
   ema: WeightEma | null,
   ds: Dataset,
   idx: number[],

@@ -1,6 +1,7 @@
 /**
  * The custom ops' kernels on tfjs's pure-JavaScript cpu backend: the shared ones (TypeScript on
- * raw arrays; the selective scan and the SS2D core through the chosen scan kernel). The cpu
+ * raw arrays; the selective scan and the SS2D core through the chosen scan kernel; the
+ * optimiser's Adam and moving average). The cpu
  * backend is the reference the wasm backend is tested against, so it gets no fused block.
  * @module
  */

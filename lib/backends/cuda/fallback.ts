@@ -10,34 +10,41 @@ import type * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { CudaBackend } from "./backend.ts";
 
-let host: MathBackendCPU | null = null;
-const counts = new Map<string, number>();
-const warned = new Set<string>();
-let quiet = false;
+/**
+ * The host fallback's state, one object per process as the kernels registered for "cuda" are:
+ * the cpu backend that runs them (created on first use), calls per kernel name, the names
+ * already warned about, and whether to warn.
+ */
+const fallback: {
+  host: MathBackendCPU | null;
+  counts: Map<string, number>;
+  warned: Set<string>;
+  quiet: boolean;
+} = { host: null, counts: new Map(), warned: new Set(), quiet: false };
 
 /** The cpu backend instance that runs fallen-back kernels (not the registered "cpu" backend). */
 function hostBackend(): MathBackendCPU {
-  if (!host) {
-    host = new MathBackendCPU();
+  if (!fallback.host) {
+    fallback.host = new MathBackendCPU();
     // Silence its banner recommending tfjs-node.
-    (host as unknown as { firstUse: boolean }).firstUse = false;
+    (fallback.host as unknown as { firstUse: boolean }).firstUse = false;
   }
-  return host;
+  return fallback.host;
 }
 
 /** Host-fallback calls per kernel name since the start or the last reset. */
 export function fallbackCounts(): Record<string, number> {
-  return Object.fromEntries([...counts.entries()].sort((a, b) => b[1] - a[1]));
+  return Object.fromEntries([...fallback.counts.entries()].sort((a, b) => b[1] - a[1]));
 }
 
 /** Zeroes the counters (a bench counts one step). */
 export function resetFallbackCounts(): void {
-  counts.clear();
+  fallback.counts.clear();
 }
 
 /** Turns the one-line warnings off (tests that fall back on purpose) or on. */
 export function setFallbackQuiet(q: boolean): void {
-  quiet = q;
+  fallback.quiet = q;
 }
 
 /** tfjs's kernel arguments. */
@@ -57,9 +64,9 @@ export function hostFallback(
 ): (args: Args) => tf.TensorInfo | tf.TensorInfo[] {
   return ({ inputs, backend, attrs }: Args) => {
     const cuda = backend as CudaBackend;
-    counts.set(kernelName, (counts.get(kernelName) ?? 0) + 1);
-    if (!warned.has(kernelName) && !quiet) {
-      warned.add(kernelName);
+    fallback.counts.set(kernelName, (fallback.counts.get(kernelName) ?? 0) + 1);
+    if (!fallback.warned.has(kernelName) && !fallback.quiet) {
+      fallback.warned.add(kernelName);
       console.error(
         `warning: cuda backend: kernel ${kernelName} is not ported yet and runs on the host ` +
           "(copies to and from the device; counted in `deno task bench`)",

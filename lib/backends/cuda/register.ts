@@ -10,7 +10,7 @@ import { StarmambaError } from "../../util/errors.ts";
 import { CudaBackend } from "./backend.ts";
 import { openCudaLibrary } from "./library.ts";
 import { hostFallback } from "./fallback.ts";
-import { setCapabilities } from "../../ops/capabilities.ts";
+import type { Capabilities } from "../../ops/capabilities.ts";
 import type { CudaKernel, CudaKernelArgs } from "./kernels/types.ts";
 import { elementwiseKernels } from "./kernels/elementwise.ts";
 import { castKernels } from "./kernels/cast.ts";
@@ -24,8 +24,10 @@ import { normKernels } from "./kernels/norm.ts";
 import { convKernels } from "./kernels/conv.ts";
 import { spaceToDepthKernels } from "./kernels/space_to_depth.ts";
 import { crossScanKernels } from "./kernels/cross_scan.ts";
+import { adamKernels } from "./kernels/adam.ts";
+import { emaKernels } from "./kernels/ema.ts";
 
-/** The kernels that run on the device. */
+/** The cuda backend's own kernels: on the device, but for the moving average (it reads back). */
 export const CUDA_KERNELS: CudaKernel[] = [
   ...elementwiseKernels,
   ...castKernels,
@@ -39,6 +41,9 @@ export const CUDA_KERNELS: CudaKernel[] = [
   ...convKernels,
   ...spaceToDepthKernels,
   ...crossScanKernels,
+  // The optimiser's ops: Adam on the device; the moving average reads the weights back.
+  ...adamKernels,
+  ...emaKernels,
 ];
 
 /** Set STARMAMBA_CUDA_EMULATE=1 to run the backend on the CPU emulation build (tests only). */
@@ -52,6 +57,11 @@ function emulationRequested(): boolean {
   }
 }
 
+/**
+ * Which library the "cuda" backend factory was registered with: an idempotence guard (tfjs's
+ * backend registry is per process and a second registration of the name is refused), not state
+ * of a runtime.
+ */
 let registeredWith: string | null = null;
 
 /** The active backend as a CudaBackend (after {@link registerCudaBackend}). */
@@ -111,8 +121,12 @@ export function registerCudaBackend(): void {
       }) as never,
     });
   }
-  // The fused SS2D core is native C on the host: on cuda the model composes it from device ops
-  // (cross-scan, gemms, the selective scan, cross-merge).
-  setCapabilities({ fusedSS2DCore: () => tf.getBackend() !== "cuda" });
   registeredWith = want;
 }
+
+/** What cuda does, as the ops ask it (installed when the runtime activates cuda). */
+export const CUDA_CAPABILITIES: Partial<Capabilities> = {
+  // The fused SS2D core is native C on the host: on cuda the model composes it from device ops
+  // (cross-scan, gemms, the selective scan, cross-merge).
+  fusedSS2DCore: () => tf.getBackend() !== "cuda",
+};

@@ -1,6 +1,7 @@
 /**
  * The custom ops' kernels that serve both the cpu and the wasm backend (through raw arrays of
- * either, lib/backends/io.ts), dispatching to native code where the wasm backend has it.
+ * either, lib/backends/io.ts), dispatching to native code where the wasm backend has it: the
+ * model's ops and the optimiser's (Adam, the moving average of the weights).
  * @module
  */
 import type { KernelSpec } from "../io.ts";
@@ -10,6 +11,8 @@ import { ss2dCoreKernels } from "./ss2d_core.ts";
 import { normKernels } from "./norm.ts";
 import { convGradKernels } from "./conv_grads.ts";
 import { spaceToDepthKernels } from "./space_to_depth.ts";
+import { adamKernels } from "./adam.ts";
+import { emaKernels } from "./ema.ts";
 
 /** Every shared kernel. */
 export const SHARED_KERNELS: KernelSpec[] = [
@@ -19,6 +22,8 @@ export const SHARED_KERNELS: KernelSpec[] = [
   ...normKernels,
   ...convGradKernels,
   ...spaceToDepthKernels,
+  ...adamKernels,
+  ...emaKernels,
 ];
 
 /**

@@ -1,14 +1,16 @@
 /**
- * The native library's entry points as the wasm backend's kernels call them ("hooks"): set by
- * lib/backends/select.ts when the library loads (native.ts), read by the kernels while the wasm
- * backend is active (the library works on the wasm heap only). Each hook is null when the
- * library is not loaded, and the kernels fall back to XNNPACK or TypeScript.
+ * The native library's entry points as the wasm backend's kernels call them ("hooks"): one
+ * object per process, {@link NativeHooks}, filled when the runtime loads the library
+ * (openRuntime → selectScanKernel, lib/backends/select.ts) and emptied by the runtime's close().
+ * The kernels read it while the wasm backend is active (the library works on the wasm heap only).
+ * Each hook is null when the library is not loaded, and the kernels fall back to XNNPACK or
+ * TypeScript.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { AdamScalars } from "../../ops/adam.ts";
 
-// deno-lint-ignore no-explicit-any
-type WasmBackend = any;
+export type { AdamScalars };
 
 /** `k` while the wasm backend is active (the native hooks serve only its heap), else null. */
 function onWasm<T>(k: T | null): T | null {
@@ -27,34 +29,6 @@ export type Gemm = (
   C: Float32Array,
 ) => void;
 
-let nativeGemm: Gemm | null = null;
-
-/**
- * Routes the wasm backend's BatchMatMul to a native multi-threaded matmul (set by the scan
- * kernel selection when the native library loads), or back to XNNPACK with null.
- */
-export function setNativeGemm(g: Gemm | null): void {
-  nativeGemm = g;
-}
-
-/** Scalars of one Adam(W) update (c1, c2: bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ). */
-export interface AdamScalars {
-  /** Learning rate of this step. */
-  lr: number;
-  /** First-moment decay rate β₁. */
-  beta1: number;
-  /** Second-moment decay rate β₂. */
-  beta2: number;
-  /** Added to √(v/c2) in the denominator. */
-  eps: number;
-  /** Decoupled (AdamW) weight decay; the step subtracts lr·weightDecay·w, 0 for plain Adam. */
-  weightDecay: number;
-  /** First-moment bias correction 1 − β₁ᵗ. */
-  c1: number;
-  /** Second-moment bias correction 1 − β₂ᵗ. */
-  c2: number;
-}
-
 /** The arrays of one tensor's Adam(W) update: inputs w, g, m, v; outputs wo, mo, vo. */
 export interface AdamArrays {
   w: Float32Array;
@@ -68,18 +42,6 @@ export interface AdamArrays {
 
 /** A native Adam(W) update of many tensors at once (one optimiser step of a network). */
 export type NativeAdam = (tensors: AdamArrays[], s: AdamScalars) => void;
-
-let nativeAdam: NativeAdam | null = null;
-
-/** Sets (or clears) the native Adam update the optimiser's kernel uses on wasm. */
-export function setNativeAdam(a: NativeAdam | null): void {
-  nativeAdam = a;
-}
-
-/** The native Adam update when one is set and the wasm backend is active, else null. */
-export function activeNativeAdam(): NativeAdam | null {
-  return onWasm(nativeAdam);
-}
 
 /**
  * Native fused normalisation (see lib/ops/norm.ts for the maths and the TypeScript version):
@@ -114,41 +76,8 @@ export interface NativeNorm {
   ): void;
 }
 
-let nativeNorm: NativeNorm | null = null;
-
-/** Sets (or clears) the native normalisation the fused norm kernels use on wasm. */
-export function setNativeNorm(n: NativeNorm | null): void {
-  nativeNorm = n;
-}
-
-/** The native normalisation when one is set and the wasm backend is active, else null. */
-export function activeNativeNorm(): NativeNorm | null {
-  return onWasm(nativeNorm);
-}
-
 /** A native moving-average update: shadow = d·shadow + (1 − d)·weights, for each pair. */
 export type NativeEma = (pairs: [Float32Array, Float32Array][], d: number) => void;
-
-let nativeEma: NativeEma | null = null;
-
-/** Sets (or clears) the native moving-average update. */
-export function setNativeEma(e: NativeEma | null): void {
-  nativeEma = e;
-}
-
-/**
- * The native moving-average update and zero-copy views of `tensors` on the wasm heap, when the
- * native library is set and the wasm backend is active; else null. The views are valid until the
- * next tfjs allocation (a heap growth detaches them): use them at once.
- */
-export function nativeEmaWithViews(
-  tensors: tf.Tensor[],
-): { ema: NativeEma; views: Float32Array[] } | null {
-  const ema = onWasm(nativeEma);
-  if (!ema || tensors.some((t) => t.dtype !== "float32")) return null;
-  const be = tf.backend() as WasmBackend;
-  return { ema, views: tensors.map((t) => be.typedArrayFromHeap(t) as Float32Array) };
-}
 
 /**
  * The fused SS-Conv-SSM block (native/cpu/block.c): `dims` is its int table, `arrays` its
@@ -160,18 +89,6 @@ export interface NativeBlock {
   forward(dims: Int32Array, arrays: (Float32Array | null)[], lnEps: number, bnEps: number): void;
   /** Backward: the gradients of every input. */
   backward(dims: Int32Array, arrays: (Float32Array | null)[], lnEps: number, bnEps: number): void;
-}
-
-let nativeBlock: NativeBlock | null = null;
-
-/** Sets (or clears) the native fused block. */
-export function setNativeBlock(b: NativeBlock | null): void {
-  nativeBlock = b;
-}
-
-/** The native fused block when one is set and the wasm backend is active, else null. */
-export function activeNativeBlock(): NativeBlock | null {
-  return onWasm(nativeBlock);
 }
 
 /** Sizes of a stride-1 SAME convolution (NHWC input, k×k×inC×outC filter). */
@@ -198,22 +115,74 @@ export interface NativeConv {
   conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
 }
 
-let nativeConv: NativeConv | null = null;
+/** Every native entry point the wasm backend's kernels may call; null where none is loaded. */
+export interface NativeHooks {
+  /** BatchMatMul's multi-threaded matmul (else XNNPACK). */
+  gemm: Gemm | null;
+  /** Stride-1 SAME Conv2D and its filter gradient (else XNNPACK / im2col in TypeScript). */
+  conv: NativeConv | null;
+  /** The optimiser's Adam update of every tensor at once (else the TypeScript loop). */
+  adam: NativeAdam | null;
+  /** The fused LayerNorm / BatchNorm (else the TypeScript loops). */
+  norm: NativeNorm | null;
+  /** The moving average of the weights (else the TypeScript loop). */
+  ema: NativeEma | null;
+  /** The fused SS-Conv-SSM block (else the model composes it from ops). */
+  block: NativeBlock | null;
+}
+
+/** No native library: every kernel on its fallback. */
+export const NO_NATIVE_HOOKS: Readonly<NativeHooks> = {
+  gemm: null,
+  conv: null,
+  adam: null,
+  norm: null,
+  ema: null,
+  block: null,
+};
+
+/** The one set of hooks of this process (its fields change; the object does not). */
+const hooks: NativeHooks = { ...NO_NATIVE_HOOKS };
 
 /**
- * Routes the wasm backend's stride-1 SAME Conv2D (and its filter gradient) to the native
- * convolutions, or back to XNNPACK with null.
+ * Sets the hooks named in `h` (the others stay): the runtime sets all of them at once when it
+ * loads the native library; tests swap one (e.g. `{ gemm: null }` for the XNNPACK path).
  */
-export function setNativeConv(c: NativeConv | null): void {
-  nativeConv = c;
+export function setNativeHooks(h: Partial<NativeHooks>): void {
+  Object.assign(hooks, h);
+}
+
+/** The hooks as set now, whatever the active backend (for the runtime's record and tests). */
+export function nativeHooks(): Readonly<NativeHooks> {
+  return hooks;
 }
 
 /** The native gemm while it is set and the wasm backend is active, else null. */
 export function activeNativeGemm(): Gemm | null {
-  return onWasm(nativeGemm);
+  return onWasm(hooks.gemm);
 }
 
 /** The native convolutions while they are set and the wasm backend is active, else null. */
 export function activeNativeConv(): NativeConv | null {
-  return onWasm(nativeConv);
+  return onWasm(hooks.conv);
+}
+
+/** The native Adam update when one is set and the wasm backend is active, else null. */
+export function activeNativeAdam(): NativeAdam | null {
+  return onWasm(hooks.adam);
+}
+
+/** The native normalisation when one is set and the wasm backend is active, else null. */
+export function activeNativeNorm(): NativeNorm | null {
+  return onWasm(hooks.norm);
+}
+
+/** The native moving-average update when one is set and the wasm backend is active, else null. */
+export function activeNativeEma(): NativeEma | null {
+  return onWasm(hooks.ema);
+}
+
+/** The native fused block when one is set and the wasm backend is active, else null. */
+export function activeNativeBlock(): NativeBlock | null {
+  return onWasm(hooks.block);
 }

@@ -15,19 +15,14 @@
  */
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { type NativeScanKernel, SYMBOLS, wrapLibrary } from "./native_api.ts";
+import {
+  type NativeKernelInfo,
+  type NativeScanKernel,
+  SYMBOLS,
+  wrapLibrary,
+} from "./native_api.ts";
 
-export type { NativeScanKernel };
-
-/** What was compiled and loaded, for result files. */
-export interface NativeKernelInfo {
-  /** The compiler's first --version line, e.g. "gcc (Debian 12.2.0-14) 12.2.0". */
-  compiler: string;
-  /** Compiler flags used. */
-  flags: string[];
-  /** Absolute path of the loaded shared library. */
-  path: string;
-}
+export type { NativeKernelInfo, NativeScanKernel };
 
 /** Options of {@link loadNativeKernel}. */
 export interface NativeKernelOptions {
@@ -78,10 +73,12 @@ interface Loaded {
   info: NativeKernelInfo;
 }
 
-/** Loaded libraries by build flavour, or why loading failed (so the notice prints once). */
+/**
+ * Loaded libraries by build flavour, or why loading failed (so the notice prints once). A cache
+ * of what dlopen holds for the whole process anyway; which library serves the kernels is the
+ * runtime's choice (the kernel it gets carries its `info`).
+ */
 const loaded = new Map<string, Loaded | { error: string }>();
-let lastInfo: NativeKernelInfo | null = null;
-let lastError: string | null = null;
 
 function granted(desc: Deno.PermissionDescriptor): boolean {
   try {
@@ -230,24 +227,18 @@ export function loadNativeKernel(opts: NativeKernelOptions = {}): NativeScanKern
     }
     loaded.set(flavour, entry);
   }
-  if ("error" in entry) {
-    lastError = entry.error;
-    return null;
-  }
-  lastError = null;
-  lastInfo = entry.info;
+  if ("error" in entry) return null;
   const threads = Math.max(0, Math.floor(opts.threads ?? 0));
-  return wrapLibrary(entry.lib, threads);
+  return wrapLibrary(entry.lib, threads, entry.info);
 }
 
-/** Compiler, flags and path of the most recently loaded native library, or null if none. */
-export function nativeKernelInfo(): NativeKernelInfo | null {
-  return lastInfo;
-}
-
-/** Why the last {@link loadNativeKernel} call returned null, or null if it did not. */
-export function nativeKernelError(): string | null {
-  return lastError;
+/**
+ * Why {@link loadNativeKernel} returned null for this flavour (`portable` as given to it), or
+ * null if it loaded or was not tried.
+ */
+export function nativeKernelError(opts: { portable?: boolean } = {}): string | null {
+  const entry = loaded.get(opts.portable ? "portable" : "native");
+  return entry && "error" in entry ? entry.error : null;
 }
 
 /** Threads the native kernel uses when none are given (OMP_NUM_THREADS or the core count). */

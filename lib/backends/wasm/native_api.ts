@@ -15,12 +15,24 @@ import type {
 } from "../../ops/scan_kernel.ts";
 import { checkScanInputs } from "../../ops/scan_loop.ts";
 
+/** What was compiled and loaded, for result files. */
+export interface NativeKernelInfo {
+  /** The compiler's first --version line, e.g. "gcc (Debian 12.2.0-14) 12.2.0". */
+  compiler: string;
+  /** Compiler flags used. */
+  flags: string[];
+  /** Absolute path of the loaded shared library. */
+  path: string;
+}
+
 /**
  * The native kernel, plus variants that write into caller-provided arrays. Those avoid both a
  * copy and fresh allocations, whose first touch is expensive on some VMs (~3 ms per MB measured
  * in a Firecracker guest, far more than the scan itself).
  */
 export interface NativeScanKernel extends ScanKernel, NativeConv {
+  /** The library behind it: compiler, flags, path. */
+  readonly info: NativeKernelInfo;
   /** Like forward, writing y (batch·dim·len) into `y`. */
   forwardInto(x: ScanInputs, y: Float32Array): void;
   /** The fused SS2D core built into the same library. */
@@ -136,8 +148,11 @@ function pointerTable(arrays: (Float32Array | null)[]): BigUint64Array {
   return t;
 }
 
-/** The library as a scan kernel carrying every other native entry point; `threads` per call. */
-export function wrapLibrary(lib: Lib, threads: number): NativeScanKernel {
+/**
+ * The library as a scan kernel carrying every other native entry point; `threads` per call,
+ * `info` what was built.
+ */
+export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): NativeScanKernel {
   const s = lib.symbols;
   const shape = (x: ScanInputs) => [x.batch, x.dim, x.len, x.dstate, x.groups] as const;
   const inputs = (x: ScanInputs) =>
@@ -215,6 +230,7 @@ export function wrapLibrary(lib: Lib, threads: number): NativeScanKernel {
   };
   return {
     name: "native",
+    info,
     ss2d,
     block,
     ema,

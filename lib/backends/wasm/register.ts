@@ -1,14 +1,15 @@
 /**
  * Everything the wasm backend runs that tfjs-backend-wasm does not: one list of replacements for
  * its stock kernels (one file each under kernels/) and one of the custom ops' kernels (shared
- * with the cpu backend in ../kernels/, plus the fused block, wasm-only). The native library they
- * call is loaded by ../select.ts and reached through hooks.ts.
+ * with the cpu backend in ../kernels/, the optimiser's Adam and moving average included, plus
+ * the fused block, wasm-only), and what it does fast. The native library they call is loaded by
+ * the runtime (../runtime.ts, ../select.ts) and reached through hooks.ts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type KernelArgs, type KernelSpec, registerKernels } from "../io.ts";
 import { SHARED_KERNELS } from "../kernels/mod.ts";
-import { setCapabilities } from "../../ops/capabilities.ts";
+import type { Capabilities } from "../../ops/capabilities.ts";
 import { activeNativeBlock, activeNativeConv, activeNativeGemm } from "./hooks.ts";
 import { slice, splitV } from "./kernels/slice.ts";
 import { concat } from "./kernels/concat.ts";
@@ -47,7 +48,7 @@ export const WASM_KERNELS: KernelSpec[] = [
 
 const REPLACED = new WeakSet<tf.KernelFunc>();
 
-/** Installs the overrides and the custom ops' kernels for wasm, and says what it does fast. */
+/** Installs the overrides and the custom ops' kernels (the optimiser's included) for wasm. */
 export function registerWasmKernels(): void {
   for (const o of WASM_OVERRIDES) {
     const k = tf.getKernel(o.kernelName, "wasm");
@@ -63,12 +64,15 @@ export function registerWasmKernels(): void {
     });
   }
   registerKernels("wasm", WASM_KERNELS);
-  const onWasm = () => tf.getBackend() === "wasm";
-  setCapabilities({
-    // XNNPACK runs transposed matmuls ~7× slower; the native gemm takes them at full speed.
-    transposedMatMulFast: () => !onWasm() || activeNativeGemm() !== null,
-    // The native kernels behind these ops are registered for wasm only.
-    convFilterGrad: () => onWasm() && activeNativeConv() !== null,
-    ssConvSsm: () => onWasm() && activeNativeBlock() !== null,
-  });
 }
+
+const onWasm = () => tf.getBackend() === "wasm";
+
+/** What wasm does fast, as the ops ask it (installed when the runtime activates wasm). */
+export const WASM_CAPABILITIES: Partial<Capabilities> = {
+  // XNNPACK runs transposed matmuls ~7× slower; the native gemm takes them at full speed.
+  transposedMatMulFast: () => !onWasm() || activeNativeGemm() !== null,
+  // The native kernels behind these ops are registered for wasm only.
+  convFilterGrad: () => onWasm() && activeNativeConv() !== null,
+  ssConvSsm: () => onWasm() && activeNativeBlock() !== null,
+};

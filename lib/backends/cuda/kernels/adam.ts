@@ -1,18 +1,18 @@
 /**
  * The optimiser's fused Adam(W) step on the device: one launch per parameter tensor
  * (native/cuda/backend/adam.cuh), the float32 arithmetic of the wasm backend's native kernel.
- * The op (StarmambaAdamStep) belongs to the optimiser, above the backends: lib/train/optim.ts
- * registers this function for "cuda" beside its own kernel for cpu and wasm.
+ * The op (lib/ops/adam.ts) is called by the optimiser by kernel name; this is the cuda
+ * backend's entry for it in its registration list (../register.ts).
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import type { CudaKernelArgs } from "./types.ts";
-import type { AdamScalars } from "../../wasm/hooks.ts";
+import type { CudaKernel, CudaKernelArgs } from "./types.ts";
+import { ADAM_STEP, type AdamAttrs } from "../../../ops/adam.ts";
 
 /** The Adam step on device buffers; null (use the host kernel) for non-float32 tensors. */
 export function cudaAdamStep({ inputs, backend, attrs }: CudaKernelArgs): tf.TensorInfo[] | null {
   const inp = inputs as Record<string, tf.TensorInfo>;
-  const s = attrs as unknown as AdamScalars & { count: number };
+  const s = attrs as unknown as AdamAttrs;
   // 1 − β in double, as the native C kernel gets them (1.f − 0.999f is 1.3e-5 off 0.001).
   const scalars = Float32Array.from([
     s.lr,
@@ -52,3 +52,6 @@ export function cudaAdamStep({ inputs, backend, attrs }: CudaKernelArgs): tf.Ten
   }
   return outs;
 }
+
+/** The op's kernel on the device (the host kernel takes what it returns null for). */
+export const adamKernels: CudaKernel[] = [{ kernelName: ADAM_STEP, kernelFunc: cudaAdamStep }];
