@@ -7,7 +7,7 @@
 import { dirname, join, relative } from "node:path";
 import { chooseTestSet } from "../lib/data/test_set.ts";
 import { skyGroupOf } from "../lib/data/splits.ts";
-import { writeJsonAtomic } from "../lib/util/fs.ts";
+import { readJsonObject, writeJsonAtomic } from "../lib/util/fs.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { loadConfig, validateConfig } from "../lib/config/load.ts";
@@ -44,13 +44,27 @@ function usedValidationGroups(dir: string, groupOf: (file: string) => string): s
       const p = join(d, e.name);
       if (e.isDirectory) walk(p);
       else if (e.name === "split.json") {
-        const s = JSON.parse(Deno.readTextFileSync(p)) as { kind?: string; val?: string[] };
+        const s = readJsonObject(p) as { kind?: string; val?: string[] } | null;
+        if (!s) {
+          throw new StarmambaError(
+            `${p}: not readable JSON; restore it (git checkout -- ${p}) or pass another --results`,
+          );
+        }
         if (s.kind === "grouped") { for (const f of s.val ?? []) groups.add(groupOf(f)); }
       }
     }
   };
   walk(dir);
   return [...groups].sort();
+}
+
+/** True when `path` is an existing folder. */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -102,15 +116,19 @@ await runMain(async () => {
   if (!Number.isInteger(seed) || !(fraction > 0 && fraction < 0.5)) {
     throw new StarmambaError(`--seed must be an integer and --fraction in (0, 0.5)\n\n${USAGE}`);
   }
+  const results = (values.results as string | undefined) ?? "results";
+  // Checked before the images load: a wrong folder should not cost a minute of decoding.
+  if (!isFolder(results)) {
+    throw new StarmambaError(
+      `--results ${results}: no such folder; pass the folder of published results (default results)`,
+    );
+  }
   const ds = await lockData(values.config as string | undefined, values.data as string | undefined);
   const own = new Map(ds.groups?.map((g, i) => [ds.files![i], g]) ?? []);
   const groupOf = (f: string) => own.get(f) ?? skyGroupOf(f);
   // Only groups of this data can be excluded (published runs on other data name other groups).
   const present = new Set(ds.files!.map(groupOf));
-  const exclude = usedValidationGroups(
-    (values.results as string | undefined) ?? "results",
-    groupOf,
-  ).filter((g) => present.has(g));
+  const exclude = usedValidationGroups(results, groupOf).filter((g) => present.has(g));
   const t = chooseTestSet(ds.labels, ds.files!, ds.classNames, ds.fingerprint!, {
     fraction,
     seed,

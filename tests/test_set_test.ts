@@ -11,6 +11,7 @@ import { skyGroupOf } from "../lib/data/splits.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { makeSplit } from "../lib/experiment/run.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
+import { assertOneLineError, runScript } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -204,4 +205,38 @@ Deno.test("a catalogue's own groups: the test set takes whole groups of data.gro
     groups: [...groups, t.groups[0]],
   };
   assertThrows(() => makeSplit(cfg, stray as never, dir), StarmambaError, "belong to its sky");
+});
+
+Deno.test("lock-test: a missing --results folder or an unreadable split.json is one line, exit 2", () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "t.json");
+  const missing = runScript("experiments/lock_test.ts", [
+    "--data",
+    dir,
+    "--results",
+    join(dir, "nope"),
+    "--out",
+    out,
+  ]);
+  assertOneLineError(missing, "--results", "no such folder");
+  // A damaged split.json under --results: named, with the fix, not a JSON stack trace.
+  const results = join(dir, "results", "x", "v1");
+  Deno.mkdirSync(results, { recursive: true });
+  Deno.writeTextFileSync(join(results, "split.json"), '{"kind": "grouped", "val": [');
+  const own = join(dir, "own");
+  assertEquals(runScript("experiments/catalog.ts", ["synthetic", own]).code, 0);
+  const cfg = join(dir, "own.yaml");
+  Deno.writeTextFileSync(
+    cfg,
+    `extends: ${join(ROOT, "configs/own-sky.yaml")}\ndata:\n  catalog: own/sources.csv\n`,
+  );
+  const bad = runScript("experiments/lock_test.ts", [
+    "--config",
+    cfg,
+    "--results",
+    join(dir, "results"),
+    "--out",
+    out,
+  ]);
+  assertOneLineError(bad, join(results, "split.json"), "not readable JSON", "git checkout");
 });

@@ -26,7 +26,7 @@ import { cudaBackend } from "./cuda/register.ts";
 export interface RuntimeConfig {
   /** Backend name (key: backend), one of BACKENDS. */
   backend: string;
-  /** model.scan_kernel: "auto" (native, else loop), "native", "loop" (or "cuda"). */
+  /** model.scan_kernel: "auto" (native, else loop; on the cuda backend the device scan), "native", "loop". */
   model: { scan_kernel: ScanKernelChoice };
   /** train.threads: the native kernels' threads, 0 = OMP_NUM_THREADS or one per core. */
   train?: { threads?: number } | null;

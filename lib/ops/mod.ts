@@ -22,3 +22,12 @@ export { BLOCK_SLOTS, type BlockOptions, type BlockSlot, ssConvSsm } from "./ss_
 // Types the signatures above use
 export type { SS2DCoreArrays, SS2DCoreDims, SS2DCoreImpl } from "./scan_kernel.ts";
 export type * from "../util/tensor_types.ts";
+export {
+  ADAM_STEP,
+  adamOps,
+  type AdamScalars,
+  adamStepInto,
+  type AdamTensors,
+  adamUpdate,
+} from "./adam.ts";
+export { EMA_UPDATE, emaUpdate, emaUpdateInto } from "./ema.ts";
