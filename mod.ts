@@ -12,7 +12,7 @@
  * ```ts
  * import { loadConfig, runExperiment } from "@starmamba/starmamba";
  * const summary = await runExperiment(loadConfig("configs/quickstart.yaml"));
- * console.log(summary.runDir, summary.best?.metrics.accuracy);
+ * console.log(summary.runDir, summary.result?.best?.metrics.accuracy);
  * ```
  *
  * @example Classify new cutouts with a finished run
@@ -45,6 +45,8 @@ export {
   type PredictOptions,
 } from "./lib/experiment/predict.ts";
 export { type VerifyOptions, type VerifyReport, verifyResults } from "./lib/results/verify.ts";
+// A run's record (result.json); its reader and writer are in the /results sub-path
+export type { RunRecord, TrainedRunRecord } from "./lib/results/run_record.ts";
 // Released models and interchange with the official MedMamba (PyTorch)
 export { RELEASED, type ReleasedModel } from "./lib/registry/released.ts";
 export {
@@ -90,6 +92,16 @@ export { ss2dCore, ss2dCoreReference, type SS2DCoreSizes } from "./lib/ops/ss2d_
 export { StarmambaError } from "./lib/util/errors.ts";
 // Types the signatures above use
 export type { ClassMetrics, Metrics } from "./lib/metrics/metrics.ts";
+export type {
+  DataRecord,
+  EvaluationRecord,
+  HistoryRecord,
+  ImportedRunRecord,
+  RecordedConfig,
+  RunEnvironment,
+  RunRecordBase,
+} from "./lib/results/run_record.ts";
+export type { Environment, SlurmTask } from "./lib/results/provenance.ts";
 export type { SS2DDims } from "./lib/model/ss2d.ts";
 export type { DecisionRule } from "./lib/experiment/evaluate.ts";
 export type { ContextSource } from "./lib/data/pipeline.ts";

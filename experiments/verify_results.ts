@@ -12,14 +12,14 @@ import { verifyResults } from "../lib/results/verify.ts";
 import { findManifestRoot, MANIFEST, sealManifest, shown } from "../lib/results/manifest.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { exists } from "../lib/util/fs.ts";
-import { RESULT_SCHEMA } from "../lib/results/write.ts";
+import { RUN_RECORD_SCHEMA } from "../lib/results/run_record.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { join, resolve } from "node:path";
 
 const USAGE = `usage: deno task verify-results [dir] [--seal [--force]]
 
 Checks every result.json under dir (default: results/, and the model cards' manifest in
-models/): required fields and types (schema ${RESULT_SCHEMA}), the config hash, the sha256
+models/): required fields and types (schema ${RUN_RECORD_SCHEMA}), the config hash, the sha256
 of every file and weight shard it lists, its metrics against metrics.csv, history.csv and
 predictions.csv; every cv.json against its fold runs; and the folder's ${MANIFEST} (a
 sha256sum file: every listed file present and unchanged, every file present listed).

@@ -93,6 +93,33 @@ for (const extra of [[], ["train.ema_decay=0.9"]]) {
   });
 }
 
+Deno.test("a run stopped after an epoch's last step resumes with the uninterrupted history (the epoch's lr included)", async () => {
+  const root = Deno.makeTempDirSync();
+  // Warm-up makes the learning rate change every step, so a wrong lr cannot match by chance.
+  const extra = ["train.warmup_epochs=2"];
+  const full = await runExperiment(tinyConfig(extra), { projectRoot: root, quiet: true });
+  let steps = 0;
+  const part = await runExperiment(tinyConfig(extra), {
+    projectRoot: root,
+    quiet: true,
+    shouldStop: () => ++steps === 3, // the last of epoch 1's three steps, before its evaluation
+  });
+  assert(part.interrupted);
+  const resumed = await runExperiment(tinyConfig(extra), {
+    projectRoot: root,
+    quiet: true,
+    resumeDir: part.runDir,
+  });
+  assertEquals(resumed.result!.resumed_from, { epoch: 0, step: 3 });
+  // Every column but the two timings (images_per_sec, seconds).
+  const history = (runDir: string) =>
+    Deno.readTextFileSync(join(runDir, "history.csv")).trim().split("\n").map((row) =>
+      row.split(",").slice(0, 7).join(",")
+    );
+  assertEquals(history(resumed.runDir), history(full.runDir));
+  assertEquals(await modelHash(resumed.runDir), await modelHash(full.runDir));
+});
+
 Deno.test("a CLI run killed with SIGKILL mid-epoch resumes to exactly the uninterrupted result", async () => {
   const root = Deno.makeTempDirSync();
   const cfgPath = join(root, "tiny.yaml");

@@ -118,9 +118,9 @@ function folderConfig(sets: string[]) {
 
 const readJson = (path: string) => JSON.parse(Deno.readTextFileSync(path));
 
-Deno.test("the registry: MedMamba is its one entry; createNetwork builds what buildMedMamba builds, bit for bit", async () => {
+Deno.test("the registry: MedMamba is an entry; createNetwork builds what buildMedMamba builds, bit for bit", async () => {
   await setupBackend("cpu");
-  assertEquals(networkNames(), ["medmamba"]);
+  assert(networkNames().includes("medmamba"), networkNames().join());
   assert(NETWORKS.medmamba === MEDMAMBA_ENTRY);
   const config = modelConfig("cpu", { dim: 8, depths: [1, 1, 1, 1], image_size: 32 });
   const a = createNetwork({ arch: "medmamba", config }, 7);
@@ -244,7 +244,7 @@ Deno.test("a network registered in one file trains through the runner; model.jso
   } finally {
     unregister();
   }
-  assertEquals(networkNames(), ["medmamba"]);
+  assert(!networkNames().includes(POOL), "the test's network is unregistered again");
 });
 
 Deno.test("a MedMamba run records arch medmamba; import refuses a config naming another network", async () => {

@@ -19,7 +19,7 @@ import { decodeModel } from "../lib/interchange/onnx/proto.ts";
 import { decodeSafetensors } from "../lib/interchange/safetensors.ts";
 import { importSafetensors, onnxModelOf } from "../lib/experiment/interchange.ts";
 import { loadRun, predictFiles } from "../lib/experiment/predict.ts";
-import { predict, predictWith } from "../lib/train/train.ts";
+import { predict, predictSettings, predictWith } from "../lib/train/predict.ts";
 import { rng } from "../lib/util/rng.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -173,7 +173,7 @@ Deno.test("predictWith(starmamba's forward) = predict, bit for bit, with test-ti
     files: [],
   };
   const idx = [0, 1, 2, 3, 4];
-  const a = predict(m, ds, idx, cfg).probs;
+  const a = predict(m, ds, idx, predictSettings(cfg)).probs;
   const b = await predictWith(
     (x, shape) =>
       tf.tidy(() =>
@@ -182,7 +182,7 @@ Deno.test("predictWith(starmamba's forward) = predict, bit for bit, with test-ti
     2,
     ds,
     idx,
-    cfg,
+    predictSettings(cfg),
   );
   m.params.dispose();
   assertEquals(b, a);

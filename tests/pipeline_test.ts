@@ -19,7 +19,7 @@ import { type ContextSource, loadData, preprocess } from "../lib/data/pipeline.t
 import { DATA_SOURCES, dataSource, readCutouts } from "../lib/data/sources.ts";
 import { writeFitsFloat32 } from "../lib/data/fits.ts";
 import type { Network } from "../lib/model/network.ts";
-import { predict } from "../lib/train/train.ts";
+import { predict, predictSettings } from "../lib/train/predict.ts";
 import {
   type LoadedRun,
   predictCatalog,
@@ -62,7 +62,7 @@ async function trainingBytes(
 ): Promise<{ bytes: Uint8Array; ds: Dataset }> {
   const ds = await loadData(loaded.config, loaded.path, true, context);
   const { net, seen } = recorder(ds);
-  predict(net, ds, [...Array(ds.n).keys()], loaded.config);
+  predict(net, ds, [...Array(ds.n).keys()], predictSettings(loaded.config));
   return { bytes: bytesOf(seen), ds };
 }
 
@@ -74,7 +74,7 @@ function runOf(loaded: Loaded, ds: Dataset): { run: LoadedRun; seen: Uint8Array[
     config: loaded.config,
     classNames: ds.classNames,
     positive: 0,
-    result: {},
+    result: {} as LoadedRun["result"],
     dir: "",
   };
   return { run, seen };

@@ -6,7 +6,7 @@ import { modelConfig } from "../lib/model/config.ts";
 import { buildMedMamba } from "../lib/model/medmamba.ts";
 import { evalContext } from "../lib/model/layers.ts";
 import { validateConfig } from "../lib/config/load.ts";
-import { predict } from "../lib/train/train.ts";
+import { predict, predictSettings } from "../lib/train/predict.ts";
 import type { Dataset } from "../lib/data/types.ts";
 import { selectScanKernel } from "../lib/backends/select.ts";
 
@@ -49,8 +49,8 @@ Deno.test("train.tta averages the softmax over the 8 views (tf.reverse/transpose
     classNames: ["galaxy", "star"],
   };
   const cfg = validateConfig({ train: { tta: true, eval_batch_size: 2 } });
-  const got = predict(m, ds, [0, 1, 2, 3, 4], cfg).probs;
-  const plain = predict(m, ds, [0, 1, 2, 3, 4], validateConfig({})).probs;
+  const got = predict(m, ds, [0, 1, 2, 3, 4], predictSettings(cfg)).probs;
+  const plain = predict(m, ds, [0, 1, 2, 3, 4], predictSettings(validateConfig({}))).probs;
   // Reference: the 8 views built with tensor ops on the normalised batch.
   const mean = cfg.augment.normalize_mean, std = cfg.augment.normalize_std;
   const want = tf.tidy(() => {

@@ -163,6 +163,11 @@ export interface ExperimentConfig {
     ssm_residual: boolean;
     /** LayerNorm before pooling (paper text). Default `false`. */
     head_norm: boolean;
+    /**
+     * resnet18's stem: small = conv 3×3 stride 1, no max-pool (64 px → 8×8 at layer4); imagenet =
+     * torchvision's conv 7×7 stride 2 + max-pool (64 px → 2×2). Default `"small"`.
+     */
+    stem: "small" | "imagenet";
     /** selective-scan kernel: native C if it builds, else the TS loop. Default `"auto"`. */
     scan_kernel: "auto" | "native" | "loop";
   };

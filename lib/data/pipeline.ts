@@ -12,7 +12,8 @@
  *    as trained) or from the cutout alone (`"single"`);
  * 4. **normalisation** — per batch, `(x − augment.normalize_mean) / augment.normalize_std` in
  *    `makeBatch` (lib/data/augment.ts), after the augmentation in training and alone in
- *    evaluation and prediction.
+ *    evaluation and prediction; {@link normalisation} is the one place its two constants are
+ *    read from a config.
  *
  * {@link preprocess} is steps 2 and 3, in that order; {@link loadData} is steps 1–3 for a
  * config. tests/pipeline_test.ts checks that predict feeds the network the same bytes as
@@ -20,7 +21,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import type { DataSection, ExperimentConfig } from "../config/schema.ts";
+import type { AugmentSection, DataSection, ExperimentConfig } from "../config/schema.ts";
 import type { Dataset } from "./types.ts";
 import { centerCrop } from "./crop.ts";
 import { type FieldContext, withFieldContext } from "./context.ts";
@@ -44,6 +45,24 @@ export interface Preprocessed {
   dataset: Dataset;
   /** With `data.field_context`: the frames the templates came from; else null. */
   context: FieldContext | null;
+}
+
+/** Step 4's constants: every pixel of every channel becomes `(x − mean) / std`. */
+export interface Normalisation {
+  /** Subtracted from every pixel. */
+  mean: number;
+  /** Divides every pixel after the mean is subtracted (> 0). */
+  std: number;
+}
+
+/**
+ * Step 4's constants from a config (`augment.normalize_mean`, `augment.normalize_std`): what
+ * training's batches, evaluation and prediction all normalise with.
+ */
+export function normalisation(
+  augment: Pick<AugmentSection, "normalize_mean" | "normalize_std">,
+): Normalisation {
+  return { mean: augment.normalize_mean, std: augment.normalize_std };
 }
 
 /** Frame key for `context: "single"`: every cutout its own frame. */

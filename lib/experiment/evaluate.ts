@@ -18,10 +18,11 @@ import type { LoadedRun } from "./predict.ts";
 import { loadRun, readJsonFile, trainingClassWeights } from "./predict.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
-import { predict, predictWith } from "../train/train.ts";
+import { predict, predictSettings, predictWith } from "../train/predict.ts";
 import { shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, sha256Hex } from "../util/fs.ts";
+import { isImported, type TrainedRunRecord } from "../results/run_record.ts";
 
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
@@ -94,89 +95,147 @@ export interface RunEvaluation {
   test?: { file: string; sha256: string; calib: { labels: number[]; probs: Float32Array } };
 }
 
+/** The run's record, where the run can be evaluated: trained on images read from disk. */
+function evaluableRecord(run: LoadedRun, runDir: string): TrainedRunRecord {
+  const result = run.result;
+  if (isImported(result)) {
+    throw new StarmambaError(
+      `${runDir}: an imported model has no validation split of its own to evaluate on; ` +
+        "classify images with deno task predict instead",
+    );
+  }
+  if (result.data.source !== "folder" && result.data.source !== "catalog") {
+    throw new StarmambaError(
+      `${runDir}: trained on data.source ${result.data.source}; evaluate needs a run on an ` +
+        "ImageFolder or a catalogue",
+    );
+  }
+  return result;
+}
+
+/** The run's train and validation files (split.json). */
+interface SplitFiles {
+  train?: string[];
+  val: string[];
+}
+
+/** The run's split.json and its path; without validation images only a test set is scored. */
+function readSplit(
+  dir: string,
+  runDir: string,
+  opts: EvaluateOptions,
+): { splitPath: string; split: SplitFiles } {
+  const splitPath = join(dir, "split.json");
+  if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
+  const split = readJsonFile(splitPath) as unknown as SplitFiles;
+  if (split.val.length === 0 && !opts.testSet) {
+    throw new StarmambaError(
+      `${runDir}: trained on every labelled image (data.split: all), so it has no validation ` +
+        "images to evaluate on; classify labelled images of your own with deno task predict",
+    );
+  }
+  return { splitPath, split };
+}
+
+/**
+ * The run's config as evaluate uses it (--data, --tta), and the path its data.root resolves
+ * against: the run's top config (recorded relative to the repository root), or the working
+ * directory for --data.
+ */
+function evaluationConfig(
+  run: LoadedRun,
+  result: TrainedRunRecord,
+  opts: EvaluateOptions,
+): { cfg: ExperimentConfig; configPath: string } {
+  const files = result.config_files ?? [];
+  const cfg: ExperimentConfig = {
+    ...run.config,
+    data: { ...run.config.data, root: opts.dataRoot ?? run.config.data.root },
+    train: { ...run.config.train, tta: opts.tta },
+  };
+  const configPath = opts.dataRoot || files.length === 0
+    ? join(Deno.cwd(), "(command line)")
+    : resolve(files[files.length - 1]);
+  return { cfg, configPath };
+}
+
+/** The data's fingerprint, after checking it is the one the run was trained on. */
+function checkedFingerprint(
+  ds: Dataset,
+  cfg: ExperimentConfig,
+  result: TrainedRunRecord,
+  runDir: string,
+): string {
+  const fp = ds.fingerprint ?? "";
+  const want = result.data.fingerprint;
+  if (fp !== want) {
+    throw new StarmambaError(
+      `the data at ${cfg.data.root} has fingerprint ${fp.slice(0, 16)}… but ${runDir} was ` +
+        `trained on ${want.slice(0, 16)}…; point --data at the same images`,
+    );
+  }
+  return fp;
+}
+
+/** Indices into `ds` of a list of its files; a file not in the data names `where`. */
+function fileIndexer(ds: Dataset): (list: string[], where: string) => number[] {
+  const index = new Map((ds.files ?? []).map((f, i) => [f, i]));
+  return (list, where) =>
+    list.map((f) => {
+      const i = index.get(f);
+      if (i === undefined) throw new StarmambaError(`${where}: ${f} is not in the data`);
+      return i;
+    });
+}
+
+/** The decision rule: the plain arg-max, or the class weights of the run's training split. */
+function decisionRule(
+  run: LoadedRun,
+  runDir: string,
+  opts: EvaluateOptions,
+): { decide: (p: Float32Array) => Float32Array; decision?: DecisionRule } {
+  if (opts.classWeightPower === undefined) return { decide: (p) => p };
+  const k = run.classNames.length;
+  const w = trainingClassWeights(run, runDir, opts.classWeightPower);
+  return {
+    decide: (p) => shiftPrior(p, k, w),
+    decision: {
+      class_weight_power: opts.classWeightPower,
+      weights: Object.fromEntries(run.classNames.map((c, j) => [c, w[j]])),
+    },
+  };
+}
+
 /** Evaluates `runDir`'s best model on the run's validation files. */
 export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<RunEvaluation> {
   const run = await loadRun(runDir, opts.quiet ?? true);
-  const dir = run.dir;
   try {
-    const result = run.result;
-    const data = result.data as { source: string; fingerprint: string };
-    if (result.imported) {
-      throw new StarmambaError(
-        `${runDir}: an imported model has no validation split of its own to evaluate on; ` +
-          "classify images with deno task predict instead",
-      );
-    }
-    if (data.source !== "folder" && data.source !== "catalog") {
-      throw new StarmambaError(
-        `${runDir}: trained on data.source ${data.source}; evaluate needs a run on an ` +
-          "ImageFolder or a catalogue",
-      );
-    }
-    const splitPath = join(dir, "split.json");
-    if (!exists(splitPath)) throw new StarmambaError(`${splitPath} is missing`);
-    const split = readJsonFile(splitPath) as { train?: string[]; val: string[] };
-    if (split.val.length === 0 && !opts.testSet) {
-      throw new StarmambaError(
-        `${runDir}: trained on every labelled image (data.split: all), so it has no validation ` +
-          "images to evaluate on; classify labelled images of your own with deno task predict",
-      );
-    }
-    const files = (result.config_files as string[] | undefined) ?? [];
-    const cfg: ExperimentConfig = {
-      ...run.config,
-      data: { ...run.config.data, root: opts.dataRoot ?? run.config.data.root },
-      train: { ...run.config.train, tta: opts.tta },
-    };
-    // data.root resolves against its config file's folder: the run's top config (recorded
-    // relative to the repository root), or the working directory for --data.
-    const configPath = opts.dataRoot || files.length === 0
-      ? join(Deno.cwd(), "(command line)")
-      : resolve(files[files.length - 1]);
+    const result = evaluableRecord(run, runDir);
+    const { splitPath, split } = readSplit(run.dir, runDir, opts);
+    const { cfg, configPath } = evaluationConfig(run, result, opts);
     const ds = await loadData(cfg, configPath, opts.quiet ?? true, opts.context ?? "frame");
-    const fp = ds.fingerprint ?? "";
-    if (fp !== data.fingerprint) {
-      throw new StarmambaError(
-        `the data at ${cfg.data.root} has fingerprint ${fp.slice(0, 16)}… but ${runDir} was ` +
-          `trained on ${data.fingerprint.slice(0, 16)}…; point --data at the same images`,
-      );
-    }
-    const index = new Map((ds.files ?? []).map((f, i) => [f, i]));
-    const indices = (list: string[], where: string) =>
-      list.map((f) => {
-        const i = index.get(f);
-        if (i === undefined) throw new StarmambaError(`${where}: ${f} is not in the data`);
-        return i;
-      });
+    const fp = checkedFingerprint(ds, cfg, result, runDir);
+    const indices = fileIndexer(ds);
     const locked = opts.testSet ? await lockedTestFiles(opts.testSet, runDir, split) : null;
     const idx = indices(locked ? locked.files : split.val, locked ? opts.testSet! : splitPath);
     const probsOf = async (which: number[]) =>
-      opts.onnx ? await onnxProbs(run, ds, which, cfg) : predict(run.model, ds, which, cfg).probs;
+      opts.onnx
+        ? await onnxProbs(run, ds, which, cfg)
+        : predict(run.model, ds, which, predictSettings(cfg)).probs;
     const raw = await probsOf(idx);
     const labels = idx.map((i) => ds.labels[i]);
-    let probs = raw, decision: DecisionRule | undefined;
-    let decide = (p: Float32Array) => p;
-    if (opts.classWeightPower !== undefined) {
-      const k = run.classNames.length;
-      const w = trainingClassWeights(run, runDir, opts.classWeightPower);
-      decide = (p) => shiftPrior(p, k, w);
-      probs = decide(raw);
-      decision = {
-        class_weight_power: opts.classWeightPower,
-        weights: Object.fromEntries(run.classNames.map((c, j) => [c, w[j]])),
-      };
-    }
+    const { decide, decision } = decisionRule(run, runDir, opts);
+    const probs = decide(raw);
     // On the test set, the validation images' predictions too: calibration is fitted on them.
-    let test: RunEvaluation["test"];
-    if (locked) {
-      // (A release run has no validation images: nothing to calibrate on.)
-      const vidx = indices(split.val, splitPath);
-      test = {
+    // (A release run has no validation images: nothing to calibrate on.)
+    const vidx = locked ? indices(split.val, splitPath) : [];
+    const test: RunEvaluation["test"] = locked
+      ? {
         file: opts.testSet!,
         sha256: locked.sha256,
         calib: { labels: vidx.map((i) => ds.labels[i]), probs: decide(await probsOf(vidx)) },
-      };
-    }
+      }
+      : undefined;
     return {
       run: runDir,
       tta: opts.tta,
@@ -296,7 +355,7 @@ async function onnxProbs(
 ): Promise<Float32Array> {
   const session = await createOnnxSession(onnxModelOf(run), `${run.dir} as ONNX`);
   try {
-    return await predictWith(session.probs, run.classNames.length, ds, idx, cfg);
+    return await predictWith(session.probs, run.classNames.length, ds, idx, predictSettings(cfg));
   } finally {
     await session.release();
   }

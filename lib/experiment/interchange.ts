@@ -16,7 +16,8 @@ import { buildMedMamba, MEDMAMBA_ARCH } from "../model/medmamba.ts";
 import { openRuntime } from "../backends/runtime.ts";
 import { resolveDataRoot } from "../data/imagefolder.ts";
 import { saveTensors } from "../train/checkpoint.ts";
-import { checksumFiles, writeResultJson } from "../results/write.ts";
+import { checksumFiles } from "../results/write.ts";
+import { type ImportedRunRecord, writeRunRecord } from "../results/run_record.ts";
 import { codeVersion, environment } from "../results/provenance.ts";
 import {
   decodeSafetensors,
@@ -238,21 +239,9 @@ export async function importSafetensors(
   if (exists(join(runDir, "result.json"))) {
     throw new StarmambaError(`${runDir} already holds a run; pass another --out`);
   }
-  const named: Record<string, tf.Tensor> = {};
-  for (const [name, a] of arrays) named[name] = tf.tensor(a.data, a.shape, "float32");
-  try {
-    await saveTensors(join(runDir, "model"), "model", named, {
-      arch: MEDMAMBA_ARCH,
-      modelConfig: mcfg,
-      imported: file,
-    });
-  } finally {
-    tf.dispose(Object.values(named));
-  }
-  const manifest = JSON.parse(Deno.readTextFileSync(join(runDir, "model", "model.json")));
-  const shard = `model/${manifest.weightsManifest[0].paths[0]}`;
+  const shard = await saveImportedWeights(runDir, arrays, mcfg, file);
   writeJsonAtomic(join(runDir, "run.json"), { status: "imported" });
-  writeResultJson(runDir, {
+  writeRunRecord<ImportedRunRecord>(runDir, {
     experiment: "imported",
     version: basename(runDir),
     description: `imported from ${file}`,
@@ -278,6 +267,31 @@ export async function importSafetensors(
     artifacts: await checksumFiles(runDir, ["model/model.json", shard]),
   });
   return runDir;
+}
+
+/**
+ * Saves imported weights as the run folder's model (model/model.json and its shard, recording
+ * the checkpoint it came from); returns the shard's path relative to the run folder.
+ */
+async function saveImportedWeights(
+  runDir: string,
+  arrays: ReturnType<typeof fromOfficialStateDict>,
+  mcfg: ModelConfig,
+  file: string,
+): Promise<string> {
+  const named: Record<string, tf.Tensor> = {};
+  for (const [name, a] of arrays) named[name] = tf.tensor(a.data, a.shape, "float32");
+  try {
+    await saveTensors(join(runDir, "model"), "model", named, {
+      arch: MEDMAMBA_ARCH,
+      modelConfig: mcfg,
+      imported: file,
+    });
+  } finally {
+    tf.dispose(Object.values(named));
+  }
+  const manifest = JSON.parse(Deno.readTextFileSync(join(runDir, "model", "model.json")));
+  return `model/${manifest.weightsManifest[0].paths[0]}`;
 }
 
 /**

@@ -65,13 +65,26 @@ export type {
   PairedTest,
   PlannedRun,
   RunEntry,
-  RunRecord,
+  SweepRun,
   SweepSpec,
   SweepState,
   SweepSummary,
   SweepVariant,
   VariantSummary,
 } from "../results/sweep.ts";
+export type {
+  DataRecord,
+  EvaluationRecord,
+  HistoryRecord,
+  ImportedRunRecord,
+  RecordedConfig,
+  RunEnvironment,
+  RunRecord,
+  RunRecordBase,
+  TrainedRunRecord,
+} from "../results/run_record.ts";
+export type { Environment, SlurmTask } from "../results/provenance.ts";
+export type { RuntimeEnvironment } from "../backends/runtime.ts";
 export type { Stat } from "../metrics/stats.ts";
 export type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 export type { McNemarResult } from "../metrics/stats.ts";

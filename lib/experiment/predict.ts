@@ -23,11 +23,12 @@ import { openRuntime } from "../backends/runtime.ts";
 import type { Network } from "../model/network.ts";
 import { createNetwork, storedNetwork } from "../model/registry.ts";
 import { loadTensors, type LoadTensorsOptions } from "../train/checkpoint.ts";
-import { predict, predictWith } from "../train/train.ts";
+import { predict, type PredictSettings, predictSettings, predictWith } from "../train/predict.ts";
 import { createOnnxSession } from "../interchange/onnx/runtime.ts";
 import { inverseFrequencyWeights, shiftPrior } from "../train/loss.ts";
 import { argmaxRows, resolvePositiveClass } from "../metrics/metrics.ts";
 import { toCsv } from "../results/write.ts";
+import { isImported, readRunRecord, type RunRecord } from "../results/run_record.ts";
 import { rebuildAdvice } from "../results/provenance.ts";
 import { modelFolderMismatch } from "../results/verify.ts";
 import { shown } from "../results/manifest.ts";
@@ -54,8 +55,8 @@ export interface LoadedRun {
   classNames: string[];
   /** Index into classNames of the class whose probability is written. */
   positive: number;
-  /** The run's result.json, parsed. */
-  result: Record<string, unknown>;
+  /** The run's record (result.json, read by readRunRecord). */
+  result: RunRecord;
   /** The run folder, absolute (a released model's name resolved to its folder). */
   dir: string;
 }
@@ -124,13 +125,12 @@ export function readJsonFile(path: string): Obj {
 }
 
 /** The recorded sha256 of the run's weight shard and how to rebuild it, for loadTensors. */
-function weightChecks(dir: string, result: Obj): LoadTensorsOptions {
+function weightChecks(dir: string, result: RunRecord): LoadTensorsOptions {
   const manifest = readJsonFile(join(dir, "model", "model.json")).weightsManifest as
     | { paths?: string[] }[]
     | undefined;
   const shard = `model/${manifest?.[0]?.paths?.[0] ?? ""}`;
-  const artifacts = (result.artifacts ?? {}) as Record<string, unknown>;
-  const sha = artifacts[shard];
+  const sha: unknown = result.artifacts?.[shard];
   return {
     sha256: typeof sha === "string" ? sha : undefined,
     fix: rebuildAdvice(result, dir, shard),
@@ -163,7 +163,7 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
         "names are not recorded; let it finish (or resume it with deno task experiment --resume)",
     );
   }
-  const result = readJsonFile(resultPath);
+  const result = readRunRecord(dir);
   // A model folder that is not the one result.json records (swapped, edited, or with its
   // checksums deleted) would predict with numbers nobody published: refuse it.
   const mismatch = modelFolderMismatch(dir, result);
@@ -174,8 +174,8 @@ export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> 
     );
   }
   // Validating fills the defaults of keys added after the run was written (e.g. data.center_crop).
-  const config = validateConfig(result.config as Obj, `${resultPath} (config)`);
-  const classNames = (result.data as { class_names: string[] }).class_names;
+  const config = validateConfig(result.config, `${resultPath} (config)`);
+  const classNames = result.data.class_names;
   // The run's train.threads belonged to the machine it trained on: use this one's default.
   await openRuntime(config, { quiet, threads: 0 });
 
@@ -347,10 +347,8 @@ export function trainingClassWeights(run: LoadedRun, runDir: string, power: numb
 }
 
 /** Class indices with the multiplicities result.json's data.split.train_counts records. */
-function labelsFromCounts(result: Record<string, unknown>, classNames: string[]): number[] | null {
-  const counts = ((result.data as Obj | undefined)?.split as Obj | undefined)?.train_counts as
-    | Record<string, number>
-    | undefined;
+function labelsFromCounts(result: RunRecord, classNames: string[]): number[] | null {
+  const counts = isImported(result) ? undefined : result.data.split?.train_counts;
   if (!counts || classNames.some((c) => !Number.isInteger(counts[c]))) return null;
   return classNames.flatMap((c, j) => new Array<number>(counts[c]).fill(j));
 }
@@ -476,17 +474,19 @@ async function classifyBatches(
   source: BatchSource,
 ): Promise<PredictionRow[]> {
   const batch = opts.batch ?? run.config.train.eval_batch_size;
-  // predict() normalises exactly as the run's evaluation did; its loss needs labels, unused here.
-  const cfg: ExperimentConfig = {
-    ...run.config,
-    train: { ...run.config.train, eval_batch_size: batch, tta: opts.tta ?? run.config.train.tta },
+  // The run's evaluation settings (its normalisation above all) with this call's batch and views;
+  // predict()'s loss needs labels, unused here.
+  const settings: PredictSettings = {
+    ...predictSettings(run.config),
+    batchSize: batch,
+    tta: opts.tta ?? run.config.train.tta,
   };
   const k = run.classNames.length;
   const onnx = opts.onnxModel ? await createOnnxSession(opts.onnxModel, "the ONNX model") : null;
   const probsOf = (ds: Dataset, idx: number[]) =>
     onnx
-      ? predictWith(onnx.probs, k, ds, idx, cfg)
-      : Promise.resolve(predict(run.model, ds, idx, cfg).probs);
+      ? predictWith(onnx.probs, k, ds, idx, settings)
+      : Promise.resolve(predict(run.model, ds, idx, settings).probs);
   const rows: PredictionRow[] = [];
   for (let i = 0; i < files.length; i += batch) {
     const part = files.slice(i, i + batch);

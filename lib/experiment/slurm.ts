@@ -29,6 +29,7 @@ import {
   type SweepOutcome,
 } from "./sweep.ts";
 import { shellWord } from "../results/provenance.ts";
+import { readRunRecord } from "../results/run_record.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
@@ -317,7 +318,7 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
     return {
       runDir: found.done,
       interrupted: false,
-      result: JSON.parse(Deno.readTextFileSync(join(found.done, "result.json"))),
+      result: readRunRecord(found.done, "trained"),
     };
   }
   const partial = found.partial;

@@ -31,7 +31,8 @@ import {
 import { SWEEP_SPEC } from "../config/sweep_schema.ts";
 import { runExperiment, type RunSummary } from "./run.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import { createVersionDir, writeIndex } from "../results/write.ts";
+import { createVersionDir, writeIndex } from "../results/run_folder.ts";
+import { readRunRecord, RUN_RECORD_FILE } from "../results/run_record.ts";
 import {
   BASE_VARIANT,
   type PlannedRun,
@@ -317,9 +318,9 @@ export function findRun(
   if (recorded) candidates.unshift(resolve(sweepDir, recorded));
   let partial: string | null = null;
   for (const d of candidates) {
-    const result = readJson(join(d, "result.json"));
-    if (result) {
-      if (result.config_hash === hash) return { done: d, partial: null };
+    // A damaged result.json is an error naming it (readRunRecord), not a run to train again.
+    if (exists(join(d, RUN_RECORD_FILE))) {
+      if (readRunRecord(d).config_hash === hash) return { done: d, partial: null };
       continue;
     }
     const run = readJson(join(d, "run.json"));

@@ -1,6 +1,7 @@
 /**
  * Interchange formats: safetensors (read and written without a dependency), the official
- * MedMamba PyTorch state_dict's names and layouts, and the network as one ONNX graph.
+ * MedMamba PyTorch state_dict's names and layouts, torchvision's ResNet-18 state_dict, and the
+ * network as one ONNX graph.
  * @module
  */
 export {
@@ -22,6 +23,14 @@ export {
   permute,
   variantNotes,
 } from "./medmamba_layout.ts";
+export {
+  fromTorchvisionStateDict,
+  inferResnetConfig,
+  loadResnetStateDict,
+  resnetStateDict,
+  torchvisionPermutation,
+  torchvisionRecipe,
+} from "./torchvision_layout.ts";
 export { medmambaOnnx, ONNX_OPSET, type OnnxExportOptions } from "./onnx/medmamba.ts";
 export { type OnnxScanForm, type ScanTensors, selectiveScanOnnx } from "./onnx/selective_scan.ts";
 export { createOnnxSession, type OnnxSession } from "./onnx/runtime.ts";
@@ -29,5 +38,7 @@ export { type Attr, OnnxGraph, type ValueInfo } from "./onnx/graph.ts";
 export { decodeModel, encodeModel } from "./onnx/proto.ts";
 // Types the signatures above use
 export type { ModelConfig } from "../model/config.ts";
+export type { ResnetConfig, ResnetStem } from "../model/resnet.ts";
+export type { NetworkShape } from "../model/network.ts";
 export type { Param, ParamStore } from "../model/params.ts";
 export type * from "../util/tensor_types.ts";

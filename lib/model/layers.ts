@@ -1,7 +1,8 @@
 /**
- * Functional building blocks of MedMamba on NHWC tensors. Each layer has an `init*` function
- * that adds its parameters to a {@link ParamStore} under a prefix, and an apply function that
- * reads them back by name.
+ * Functional building blocks of the networks on NHWC tensors: MedMamba's, and the ConvNet's
+ * (unpadded convolution, leaky ReLU, 2×2 max pooling, dropout). Each layer with parameters has an
+ * `init*` function that adds them to a {@link ParamStore} under a prefix, and an apply function
+ * that reads them back by name.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -239,4 +240,83 @@ export function patchMerging(ps: ParamStore, name: string, x: tf.Tensor4D): tf.T
   const cat = spaceToDepthAvailable() ? spaceToDepth(x) : spaceToDepthOps(x);
   const y = layerNorm(ps, `${name}.norm`, cat);
   return linear(ps, `${name}.reduction`, y, false) as tf.Tensor4D;
+}
+
+/**
+ * Conv k×k, stride 1, VALID (no padding), with bias: (B, H, W, in) → (B, H−k+1, W−k+1, out).
+ * Computed as the SAME convolution cropped by (k−1)/2 on each side — the same numbers, since
+ * every output of the crop sees no padding — because the SAME convolution is the one with a
+ * native kernel and a registered gradient on every backend (lib/ops/grads.ts).
+ */
+export function convValid(ps: ParamStore, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const k = ps.get(`${name}.weight`).shape[0];
+  const p = (k - 1) / 2;
+  const [b, h, w] = x.shape;
+  const y = conv(ps, name, x);
+  if (p === 0) return y;
+  return tf.slice(y, [0, p, p, 0], [b, h - 2 * p, w - 2 * p, y.shape[3]]);
+}
+
+/** Leaky ReLU: x for x ≥ 0, `slope`·x below (Maas et al. 2013). */
+export function leakyRelu(x: tf.Tensor, slope: number): tf.Tensor {
+  return tf.leakyRelu(x, slope);
+}
+
+/**
+ * Max pooling over 2×2 windows with stride 2 and no padding; an odd last row or column is
+ * dropped (floor: Lasagne's `ignore_border=True`, PyTorch's `MaxPool2d(2)`). The forward is
+ * tfjs's MaxPool; the gradient is {@link maxPool2x2Grad}, on every backend, because
+ * tfjs-backend-wasm 4.22's MaxPoolGrad kernel loses some of the gradient (e.g. on a 1×4×4×2
+ * input, or 1×8×8×1) where the cpu kernel is right (tests/convnet_test.ts).
+ */
+export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
+  return maxPool2x2Op(x);
+}
+
+const maxPool2x2Op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor4D, save = args[1] as tf.GradSaveFunc;
+  save([x]);
+  return {
+    value: tf.maxPool(x, 2, 2, "valid"),
+    gradFunc: (dy, saved) => maxPool2x2Grad(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
+  };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * The gradient of {@link maxPool2x2} with respect to x (B, H, W, C) given dy (B, ⌊H/2⌋, ⌊W/2⌋,
+ * C): each window's dy goes to its maximum, the first in row-major order on a tie (as tfjs's cpu
+ * kernel, TensorFlow and PyTorch do); the dropped row and column get 0. Built from ops every
+ * backend has (transpose, argMax, oneHot, pad).
+ */
+export function maxPool2x2Grad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
+  const even = h === 2 * h2 && w === 2 * w2 ? x : tf.slice(x, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]);
+  // (B, h2, kh, w2, kw, C) → (B, h2, w2, C, kh·2 + kw): each window's four values last.
+  const windows = tf.reshape(
+    tf.transpose(tf.reshape(even, [b, h2, 2, w2, 2, c]), [0, 1, 3, 5, 2, 4]),
+    [b, h2, w2, c, 4],
+  );
+  const first = tf.cast(tf.oneHot(tf.argMax(windows, 4), 4), "float32");
+  const routed = tf.mul(first, tf.reshape(dy, [b, h2, w2, c, 1]));
+  const back = tf.reshape(
+    tf.transpose(tf.reshape(routed, [b, h2, w2, c, 2, 2]), [0, 1, 4, 2, 5, 3]),
+    [b, 2 * h2, 2 * w2, c],
+  );
+  if (back.shape[1] === h && back.shape[2] === w) return back as tf.Tensor4D;
+  return tf.pad(back, [[0, 0], [0, h - 2 * h2], [0, w - 2 * w2], [0, 0]]) as tf.Tensor4D;
+}
+
+/**
+ * Dropout (Hinton et al. 2012) in training: each element is zeroed with probability p and the
+ * rest scaled by 1/(1 − p) (so evaluation is the identity). The mask is drawn from ctx.rng, one
+ * draw per element in row-major order, so a run's seed fixes it; no draws when inactive.
+ */
+export function dropout(x: tf.Tensor, p: number, ctx: ForwardContext): tf.Tensor {
+  if (!ctx.training || p <= 0) return x;
+  if (!ctx.rng) throw new Error("dropout in training needs ctx.rng");
+  const mask = new Float32Array(x.size);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < mask.length; i++) mask[i] = ctx.rng.next() < 1 - p ? keep : 0;
+  return tf.mul(x, tf.tensor(mask, x.shape));
 }

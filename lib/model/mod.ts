@@ -1,7 +1,8 @@
 /**
  * The networks: the registry (networks by name, `model.arch`) and the interface they share;
  * MedMamba's presets and configuration, parameters, layers, SS2D, the SS-Conv-SSM block (as
- * tensor ops and fused) and MedMamba itself.
+ * tensor ops and fused) and MedMamba itself; the ConvNet of Kim & Brunner (2017); ResNet-18 in
+ * torchvision's layout.
  * @module
  */
 export {
@@ -36,6 +37,36 @@ export {
   MEDMAMBA_ENTRY,
   stageDims,
 } from "./medmamba.ts";
+export {
+  buildConvNet,
+  type ConvNet,
+  CONVNET_ARCH,
+  CONVNET_ENTRY,
+  CONVNET_PAPER,
+  type ConvNetConfig,
+  convnetConfigFor,
+  type ConvNetFlops,
+  convnetFlops,
+  convnetParameters,
+} from "./convnet.ts";
+export {
+  buildResnet,
+  convStrided,
+  maxPool3x3s2,
+  RESNET18_ARCH,
+  RESNET18_BLOCKS,
+  RESNET18_ENTRY,
+  RESNET_STEMS,
+  type ResnetConfig,
+  resnetConfig,
+  resnetConfigFor,
+  type ResnetFlops,
+  resnetFlops,
+  type ResnetStem,
+  stridedSide,
+  subsample2,
+  validateResnetConfig,
+} from "./resnet.ts";
 export { evalContext, type ForwardContext } from "./layers.ts";
 export { type Param, ParamStore } from "./params.ts";
 export { ss2d, type SS2DDims, ss2dDims } from "./ss2d.ts";

@@ -8,11 +8,15 @@
 import type { ExperimentConfig } from "../config/schema.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { MEDMAMBA_ARCH, MEDMAMBA_ENTRY } from "./medmamba.ts";
+import { CONVNET_ARCH, CONVNET_ENTRY } from "./convnet.ts";
+import { RESNET18_ARCH, RESNET18_ENTRY } from "./resnet.ts";
 import type { Network, NetworkDescription, NetworkEntry, NetworkShape } from "./network.ts";
 
 /** Every network by name (the config key `model.arch`). */
 export const NETWORKS: Readonly<Record<string, NetworkEntry>> = {
   [MEDMAMBA_ARCH]: MEDMAMBA_ENTRY,
+  [CONVNET_ARCH]: CONVNET_ENTRY,
+  [RESNET18_ARCH]: RESNET18_ENTRY,
 };
 
 /** The registered names, in registration order. */

@@ -7,8 +7,7 @@
 import { join } from "node:path";
 import { type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { readJsonRecord } from "../results/write.ts";
-import { MEDMAMBA_ARCH } from "../model/medmamba.ts";
-import type { NetworkShape } from "../model/network.ts";
+import { readRunRecord, RUN_RECORD_FILE } from "../results/run_record.ts";
 import { networkEntry } from "../model/registry.ts";
 
 /** One row of `deno task models`. */
@@ -53,34 +52,23 @@ export interface ModelRow {
   rebuilt: string;
 }
 
-type Obj = Record<string, unknown>;
-
 /** Reads the facts of a released model from its run folder. */
 export function describeReleased(m: ReleasedModel): ModelRow {
   const dir = join(REPO_ROOT, m.run);
-  // A truncated or damaged file is one line naming it and the fix, not a stack trace.
-  const r = readJsonRecord(join(dir, "result.json"));
+  // A truncated or damaged file is one line naming it and the fix, not a stack trace; a run
+  // recorded before model.arch reads as MedMamba (readRunRecord).
+  const r = readRunRecord(dir, "trained");
   const manifest = readJsonRecord(join(dir, "model", "model.json"));
   const shard = `model/${(manifest.weightsManifest as { paths: string[] }[])[0].paths[0]}`;
-  const cfg = r.config as { data: Obj; train: Obj };
-  const data = r.data as {
-    image_shape: number[];
-    split: { kind: string; n_train: number; n_val: number };
-  };
-  const model = r.model as {
-    arch?: string;
-    config: NetworkShape & { preset?: string };
-    parameters: number;
-  };
-  const arch = model.arch ?? MEDMAMBA_ARCH;
+  const { config: cfg, data, model, best, last } = r;
+  const arch = model.arch;
   const entry = networkEntry(
     arch,
-    join(m.run, "result.json"),
+    join(m.run, RUN_RECORD_FILE),
     "this version of starmamba cannot build it",
   );
+  const preset = (model.config as { preset?: string }).preset;
   // A release model (data.split: all) has no validation metrics: NaN, shown as "—".
-  const best = r.best as { epoch: number; metrics: { accuracy: number } } | null;
-  const last = r.last as { epoch: number; metrics: { accuracy: number } } | null;
   let bytes: number | null = null;
   try {
     bytes = Deno.statSync(join(dir, shard)).size;
@@ -92,19 +80,19 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     run: m.run,
     arch,
     network: entry.label(model.config),
-    preset: model.config.preset,
+    preset,
     parameters: model.parameters,
     input: `${h}×${w}×${c}${cfg.data.field_context ? ", field context" : ""}`,
     split: `${data.split.kind} ${data.split.n_train}/${data.split.n_val}`,
     lastAccuracy: last?.metrics.accuracy ?? NaN,
     bestAccuracy: best?.metrics.accuracy ?? NaN,
     savedEpoch: (manifest.epoch as number | undefined) ?? best?.epoch ?? NaN,
-    epochs: (cfg.train.epochs as number | undefined) ?? last?.epoch ?? NaN,
-    seed: r.seed as number,
-    commit: (r.code as { commit: string }).commit,
+    epochs: cfg.train.epochs ?? last?.epoch ?? NaN,
+    seed: r.seed,
+    commit: r.code.commit,
     shard,
     bytes,
-    sha256: (r.artifacts as Record<string, string>)[shard],
+    sha256: r.artifacts[shard],
     rebuilt: m.rebuilt,
   };
 }

@@ -10,6 +10,8 @@ import { meanStd } from "../metrics/stats.ts";
 import type { CvSummary } from "./cv.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { readJsonRecord } from "./write.ts";
+import { readRunRecord } from "./run_record.ts";
+import { StarmambaError } from "../util/errors.ts";
 
 /** The metric fields the table reads. */
 interface M {
@@ -151,16 +153,20 @@ function readRows(root: string): Row[] {
     for (const v of versions) {
       const path = join(root, exp, v, "result.json");
       if (!exists(path)) continue;
-      // deno-lint-ignore no-explicit-any
-      const r: any = readJsonRecord(path);
+      const r = readRunRecord(join(root, exp, v), "trained");
+      if (!r.best || !r.last) {
+        throw new StarmambaError(
+          `${path}: no validation metrics (data.split: all); leave ${exp} out of the comparison`,
+        );
+      }
       const tta = readOptionalJson(join(root, "evaluations", `${exp}-${v}-tta.json`));
       rows.push({
         name: `${exp}/${v}`,
         experiment: exp,
-        preset: r.config.model.preset,
+        preset: r.config.model.preset as string,
         seed: r.seed,
-        split: r.config.data.split,
-        epochs: r.config.train.epochs,
+        split: r.config.data.split as string,
+        epochs: r.config.train.epochs as number,
         best: r.best.metrics,
         last: r.last.metrics,
         bestEpoch: r.best.epoch,

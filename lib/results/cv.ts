@@ -15,6 +15,7 @@ import { formatProtocol } from "../metrics/format.ts";
 import { skyGroupOf } from "../data/splits.ts";
 import { parseCsv } from "./write.ts";
 import { readJsonObject, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { readRunRecord, type TrainedRunRecord } from "./run_record.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { recordIfPublished } from "./manifest.ts";
 
@@ -50,30 +51,24 @@ export interface CvSummary {
   nothing_chosen: boolean;
 }
 
-type FoldConfig = { data: { kfold?: number; fold: number }; train: { keep?: string } };
-
 /**
  * Summarises the fold runs in `runDirs` (one per fold, every fold present), or returns null when
  * they are not the folds of one k-fold cross-validation (a sweep of anything else). Reads each
  * run's result.json and predictions.csv (the kept model's predictions of its held-out fold).
  */
 export function summarizeCv(runDirs: string[]): CvSummary | null {
-  const results = runDirs.map((d) => {
-    const r = readJsonObject(join(d, "result.json"));
-    if (!r) throw new StarmambaError(`${d}/result.json is missing or unreadable`);
-    return r;
-  });
-  const k = (results[0]?.config as FoldConfig | undefined)?.data.kfold ?? 0;
-  if (k < 2 || results.some((r) => (r.config as FoldConfig).data.kfold !== k)) return null;
+  const results = runDirs.map((d) => readRunRecord(d, "trained"));
+  const k = results[0]?.config.data.kfold ?? 0;
+  if (k < 2 || results.some((r) => r.config.data.kfold !== k)) return null;
   const folds: CvFold[] = [];
   const files: string[] = [], groups: string[] = [], labels: number[] = [], probs: number[] = [];
   let classNames: string[] = [];
   for (const [i, dir] of runDirs.entries()) {
     const r = results[i];
-    const cfg = r.config as FoldConfig;
-    const kept = r.best as { epoch: number; metrics: Metrics };
+    const cfg = r.config;
+    const kept = keptEvaluation(r, dir);
     folds.push({
-      fold: cfg.data.fold,
+      fold: cfg.data.fold as number,
       run: dir,
       keep: cfg.train.keep ?? "best",
       epoch: kept.epoch,
@@ -122,6 +117,27 @@ export function summarizeCv(runDirs: string[]): CvSummary | null {
     pooled: galaxyStar ? protocolMetrics(labels, probs, classNames, groups) : null,
     nothing_chosen: folds.every((f) => f.keep === "last"),
   };
+}
+
+/** The evaluation a fold run kept (its record's `best`: train.keep decides which epoch). */
+function keptEvaluation(r: TrainedRunRecord, dir: string): { epoch: number; metrics: Metrics } {
+  if (!r.best) {
+    throw new StarmambaError(
+      `${dir}/result.json: no held-out metrics (data.split: all); a fold run needs data.kfold ` +
+        "and data.fold",
+    );
+  }
+  return r.best;
+}
+
+/** The record of a fold run for the checker: null where it does not read (the problem names it). */
+function foldRecord(runDir: string): TrainedRunRecord | null {
+  try {
+    return readRunRecord(runDir, "trained");
+  } catch (e) {
+    if (e instanceof StarmambaError) return null;
+    throw e;
+  }
 }
 
 /** cv.md: the folds, their mean ± std and the pooled figures. */
@@ -191,13 +207,13 @@ export function checkCvSummary(cvPath: string): string[] {
   const edited = "one of them was edited after it was written (git checkout restores it)";
   const out: string[] = [];
   for (const f of cv.folds) {
-    const r = readJsonObject(join(resolve(dir, f.run), "result.json"));
-    const kept = r?.best as { epoch: number; metrics: Metrics } | null | undefined;
+    const r = foldRecord(resolve(dir, f.run));
+    const kept = r?.best;
     if (!r || !kept?.metrics) {
       out.push(`fold ${f.fold}: ${f.run}/result.json is missing, unreadable or has no metrics`);
       continue;
     }
-    const cfg = r.config as FoldConfig;
+    const cfg = r.config;
     const want: [string, unknown, unknown][] = [
       ["fold", f.fold, cfg.data.fold],
       ["epoch", f.epoch, kept.epoch],

@@ -40,14 +40,23 @@ export function codeVersion(dir: string, outputs: string[] = []): CodeVersion {
 
 /** Runtime and hardware description. */
 export interface Environment {
+  /** tfjs's active backend. */
   backend: string;
+  /** tfjs-core's version. */
   tfjs: string;
+  /** Deno's version. */
   deno: string;
+  /** V8's version. */
   v8: string;
+  /** TypeScript's version (Deno's). */
   typescript: string;
+  /** Operating system and architecture, e.g. "linux x86_64". */
   os: string;
+  /** The CPU's model name. */
   cpu: string;
+  /** Logical CPU cores. */
   cores: number;
+  /** Memory, rounded to GiB. */
   memoryGiB: number;
   /** On the cuda backend: the GPU, its compute capability, driver and CUDA runtime versions
    * (lib/backends/cuda/backend.ts, CudaDeviceInfo). Absent on other backends. */
@@ -123,31 +132,32 @@ export function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/** What {@link rebuildAdvice} reads of a run's record (result.json): any of it may be absent. */
+export interface RecordedRun {
+  experiment?: string;
+  code?: { commit?: string; dirty?: boolean };
+  config_files?: string[];
+  overrides?: string[];
+  config?: { output?: { dir?: string; scratch_dir?: string; publish?: boolean } };
+}
+
 /**
  * How to rebuild the weights of a recorded run (a result.json object): rerun its config and
  * overrides at its commit, which gives the same bits on the same kind of CPU, and put the shard
  * where model.json expects it. `runDir` is the run folder (absolute: the commands leave it),
  * `shard` the file's path relative to it.
  */
-export function rebuildAdvice(
-  result: Record<string, unknown>,
-  runDir: string,
-  shard: string,
-): string {
-  const code = result.code as { commit?: string; dirty?: boolean } | undefined;
-  const files = result.config_files as string[] | undefined;
-  const overrides = (result.overrides as string[] | undefined) ?? [];
+export function rebuildAdvice(result: RecordedRun, runDir: string, shard: string): string {
+  const code = result.code;
+  const files = result.config_files;
+  const overrides = result.overrides ?? [];
   const experiment = String(result.experiment ?? "<experiment>");
   if (!code?.commit || code.commit === "unknown" || !files?.length) {
     return "To get the weights back, rerun the run's config with the same seed and overrides.";
   }
   const short = code.commit.slice(0, 8);
   // Where that commit's run writes: the published folder if the config publishes, else scratch.
-  const output = ((result.config as Record<string, unknown> | undefined)?.output ?? {}) as {
-    dir?: string;
-    scratch_dir?: string;
-    publish?: boolean;
-  };
+  const output = result.config?.output ?? {};
   const outDir = output.publish ? output.dir ?? "results" : output.scratch_dir ?? "scratch";
   const args = [files[files.length - 1], ...overrides.flatMap((o) => ["--set", o])];
   const run = `deno task experiment ${args.map(shellWord).join(" ")}`;

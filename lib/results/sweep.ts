@@ -11,7 +11,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { mcnemar, type McNemarResult, meanStd, type Stat } from "../metrics/stats.ts";
 import { parseCsv } from "./write.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { readJsonObject as readJson } from "../util/fs.ts";
+import { readRunRecord } from "./run_record.ts";
 
 /** Version of the sweep.json / summary.json layout. */
 export const SWEEP_SCHEMA = "starmamba.sweep/1";
@@ -116,8 +116,8 @@ export function pickMetrics(m: Metrics): Record<string, number> {
   };
 }
 
-/** One finished run as the summary reports it. */
-export interface RunRecord {
+/** One finished run as the summary reports it (summary.json's `runs`). */
+export interface SweepRun {
   /** Variant name. */
   variant: string;
   /** Seed of the run. */
@@ -205,7 +205,7 @@ export interface SweepSummary {
   /** Per-variant aggregates, base first. */
   variants: VariantSummary[];
   /** Every run, in run order (by seed, then variant). */
-  runs: RunRecord[];
+  runs: SweepRun[];
 }
 
 /** Per-image identity and correctness from a run's predictions.csv (argmax, ties → first). */
@@ -240,7 +240,7 @@ export function summarizeSweep(
   state: SweepState,
   order: string[],
 ): SweepSummary {
-  const records: RunRecord[] = [];
+  const records: SweepRun[] = [];
   const correctness = new Map<string, { ids: string[]; correct: boolean[] }>();
   let positive = "galaxy";
   for (const key of order) {
@@ -249,12 +249,16 @@ export function summarizeSweep(
       throw new Error(`summarizeSweep: run ${key} has not finished`);
     }
     const dir = resolve(sweepDir, e.run_dir);
-    const r = readJson(join(dir, "result.json"));
-    if (!r) throw new StarmambaError(`${dir}/result.json is missing or unreadable`);
-    const best = r.best as { epoch: number; metrics: Metrics };
-    const last = r.last as { epoch: number; metrics: Metrics };
+    const r = readRunRecord(dir, "trained");
+    const { best, last } = r;
+    if (!best || !last) {
+      throw new StarmambaError(
+        `${dir}/result.json: no validation metrics (data.split: all); a sweep compares runs ` +
+          "scored on validation images",
+      );
+    }
     positive = best.metrics.positiveClass;
-    const code = (r.code ?? {}) as { commit?: string; dirty?: boolean };
+    const code: { commit?: string; dirty?: boolean } = r.code ?? {};
     records.push({
       variant: e.variant,
       seed: e.seed,
@@ -263,8 +267,8 @@ export function summarizeSweep(
       last_epoch: last.epoch,
       best: pickMetrics(best.metrics),
       last: pickMetrics(last.metrics),
-      parameters: (r.model as { parameters: number }).parameters,
-      train_seconds: r.train_seconds as number,
+      parameters: r.model.parameters,
+      train_seconds: r.train_seconds,
       commit: code.commit ?? "unknown",
       dirty: code.dirty ?? true,
     });

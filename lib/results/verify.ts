@@ -11,7 +11,8 @@
  */
 import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import { configHash } from "../config/load.ts";
-import { parseCsv, RESULT_SCHEMA } from "./write.ts";
+import { parseCsv } from "./write.ts";
+import { RUN_RECORD_SCHEMA } from "./run_record.ts";
 import { StarmambaError } from "../util/errors.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { exists, readJsonObject, sha256Hex } from "../util/fs.ts";
@@ -108,7 +109,9 @@ const EVALUATION: Shape = { epoch: int, loss: numOrNull, metrics: METRICS };
 export const RESULT_SHAPE: Shape = {
   schema: (
     v,
-  ) => (v === RESULT_SCHEMA ? null : `expected "${RESULT_SCHEMA}", got ${JSON.stringify(v)}`),
+  ) => (v === RUN_RECORD_SCHEMA
+    ? null
+    : `expected "${RUN_RECORD_SCHEMA}", got ${JSON.stringify(v)}`),
   experiment: str,
   version: (v) =>
     typeof v === "string" && /^v\d+$/.test(v) ? null : `expected v<N>, got ${JSON.stringify(v)}`,
@@ -314,7 +317,10 @@ function crossCheck(runDir: string, r: Obj): string[] {
  * shard is listed in `artifacts` (the shard's own sha256 is checked where it is read). Returns
  * what does not match, or null.
  */
-export function modelFolderMismatch(runDir: string, r: Obj): string | null {
+export function modelFolderMismatch(
+  runDir: string,
+  r: { files?: unknown; artifacts?: unknown },
+): string | null {
   const files = isObj(r.files) ? r.files : {}, artifacts = isObj(r.artifacts) ? r.artifacts : {};
   const want = files["model/model.json"] ?? artifacts["model/model.json"];
   if (typeof want !== "string") return "result.json records no sha256 of model/model.json";

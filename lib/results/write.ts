@@ -1,41 +1,16 @@
 /**
- * The results folder: one immutable folder per run version, `<root>/<experiment>/v<N>/`,
- * holding result.json (schema-versioned), metrics.md, metrics.csv, history.csv, split.json,
- * plots, and the best model; and `<root>/index.md` listing every version.
+ * Writing and reading the files of a results folder: CSV, the metrics tables, files written with
+ * their sha256, and JSON records read with a one-line error naming a damaged file. The run folder
+ * itself is lib/results/run_folder.ts, its record (result.json) lib/results/run_record.ts.
  * @module
  */
-import { join, relative } from "node:path";
-import { exists, sha256Hex, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { join } from "node:path";
+import { sha256Hex, writeFileAtomic } from "../util/fs.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { formatMetricsMarkdown, metricsCsvRows } from "../metrics/format.ts";
 import { parse as parseCsvText } from "csv-parse/sync";
-import { recordIfPublished, shown } from "./manifest.ts";
+import { shown } from "./manifest.ts";
 import { StarmambaError } from "../util/errors.ts";
-
-/** Version of the result.json layout. */
-export const RESULT_SCHEMA = "starmamba.result/1";
-
-/**
- * Creates the next free version folder `<root>/<experiment>/v<N>` and returns its path.
- * mkdir without `recursive` fails if the folder exists, so two concurrent runs never share one.
- */
-export function createVersionDir(
-  root: string,
-  experiment: string,
-): { dir: string; version: string } {
-  const base = join(root, experiment);
-  Deno.mkdirSync(base, { recursive: true });
-  for (let n = 1;; n++) {
-    const dir = join(base, `v${n}`);
-    if (exists(dir)) continue;
-    try {
-      Deno.mkdirSync(dir);
-      return { dir, version: `v${n}` };
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
-  }
-}
 
 /** Rows of an RFC 4180 CSV text (as toCsv writes), each a list of fields (csv-parse). */
 export function parseCsv(text: string): string[][] {
@@ -107,68 +82,6 @@ export async function checksumFiles(dir: string, names: string[]): Promise<Recor
   return sums;
 }
 
-/** Writes result.json last: its presence marks a complete version folder. */
-export function writeResultJson(dir: string, result: Record<string, unknown>): void {
-  writeJsonAtomic(join(dir, "result.json"), { schema: RESULT_SCHEMA, ...result });
-}
-
-interface IndexRow {
-  path: string;
-  experiment: string;
-  version: string;
-  created: string;
-  accBest: number;
-  accLast: number;
-  seed: number;
-  commit: string;
-}
-
-/** Regenerates `<root>/index.md` from every result.json under `root`. */
-export function writeIndex(root: string): void {
-  const rows: IndexRow[] = [];
-  const walk = (dir: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) walk(p);
-      else if (e.name === "result.json") {
-        try {
-          const r = JSON.parse(Deno.readTextFileSync(p));
-          rows.push({
-            path: relative(root, dir),
-            experiment: r.experiment,
-            version: r.version,
-            created: r.created,
-            accBest: r.best?.metrics?.accuracy ?? NaN,
-            accLast: r.last?.metrics?.accuracy ?? NaN,
-            seed: r.seed,
-            commit: String(r.code?.commit ?? "").slice(0, 10),
-          });
-        } catch { /* not a result file we understand; verify-results reports it */ }
-      }
-    }
-  };
-  if (!exists(root)) return;
-  walk(root);
-  rows.sort((a, b) => a.path.localeCompare(b.path, undefined, { numeric: true }));
-  const lines = [
-    "# Results index",
-    "",
-    "Every run version, generated from the result.json files (do not edit by hand).",
-    "",
-    "| run | experiment | version | seed | val acc (best epoch) | val acc (last epoch) | commit | created |",
-    "|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) =>
-      `| [${r.path}](${r.path}/metrics.md) | ${r.experiment} | ${r.version} | ${r.seed} | ${
-        pctOrDash(r.accBest)
-      } | ${pctOrDash(r.accLast)} | ${r.commit} | ${r.created} |`
-    ),
-    "",
-  ];
-  writeFileAtomic(join(root, "index.md"), lines.join("\n"));
-  // A published folder's index is one of its files: keep its manifest entry current.
-  recordIfPublished([join(root, "index.md")]);
-}
-
 /**
  * A JSON object the results commands read (result.json, cv.json, an evaluation): a missing,
  * truncated or otherwise unreadable file is a {@link StarmambaError} naming it and the fix,
@@ -200,9 +113,4 @@ export function readJsonRecord(path: string): Record<string, unknown> {
     );
   }
   return v as Record<string, unknown>;
-}
-
-/** "92.97%", or "—" for a run without validation metrics (data.split: all). */
-function pctOrDash(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "—";
 }

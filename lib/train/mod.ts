@@ -4,20 +4,22 @@
  * @module
  */
 export {
+  type AugmentSettings,
   type EpochRecord,
   type Evaluation,
-  predict,
   saveModel,
   train,
   type TrainOptions,
   type TrainResult,
 } from "./train.ts";
+export { predict, type PredictSettings, predictSettings } from "./predict.ts";
 export { loadTensors, saveTensors } from "./checkpoint.ts";
 export type { LoadTensorsOptions } from "./checkpoint.ts";
 export { EMA_PREFIX, emaDecayAt, WeightEma } from "./ema.ts";
 export { Adam, type AdamOptions, type AdamScalars, learningRate } from "./optim.ts";
 // Types the signatures above use
-export type { ExperimentConfig } from "../config/schema.ts";
+export type { AugmentSection, ExperimentConfig, TrainSection } from "../config/schema.ts";
+export type { Normalisation } from "../data/pipeline.ts";
 export type { MedMamba } from "../model/medmamba.ts";
 export type { Network, NetworkShape } from "../model/network.ts";
 export type { Metrics } from "../metrics/metrics.ts";

@@ -53,6 +53,14 @@ export const MODEL_SECTION = {
     doc: "residual around the SSM half (paper text)",
   },
   head_norm: { type: "bool", default: false, doc: "LayerNorm before pooling (paper text)" },
+  stem: {
+    type: "enum",
+    default: "small",
+    values: ["small", "imagenet"],
+    doc: "resnet18's stem: small = conv 3×3 stride 1, no max-pool (64 px → 8×8 at layer4); " +
+      "imagenet = torchvision's conv 7×7 stride 2 + max-pool (64 px → 2×2)",
+    hashOnlyIfSet: true,
+  },
   scan_kernel: {
     type: "enum",
     default: "auto",
