@@ -1,6 +1,6 @@
 /**
  * The project's layering (docs/architecture.md): imports flow one way, util → config →
- * data / metrics / ops → model / interchange → backends → train → results / registry →
+ * data / frames / metrics / ops → model / interchange → backends → train → results / registry →
  * experiment. A module
  * may import its own layer and those below; a lib/<area>/mod.ts (an entry point) may re-export
  * anything. lib/train, although above lib/backends, imports none of it (openRuntime sets the
@@ -16,6 +16,7 @@ const LEVEL: Record<string, number> = {
   util: 0,
   config: 1,
   data: 2,
+  frames: 2,
   metrics: 2,
   ops: 2,
   model: 3,

@@ -2,8 +2,10 @@
  * Reads 2-D FITS image cutouts (the format survey pipelines hand out) with no npm dependency:
  * primary or IMAGE-extension HDUs, BITPIX 8/16/32/64/-32/-64, BSCALE/BZERO scaling, BLANK,
  * NaN and ±Inf pixels, and whole-file gzip (`*.fits.gz`). Tile-compressed files (`*.fz`,
- * ZIMAGE) are not read. {@link writeFitsFloat32} writes the minimal primary-HDU file examples
- * and tests need.
+ * ZIMAGE) are not read. {@link readFitsHeader} reads an image HDU's header and layout without its
+ * pixels, from bytes in memory or any {@link FitsBytes} source (lib/frames/open.ts reads telescope
+ * frames through a file handle with it, rows at a time, with {@link decodeSamples}).
+ * {@link writeFitsFloat32} writes the minimal primary-HDU file examples and tests need.
  * @module
  */
 import { gunzipSync } from "node:zlib";
@@ -33,12 +35,54 @@ export interface FitsImage {
   hdu: number;
 }
 
-/** Options of {@link readFits}. */
+/** Options of {@link readFits} and {@link readFitsHeader}. */
 export interface ReadFitsOptions {
   /** HDU to read: 0 = primary (default), 1 = first extension, … */
   hdu?: number;
   /** File name used in error messages. */
   name?: string;
+  /**
+   * The setting that chooses the HDU, as messages should name it: "data.fits_hdu" (default, the
+   * config key) or a CLI flag such as "--hdu".
+   */
+  hduOption?: string;
+}
+
+/**
+ * Random access to a FITS file's bytes: a file in memory ({@link readFits}) or read through a
+ * file handle (lib/frames/open.ts), so a frame's header is found without reading its pixels.
+ */
+export interface FitsBytes {
+  /** Size of the file in bytes. */
+  readonly length: number;
+  /** Up to `n` bytes from `offset`; fewer where the file ends. */
+  read(offset: number, n: number): Uint8Array;
+}
+
+/** How stored samples become physical values: BITPIX, BSCALE, BZERO and integer BLANK. */
+export interface FitsScaling {
+  /** BITPIX of the stored data. */
+  bitpix: number;
+  /** BSCALE (default 1). */
+  bscale: number;
+  /** BZERO (default 0). */
+  bzero: number;
+  /** BLANK: the stored value of a missing pixel, for integer BITPIX only. */
+  blank?: number;
+}
+
+/** One 2-D image HDU without its pixels, from {@link readFitsHeader}. */
+export interface FitsImageHeader extends FitsScaling {
+  /** NAXIS1: pixels per row. */
+  width: number;
+  /** NAXIS2: number of rows. */
+  height: number;
+  /** The HDU's keyword = value cards; the first card wins when a keyword repeats. */
+  header: Record<string, FitsValue>;
+  /** Index of the HDU: 0 = primary, 1 = first extension, … */
+  hdu: number;
+  /** Byte offset of the pixels (row 0 = FITS row 1) in the (uncompressed) file. */
+  dataStart: number;
 }
 
 /** FITS files are a sequence of 2880-byte blocks. */
@@ -74,17 +118,56 @@ interface Hdu {
  */
 export function readFits(bytes: Uint8Array, opts: ReadFitsOptions = {}): FitsImage {
   const name = opts.name ?? "FITS data";
+  const file = memoryBytes(maybeGunzip(bytes, name));
+  const image = readFitsHeader(file, opts);
+  const n = image.width * image.height;
+  const raw = file.read(image.dataStart, (n * Math.abs(image.bitpix)) / 8);
+  const data = new Float64Array(n);
+  const blank = decodeSamples(raw, image, data);
+  const { width, height, bitpix, header, hdu } = image;
+  return { width, height, data, blank, bitpix, header, hdu };
+}
+
+/**
+ * Reads the header and layout of one 2-D image HDU without converting its pixels: the WCS and
+ * the size of a frame are known before (and without) reading its data.
+ * @param bytes the file's bytes (a gzip stream is gunzipped first), or a {@link FitsBytes}
+ *   source (read as is: a file handle cannot be gunzipped in place).
+ * @param opts `hdu` to read (default 0, the primary), the file `name` and `hduOption` for
+ *   error messages.
+ * @returns the image's size, scaling, header and where its pixels start.
+ * @throws {StarmambaError} as {@link readFits} does, also when the pixels run past the file's end.
+ */
+export function readFitsHeader(
+  bytes: Uint8Array | FitsBytes,
+  opts: ReadFitsOptions = {},
+): FitsImageHeader {
+  const name = opts.name ?? "FITS data";
+  const option = opts.hduOption ?? "data.fits_hdu";
   const want = opts.hdu ?? 0;
   if (!Number.isInteger(want) || want < 0) {
     throw new StarmambaError(
-      `${name}: HDU index ${want} is not valid; data.fits_hdu must be 0 (primary) or a positive ` +
+      `${name}: HDU index ${want} is not valid; ${option} must be 0 (primary) or a positive ` +
         "integer (1 = first extension).",
     );
   }
-  const file = maybeGunzip(bytes, name);
+  const file = bytes instanceof Uint8Array ? memoryBytes(maybeGunzip(bytes, name)) : bytes;
   checkSimple(file, name);
-  const hdu = findHdu(file, want, name);
-  return decodeImage(file, hdu, name);
+  const hdu = findHdu(file, want, name, option);
+  return imageHeader(file, hdu, name, option);
+}
+
+/** A file held in memory as a {@link FitsBytes} source (reads are views, not copies). */
+function memoryBytes(file: Uint8Array): FitsBytes {
+  return {
+    length: file.length,
+    read: (offset, n) => file.subarray(offset, Math.min(file.length, offset + n)),
+  };
+}
+
+/** "Set data.fits_hdu: 1" for a config key, "Pass --hdu 1" for a CLI flag. */
+function chooseHdu(option: string, index: number | string): string {
+  return option.startsWith("--") ? `Pass ${option} ${index}` : `Set ${option}: ${index}`;
 }
 
 /** Whole-file gzip is common for survey cutouts; anything else is passed through. */
@@ -101,8 +184,8 @@ function maybeGunzip(bytes: Uint8Array, name: string): Uint8Array {
 }
 
 /** A FITS file must open with the SIMPLE = T card; checking it first gives the clearest error. */
-function checkSimple(file: Uint8Array, name: string): void {
-  const first = file.length >= CARD ? cardText(file, 0) : "";
+function checkSimple(file: FitsBytes, name: string): void {
+  const first = file.length >= CARD ? cardText(file.read(0, CARD), 0) : "";
   if (!first.startsWith("SIMPLE  =")) {
     throw new StarmambaError(
       `${name}: not a FITS file (it does not start with a "SIMPLE  =" card; ` +
@@ -113,7 +196,7 @@ function checkSimple(file: Uint8Array, name: string): void {
 }
 
 /** Walks the HDUs up to `want`; explains what the file holds when `want` is not there. */
-function findHdu(file: Uint8Array, want: number, name: string): Hdu {
+function findHdu(file: FitsBytes, want: number, name: string, option: string): Hdu {
   const seen: Hdu[] = [];
   let offset = 0;
   while (startsHdu(file, offset, seen.length)) {
@@ -127,7 +210,7 @@ function findHdu(file: Uint8Array, want: number, name: string): Hdu {
     `${name}: HDU ${want} does not exist; the file has ${seen.length} HDU(s): ` +
       `${seen.map(describeHdu).join("; ")}` +
       (rest > 0 ? ` (then ${rest} bytes that do not start an HDU)` : "") +
-      ". Set data.fits_hdu to one of the image HDUs.",
+      `. Set ${option} to one of the image HDUs.`,
   );
 }
 
@@ -137,29 +220,39 @@ function findHdu(file: Uint8Array, want: number, name: string): Hdu {
  * somewhere") matters: headers may span blocks, so a reader that lost its place (e.g. by
  * ignoring PCOUNT) could otherwise resynchronise on a later header and read the wrong HDU.
  */
-function startsHdu(file: Uint8Array, offset: number, index: number): boolean {
+function startsHdu(file: FitsBytes, offset: number, index: number): boolean {
   if (index === 0) return true;
-  return offset + CARD <= file.length && cardText(file, offset).startsWith("XTENSION=");
+  return offset + CARD <= file.length &&
+    cardText(file.read(offset, CARD), 0).startsWith("XTENSION=");
 }
 
 /** Parses the header at `offset` and sizes its data unit. */
-function parseHdu(file: Uint8Array, offset: number, index: number, name: string): Hdu {
+function parseHdu(file: FitsBytes, offset: number, index: number, name: string): Hdu {
   const { header, end } = parseHeader(file, offset, index, name);
   const kind = index === 0 ? "primary" : String(header["XTENSION"]).trim();
   const dataBytes = dataUnitBytes(header, index, name);
   return { index, header, dataStart: end, dataBytes, kind };
 }
 
-/** Reads 80-character cards from `offset` up to END; returns the cards and the data offset. */
+/**
+ * Reads 80-character cards from `offset` up to END, a 2880-byte block per read (a file handle
+ * is read in blocks, not cards); returns the cards and the data offset.
+ */
 function parseHeader(
-  file: Uint8Array,
+  file: FitsBytes,
   offset: number,
   index: number,
   name: string,
 ): { header: Record<string, FitsValue>; end: number } {
   const header: Record<string, FitsValue> = {};
+  let block: Uint8Array = new Uint8Array(0);
+  let blockStart = offset;
   for (let at = offset; at + CARD <= file.length; at += CARD) {
-    const card = cardText(file, at);
+    if (at + CARD > blockStart + block.length) {
+      blockStart = at;
+      block = file.read(at, BLOCK);
+    }
+    const card = cardText(block, at - blockStart);
     const keyword = card.slice(0, 8).trimEnd();
     if (keyword === "END") {
       // The data unit starts at the next block boundary after the END card.
@@ -274,9 +367,9 @@ function describeHdu(hdu: Hdu): string {
   return `${hdu.index}: ${hdu.kind} ${shape}`;
 }
 
-/** Checks that `hdu` holds a 2-D image and converts its data unit to physical values. */
-function decodeImage(file: Uint8Array, hdu: Hdu, name: string): FitsImage {
-  const { width, height } = imageShape(file, hdu, name);
+/** Checks that `hdu` holds a 2-D image whose pixels are all in the file; its size and scaling. */
+function imageHeader(file: FitsBytes, hdu: Hdu, name: string, option: string): FitsImageHeader {
+  const { width, height } = imageShape(file, hdu, name, option);
   const bitpix = hdu.header["BITPIX"] as number;
   const n = width * height;
   const need = (n * Math.abs(bitpix)) / 8;
@@ -288,43 +381,85 @@ function decodeImage(file: Uint8Array, hdu: Hdu, name: string): FitsImage {
         "Download or export the file again.",
     );
   }
-  const view = new DataView(file.buffer, file.byteOffset + hdu.dataStart, need);
   const bscale = numberCard(hdu.header, "BSCALE", 1, hdu.index, name);
   const bzero = numberCard(hdu.header, "BZERO", 0, hdu.index, name);
   const blankCard = hdu.header["BLANK"];
+  const image: FitsImageHeader = {
+    width,
+    height,
+    bitpix,
+    bscale,
+    bzero,
+    header: hdu.header,
+    hdu: hdu.index,
+    dataStart: hdu.dataStart,
+  };
   // BLANK only has meaning for integer data; float data marks missing pixels with NaN.
-  const blankValue = bitpix > 0 && typeof blankCard === "number" ? blankCard : undefined;
-  const read = sampleReader(view, bitpix);
-  const data = new Float64Array(n);
+  if (bitpix > 0 && typeof blankCard === "number") image.blank = blankCard;
+  return image;
+}
+
+/**
+ * Converts stored big-endian samples to physical values (BZERO + BSCALE × stored). BLANK
+ * (integer data), NaN and ±Inf become NaN and are counted; so is a value too large for `out`
+ * (a float64 pixel beyond float32's range read into a Float32Array).
+ * @param raw the stored bytes: a whole number of samples.
+ * @param scaling BITPIX, BSCALE, BZERO and BLANK of the HDU.
+ * @param out receives `raw.length / (|BITPIX| / 8)` values from `outOffset`.
+ * @param outOffset where in `out` the first value goes (default 0).
+ * @returns how many of the values are blank (NaN).
+ */
+export function decodeSamples(
+  raw: Uint8Array,
+  scaling: FitsScaling,
+  out: Float64Array | Float32Array,
+  outOffset = 0,
+): number {
+  const { bitpix, bscale, bzero, blank: blankValue } = scaling;
+  const n = raw.length / (Math.abs(bitpix) / 8);
+  const read = sampleReader(new DataView(raw.buffer, raw.byteOffset, raw.length), bitpix);
   let blank = 0;
   for (let i = 0; i < n; i++) {
     const stored = read(i);
     // ±Inf is no measurement either (a saturated or divided-by-zero pixel): left in, it would
     // set a min/max stretch's range, so it is blank like NaN (and counted).
-    const value = stored === blankValue ? NaN : bzero + bscale * stored;
-    if (Number.isFinite(value)) {
-      data[i] = value;
-    } else {
-      data[i] = NaN;
+    const at = outOffset + i;
+    out[at] = stored === blankValue ? NaN : bzero + bscale * stored;
+    if (!Number.isFinite(out[at])) {
+      out[at] = NaN;
       blank++;
     }
   }
-  return { width, height, data, blank, bitpix, header: hdu.header, hdu: hdu.index };
+  return blank;
 }
 
 /** Width and height of an image HDU; errors say how to reach the image when this HDU is not. */
-function imageShape(file: Uint8Array, hdu: Hdu, name: string): { width: number; height: number } {
+function imageShape(
+  file: FitsBytes,
+  hdu: Hdu,
+  name: string,
+  option: string,
+): { width: number; height: number } {
+  if (hdu.kind === "BINTABLE" && hdu.header["ZIMAGE"] === true) {
+    // fpack / Rice tile compression stores the image as a binary table of compressed tiles.
+    throw new StarmambaError(
+      `${name}: HDU ${hdu.index} is a tile-compressed image (ZIMAGE = T, as fpack's .fz files ` +
+        "are), which starmamba does not read; decompress it first (funpack, or astropy: " +
+        "fits.open(f)[i].data written with fits.writeto) and pass the plain FITS file.",
+    );
+  }
   if (hdu.kind !== "primary" && hdu.kind !== "IMAGE") {
     throw new StarmambaError(
       `${name}: HDU ${hdu.index} is a ${hdu.kind} extension, not an image. ` +
-        `${suggestImageHdu(file, name)}`,
+        `${suggestImageHdu(file, name, option)}`,
     );
   }
   const naxis = hdu.header["NAXIS"] as number;
   if (naxis === 0) {
     throw new StarmambaError(
       `${name}: HDU ${hdu.index} has no data (NAXIS = 0); files from many archives keep an ` +
-        `empty primary HDU and put the image in an extension. ${suggestImageHdu(file, name)}`,
+        `empty primary HDU and put the image in an extension. ` +
+        suggestImageHdu(file, name, option),
     );
   }
   const dims: number[] = [];
@@ -341,7 +476,7 @@ function imageShape(file: Uint8Array, hdu: Hdu, name: string): { width: number; 
 }
 
 /** "Set data.fits_hdu: N" for the first HDU holding a 2-D image, when the file has one. */
-function suggestImageHdu(file: Uint8Array, name: string): string {
+function suggestImageHdu(file: FitsBytes, name: string, option: string): string {
   const images: number[] = [];
   try {
     for (let offset = 0, index = 0; startsHdu(file, offset, index); index++) {
@@ -354,7 +489,7 @@ function suggestImageHdu(file: Uint8Array, name: string): string {
     // A damaged later HDU only limits the suggestion; the caller's error is the real problem.
   }
   if (images.length === 0) return "No HDU in this file holds an image.";
-  return `Set data.fits_hdu: ${images[0]} (image HDU(s) in this file: ${images.join(", ")}).`;
+  return `${chooseHdu(option, images[0])} (image HDU(s) in this file: ${images.join(", ")}).`;
 }
 
 /** A numeric card with a default (BSCALE, BZERO); a non-numeric value is an error. */
