@@ -11,19 +11,39 @@
  * @example Train the quickstart network on the built-in synthetic sky
  * ```ts
  * import { loadConfig, runExperiment } from "@starmamba/starmamba";
- * const summary = await runExperiment(loadConfig("configs/quickstart.yaml"));
+ * // configs/quickstart.yaml cut to two training steps, so this runs in seconds (leave out the
+ * // overrides but the last for the real quickstart); the run folder goes to a temporary folder.
+ * const scratch = await Deno.makeTempDir();
+ * const loaded = loadConfig("configs/quickstart.yaml", [
+ *   "data.synthetic_n=96",
+ *   "model.dim=8",
+ *   "train.epochs=1",
+ *   "train.steps_per_epoch=2",
+ *   `output.scratch_dir=${scratch}`,
+ * ]);
+ * const summary = await runExperiment(loaded, { quiet: true });
+ * // The run folder (…/quickstart/v1) and its best epoch's validation accuracy.
  * console.log(summary.runDir, summary.result?.best?.metrics.accuracy);
+ * await Deno.remove(scratch, { recursive: true });
  * ```
  *
- * @example Classify new cutouts with a finished run
+ * @example Classify a cutout with a released model
  * ```ts
+ * import { join } from "node:path";
  * import { loadRun, predictFiles } from "@starmamba/starmamba";
- * const run = await loadRun("results/improved-cpu-context-ema-shape/v2");
+ * import { DEFAULT_SKY, writeSyntheticSky } from "@starmamba/starmamba/data";
+ * // A cutout to classify: one of the synthetic sky's (your own JPEG, PNG or FITS files go here).
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSky(dir, { ...DEFAULT_SKY, n: 1, format: "png" });
+ * const run = await loadRun("aries-cpu-ctx-s1"); // a released model (deno task models lists them)
  * // A field-context run: "single" judges each cutout alone (its prediction depends on that file
  * // only); "frame" takes each frame's median from the cutouts given of that frame.
- * const rows = await predictFiles(run, ["cutouts/J1530p2310_r_01_12_34_5.jpg"], {
+ * const rows = await predictFiles(run, [join(dir, "cutouts", "SKY000a_000.png")], {
  *   context: "single",
  * });
+ * console.log(rows[0].predicted, rows[0].probs); // the class and P(class) in run.classNames order
+ * run.model.params.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @module
  */

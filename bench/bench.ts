@@ -1,10 +1,10 @@
 /**
- * `deno task bench`: training and inference images/s of MedMamba presets on random 3×64×64
- * data, the selective-scan kernels alone, peak memory, analytic FLOPs and achieved GFLOP/s
+ * `deno task bench`: training and inference images/s of networks (MedMamba presets, halved
+ * MedMamba blocks, the ConvNet, ResNet-18: bench/networks.ts) on random 3×64×64 data, the selective-scan kernels alone, peak memory, analytic FLOPs and achieved GFLOP/s
  * beside an estimate of the machine's peak; optionally the PyTorch peer in the same sitting.
  * Prints tables and writes bench/results/<YYYY-MM-DD>-<short commit>.json.
  *
- *   deno task bench [--presets cpu,tiny] [--batch 32] [--steps N] [--warmup N] [--quick] [--peer]
+ *   deno task bench [--presets cpu,tiny,convnet,resnet18] [--batch 32] [--steps N] [--warmup N] [--quick] [--peer]
  *   deno task bench --compare a.json b.json
  * @module
  */
@@ -12,7 +12,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { openRuntime, type Runtime } from "../lib/backends/runtime.ts";
-import { modelConfig } from "../lib/model/config.ts";
 import { loopKernel } from "../lib/ops/scan_loop.ts";
 import { loadNativeKernel, nativeDefaultThreads } from "../lib/backends/wasm/native.ts";
 import type { ScanKernel } from "../lib/ops/scan_kernel.ts";
@@ -21,7 +20,8 @@ import { writeJsonAtomic } from "../lib/util/fs.ts";
 import { type OptionSpec, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { Progress } from "../lib/train/progress.ts";
-import { estimatePeak, flopsPerImage, type PeakEstimate } from "./flops.ts";
+import { estimatePeak, type PeakEstimate } from "./flops.ts";
+import { benchNetwork } from "./networks.ts";
 import {
   benchPreset,
   benchScan,
@@ -32,7 +32,14 @@ import {
 } from "./measure.ts";
 import { cudaBackend } from "../lib/backends/cuda/register.ts";
 import { fallbackCounts, resetFallbackCounts } from "../lib/backends/cuda/fallback.ts";
-import { OPENMP_VARIABLE, peerStatus, runPeerModel, runPeerScan } from "./peer.ts";
+import {
+  OPENMP_VARIABLE,
+  type PeerPreset,
+  peerStatus,
+  runPeerModel,
+  runPeerScan,
+  runPeerScript,
+} from "./peer.ts";
 import { compareTable, printReport, readResult, settingsDiff } from "./report.ts";
 import {
   type BenchOptions,
@@ -51,12 +58,15 @@ const USAGE = `Usage: deno task bench [options]
        deno task bench --compare a.json b.json
 
 Measures, on random 3×64×64 data, training images/s (forward, loss, backward, Adam) and
-inference images/s (eval forward) per preset, the selective scan alone per kernel, peak RSS,
+inference images/s (eval forward) per network, the selective scan alone per kernel, peak RSS,
 analytic FLOPs/image and achieved GFLOP/s beside an estimated machine peak. Writes
 bench/results/<YYYY-MM-DD>-<short commit>.json.
 
 Options:
-  --presets LIST     comma-separated presets (default cpu,tiny; cpu alone skips MedMamba-T)
+  --presets LIST     comma-separated networks (default cpu,tiny; cpu alone skips MedMamba-T):
+                     MedMamba presets (cpu, tiny, small, base), one with only the conv or
+                     only the SS2D half of each block (cpu-conv-only, cpu-ssm-only, …),
+                     convnet (Kim & Brunner 2017), resnet18 (small stem), resnet18-imagenet
   --batch N          batch size (default 32)
   --steps N          timed steps per measurement; the median is reported (default 5, --quick 2)
   --warmup N         untimed warm-up steps first (default 2, --quick 1)
@@ -67,8 +77,10 @@ Options:
   --scan-reps N      timed reps of the scan alone (default 5, --quick 2)
   --skip-scan        don't time the scan alone
   --quick            fewer steps and reps, for smoke tests
-  --peer             also run the PyTorch peer (../shared/peer) and record ratios; the peer
-                     runs in its own environment (none of this process's OMP_*/KMP_*/GOMP_*)
+  --peer             also run the PyTorch equivalents and record ratios: ../shared/peer's
+                     MedMamba for the presets, bench/peer_cnn.py for the others (its ConvNet,
+                     torchvision's resnet18 with the same stem, MedMamba halved); each runs in
+                     its own environment (none of this process's OMP_*/KMP_*/GOMP_*)
   --rounds N         alternate peer and starmamba N times; figures are medians over rounds
                      and each ratio the median of its per-round ratios (default 1)
   --out PATH         write the JSON here instead of bench/results/
@@ -112,7 +124,7 @@ export function benchOptions(values: Record<string, unknown>): BenchOptions {
   const presets = String(values.presets ?? "cpu,tiny").split(",").map((s) => s.trim())
     .filter(Boolean);
   if (presets.length === 0) throw new StarmambaError("--presets needs at least one preset");
-  presets.forEach((p) => modelConfig(p)); // unknown names fail here, listing the choices
+  presets.forEach((p) => benchNetwork(p)); // unknown names fail here, listing the choices
   const kernel = String(values.kernel ?? "auto");
   if (!["auto", "native", "loop"].includes(kernel)) {
     throw new StarmambaError(`--kernel must be auto, native or loop (got "${kernel}")`);
@@ -198,6 +210,14 @@ function scanPlan(o: BenchOptions): { kernel: ScanKernel; label: string; shape: 
   return plan;
 }
 
+/** The PyTorch equivalent of network `name` (bench/networks.ts), timed. */
+function runPeerNetwork(name: string, o: BenchOptions): PeerPreset {
+  const spec = benchNetwork(name).peer;
+  return spec.kind === "medmamba"
+    ? { ...runPeerModel(PEER_DIR, spec.preset, o), preset: name }
+    : runPeerScript(BENCH_DIR, PEER_DIR, name, spec.args, o);
+}
+
 /** Runs the peer's benchmarks one after another (never beside ours: 2 cores). */
 function runPeer(o: BenchOptions, say: (msg: string) => void): PeerSection {
   const status = peerStatus(PEER_DIR);
@@ -206,7 +226,7 @@ function runPeer(o: BenchOptions, say: (msg: string) => void): PeerSection {
   for (const p of o.presets) {
     say(`running the PyTorch peer: ${p} …`);
     try {
-      out.presets[p] = runPeerModel(PEER_DIR, p, o);
+      out.presets[p] = runPeerNetwork(p, o);
     } catch (e) {
       out.errors.push((e as Error).message);
     }
@@ -303,7 +323,7 @@ async function measure(o: BenchOptions): Promise<Measured> {
 
   // Smallest preset first, so the cumulative peak RSS after each is that preset's own peak.
   const presets = [...o.presets].sort((a, b) =>
-    flopsPerImage(modelConfig(a)).forward - flopsPerImage(modelConfig(b)).forward
+    benchNetwork(a).flops.forward - benchNetwork(b).flops.forward
   );
   const plan = o.scan ? scanPlan(o) : [];
   const scanWarmup = o.quick ? 1 : 2;
@@ -416,13 +436,17 @@ function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Mea
     settings: {
       data: "random normal 64×64×3 (NHWC), labels uniform over 2 classes",
       timing: "median of the timed steps after warm-up; images/s = batch ÷ median step",
-      train: "forward, cross-entropy, backward (tf.variableGrads), Adam lr 1e-3, BN commits",
+      train: "forward, cross-entropy, backward (tf.variableGrads), Adam lr 1e-3, BN commits " +
+        "(dropout and DropPath on, drawn from the step's stream)",
       infer: "eval forward (running BN statistics), logits read back",
-      flops: "analytic: matmuls + convs (2 per multiply-add) + scan 9·B·D·L·N; train = 3× forward",
+      flops: "analytic: matmuls + convs (2 per multiply-add, at each layer's true output size) " +
+        "+ scan 9·B·D·L·N; train = 3× forward",
       peakRss: "getrusage maxrss after each preset in round 1 (cumulative; presets run smallest " +
         "first)",
-      peer: "bench.sh --official (the variant our defaults build), our batch/warm-up/steps, " +
-        "in this process's environment without its OMP_*/KMP_*/GOMP_* variables (see " +
+      peer: "MedMamba presets: bench.sh --official (the variant our defaults build); other " +
+        "networks: bench/peer_cnn.py (its ConvNet, torchvision's resnet18 with our stem, the " +
+        "shared MedMamba with a block half off) in bench.sh's environment; our batch/warm-up/" +
+        "steps, in this process's environment without its OMP_*/KMP_*/GOMP_* variables (see " +
         "peer.presets.*.environment); images/s from its median step; its scan-alone figures " +
         "are means of its reps",
       rounds: "each round runs the peer, then starmamba; top-level figures are medians over " +

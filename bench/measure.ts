@@ -5,8 +5,6 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
-import { modelConfig } from "../lib/model/config.ts";
-import { MEDMAMBA_ARCH } from "../lib/model/medmamba.ts";
 import { createNetwork } from "../lib/model/registry.ts";
 import { evalContext, type ForwardContext } from "../lib/model/layers.ts";
 import { Adam } from "../lib/train/optim.ts";
@@ -14,7 +12,8 @@ import { crossEntropy } from "../lib/train/loss.ts";
 import type { ScanGrads, ScanInputs, ScanKernel } from "../lib/ops/scan_kernel.ts";
 import type { NativeScanKernel } from "../lib/backends/wasm/native.ts";
 import { rng } from "../lib/util/rng.ts";
-import { type FlopCount, flopsPerImage, scanFlops } from "./flops.ts";
+import { type FlopCount, scanFlops } from "./flops.ts";
+import { benchNetwork } from "./networks.ts";
 
 /** Summary of repeated timings, milliseconds. */
 export interface Timing {
@@ -34,9 +33,12 @@ export interface ModeResult {
   gflops: number;
 }
 
-/** Everything measured for one preset. */
+/** Everything measured for one network ("preset": the name on the command line). */
 export interface PresetResult {
   preset: string;
+  /** The network's registry name (medmamba, convnet, resnet18) and what it is, in words. */
+  arch: string;
+  label: string;
   params: number;
   flopsPerImage: FlopCount;
   train: ModeResult;
@@ -110,13 +112,14 @@ export interface PresetOptions {
 }
 
 /**
- * Trains and evaluates `preset` on one random 3×64×64 batch: inference (eval forward) first,
- * then full training steps (forward, cross-entropy, backward, Adam, BatchNorm commits) as in
+ * Trains and evaluates the network `preset` names (bench/networks.ts) on one random 3×64×64
+ * batch: inference (eval forward) first, then full training steps (forward, cross-entropy,
+ * backward, Adam, BatchNorm commits; dropout and DropPath drawn from the step's stream) as in
  * lib/train/train.ts. The active backend and scan kernel must already be set up.
  */
 export function benchPreset(o: PresetOptions): PresetResult {
-  const cfg = modelConfig(o.preset, { image_size: 64, in_channels: 3, num_classes: 2 });
-  const model = createNetwork({ arch: MEDMAMBA_ARCH, config: cfg }, 0);
+  const net = benchNetwork(o.preset);
+  const model = createNetwork(net.description, 0);
   const vars = model.params.trainable();
   const opt = new Adam(vars);
   const r = rng(0, `bench:${o.preset}`);
@@ -155,7 +158,7 @@ export function benchPreset(o: PresetOptions): PresetResult {
     losses.push(loss);
   };
 
-  const flops = flopsPerImage(cfg);
+  const flops = net.flops;
   const mode = (samples: number[], flopsImg: number): ModeResult => {
     const step = summarize(samples);
     const imagesPerSec = (o.batch * 1000) / step.median;
@@ -172,6 +175,8 @@ export function benchPreset(o: PresetOptions): PresetResult {
     });
     return {
       preset: o.preset,
+      arch: net.description.arch,
+      label: net.label,
       params: model.params.countTrainable(),
       flopsPerImage: flops,
       train: mode(trainMs, flops.train),

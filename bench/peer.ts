@@ -217,6 +217,38 @@ export function runPeerModel(
   return { ...parsePeerModel(r.out, preset, o.batch, command), environment: r.environment };
 }
 
+/**
+ * Runs bench/peer_cnn.py (the PyTorch equivalents of the bench's other networks: the ConvNet,
+ * torchvision's ResNet-18, the shared MedMamba with one half of each block off) for network
+ * `name` with `args` (bench/networks.ts), our batch, warm-up and steps, in bench.sh's
+ * environment ({@link PEER_BENCH_ENV}) without our OpenMP variables. `sharedDir` is the MedMamba
+ * peer's folder (../shared/peer).
+ */
+export function runPeerScript(
+  benchDir: string,
+  sharedDir: string,
+  name: string,
+  args: string[],
+  o: { batch: number; warmup: number; steps: number },
+): PeerPreset {
+  const argv = [
+    join(benchDir, "peer_cnn.py"),
+    ...args,
+    "--shared",
+    sharedDir,
+    "--batch",
+    String(o.batch),
+    "--warmup",
+    String(o.warmup),
+    "--steps",
+    String(o.steps),
+  ];
+  const r = run(PYTHON, argv, benchDir, { ...PEER_BENCH_ENV });
+  const command = `${PYTHON} ${argv.join(" ")}`;
+  if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
+  return { ...parsePeerModel(r.out, name, o.batch, command), environment: r.environment };
+}
+
 /** Runs the peer's scan-alone benchmark (its "fast" implementation, tiny stage-1 shape). */
 export function runPeerScan(dir: string, o: { batch: number; reps: number }): PeerScan {
   const args = [

@@ -99,7 +99,7 @@ function presetTable(rs: PresetResult[], peak: PeakEstimate | null): string {
   const pct = (g: number) => (peak ? `${fmt((100 * g) / peak.gflops, 1)}%` : "–");
   return table(
     [
-      "preset",
+      "network",
       "params",
       "GFLOP/img",
       "train img/s",

@@ -1,9 +1,11 @@
 /**
  * `deno task evaluate --model <run dir> [--model <run dir> …] [--tta] [--data <root>]
- * [--out file.json] [--errors sheet.svg] [--by-field] [--class-weight-power p]` — re-evaluates a
- * finished run's best model (or the average of several runs' models) on its own validation images,
- * optionally with a contact sheet of its surest mistakes, per-field metrics or a class-weighted
- * decision.
+ * [--out file.json] [--errors sheet.svg] [--by-field] [--class-weight-power p]
+ * [--no-prior-correction]` — re-evaluates a finished run's best model (or the average of several
+ * runs' models) on its own validation images, optionally with a contact sheet of its surest
+ * mistakes, per-field metrics or a class-weighted decision. `deno task evaluate --cv <sweep>
+ * --test` scores every fold model of a cross-validation on the locked test set and publishes
+ * the per-image predictions and figures in the sweep folder (lib/results/test_scoring.ts).
  * @module
  */
 import {
@@ -11,7 +13,9 @@ import {
   evaluateEnsemble,
   evaluateRun,
   type RunEvaluation,
+  scoreCvOnTest,
 } from "../lib/experiment/evaluate.ts";
+import type { PriorCorrection } from "../lib/results/prior.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -24,6 +28,7 @@ import { type ProtocolMetrics, protocolMetrics } from "../lib/metrics/operating.
 import { formatProtocol } from "../lib/metrics/format.ts";
 
 const USAGE = `usage: deno task evaluate --model <run dir> [options]
+       deno task evaluate --cv <sweep folder> --test [--test-set <file>] [--data <root>]
 
 Re-evaluates the best model of a finished run on the validation images listed in its
 split.json (checked against the run's data fingerprint) and prints the metrics. With --tta each
@@ -60,6 +65,20 @@ options:
                       of its images. Temperature scaling is fitted on the validation images.
                       Every test score is published (results/README.md)
   --test-set <file>   the locked test set file for --test
+  --no-prior-correction
+                      a run trained with balanced classes (train.class_balance sampler or
+                      loss) is decided by default under its training split's class prior
+                      (Bayes' rule, from result.json's training counts), and its uncorrected
+                      figures are shown beside; this flag decides with the network's own
+                      probabilities (plain arg-max) instead
+  --cv <sweep folder> with --test: score every fold model of a cross-validation sweep (the
+                      runs its cv.json lists) on the locked test set, by the fixed rule (no
+                      TTA, no class weights; prior correction as above), and write
+                      test-predictions.csv (per image: file, group, label, P(galaxy) of each
+                      fold model and of their mean), test-scores.json and test-scores.md into
+                      the sweep folder: every figure with 95% intervals by a bootstrap over
+                      images and over sky groups, recomputed from the CSV by verify-results.
+                      Refused when the sweep was scored already (a test score stays published)
   -h, --help          this help
 
 example:
@@ -81,6 +100,51 @@ function protocolOf(ev: RunEvaluation): ProtocolMetrics | null {
   );
 }
 
+/** The header's words on the prior correction of the run (or of an ensemble's members). */
+function priorNote(ev: RunEvaluation, members: RunEvaluation[] | null): string {
+  const words = (c: PriorCorrection) =>
+    Object.keys(c.to).map((k) => `${k} ${c.from[k].toFixed(3)}→${c.to[k].toFixed(3)}`).join(", ");
+  const c = ev.priorCorrection ?? members?.find((m) => m.priorCorrection)?.priorCorrection;
+  if (!c) return "";
+  return `, prior-corrected for training with balanced classes (${words(c)}${
+    members ? ", per member" : ""
+  }; --no-prior-correction for the network's own)`;
+}
+
+/** `--cv <sweep> --test`: the fold models on the locked test set, published in the sweep. */
+async function scoreCv(values: Record<string, unknown>): Promise<number> {
+  const sweep = values.cv as string;
+  if (!values.test) {
+    throw new StarmambaError(
+      `--cv ${sweep}: give --test too (--cv scores a cross-validation's models on the locked ` +
+        "test set; a fold's own held-out figures are in its cv.md)",
+    );
+  }
+  const clash = ["model", "tta", "out", "errors", "by-field", "class-weight-power", "runtime"]
+    .find((k) => values[k] !== undefined && values[k] !== false);
+  if (clash) {
+    throw new StarmambaError(
+      `--${clash} does not go with --cv: the test scoring's rule is fixed (no TTA, no class ` +
+        "weights, starmamba's runtime) and its files go into the sweep folder",
+    );
+  }
+  if (values.context !== undefined && values.context !== "frame") {
+    throw new StarmambaError(
+      `--context ${values.context} does not go with --cv: the fold models are scored as they ` +
+        "trained, each cutout with its frame's context",
+    );
+  }
+  const { written } = await scoreCvOnTest(sweep, {
+    tta: false,
+    dataRoot: values.data as string | undefined,
+    priorCorrection: !values["no-prior-correction"],
+    testSet: (values["test-set"] as string | undefined) ?? "configs/aries/test_set.json",
+  });
+  console.log(Deno.readTextFileSync(written[2])); // test-scores.md
+  console.log(`wrote ${written.join(", ")}`);
+  return 0;
+}
+
 runMain(async () => {
   const { values } = parseArgs(Deno.args, {
     model: { type: "string", multiple: true },
@@ -95,7 +159,10 @@ runMain(async () => {
     runtime: { type: "string" },
     test: { type: "boolean" },
     "test-set": { type: "string" },
+    "no-prior-correction": { type: "boolean" },
+    cv: { type: "string" },
   }, USAGE);
+  if (values.cv !== undefined) return await scoreCv(values);
   const models = (values.model ?? []) as string[];
   if (models.length === 0) throw new StarmambaError(`--model <run dir> is required\n\n${USAGE}`);
   const top = values.top === undefined ? 36 : Number(values.top);
@@ -123,6 +190,7 @@ runMain(async () => {
     testSet: values.test
       ? ((values["test-set"] as string | undefined) ?? "configs/aries/test_set.json")
       : undefined,
+    priorCorrection: !values["no-prior-correction"],
   };
   if (values["test-set"] !== undefined && !values.test) {
     throw new StarmambaError("--test-set names the file for --test: give --test too");
@@ -157,9 +225,18 @@ runMain(async () => {
       }` +
       `${ev.tta ? ", test-time augmentation (8 views)" : ""}${rule}` +
       `${context === "single" ? ", each cutout's context from itself alone" : ""}` +
-      `${runtime === "onnx" ? ", computed by onnxruntime" : ""}\n`,
+      `${runtime === "onnx" ? ", computed by onnxruntime" : ""}` +
+      `${priorNote(ev, members)}\n`,
   );
   console.log(formatMetricsMarkdown(ev.metrics));
+  if (ev.uncorrectedMetrics) {
+    const u = ev.uncorrectedMetrics;
+    console.log(
+      `\nuncorrected (the network's own probabilities, plain arg-max): accuracy ` +
+        `${(100 * u.accuracy).toFixed(2)}%, balanced ${(100 * u.balancedAccuracy).toFixed(2)}%, ` +
+        `ROC-AUC ${u.rocAuc.toFixed(4)}`,
+    );
+  }
   const protocol = protocolOf(ev);
   if (protocol) console.log(`\n${formatProtocol(protocol).join("\n")}`);
   const byField = values["by-field"]
@@ -180,7 +257,13 @@ runMain(async () => {
         ? {
           ensemble: {
             combine: "mean of class probabilities, equal weights",
-            members: members.map((m) => ({ run: m.run, metrics: m.metrics })),
+            members: members.map((m) => ({
+              run: m.run,
+              metrics: m.metrics,
+              ...(m.priorCorrection
+                ? { prior_correction: m.priorCorrection, uncorrected_metrics: m.uncorrectedMetrics }
+                : {}),
+            })),
           },
         }
         : {}),
@@ -188,6 +271,8 @@ runMain(async () => {
       context,
       runtime,
       ...(ev.decision ? { decision: ev.decision } : {}),
+      ...(ev.priorCorrection ? { prior_correction: ev.priorCorrection } : {}),
+      ...(ev.uncorrectedMetrics ? { uncorrected_metrics: ev.uncorrectedMetrics } : {}),
       fingerprint: ev.fingerprint,
       scored_on: ev.scoredOn === "test" ? "locked test set" : "validation split",
       ...(ev.test ? { test_set: { file: ev.test.file, sha256: ev.test.sha256 } } : {}),

@@ -1,7 +1,8 @@
 /**
  * `deno task export --model <name|run dir> --format safetensors|onnx --out <file>` — writes a
- * model for use outside starmamba: the official MedMamba PyTorch state_dict, or one ONNX graph
- * of the whole network (lib/interchange).
+ * model for use outside starmamba: a PyTorch state_dict (the official MedMamba's, or
+ * torchvision's resnet18 for a ResNet-18 run), or one ONNX graph of a whole MedMamba
+ * (lib/interchange).
  * @module
  */
 import { exportOnnx, exportSafetensors } from "../lib/experiment/interchange.ts";
@@ -13,16 +14,22 @@ const USAGE = `usage: deno task export --model <name|run dir> --format safetenso
 
 Writes a run's model (the weights predict uses) in a format other tools read.
 
-  --format safetensors  the official MedMamba (github.com/YubiaoYue/MedMamba) PyTorch
-                        state_dict: its key names, PyTorch layouts (Conv2d (out, in, kh, kw),
-                        Linear (out, in)), BatchNorm num_batches_tracked; __metadata__ holds
+  --format safetensors  a PyTorch state_dict, by the run's network (model.arch):
+                        medmamba: the official MedMamba (github.com/YubiaoYue/MedMamba) state_dict:
+                        its key names, PyTorch layouts (Conv2d (out, in, kh, kw), Linear (out,
+                        in)), BatchNorm num_batches_tracked; __metadata__ holds
                         medmamba.vssm_kwargs (the VSSM(...) arguments), medmamba.variant (how the
                         network departs from the official code, or "official"), starmamba's
                         model config, class names, input preprocessing and provenance. In Python:
                           from safetensors.torch import load_file
                           net = VSSM(**json.loads(meta["medmamba.vssm_kwargs"]))
                           net.load_state_dict(load_file(path)); net.eval()
-  --format onnx         the whole network as one ONNX graph (opset 17), the selective scan
+                        resnet18: torchvision's resnet18 state_dict, key for key;
+                        __metadata__ torchvision.recipe holds the Python that builds the module
+                        (torchvision's constructor, and conv1/maxpool for the small stem), then
+                          net.load_state_dict(load_file(path), strict=True); net.eval()
+                        and the same starmamba metadata. Other networks have no layout yet.
+  --format onnx         a MedMamba as one ONNX graph (opset 17), the selective scan
                         included: input "images" (N, C, H, W) float32, normalised as the
                         metadata's starmamba.input says; outputs "logits" and "probs". Runs in
                         onnxruntime (deno task predict --runtime onnx uses it); the same
@@ -64,8 +71,8 @@ async function main(): Promise<number> {
     : await exportSafetensors(model, out);
   console.error(
     `wrote ${s.file}: ${s.tensors} ${format === "onnx" ? "parameters" : "tensors"}, ` +
-      `${(s.bytes / 2 ** 20).toFixed(1)} MiB, ` +
-      `variant: ${s.variant.length ? s.variant.join("; ") : "official MedMamba"}`,
+      `${(s.bytes / 2 ** 20).toFixed(1)} MiB, ${s.layout}` +
+      (s.variant.length ? `, variant: ${s.variant.join("; ")}` : ""),
   );
   return 0;
 }

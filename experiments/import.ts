@@ -1,6 +1,7 @@
 /**
  * `deno task import <file.safetensors> --config <yaml> [--classes a,b] [--out <dir>]` — turns a
- * MedMamba checkpoint (the official code's state_dict, or our export) into a run folder that
+ * MedMamba checkpoint (the official code's state_dict, or our export) or a torchvision resnet18
+ * state_dict (torchvision's, or our export of a resnet18 run) into a run folder that
  * `deno task predict --model <dir>` uses.
  * @module
  */
@@ -12,13 +13,18 @@ import { checkOutputDir } from "../lib/util/fs.ts";
 
 const USAGE = `usage: deno task import <file.safetensors> [--config <yaml>] [options]
 
-Makes a run folder from a MedMamba checkpoint in safetensors form: the official MedMamba code's
-state_dict (convert a .pth with safetensors.torch.save_file(torch.load(path), out)) or a file
-from deno task export. The network's shape (dim, depths, patch size, d_state, directions,
-classes) is read from the weights and must agree with the config's model section; image size,
-channels, normalisation and field context come from the config's data and augment sections.
-A file from deno task export carries its run's config: without --config it is used, and a
---config that describes other inputs or another preset is refused.
+Makes a run folder from a checkpoint in safetensors form (convert a .pth with
+safetensors.torch.save_file(torch.load(path), out)), or from a file of deno task export:
+  MedMamba: the official MedMamba code's state_dict. The network's shape (dim, depths, patch
+    size, d_state, directions, classes) is read from the weights and must agree with the
+    config's model section.
+  ResNet-18: a torchvision resnet18 state_dict (keys conv1.weight, layer1.0.conv1.weight, …,
+    fc.weight). Channels, stem (conv1 3×3: small, 7×7: imagenet) and classes are read from the
+    weights and must agree with the config's data.channels and model.stem; the config must say
+    model.arch: resnet18.
+Image size, channels, normalisation and field context come from the config's data and augment
+sections. A file from deno task export carries its run's config: without --config it is used,
+and a --config that describes other inputs or another network is refused.
 
 options:
   --config <yaml>      experiment config describing the inputs (e.g. configs/aries/best.yaml);
@@ -31,6 +37,7 @@ options:
 
 example:
   deno task import medmamba.safetensors --config configs/aries/best.yaml --classes galaxy,star
+  deno task import resnet18.safetensors --config configs/aries/resnet18.yaml --classes galaxy,star
   deno task predict --model scratch/imported/medmamba cutouts/`;
 
 async function main(): Promise<number> {

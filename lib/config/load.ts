@@ -272,7 +272,22 @@ export function validateAgainst(
   return validateSection(raw, spec, "", file);
 }
 
-/** Validates a raw config object and fills defaults; `file` names it in messages. */
+/**
+ * Validates a raw config object and fills defaults; `file` names it in messages.
+ *
+ * @example Fill a config's defaults; a misspelt key is a StarmambaError naming the right one
+ * ```ts
+ * import { StarmambaError, validateConfig } from "@starmamba/starmamba";
+ * const cfg = validateConfig({ experiment: "mine", data: { source: "synthetic" } }, "mine.yaml");
+ * console.log(cfg.model.arch, cfg.model.preset, cfg.data.size); // the defaults: medmamba cpu 64
+ * try {
+ *   validateConfig({ experiment: "mine", trian: { epochs: 3 } }, "mine.yaml");
+ * } catch (e) {
+ *   // true mine.yaml: unknown key "trian" — did you mean "train"?
+ *   console.log(e instanceof StarmambaError, (e as Error).message);
+ * }
+ * ```
+ */
 export function validateConfig(
   raw: Record<string, unknown>,
   file = "<config>",
@@ -351,7 +366,17 @@ function withoutUnsetKeys(v: Obj, spec: SectionSpec): Obj {
   return out;
 }
 
-/** Loads, merges (`extends`, then `--set` overrides), validates and hashes a config file. */
+/**
+ * Loads, merges (`extends`, then `--set` overrides), validates and hashes a config file.
+ *
+ * @example Load the quickstart with two overrides, as `--set` gives them
+ * ```ts
+ * import { loadConfig } from "@starmamba/starmamba";
+ * const loaded = loadConfig("configs/quickstart.yaml", ["train.epochs=2", "model.dim=8"]);
+ * console.log(loaded.config.train.epochs, loaded.config.model.dim); // 2 8
+ * console.log(loaded.config.model.arch, loaded.hash); // medmamba and the config's sha256
+ * ```
+ */
 export function loadConfig(path: string, overrides: string[] = []): LoadedConfig {
   const { raw, files } = readWithExtends(path);
   return resolveConfig(raw, resolve(path), files, overrides);

@@ -6,7 +6,7 @@
  * images the run was validated on.
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { readTestSet } from "../data/test_set.ts";
 import { skyGroupOf } from "../data/splits.ts";
 import { type ContextSource, loadData } from "../data/pipeline.ts";
@@ -21,8 +21,20 @@ import { computeMetrics, type Metrics } from "../metrics/metrics.ts";
 import { predict, predictSettings, predictWith } from "../train/predict.ts";
 import { shiftPrior } from "../train/loss.ts";
 import { StarmambaError } from "../util/errors.ts";
-import { exists, sha256Hex } from "../util/fs.ts";
+import { exists, readJsonObject, sha256Hex } from "../util/fs.ts";
 import { isImported, type TrainedRunRecord } from "../results/run_record.ts";
+import {
+  type PriorCorrection,
+  priorCorrectionOf,
+  priorCorrectionWeights,
+} from "../results/prior.ts";
+import {
+  refuseRescoring,
+  type TestModelRecord,
+  type TestPredictions,
+  writeTestScoring,
+} from "../results/test_scoring.ts";
+import { codeVersion } from "../results/provenance.ts";
 
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
@@ -44,6 +56,12 @@ export interface EvaluateOptions {
   context?: ContextSource;
   /** Compute the probabilities with onnxruntime running the exported graph, not starmamba. */
   onnx?: boolean;
+  /**
+   * Decide a run that trained with balanced classes under its training split's prior
+   * (lib/results/prior.ts; default true). Ignored with {@link classWeightPower}, an explicit
+   * rule of its own.
+   */
+  priorCorrection?: boolean;
   /**
    * Score on this locked test set file (lib/data/test_set.ts) instead of the validation images.
    * Refused for a run that trained or validated on any of its images.
@@ -88,6 +106,13 @@ export interface RunEvaluation {
   classNames: string[];
   /** The re-weighted decision, when {@link EvaluateOptions.classWeightPower} was given. */
   decision?: DecisionRule;
+  /**
+   * The prior correction the probabilities got (a run that trained balanced), if any: the
+   * class prior training imposed (`from`) and the training split's (`to`), by class name.
+   */
+  priorCorrection?: { from: Record<string, number>; to: Record<string, number> };
+  /** With a prior correction: the metrics of the network's own probabilities, beside it. */
+  uncorrectedMetrics?: Metrics;
   /** What the images were: the run's validation split, or the locked test set. */
   scoredOn: "validation" | "test";
   /** With a test set: its file and sha256, and the validation images' labels and
@@ -188,14 +213,22 @@ function fileIndexer(ds: Dataset): (list: string[], where: string) => number[] {
     });
 }
 
-/** The decision rule: the plain arg-max, or the class weights of the run's training split. */
+/**
+ * The decision rule: the class weights of the run's training split when asked, else the prior
+ * correction of a run that trained balanced (unless switched off), else the plain arg-max.
+ */
 function decisionRule(
   run: LoadedRun,
   runDir: string,
   opts: EvaluateOptions,
-): { decide: (p: Float32Array) => Float32Array; decision?: DecisionRule } {
-  if (opts.classWeightPower === undefined) return { decide: (p) => p };
+): { decide: (p: Float32Array) => Float32Array; decision?: DecisionRule; prior?: PriorCorrection } {
   const k = run.classNames.length;
+  if (opts.classWeightPower === undefined) {
+    const prior = opts.priorCorrection === false ? null : priorCorrectionOf(run.result);
+    if (!prior) return { decide: (p) => p };
+    const w = priorCorrectionWeights(prior, run.classNames);
+    return { decide: (p) => shiftPrior(p, k, w), prior };
+  }
   const w = trainingClassWeights(run, runDir, opts.classWeightPower);
   return {
     decide: (p) => shiftPrior(p, k, w),
@@ -206,7 +239,31 @@ function decisionRule(
   };
 }
 
-/** Evaluates `runDir`'s best model on the run's validation files. */
+/**
+ * Evaluates `runDir`'s best model on the run's validation files.
+ *
+ * @example Train on a catalogue of cutouts for two steps, then score its validation images
+ * ```ts
+ * import { evaluateRun, loadConfig, runExperiment } from "@starmamba/starmamba";
+ * import { DEFAULT_SKY, writeSyntheticSky } from "@starmamba/starmamba/data";
+ * // Evaluation reads images from disk: the synthetic sky written as PNG files and a catalogue.
+ * const dir = await Deno.makeTempDir();
+ * const sky = await writeSyntheticSky(dir, { ...DEFAULT_SKY, n: 96, size: 32, format: "png" });
+ * const loaded = loadConfig("configs/quickstart.yaml", [
+ *   "data.source=catalog",
+ *   `data.catalog=${sky.catalog}`,
+ *   "data.channels=1",
+ *   "model.dim=8",
+ *   "train.epochs=1",
+ *   "train.steps_per_epoch=2",
+ *   `output.scratch_dir=${dir}/runs`,
+ * ]);
+ * const { runDir } = await runExperiment(loaded, { quiet: true });
+ * const ev = await evaluateRun(runDir, { tta: false });
+ * console.log(ev.files.length, ev.metrics.accuracy, ev.metrics.rocAuc); // 19 images, their scores
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promise<RunEvaluation> {
   const run = await loadRun(runDir, opts.quiet ?? true);
   try {
@@ -224,7 +281,7 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
         : predict(run.model, ds, which, predictSettings(cfg)).probs;
     const raw = await probsOf(idx);
     const labels = idx.map((i) => ds.labels[i]);
-    const { decide, decision } = decisionRule(run, runDir, opts);
+    const { decide, decision, prior } = decisionRule(run, runDir, opts);
     const probs = decide(raw);
     // On the test set, the validation images' predictions too: calibration is fitted on them.
     // (A release run has no validation images: nothing to calibrate on.)
@@ -249,6 +306,12 @@ export async function evaluateRun(runDir: string, opts: EvaluateOptions): Promis
       rawProbs: raw,
       classNames: run.classNames,
       ...(decision ? { decision } : {}),
+      ...(prior
+        ? {
+          priorCorrection: prior,
+          uncorrectedMetrics: computeMetrics(labels, raw, run.classNames),
+        }
+        : {}),
       scoredOn: locked ? "test" : "validation",
       ...(test ? { test } : {}),
     };
@@ -318,14 +381,11 @@ export async function evaluateEnsemble(
     if (why) throw new StarmambaError(`${first.run} and ${m.run} ${why}`);
   }
   const k = first.classNames.length;
-  const raw = new Float32Array(first.rawProbs.length);
-  for (let i = 0; i < raw.length; i++) {
-    let sum = 0;
-    for (const m of members) sum += m.rawProbs[i];
-    raw[i] = sum / members.length;
-  }
+  const raw = meanOf(members, "rawProbs");
   const w = first.decision ? first.classNames.map((c) => first.decision!.weights[c]) : null;
-  const probs = w ? shiftPrior(raw, k, w) : raw;
+  // Members with a prior correction enter the mean with their corrected probabilities.
+  const corrected = members.some((m) => m.priorCorrection) ? meanOf(members, "probs") : null;
+  const probs = w ? shiftPrior(raw, k, w) : corrected ?? raw;
   // On the test set, calibrate on the mean of the members' validation probabilities.
   let test = first.test;
   if (test) {
@@ -341,9 +401,23 @@ export async function evaluateEnsemble(
     metrics: computeMetrics(first.labels, probs, first.classNames),
     probs,
     rawProbs: raw,
+    // Each member records its own correction; the ensemble's network-only figures stand beside.
+    priorCorrection: undefined,
+    uncorrectedMetrics: corrected ? computeMetrics(first.labels, raw, first.classNames) : undefined,
     members,
     ...(test ? { test } : {}),
   };
+}
+
+/** The image-by-image mean of the members' probabilities of one kind. */
+function meanOf(members: RunEvaluation[], key: "probs" | "rawProbs"): Float32Array {
+  const out = new Float32Array(members[0][key].length);
+  for (let i = 0; i < out.length; i++) {
+    let sum = 0;
+    for (const m of members) sum += m[key][i];
+    out[i] = sum / members.length;
+  }
+  return out;
 }
 
 /** The run's probabilities for `idx` from onnxruntime running its exported graph. */
@@ -359,4 +433,79 @@ async function onnxProbs(
   } finally {
     await session.release();
   }
+}
+
+/** Options of {@link scoreCvOnTest}: those of {@link evaluateRun}, the test set required. */
+export type CvTestOptions = Omit<EvaluateOptions, "testSet" | "classWeightPower" | "onnx"> & {
+  testSet: string;
+};
+
+/** What {@link scoreCvOnTest} did: the files written and the predictions they hold. */
+export interface CvTestScoring {
+  written: string[];
+  predictions: TestPredictions;
+}
+
+/** The fold runs a cross-validation sweep's cv.json lists, in fold order. */
+function cvFoldRuns(sweepDir: string): { fold: number; run: string }[] {
+  const cv = readJsonObject(join(sweepDir, "cv.json"));
+  const folds = cv?.folds as { fold: number; run: string }[] | undefined;
+  if (!Array.isArray(folds) || folds.length < 2) {
+    throw new StarmambaError(
+      `${sweepDir}: no readable cv.json with its folds; --cv takes the folder of a ` +
+        "cross-validation sweep (deno task ablate with data.kfold), e.g. " +
+        "results/ablations/cv-best-grouped-aries/v1",
+    );
+  }
+  return [...folds].sort((a, b) => a.fold - b.fold);
+}
+
+/**
+ * Scores every fold model of the cross-validation sweep in `sweepDir` on the locked test set
+ * (each as {@link evaluateRun} with `testSet`: a model that saw a test image is refused) and
+ * writes test-predictions.csv, test-scores.json and test-scores.md into the sweep folder
+ * (lib/results/test_scoring.ts), recorded in the manifest where the folder is published.
+ * Refused before any model loads when the sweep was scored already.
+ */
+export async function scoreCvOnTest(sweepDir: string, opts: CvTestOptions): Promise<CvTestScoring> {
+  const folds = cvFoldRuns(sweepDir);
+  refuseRescoring(sweepDir);
+  const evs: RunEvaluation[] = [];
+  for (const f of folds) evs.push(await evaluateRun(resolve(sweepDir, f.run), opts));
+  const [first] = evs;
+  const bad = evs.find((e) => !sameList(e.files, first.files) || !sameList(e.labels, first.labels));
+  if (bad) throw new StarmambaError(`${bad.run}: scored other test images than ${first.run}`);
+  const pos = first.classNames.indexOf("galaxy"), neg = first.classNames.indexOf("star");
+  if (pos < 0 || neg < 0 || first.classNames.length !== 2) {
+    throw new StarmambaError(
+      `${first.run}: classes ${first.classNames.join(", ")}; the test scoring's figures are ` +
+        "those of a galaxy/star classifier",
+    );
+  }
+  const column = (e: RunEvaluation, p: Float32Array) =>
+    Array.from({ length: e.files.length }, (_, i) => p[i * 2 + pos]);
+  const name = (j: number) => `fold${folds[j].fold}`;
+  const predictions: TestPredictions = {
+    positive: "galaxy",
+    negative: "star",
+    files: first.files,
+    groups: first.groups,
+    labels: first.labels.map((l) => first.classNames[l]),
+    models: evs.map((e, j) => ({ name: name(j), p: column(e, e.probs) })),
+    uncorrected: evs.some((e) => e.priorCorrection)
+      ? evs.map((e, j) => ({ name: name(j), p: column(e, e.rawProbs) }))
+      : null,
+  };
+  const models: TestModelRecord[] = evs.map((e, j) => ({
+    name: name(j),
+    run: folds[j].run,
+    prior_correction: e.priorCorrection ?? null,
+  }));
+  const root = new URL("../..", import.meta.url).pathname;
+  const written = writeTestScoring(sweepDir, predictions, {
+    code: codeVersion(root, ["results", "scratch"]),
+    test_set: { file: opts.testSet, sha256: first.test!.sha256 },
+    models,
+  }, basename(dirname(resolve(sweepDir))));
+  return { written, predictions };
 }

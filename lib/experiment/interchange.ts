@@ -1,9 +1,11 @@
 /**
- * A run's model out to, and a MedMamba checkpoint in from, the official PyTorch state_dict as a
- * safetensors file (lib/interchange). The export carries everything needed to use the weights
- * elsewhere in `__metadata__`: the VSSM constructor arguments, starmamba's model config, class
- * names, input preprocessing and where the weights came from. The import turns a checkpoint
- * (from our export or from the official code) into a run folder that predict accepts.
+ * A run's model out to, and a checkpoint in from, PyTorch as a safetensors file
+ * (lib/interchange): MedMamba as the official code's state_dict, ResNet-18 as torchvision's
+ * `resnet18` state_dict. The export carries everything needed to use the weights elsewhere in
+ * `__metadata__`: how to build the PyTorch module (the VSSM constructor arguments, or
+ * torchvision's constructor and the stem's two lines), starmamba's model config, class names,
+ * input preprocessing and where the weights came from. The import turns a checkpoint (from our
+ * export, the official MedMamba code or torchvision) into a run folder that predict accepts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -12,7 +14,10 @@ import { createHash } from "node:crypto";
 import { canonicalJson, loadConfigObject, type LoadedConfig } from "../config/load.ts";
 import type { ExperimentConfig } from "../config/schema.ts";
 import { type ModelConfig, modelConfig, modelOverrides } from "../model/config.ts";
-import { buildMedMamba, MEDMAMBA_ARCH } from "../model/medmamba.ts";
+import { MEDMAMBA_ARCH } from "../model/medmamba.ts";
+import { RESNET18_ARCH, type ResnetConfig } from "../model/resnet.ts";
+import { createNetwork } from "../model/registry.ts";
+import type { NetworkDescription } from "../model/network.ts";
 import { openRuntime } from "../backends/runtime.ts";
 import { resolveDataRoot } from "../data/imagefolder.ts";
 import { saveTensors } from "../train/checkpoint.ts";
@@ -23,21 +28,30 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   type StoredTensor,
+  type TensorToWrite,
 } from "../interchange/safetensors.ts";
 import {
   fromOfficialStateDict,
   inferModelConfig,
+  type NamedArray,
   officialStateDict,
   paramArrays,
   variantNotes,
 } from "../interchange/medmamba_layout.ts";
+import {
+  fromTorchvisionStateDict,
+  inferResnetConfig,
+  resnetStateDict,
+  torchvisionRecipe,
+} from "../interchange/torchvision_layout.ts";
 import { type LoadedRun, loadRun } from "./predict.ts";
 import { medmambaOnnx } from "../interchange/onnx/medmamba.ts";
 import type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
+import { PRIOR_CORRECTION_METADATA, priorCorrectionOf } from "../results/prior.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
-/** What {@link exportSafetensors} wrote. */
+/** What {@link exportSafetensors} and {@link exportOnnx} wrote. */
 export interface ExportSummary {
   /** The file written. */
   file: string;
@@ -45,7 +59,9 @@ export interface ExportSummary {
   tensors: number;
   /** Bytes written. */
   bytes: number;
-  /** How the network departs from the official code (empty: it is the official one). */
+  /** The code whose network the file holds: "the official MedMamba", "torchvision's resnet18". */
+  layout: string;
+  /** How the network departs from that code's (empty: it is that code's network). */
   variant: string[];
 }
 
@@ -62,19 +78,78 @@ export function vssmKwargs(cfg: ModelConfig): Record<string, unknown> {
   };
 }
 
+/** A network's state_dict in its reference code's layout, and what the file says about it. */
+interface StateDictExport {
+  /** The tensors, by the reference code's keys, in its order. */
+  state: Map<string, TensorToWrite>;
+  /** `__metadata__` (besides `format`). */
+  metadata: Record<string, string>;
+  /** {@link ExportSummary.layout}. */
+  layout: string;
+  /** {@link ExportSummary.variant}. */
+  variant: string[];
+}
+
+/** The official MedMamba's layout of a run's MedMamba. */
+function medmambaExport(run: LoadedRun, source: string): StateDictExport {
+  const cfg = run.model.config as ModelConfig;
+  return {
+    state: officialStateDict(paramArrays(run.model.params), cfg),
+    metadata: exportMetadata(run, source),
+    layout: "the official MedMamba",
+    variant: variantNotes(cfg),
+  };
+}
+
 /**
- * The MedMamba config of a loaded run: the safetensors and ONNX layouts are MedMamba's, so a run
- * of another architecture (model.arch) is refused.
+ * torchvision's layout of a run's ResNet-18; `torchvision.recipe` is the Python that builds the
+ * module it loads into with `strict=True` (lib/interchange/torchvision_layout.ts).
  */
-function medmambaConfigOf(run: LoadedRun, format: string): ModelConfig {
-  if (run.model.arch === MEDMAMBA_ARCH) return run.model.config as ModelConfig;
-  throw new StarmambaError(
+function resnetExport(run: LoadedRun, source: string): StateDictExport {
+  const cfg = run.model.config as ResnetConfig;
+  const variant: string[] = [];
+  if (cfg.stem === "small") variant.push("small stem: conv1 3×3 stride 1, no max-pool");
+  if (cfg.in_channels !== 3) variant.push(`conv1 takes ${cfg.in_channels} channel(s)`);
+  if (cfg.width !== 64) variant.push(`width ${cfg.width} (torchvision's is 64)`);
+  return {
+    state: resnetStateDict(run.model),
+    metadata: {
+      "torchvision.recipe": torchvisionRecipe(cfg).join("\n"),
+      ...starmambaMetadata(run, source),
+    },
+    layout: "torchvision's resnet18",
+    variant,
+  };
+}
+
+/** The safetensors layouts by model.arch: one line here per network with a PyTorch layout. */
+const SAFETENSORS_LAYOUTS: Readonly<
+  Record<string, (run: LoadedRun, source: string) => StateDictExport>
+> = {
+  [MEDMAMBA_ARCH]: medmambaExport,
+  [RESNET18_ARCH]: resnetExport,
+};
+
+/** A run's network has no layout in `format` (the ones that do are `have`): one line. */
+function noLayout(run: LoadedRun, format: string, have: string[]): StarmambaError {
+  return new StarmambaError(
     `${run.dir}: its network is "${run.model.arch}" (model.arch), and --format ${format} ` +
-      `writes MedMamba's layout only; export runs of model.arch ${MEDMAMBA_ARCH}`,
+      `has a layout for ${have.join(" and ")} only; export a run of model.arch ${
+        have.join(" or ")
+      } (a layout for "${run.model.arch}" does not exist yet)`,
   );
 }
 
-/** {@link loadRun} for an export: a run whose network is not MedMamba is refused (and freed). */
+/**
+ * The MedMamba config of a loaded run: the ONNX graph is MedMamba's, so a run of another
+ * architecture (model.arch) is refused.
+ */
+function medmambaConfigOf(run: LoadedRun, format: string): ModelConfig {
+  if (run.model.arch === MEDMAMBA_ARCH) return run.model.config as ModelConfig;
+  throw noLayout(run, format, [MEDMAMBA_ARCH]);
+}
+
+/** {@link loadRun} for an ONNX export: a run of another network than MedMamba is refused. */
 async function loadForExport(
   runDir: string,
   format: string,
@@ -88,21 +163,36 @@ async function loadForExport(
   }
 }
 
-/** What an exported file says about its model: for users of the weights outside starmamba. */
+/** What an exported MedMamba says about its model: for users of the weights outside starmamba. */
 function exportMetadata(run: LoadedRun, source: string): Record<string, string> {
   const cfg = run.model.config as ModelConfig;
   const variant = variantNotes(cfg);
-  const code = run.result.code as { commit?: string } | undefined;
-  const artifacts = (run.result.artifacts ?? {}) as Record<string, string>;
   return {
     "medmamba.vssm_kwargs": JSON.stringify(vssmKwargs(cfg)),
     "medmamba.variant": variant.length ? variant.join("; ") : "official",
-    "starmamba.model_config": JSON.stringify(cfg),
+    ...starmambaMetadata(run, source),
+  };
+}
+
+/** {@link PRIOR_CORRECTION_METADATA}: the run's prior correction, when it has one. */
+function priorMetadata(run: LoadedRun): Record<string, string> {
+  const c = priorCorrectionOf(run.result);
+  return c ? { [PRIOR_CORRECTION_METADATA]: JSON.stringify(c) } : {};
+}
+
+/** What every export says about the run: its network, classes, inputs, config and source. */
+function starmambaMetadata(run: LoadedRun, source: string): Record<string, string> {
+  const code = run.result.code as { commit?: string } | undefined;
+  const artifacts = (run.result.artifacts ?? {}) as Record<string, string>;
+  return {
+    "starmamba.model_config": JSON.stringify(run.model.config),
     "starmamba.class_names": JSON.stringify(run.classNames),
     "starmamba.input": JSON.stringify(inputDescription(run.config)),
     // The whole run config: `import` takes the inputs (size, channels, field context, stretch,
-    // normalisation) and the preset from it, and refuses a --config that says otherwise.
+    // normalisation) and the network from it, and refuses a --config that says otherwise.
     "starmamba.config": JSON.stringify(run.config),
+    // The decision rule travels with the weights: an import decides as the run did.
+    ...priorMetadata(run),
     "starmamba.source": JSON.stringify({
       run: source,
       commit: code?.commit ?? "unknown",
@@ -114,22 +204,46 @@ function exportMetadata(run: LoadedRun, source: string): Record<string, string> 
 }
 
 /**
- * Writes a run's model (its best weights, as predict uses them) as the official MedMamba
- * state_dict in a safetensors file. `source` describes the run in the metadata (e.g. the
- * registry name).
+ * Writes a run's model (its best weights, as predict uses them) as a PyTorch state_dict in a
+ * safetensors file: a MedMamba as the official code's, a ResNet-18 as torchvision's `resnet18`
+ * (docs/interchange.md); another network is refused. `source` describes the run in the metadata
+ * (e.g. the registry name).
+ *
+ * @example Export a released model for PyTorch
+ * ```ts
+ * import { join } from "node:path";
+ * import { exportSafetensors } from "@starmamba/starmamba";
+ * const dir = await Deno.makeTempDir();
+ * const s = await exportSafetensors("aries-cpu-ctx-s1", join(dir, "aries-cpu-ctx-s1.safetensors"));
+ * console.log(s.tensors, s.layout, s.variant); // 287 the official MedMamba []
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function exportSafetensors(
   runDir: string,
   out: string,
   source = runDir,
 ): Promise<ExportSummary> {
-  const { run, cfg } = await loadForExport(runDir, "safetensors");
-  const state = officialStateDict(paramArrays(run.model.params), cfg);
-  const metadata = { format: "pt", ...exportMetadata(run, source) };
-  run.model.params.dispose();
-  const bytes = encodeSafetensors(state, metadata);
+  const run = await loadRun(runDir);
+  let x: StateDictExport;
+  try {
+    const layout = Object.hasOwn(SAFETENSORS_LAYOUTS, run.model.arch)
+      ? SAFETENSORS_LAYOUTS[run.model.arch]
+      : undefined;
+    if (!layout) throw noLayout(run, "safetensors", Object.keys(SAFETENSORS_LAYOUTS));
+    x = layout(run, source);
+  } finally {
+    run.model.params.dispose();
+  }
+  const bytes = encodeSafetensors(x.state, { format: "pt", ...x.metadata });
   writeFileAtomic(out, bytes);
-  return { file: out, tensors: state.size, bytes: bytes.length, variant: variantNotes(cfg) };
+  return {
+    file: out,
+    tensors: x.state.size,
+    bytes: bytes.length,
+    layout: x.layout,
+    variant: x.variant,
+  };
 }
 
 /** The ONNX graph of a loaded run (what `export --format onnx` writes and predict can run). */
@@ -144,7 +258,7 @@ export function onnxModelOf(
   });
 }
 
-/** Writes a run's model as one ONNX graph, the selective scan included. */
+/** Writes a run's model as one ONNX graph, the selective scan included (MedMamba only). */
 export async function exportOnnx(
   runDir: string,
   out: string,
@@ -156,7 +270,13 @@ export async function exportOnnx(
   const n = run.model.params.params.size;
   run.model.params.dispose();
   writeFileAtomic(out, bytes);
-  return { file: out, tensors: n, bytes: bytes.length, variant: variantNotes(cfg) };
+  return {
+    file: out,
+    tensors: n,
+    bytes: bytes.length,
+    layout: "the official MedMamba",
+    variant: variantNotes(cfg),
+  };
 }
 
 /** What starmamba.input says the channels are under field context. */
@@ -190,12 +310,29 @@ export interface ImportOptions {
 }
 
 /**
- * Makes a run folder (model/model.json + shard, result.json) from a MedMamba checkpoint in
- * safetensors form. The network's shape is read from the checkpoint and checked against the
- * config's model section; image size and channels come from the config's data section. A file
+ * Makes a run folder (model/model.json + shard, result.json) from a checkpoint in safetensors
+ * form: a torchvision ResNet-18 state_dict (its keys conv1.weight, layer1.0.conv1.weight,
+ * fc.weight) becomes a `resnet18` run, anything else is read as a MedMamba checkpoint. The
+ * network's shape is read from the checkpoint and checked against the config's model section
+ * (model.arch included); image size and channels come from the config's data section. A file
  * from our export describes its inputs itself: with `loaded` null its own config is used (with
  * `opts.set` applied), and a given config that describes other inputs is refused. Weights that
  * hold NaN or ±Inf are refused. Returns the run folder.
+ *
+ * @example Export a released model and import it back as a run folder that predict reads
+ * ```ts
+ * import { join } from "node:path";
+ * import { exportSafetensors, importSafetensors, loadRun } from "@starmamba/starmamba";
+ * const dir = await Deno.makeTempDir();
+ * const { file } = await exportSafetensors("aries-cpu-ctx-s1", join(dir, "m.safetensors"));
+ * // The export carries its run's config, so no config is given (null); a checkpoint of the
+ * // official code or of torchvision needs loadConfig("<yaml describing its inputs>").
+ * const runDir = await importSafetensors(file, null, { outDir: join(dir, "imported") });
+ * const run = await loadRun(runDir);
+ * console.log(run.model.arch, run.classNames, run.result.experiment); // medmamba […] imported
+ * run.model.params.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function importSafetensors(
   file: string,
@@ -208,30 +345,11 @@ export async function importSafetensors(
   refuseNonFinite(tensors, file);
   const loaded = given ?? configOfFile(file, metadata, opts.set ?? []);
   refuseOtherInputs(file, metadata, loaded, given !== null);
-  const config = loaded.config;
-  if (config.model.arch !== MEDMAMBA_ARCH) {
-    throw new StarmambaError(
-      `${file}: import reads MedMamba checkpoints, but the config's model.arch is ` +
-        `"${config.model.arch}"; set model.arch: ${MEDMAMBA_ARCH} (or leave it out)`,
-    );
-  }
-  const mcfg = checkpointModelConfig(file, metadata, inferModelConfig(tensors, file), config);
-  const classNames = opts.classNames ?? metadataClassNames(metadata, file) ??
-    folderClassNames(loaded);
-  if (!classNames || classNames.length !== mcfg.num_classes) {
-    throw new StarmambaError(
-      `${file}: the head has ${mcfg.num_classes} classes but ${
-        classNames ? `${classNames.length} class names were given` : "no class names are known"
-      }; pass --classes name1,name2,… in label order`,
-    );
-  }
-  await openRuntime(config, { quiet: true, threads: 0 });
-  const model = buildMedMamba(mcfg, 0);
-  const expected = new Map(
-    [...model.params.params.values()].map((p) => [p.name, p.variable.shape]),
-  );
-  model.params.dispose();
-  const arrays = fromOfficialStateDict(tensors, expected, mcfg, file);
+  const layout = importLayoutOf(tensors, file, loaded.config);
+  const net = layout.describe(file, metadata, tensors, loaded.config);
+  const classNames = importClassNames(file, metadata, loaded, opts, net.config.num_classes);
+  await openRuntime(loaded.config, { quiet: true, threads: 0 });
+  const arrays = layout.read(tensors, expectedShapes(net), net, file);
 
   const runDir = resolve(
     opts.outDir ?? join("scratch", "imported", basename(file, ".safetensors")),
@@ -239,8 +357,9 @@ export async function importSafetensors(
   if (exists(join(runDir, "result.json"))) {
     throw new StarmambaError(`${runDir} already holds a run; pass another --out`);
   }
-  const shard = await saveImportedWeights(runDir, arrays, mcfg, file);
+  const shard = await saveImportedWeights(runDir, arrays, net, file);
   writeJsonAtomic(join(runDir, "run.json"), { status: "imported" });
+  const config = loaded.config;
   writeRunRecord<ImportedRunRecord>(runDir, {
     experiment: "imported",
     version: basename(runDir),
@@ -260,8 +379,8 @@ export async function importSafetensors(
     data: { class_names: classNames },
     environment: environment(),
     model: {
-      arch: MEDMAMBA_ARCH,
-      config: mcfg,
+      arch: net.arch,
+      config: net.config,
       parameters: [...arrays.values()].reduce((s, a) => s + a.data.length, 0),
     },
     artifacts: await checksumFiles(runDir, ["model/model.json", shard]),
@@ -269,22 +388,155 @@ export async function importSafetensors(
   return runDir;
 }
 
+/** How import reads the checkpoints of one network. */
+interface ImportLayout {
+  /** The network's name in the registry (model.arch). */
+  arch: string;
+  /** What such a checkpoint is, for messages. */
+  name: string;
+  /** The network a checkpoint holds: its shapes' settings completed from the config, checked. */
+  describe(
+    file: string,
+    metadata: Record<string, string>,
+    tensors: Map<string, StoredTensor>,
+    config: ExperimentConfig,
+  ): NetworkDescription;
+  /** The parameters by starmamba name, each of the shape `expected` gives. */
+  read(
+    tensors: Map<string, StoredTensor>,
+    expected: Map<string, number[]>,
+    net: NetworkDescription,
+    file: string,
+  ): Map<string, NamedArray>;
+}
+
+/** MedMamba: the official code's state_dict (or our export of one). */
+const MEDMAMBA_IMPORT: ImportLayout = {
+  arch: MEDMAMBA_ARCH,
+  name: "a MedMamba checkpoint",
+  describe: (file, metadata, tensors, config) => ({
+    arch: MEDMAMBA_ARCH,
+    config: checkpointModelConfig(file, metadata, inferModelConfig(tensors, file), config),
+  }),
+  read: (tensors, expected, net, file) =>
+    fromOfficialStateDict(tensors, expected, net.config as ModelConfig, file),
+};
+
+/** ResNet-18: torchvision's `resnet18` state_dict (or our export of one). */
+const RESNET_IMPORT: ImportLayout = {
+  arch: RESNET18_ARCH,
+  name: "a torchvision ResNet-18 state_dict",
+  describe: (file, _metadata, tensors, config) => ({
+    arch: RESNET18_ARCH,
+    config: resnetCheckpointConfig(file, tensors, config),
+  }),
+  read: (tensors, expected, _net, file) => fromTorchvisionStateDict(tensors, expected, file),
+};
+
+/** Keys only a torchvision ResNet's state_dict has (MedMamba's: patch_embed…, layers…, head…). */
+const RESNET_KEYS = ["conv1.weight", "layer1.0.conv1.weight", "fc.weight"];
+
+/**
+ * How to read `tensors`: torchvision's ResNet layout when it has that network's keys, else
+ * MedMamba's. A config naming another network (model.arch) is refused.
+ */
+function importLayoutOf(
+  tensors: Map<string, StoredTensor>,
+  file: string,
+  config: ExperimentConfig,
+): ImportLayout {
+  const keys = new Set([...tensors.keys()].map((k) => k.replace(/^module\./, "")));
+  const layout = RESNET_KEYS.every((k) => keys.has(k)) ? RESNET_IMPORT : MEDMAMBA_IMPORT;
+  if (config.model.arch === layout.arch) return layout;
+  throw new StarmambaError(
+    `${file} is ${layout.name}, but the config's model.arch is "${config.model.arch}"; ` +
+      `set model.arch: ${layout.arch}` +
+      (layout.arch === MEDMAMBA_ARCH ? " (or leave it out)" : ` (--set model.arch=${layout.arch})`),
+  );
+}
+
+/**
+ * The ResNet-18 a torchvision state_dict holds: channels, width, stem and classes from its
+ * shapes, the image size from the config's data section (data.center_crop, else data.size). A
+ * config whose data.channels or model.stem says otherwise is refused, naming both values.
+ */
+function resnetCheckpointConfig(
+  file: string,
+  tensors: Map<string, StoredTensor>,
+  config: ExperimentConfig,
+): ResnetConfig {
+  const inferred = inferResnetConfig(tensors, file);
+  const differ: string[] = [];
+  if (inferred.in_channels !== config.data.channels) {
+    const [have, want] = [inferred.in_channels, config.data.channels];
+    differ.push(`data.channels: the checkpoint has ${have}, the config ${want}`);
+  }
+  if (inferred.stem !== config.model.stem) {
+    differ.push(`model.stem: the checkpoint has ${inferred.stem}, the config ${config.model.stem}`);
+  }
+  if (differ.length) {
+    throw new StarmambaError(
+      `${file} does not fit ${loadedLabel(config)}: ${differ.join("; ")}; set those keys in ` +
+        "the config (--set model.stem=… etc.) to the checkpoint's values",
+    );
+  }
+  return {
+    in_channels: inferred.in_channels,
+    num_classes: inferred.num_classes,
+    image_size: config.data.center_crop ?? config.data.size,
+    stem: inferred.stem,
+    width: inferred.width,
+  };
+}
+
+/** Every parameter's shape in the network `net` describes (built once, then freed). */
+function expectedShapes(net: NetworkDescription): Map<string, number[]> {
+  const built = createNetwork(net, 0);
+  try {
+    return new Map([...built.params.params.values()].map((p) => [p.name, p.variable.shape]));
+  } finally {
+    built.params.dispose();
+  }
+}
+
+/**
+ * The class names of an import, one per output of the head: `opts.classNames`, else the file's
+ * metadata, else the config's data folder's classes; none, or another number, is refused.
+ */
+function importClassNames(
+  file: string,
+  metadata: Record<string, string>,
+  loaded: LoadedConfig,
+  opts: ImportOptions,
+  classes: number,
+): string[] {
+  const classNames = opts.classNames ?? metadataClassNames(metadata, file) ??
+    folderClassNames(loaded);
+  if (classNames && classNames.length === classes) return classNames;
+  throw new StarmambaError(
+    `${file}: the head has ${classes} classes but ${
+      classNames ? `${classNames.length} class names were given` : "no class names are known"
+    }; pass --classes name1,name2,… in label order`,
+  );
+}
+
 /**
  * Saves imported weights as the run folder's model (model/model.json and its shard, recording
- * the checkpoint it came from); returns the shard's path relative to the run folder.
+ * the network and the checkpoint it came from); returns the shard's path relative to the run
+ * folder.
  */
 async function saveImportedWeights(
   runDir: string,
-  arrays: ReturnType<typeof fromOfficialStateDict>,
-  mcfg: ModelConfig,
+  arrays: Map<string, NamedArray>,
+  net: NetworkDescription,
   file: string,
 ): Promise<string> {
   const named: Record<string, tf.Tensor> = {};
   for (const [name, a] of arrays) named[name] = tf.tensor(a.data, a.shape, "float32");
   try {
     await saveTensors(join(runDir, "model"), "model", named, {
-      arch: MEDMAMBA_ARCH,
-      modelConfig: mcfg,
+      arch: net.arch,
+      modelConfig: net.config,
       imported: file,
     });
   } finally {
@@ -411,15 +663,11 @@ const STRETCH_KEYS: Record<string, string[]> = {
 /**
  * What a config says the network is fed and how it is built, by config key: image size and
  * crop, channels, field context, the stretch and the parameters it uses, normalisation, the
- * preset and the network as built from it. `all` keeps every stretch parameter.
+ * network (model.arch) and its settings (MedMamba: the preset and the network as built from
+ * it; ResNet-18: the stem). `all` keeps every stretch parameter.
  */
 function inputKeys(c: ExperimentConfig, all: boolean): Record<string, unknown> {
   const d = c.data;
-  const net = modelConfig(c.model.preset, {
-    ...modelOverrides(c.model),
-    in_channels: d.channels,
-    image_size: d.center_crop ?? d.size,
-  });
   const out: Record<string, unknown> = {
     "data.size": d.size,
     "data.center_crop": d.center_crop,
@@ -428,11 +676,24 @@ function inputKeys(c: ExperimentConfig, all: boolean): Record<string, unknown> {
     "data.stretch": d.stretch,
     "augment.normalize_mean": c.augment.normalize_mean,
     "augment.normalize_std": c.augment.normalize_std,
-    "model.preset": c.model.preset,
+    "model.arch": c.model.arch,
   };
   if (all) out[INPUT_SIZE] = d.center_crop ?? d.size;
   const stretchKeys = all ? Object.values(STRETCH_KEYS).flat() : STRETCH_KEYS[d.stretch] ?? [];
   for (const k of stretchKeys) out[`data.${k}`] = (d as Record<string, unknown>)[k];
+  if (c.model.arch === MEDMAMBA_ARCH) Object.assign(out, medmambaKeys(c));
+  if (c.model.arch === RESNET18_ARCH) out["model.stem"] = c.model.stem;
+  return out;
+}
+
+/** A MedMamba config's network keys: the preset, and the network as built from it. */
+function medmambaKeys(c: ExperimentConfig): Record<string, unknown> {
+  const net = modelConfig(c.model.preset, {
+    ...modelOverrides(c.model),
+    in_channels: c.data.channels,
+    image_size: c.data.center_crop ?? c.data.size,
+  });
+  const out: Record<string, unknown> = { "model.preset": c.model.preset };
   for (const k of NET_KEYS) out[`model.${k}`] = net[k];
   return out;
 }
@@ -482,8 +743,11 @@ function refuseOtherInputs(
   const described = describedInputs(meta, file);
   if (described === null) return;
   const have = inputKeys(loaded.config, true);
+  // A key of another network's settings is not compared: model.arch differs, and says so.
   const differ = Object.entries(described)
-    .filter(([k, v]) => v !== undefined && canonicalJson(v) !== canonicalJson(have[k] ?? null))
+    .filter(([k, v]) =>
+      v !== undefined && k in have && canonicalJson(v) !== canonicalJson(have[k] ?? null)
+    )
     .map(([k, v]) =>
       `${k}: the file has ${JSON.stringify(v)}, the config ${JSON.stringify(have[k])}`
     );

@@ -32,6 +32,7 @@ import { isImported, readRunRecord, type RunRecord } from "../results/run_record
 import { rebuildAdvice } from "../results/provenance.ts";
 import { modelFolderMismatch } from "../results/verify.ts";
 import { shown } from "../results/manifest.ts";
+import { priorCorrectionOf, priorCorrectionWeights } from "../results/prior.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { RELEASED, resolveModel } from "../registry/released.ts";
@@ -77,6 +78,12 @@ export interface PredictOptions {
    * the weighted ones, so label = the class above 0.5 still holds for two classes.
    */
   classWeights?: number[];
+  /**
+   * Without {@link classWeights}: decide a run that trained with balanced classes under its
+   * training split's prior (lib/results/prior.ts), the written probabilities the corrected
+   * ones. Default true; false keeps the network's own probabilities.
+   */
+  priorCorrection?: boolean;
   /**
    * A serialised ONNX graph of the run's network (e.g. from `onnxModelOf`): when given,
    * onnxruntime computes the probabilities instead of starmamba, from the same images.
@@ -140,6 +147,15 @@ function weightChecks(dir: string, result: RunRecord): LoadTensorsOptions {
 /**
  * Loads a run's best model: rebuilds the network model.json records (arch, default medmamba, and
  * modelConfig; lib/model/registry.ts) and assigns every parameter by name; sets up the run's backend and scan kernel first.
+ *
+ * @example Load a released model (or any run folder) and look at what it is
+ * ```ts
+ * import { loadRun } from "@starmamba/starmamba";
+ * const run = await loadRun("aries-cpu-ctx-s1"); // or a folder, e.g. "scratch/quickstart/v1"
+ * console.log(run.model.arch, run.classNames, run.config.data.size); // medmamba [galaxy, star] 64
+ * console.log(run.model.params.countTrainable(), run.result.experiment, run.dir);
+ * run.model.params.dispose(); // its weights live on the backend until disposed
+ * ```
  */
 export async function loadRun(runDir: string, quiet = true): Promise<LoadedRun> {
   const dir = resolve(resolveModel(runDir));
@@ -358,6 +374,23 @@ function labelsFromCounts(result: RunRecord, classNames: string[]): number[] | n
  * (data.field_context) takes each cutout's template from `opts.context`: with `"frame"` (the
  * default) from the cutouts of its frame among `files` — pass all cutouts of a frame in one
  * call — with `"single"` from the cutout alone.
+ *
+ * @example Classify cutouts, each judged by itself
+ * ```ts
+ * import { join } from "node:path";
+ * import { loadRun, predictFiles } from "@starmamba/starmamba";
+ * import { DEFAULT_SKY, writeSyntheticSky } from "@starmamba/starmamba/data";
+ * // Cutouts to classify: the synthetic sky's (64×64 FITS files, as the released models need).
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSky(dir, { ...DEFAULT_SKY, n: 3 });
+ * const files = ["000", "001", "002"].map((i) => join(dir, "cutouts", `SKY000a_${i}.fits`));
+ * const run = await loadRun("aries-cpu-ctx-s1");
+ * for (const r of await predictFiles(run, files, { context: "single" })) {
+ *   console.log(r.file, r.predicted, r.probs); // probs in run.classNames order
+ * }
+ * run.model.params.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function predictFiles(
   run: LoadedRun,
@@ -379,6 +412,28 @@ export async function predictFiles(
   return await classifyBatches(run, files, opts, async (_i, part) => ({
     ds: await predictionInputs(run, part, opts),
     idx: [...part.keys()],
+  }));
+}
+
+/**
+ * Classifies images already through the pipeline's first step — decoded and stretched at the
+ * run's data.size with its input channels, such as a telescope frame's stamps
+ * (lib/frames/cutouts.ts) — by the rest of {@link predictFiles}' path: centre crop, field
+ * context (`opts.context`; frames from `raw.frames`, else the names in `raw.files`),
+ * normalisation, the network, the prior correction. Rows in dataset order, `file` from
+ * `raw.files`.
+ */
+export async function predictDataset(
+  run: LoadedRun,
+  raw: Dataset,
+  opts: PredictOptions = {},
+): Promise<PredictionRow[]> {
+  const files = raw.files ?? [];
+  if (raw.n === 0) return [];
+  const prepared = preprocessed(inputSection(run), raw, opts);
+  return await classifyBatches(run, files, opts, (i, part) => ({
+    ds: prepared,
+    idx: part.map((_, j) => i + j),
   }));
 }
 
@@ -482,6 +537,9 @@ async function classifyBatches(
     tta: opts.tta ?? run.config.train.tta,
   };
   const k = run.classNames.length;
+  const prior = opts.priorCorrection === false ? null : priorCorrectionOf(run.result);
+  const weights = opts.classWeights ??
+    (prior ? priorCorrectionWeights(prior, run.classNames) : undefined);
   const onnx = opts.onnxModel ? await createOnnxSession(opts.onnxModel, "the ONNX model") : null;
   const probsOf = (ds: Dataset, idx: number[]) =>
     onnx
@@ -492,7 +550,7 @@ async function classifyBatches(
     const part = files.slice(i, i + batch);
     const { ds, idx } = await source(i, part);
     const raw = await probsOf(ds, idx);
-    const probs = opts.classWeights ? shiftPrior(raw, k, opts.classWeights) : raw;
+    const probs = weights ? shiftPrior(raw, k, weights) : raw;
     const preds = argmaxRows(probs, k);
     for (const [j, f] of part.entries()) {
       const p = Array.from(probs.subarray(j * k, (j + 1) * k));
@@ -511,6 +569,22 @@ async function classifyBatches(
  * Labels, when present, must be among the run's classes; they are carried through, not used.
  * Returns the rows (in catalogue order) and the catalogue's columns for
  * {@link catalogPredictionsCsv}.
+ *
+ * @example Classify a catalogue's cutouts, each with its frame's median as context
+ * ```ts
+ * import { loadRun } from "@starmamba/starmamba";
+ * import { catalogPredictionsCsv, predictCatalog } from "@starmamba/starmamba/experiment";
+ * import { DEFAULT_SKY, writeSyntheticSky } from "@starmamba/starmamba/data";
+ * // A catalogue (path, label, frame, ra, dec) of 40 FITS cutouts, all of one frame.
+ * const dir = await Deno.makeTempDir();
+ * const sky = await writeSyntheticSky(dir, { ...DEFAULT_SKY, n: 40 });
+ * const run = await loadRun("aries-cpu-ctx-s1");
+ * const { rows, table } = await predictCatalog(run, sky.catalog, { context: "frame" });
+ * // The catalogue's columns, then p_galaxy and predicted: what deno task predict --catalog writes.
+ * console.log(catalogPredictionsCsv(run, table, rows).split("\n").slice(0, 3).join("\n"));
+ * run.model.params.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function predictCatalog(
   run: LoadedRun,

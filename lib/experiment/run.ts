@@ -206,6 +206,22 @@ function runEnvironment(runtime: Runtime): FinishedRun["env"] {
  * Runs one experiment end to end, as the named steps of one run (see the module comment).
  * The data load before the run folder opens, so a config whose data cannot load leaves no
  * folder behind.
+ *
+ * @example Train for two steps on the synthetic sky, into a temporary folder
+ * ```ts
+ * import { loadConfig, runExperiment } from "@starmamba/starmamba";
+ * const root = await Deno.makeTempDir(); // output folders are relative to projectRoot
+ * const loaded = loadConfig("configs/quickstart.yaml", [
+ *   "data.synthetic_n=96",
+ *   "model.dim=8",
+ *   "train.epochs=1",
+ *   "train.steps_per_epoch=2",
+ * ]);
+ * const { runDir, result } = await runExperiment(loaded, { projectRoot: root, quiet: true });
+ * // <root>/scratch/quickstart/v1 medmamba 0.7368… (result.json's record, as written)
+ * console.log(runDir, result?.model.arch, result?.best?.metrics.accuracy);
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export async function runExperiment(
   loaded: LoadedConfig,

@@ -150,8 +150,8 @@ export interface Interval {
   replicates: number;
 }
 
-/** The p-quantile (linear interpolation) of sorted finite values. */
-function quantile(sorted: number[], p: number): number {
+/** The p-quantile (linear interpolation) of sorted finite values (NaN when there are none). */
+export function quantile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const x = p * (sorted.length - 1), i = Math.floor(x), f = x - i;
   return i + 1 < sorted.length ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];

@@ -264,47 +264,14 @@ export function leakyRelu(x: tf.Tensor, slope: number): tf.Tensor {
 
 /**
  * Max pooling over 2×2 windows with stride 2 and no padding; an odd last row or column is
- * dropped (floor: Lasagne's `ignore_border=True`, PyTorch's `MaxPool2d(2)`). The forward is
- * tfjs's MaxPool; the gradient is {@link maxPool2x2Grad}, on every backend, because
- * tfjs-backend-wasm 4.22's MaxPoolGrad kernel loses some of the gradient (e.g. on a 1×4×4×2
- * input, or 1×8×8×1) where the cpu kernel is right (tests/convnet_test.ts).
+ * dropped (floor: Lasagne's `ignore_border=True`, PyTorch's `MaxPool2d(2)`). tfjs's MaxPool; its
+ * gradient routes each window's gradient to the window's first maximum in row-major order (as
+ * TensorFlow and PyTorch do) on every backend: on wasm through starmamba's MaxPoolGrad
+ * (lib/backends/wasm/kernels/max_pool_grad.ts), tfjs-backend-wasm 4.22's own being wrong on some
+ * shapes.
  */
 export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
-  return maxPool2x2Op(x);
-}
-
-const maxPool2x2Op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor4D, save = args[1] as tf.GradSaveFunc;
-  save([x]);
-  return {
-    value: tf.maxPool(x, 2, 2, "valid"),
-    gradFunc: (dy, saved) => maxPool2x2Grad(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
-  };
-}) as (x: tf.Tensor4D) => tf.Tensor4D;
-
-/**
- * The gradient of {@link maxPool2x2} with respect to x (B, H, W, C) given dy (B, ⌊H/2⌋, ⌊W/2⌋,
- * C): each window's dy goes to its maximum, the first in row-major order on a tie (as tfjs's cpu
- * kernel, TensorFlow and PyTorch do); the dropped row and column get 0. Built from ops every
- * backend has (transpose, argMax, oneHot, pad).
- */
-export function maxPool2x2Grad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
-  const even = h === 2 * h2 && w === 2 * w2 ? x : tf.slice(x, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]);
-  // (B, h2, kh, w2, kw, C) → (B, h2, w2, C, kh·2 + kw): each window's four values last.
-  const windows = tf.reshape(
-    tf.transpose(tf.reshape(even, [b, h2, 2, w2, 2, c]), [0, 1, 3, 5, 2, 4]),
-    [b, h2, w2, c, 4],
-  );
-  const first = tf.cast(tf.oneHot(tf.argMax(windows, 4), 4), "float32");
-  const routed = tf.mul(first, tf.reshape(dy, [b, h2, w2, c, 1]));
-  const back = tf.reshape(
-    tf.transpose(tf.reshape(routed, [b, h2, w2, c, 2, 2]), [0, 1, 4, 2, 5, 3]),
-    [b, 2 * h2, 2 * w2, c],
-  );
-  if (back.shape[1] === h && back.shape[2] === w) return back as tf.Tensor4D;
-  return tf.pad(back, [[0, 0], [0, h - 2 * h2], [0, w - 2 * w2], [0, 0]]) as tf.Tensor4D;
+  return tf.maxPool(x, 2, 2, "valid");
 }
 
 /**

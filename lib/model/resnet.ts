@@ -144,23 +144,15 @@ export function convStrided(x: tf.Tensor4D, w: tf.Tensor4D, stride: 1 | 2): tf.T
 }
 
 /**
- * Max-pool 3×3, stride 2, padding 1 (torchvision's stem), from ops: the maximum of the nine
- * shifted views of x padded with −∞ (PyTorch's padding), at the even positions. Its gradient is
- * tf.maximum's, which routes each output's gradient to the first maximum of its window in
- * row-major order, as PyTorch does. Not tf.maxPool: tfjs-backend-wasm 4.22's MaxPoolGrad returns
- * wrong gradients on some shapes (e.g. 2 × 32 × 32 × 64, this stem's at batch 2 and 64 px).
+ * Max-pool 3×3, stride 2, padding 1 (torchvision's stem): tfjs's MaxPool with PyTorch's explicit
+ * padding (the padding is never a maximum; the side is ⌊(side − 1)/2⌋ + 1). Its gradient routes
+ * each output's gradient to the first maximum of its window in row-major order, as PyTorch does,
+ * on every backend: on wasm through starmamba's MaxPoolGrad
+ * (lib/backends/wasm/kernels/max_pool_grad.ts), tfjs-backend-wasm 4.22's own being wrong on some
+ * shapes (e.g. 2 × 32 × 32 × 64, this stem's at batch 2 and 64 px).
  */
 export function maxPool3x3s2(x: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], -Infinity);
-  let m: tf.Tensor4D | null = null;
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      const view = tf.slice(xp, [0, i, j, 0], [b, h, w, c]);
-      m = m === null ? view : tf.maximum(m, view);
-    }
-  }
-  return subsample2(m!);
+  return tf.maxPool(x, 3, 2, 1);
 }
 
 /** Conv (no bias) → BatchNorm, by torchvision's names `conv` and `bn`. */

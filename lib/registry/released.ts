@@ -33,7 +33,18 @@ const REBUILT_2026_12_03 =
   "2026-12-03: retrained from its config and seed at its recorded commit " +
   "(a clean worktree, 2-core AMD EPYC, wasm backend); the new shard's sha256 equals result.json's";
 
-/** The released models, best recipe first. */
+/**
+ * The released models, best recipe first.
+ *
+ * @example List them, and load one by name
+ * ```ts
+ * import { loadRun, RELEASED } from "@starmamba/starmamba";
+ * for (const m of RELEASED) console.log(m.name, m.run, m.title); // what deno task models lists
+ * const run = await loadRun(RELEASED[0].name); // aries-cpu-ctx-s1: its run folder's best model
+ * console.log(run.classNames, run.result.experiment);
+ * run.model.params.dispose();
+ * ```
+ */
 export const RELEASED: readonly ReleasedModel[] = [
   {
     name: "aries-cpu-ctx-s1",

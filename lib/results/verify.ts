@@ -4,9 +4,10 @@
  * types), its config hash against its config, the sha256 of every file its `files` and
  * `artifacts` maps list (paths relative to the run folder), and its best/last metrics against
  * the files they summarise (metrics.csv, history.csv, predictions.csv); every cv.json against
- * its fold runs; and the folder's checksum manifest (SHA256SUMS, lib/results/manifest.ts),
- * required where the folder holds published results. Prints each problem; exit code 1 if there
- * is any, 0 when everything checks out.
+ * its fold runs; every test-scores.json against its test-predictions.csv; and the folder's
+ * checksum manifest (SHA256SUMS, lib/results/manifest.ts), required where the folder holds
+ * published results. Prints each problem; exit code 1 if there is any, 0 when everything
+ * checks out.
  * @module
  */
 import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
@@ -25,6 +26,7 @@ import {
   shown,
 } from "./manifest.ts";
 import { checkCvSummary } from "./cv.ts";
+import { checkTestScores, TEST_SCORES_FILE } from "./test_scoring.ts";
 
 /** What {@link verifyResults} found. */
 export interface VerifyReport {
@@ -174,19 +176,22 @@ export function checkShape(value: unknown, shape: Shape = RESULT_SHAPE, path = "
   return out;
 }
 
-/** Every result.json and cv.json under `dir`, and run folders (with run.json) that have none. */
-function findResults(dir: string): { results: string[]; cvs: string[]; unfinished: string[] } {
-  const results: string[] = [], cvs: string[] = [], unfinished: string[] = [];
+/** Every result.json, cv.json and test-scores.json under `dir`, and run folders without result.json. */
+function findResults(
+  dir: string,
+): { results: string[]; cvs: string[]; tests: string[]; unfinished: string[] } {
+  const results: string[] = [], cvs: string[] = [], tests: string[] = [], unfinished: string[] = [];
   const walk = (d: string) => {
     const entries = [...Deno.readDirSync(d)].sort((a, b) => (a.name < b.name ? -1 : 1));
     const names = new Set(entries.map((e) => e.name));
     if (names.has("result.json")) results.push(join(d, "result.json"));
     else if (names.has("run.json")) unfinished.push(d);
     if (names.has("cv.json")) cvs.push(join(d, "cv.json"));
+    if (names.has(TEST_SCORES_FILE)) tests.push(join(d, TEST_SCORES_FILE));
     for (const e of entries) if (e.isDirectory) walk(join(d, e.name));
   };
   walk(dir);
-  return { results, cvs, unfinished };
+  return { results, cvs, tests, unfinished };
 }
 
 /** Equal as recorded numbers: both absent/NaN (JSON null), or equal up to rounding. */
@@ -419,7 +424,17 @@ export interface VerifyOptions {
   requireManifest?: boolean;
 }
 
-/** Checks every result.json under `dir`, and its manifest; see {@link VerifyReport}. */
+/**
+ * Checks every result.json under `dir`, and its manifest; see {@link VerifyReport}.
+ *
+ * @example Check the published runs of one recipe (deno task verify-results checks them all)
+ * ```ts
+ * import { verifyResults } from "@starmamba/starmamba";
+ * const report = await verifyResults("results/improved-cpu-context-ema-shape");
+ * console.log(report.checked, report.problems); // 3 [] (three runs, no problem)
+ * console.log(report.manifest?.path); // …/results/SHA256SUMS, the manifest that covers them
+ * ```
+ */
 export async function verifyResults(dir: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const root = resolve(dir);
   let info: Deno.FileInfo;
@@ -431,13 +446,17 @@ export async function verifyResults(dir: string, opts: VerifyOptions = {}): Prom
   if (!info.isDirectory) {
     throw new StarmambaError(`${dir} is a file; pass the folder that holds the result folders`);
   }
-  const { results, cvs, unfinished } = findResults(root);
+  const { results, cvs, tests, unfinished } = findResults(root);
   const problems: string[] = [];
   for (const path of results) {
     for (const p of await verifyResult(path)) problems.push(`${shown(path)}: ${p}`);
   }
   for (const path of cvs) {
     for (const p of checkCvSummary(path)) problems.push(`${shown(path)}: ${p}`);
+  }
+  // A test scoring's figures, recomputed from its test-predictions.csv alone.
+  for (const path of tests) {
+    for (const p of checkTestScores(path)) problems.push(`${shown(path)}: ${p}`);
   }
   const warnings = unfinished.map((d) =>
     `${shown(d)}: run folder without result.json (unfinished or killed run; not a result)`

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../util/rng.ts";
+import { reweightPosterior } from "../metrics/prior.ts";
 
 /**
  * Per-class weights (N / (K · count_k))^power over the training labels: inverse frequency at
@@ -82,20 +83,13 @@ export function weightedSample(
  * (row-major n × k). With the weights of {@link inverseFrequencyWeights} at power p this is the
  * decision-time counterpart of training with those loss weights (Bayes' rule for a population
  * whose classes occur ∝ count^(1−p)): it moves the decision threshold and leaves the ranking, so
- * a binary ROC-AUC, unchanged.
+ * a binary ROC-AUC, unchanged. The prior correction of a run that trained balanced is the
+ * same arithmetic with the weights of lib/metrics/prior.ts balancedTrainingPrior.
  */
 export function shiftPrior(probs: ArrayLike<number>, k: number, weights: number[]): Float32Array {
   if (weights.length !== k) {
     throw new RangeError(`shiftPrior: ${weights.length} weights for ${k} classes`);
   }
-  const n = Math.floor(probs.length / k);
-  const out = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += probs[i * k + c] * weights[c];
-    for (let c = 0; c < k; c++) {
-      out[i * k + c] = sum > 0 ? (probs[i * k + c] * weights[c]) / sum : 1 / k;
-    }
-  }
-  return out;
+  // One implementation of the arithmetic (lib/metrics/prior.ts), rounded to float32 once.
+  return Float32Array.from(reweightPosterior(probs, k, weights));
 }

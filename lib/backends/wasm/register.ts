@@ -17,6 +17,7 @@ import { batchMatMul } from "./kernels/batch_mat_mul.ts";
 import { conv2d, convFilterGradKernels } from "./kernels/conv2d.ts";
 import { mean, sum } from "./kernels/reduce.ts";
 import { identity } from "./kernels/identity.ts";
+import { maxPoolGrad } from "./kernels/max_pool_grad.ts";
 import { ssConvSsmKernels } from "./kernels/ss_conv_ssm.ts";
 
 /** A replacement for a stock kernel, built around the original (its fallback). */
@@ -37,6 +38,8 @@ export const WASM_OVERRIDES: Override[] = [
   sum,
   mean,
   identity,
+  // Not a speed-up: tfjs-backend-wasm 4.22's MaxPoolGrad is wrong on some shapes.
+  maxPoolGrad,
 ];
 
 /** The custom ops' kernels on wasm. */
