@@ -99,16 +99,22 @@ export interface SummarizeCvOptions {
 }
 
 /** A fold run's predictions.csv: files, groups, labels and class probabilities (rows). */
-interface FoldPredictions {
+/** A fold run's predictions.csv: per image its file, group, label index and probabilities. */
+export interface FoldPredictions {
+  /** The p_<class> columns' classes, in order. */
   classNames: string[];
+  /** Each image's file column. */
   files: string[];
+  /** Each image's group: the file's group column, else the sky group of its name. */
   groups: string[];
+  /** Each image's label as an index into classNames. */
   labels: number[];
+  /** Row-major images × classes. */
   probs: number[];
 }
 
 /** Reads a fold run's predictions.csv (the kept model's predictions of its held-out fold). */
-function readFoldPredictions(dir: string): FoldPredictions {
+export function readFoldPredictions(dir: string): FoldPredictions {
   const rows = parseCsv(Deno.readTextFileSync(join(dir, "predictions.csv")));
   const head = rows[0];
   const pCols = head.map((h, j) => [h, j] as const).filter(([h]) => h.startsWith("p_"));
@@ -128,7 +134,7 @@ function readFoldPredictions(dir: string): FoldPredictions {
 }
 
 /** A fold's probabilities after its prior correction (unchanged where it has none). */
-function correctedProbs(p: FoldPredictions, c: PriorCorrection | null): number[] {
+export function correctedProbs(p: FoldPredictions, c: PriorCorrection | null): number[] {
   if (!c) return p.probs;
   const k = p.classNames.length;
   return Array.from(reweightPosterior(p.probs, k, priorCorrectionWeights(c, p.classNames)));
