@@ -5,6 +5,7 @@
  * Prints tables and writes bench/results/<YYYY-MM-DD>-<short commit>.json.
  *
  *   deno task bench [--presets cpu,tiny,convnet,resnet18] [--batch 32] [--steps N] [--warmup N] [--quick] [--peer]
+ *     [--classify]
  *   deno task bench --compare a.json b.json
  * @module
  */
@@ -41,6 +42,13 @@ import {
   runPeerScript,
 } from "./peer.ts";
 import { compareTable, printReport, readResult, settingsDiff } from "./report.ts";
+import {
+  CLASSIFY_QUICK_ARGS,
+  type ClassifyBenchResult,
+  classifyFigures,
+  classifyReport,
+  runClassifyBenchChild,
+} from "./classify_bench.ts";
 import {
   type BenchOptions,
   type CudaSection,
@@ -83,6 +91,12 @@ Options:
                      its own environment (none of this process's OMP_*/KMP_*/GOMP_*)
   --rounds N         alternate peer and starmamba N times; figures are medians over rounds
                      and each ratio the median of its per-round ratios (default 1)
+  --classify         also the end-to-end figure of deno task classify (bench/classify_bench.ts,
+                     in a child process, first): sources/s from a 4096×4096 FITS frame with
+                     5,000 sources to its catalogue, each stage's seconds, peak RSS, and the
+                     detection beside SEP's on the same file (alternating, 3 rounds, medians;
+                     SEP's figures null, with the reason, without python3-sep); --quick: a
+                     1024×1024 frame with 300 sources, 1 round (a smoke test). Figures classify.*
   --out PATH         write the JSON here instead of bench/results/
   --compare          with two result files: print the ratios between their figures
   -h, --help         this text`;
@@ -103,6 +117,7 @@ const OPTIONS: OptionSpec = {
   rounds: { type: "string" },
   out: { type: "string" },
   compare: { type: "boolean" },
+  classify: { type: "boolean" },
 };
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -463,13 +478,19 @@ function resultRecord(o: BenchOptions, argv: string[], code: CodeVersion, m: Mea
   };
 }
 
-async function bench(o: BenchOptions, argv: string[]): Promise<number> {
+async function bench(o: BenchOptions, argv: string[], classify: boolean): Promise<number> {
   const code = codeVersion(ROOT);
+  // First, while this process is small: a child's getrusage maxrss starts at its parent's RSS.
+  const cls: ClassifyBenchResult | null = classify
+    ? await runClassifyBenchChild(o.quick ? CLASSIFY_QUICK_ARGS : [])
+    : null;
   const m = await measure(o);
+  if (cls) Object.assign(m.figures, classifyFigures(cls));
   const out = o.out ?? defaultOutPath(code.commit);
-  writeJsonAtomic(out, resultRecord(o, argv, code, m));
+  writeJsonAtomic(out, { ...resultRecord(o, argv, code, m), classify: cls });
   printReport(o, m);
   if (m.cuda) printCuda(m.cuda);
+  if (cls) console.log(`\n${classifyReport(cls)}`);
   console.log(`wrote ${out}`);
   return 0;
 }
@@ -505,7 +526,7 @@ async function main(): Promise<number> {
   if (positionals.length) {
     throw new StarmambaError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   }
-  return await bench(benchOptions(values), Deno.args);
+  return await bench(benchOptions(values), Deno.args, Boolean(values.classify));
 }
 
 if (import.meta.main) await runMain(main);

@@ -101,3 +101,21 @@ export type { Param, ParamStore } from "../model/params.ts";
 export type { Rng } from "../util/rng.ts";
 export type { ClassMetrics } from "../metrics/metrics.ts";
 export type * from "../util/tensor_types.ts";
+export {
+  CATALOG_COLUMNS,
+  type CatalogRow,
+  classifyFrames,
+  type ClassifyOptions,
+  type ClassifyProgress,
+  type ClassifySummary,
+  type Decision,
+  decisionRule,
+  FLAG_LEGEND,
+  type FrameSummary,
+  mergeCatalogs,
+  type OperatingChoice,
+  type OutOfFold,
+  outOfFold,
+  type OutOfFoldSource,
+} from "./classify.ts";
+export { predictDataset } from "./predict.ts";

@@ -13,6 +13,8 @@ export * from "./background.ts";
 export * from "./detect.ts";
 export type { FitsValue } from "../data/fits.ts";
 export * from "./synthetic.ts";
+export * from "./cutouts.ts";
+export * from "./sources_csv.ts";
 export * from "./bintable.ts";
 export * from "./regions.ts";
 export * from "./preview.ts";

@@ -36,6 +36,12 @@ export interface OpenFrameOptions {
   name?: string;
   /** The setting that chooses the HDU, as messages name it (default "--hdu"). */
   hduOption?: string;
+  /**
+   * With no `hdu` given, what an empty primary HDU (NAXIS = 0, as many archives write frames)
+   * means: `"refuse"` (the default: an error naming the image HDUs and `hduOption`) or
+   * `"first-image"`: read the first image extension instead (the frame's `hdu` says which).
+   */
+  emptyPrimary?: "refuse" | "first-image";
 }
 
 /** A band of rows read by {@link FitsFrame.readRows}. */
@@ -104,7 +110,8 @@ interface FileSource extends FitsBytes {
  * Opens a FITS frame: reads its header (and WCS) now, its pixels only when asked, by rows.
  * @param path the frame's file (`.fits`, `.fit`, `.fts`, or the same gzipped).
  * @param opts the `hdu` (default 0), whether to read the `wcs` (default true), a `name` for
- *   messages and the `hduOption` they name.
+ *   messages, the `hduOption` they name, and whether an `emptyPrimary` (with no `hdu`) means
+ *   the first image extension.
  * @returns the open frame.
  * @throws {StarmambaError} when the file is missing or unreadable, is not FITS, the HDU is not a
  *   2-D image (a tile-compressed one included), or the WCS cannot be read; a message names the
@@ -112,14 +119,14 @@ interface FileSource extends FitsBytes {
  */
 export function openFitsFrame(path: string, opts: OpenFrameOptions = {}): FitsFrame {
   const hduIndex = opts.hdu ?? 0;
-  const name = opts.name ?? (hduIndex === 0 ? path : `${path} [hdu ${hduIndex}]`);
-  const source = openSource(path, name);
+  const named = (hdu: number) => opts.name ?? (hdu === 0 ? path : `${path} [hdu ${hdu}]`);
+  const source = openSource(path, named(hduIndex));
   try {
-    const image = readFitsHeader(source, {
-      hdu: hduIndex,
-      name,
-      hduOption: opts.hduOption ?? "--hdu",
-    });
+    const hduOption = opts.hduOption ?? "--hdu";
+    const image = opts.hdu === undefined && opts.emptyPrimary === "first-image"
+      ? firstImageHeader(source, named(0), hduOption)
+      : readFitsHeader(source, { hdu: hduIndex, name: named(hduIndex), hduOption });
+    const name = named(image.hdu);
     const wcs = opts.wcs !== false && hasCelestialWcs(image.header)
       ? parseWcs(image.header, name)
       : undefined;
@@ -128,6 +135,39 @@ export function openFitsFrame(path: string, opts: OpenFrameOptions = {}): FitsFr
     source.close();
     throw e;
   }
+}
+
+/** Extensions tried for an image behind an empty primary HDU (archives put it in the first). */
+const MAX_EXTENSIONS = 64;
+
+/**
+ * The primary HDU's image header or, when the primary is empty, the first image extension's
+ * among the first {@link MAX_EXTENSIONS}; otherwise the primary's own refusal (which lists the
+ * file's image HDUs).
+ */
+function firstImageHeader(source: FitsBytes, name: string, hduOption: string): FitsImageHeader {
+  try {
+    return readFitsHeader(source, { hdu: 0, name, hduOption });
+  } catch (e) {
+    if (!(e instanceof StarmambaError) || !primaryIsEmpty(source)) throw e;
+    for (let k = 1; k <= MAX_EXTENSIONS; k++) {
+      try {
+        return readFitsHeader(source, { hdu: k, name, hduOption });
+      } catch {
+        // Not an image (a table, a missing HDU): the next one.
+      }
+    }
+    throw e;
+  }
+}
+
+/**
+ * Whether the primary header says NAXIS = 0. The FITS standard (4.0, §4.4.1.1) fixes the first
+ * three cards of a primary header as SIMPLE, BITPIX, NAXIS, so NAXIS is the card at byte 160.
+ */
+function primaryIsEmpty(source: FitsBytes): boolean {
+  const card = new TextDecoder("latin1").decode(source.read(160, 80));
+  return /^NAXIS {3}=\s*0(\s|\/|$)/.test(card);
 }
 
 /** The frame object over an open source and its parsed header. */

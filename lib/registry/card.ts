@@ -126,6 +126,15 @@ const NEW_FIELD_EVIDENCE: Record<string, NewFieldEvidence> = {
   },
 };
 
+/**
+ * The CV sweep (its cv.json, relative to the repository root) whose pooled out-of-fold
+ * predictions speak for a released recipe, or null when the recipe has none: what
+ * `deno task classify --purity` chooses its threshold on.
+ */
+export function recipeCvSweep(recipe: string): string | null {
+  return NEW_FIELD_EVIDENCE[recipe]?.cv ?? null;
+}
+
 /** A bootstrap interval as result files record it. */
 interface Interval {
   value: number;
