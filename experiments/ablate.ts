@@ -7,19 +7,23 @@
 import { join, relative } from "node:path";
 import { checkSeeds, loadSweep, openSweep, runSweep } from "../lib/experiment/sweep.ts";
 import {
-  checkSlurmOptions,
   collectSweep,
   queuedTasks,
   readJob,
   requeueIfTimeLimit,
   runSlurmTask,
   slurmDir,
-  type SlurmOptions,
   submitSlurm,
   writeSlurmJob,
 } from "../lib/experiment/slurm.ts";
+import {
+  SLURM_CLI_OPTIONS,
+  SLURM_CLI_USAGE,
+  type SlurmOptions,
+  slurmOptionsOf,
+} from "../lib/experiment/slurm_array.ts";
 import type { SweepOutcome } from "../lib/experiment/sweep.ts";
-import { numberOption, parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
+import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
 import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { shellWord } from "../lib/results/provenance.ts";
@@ -57,10 +61,7 @@ on a SLURM cluster (one job array, no scheduler of our own; see README "On a clu
                       array has ended: it submits what is still missing, or collects
   --collect           write the summary when every run is there; else list what is missing,
                       each with its state in squeue and its log
-  --dry-run           with --slurm: write the job, do not submit it
-  --partition P       --time HH:MM:SS   --cpus N (default 2)   --gpus N   --mem GiB
-  --max-parallel K    at most K tasks at once (--array=0-(N-1)%K)
-  --account A         sbatch's own options of the same names
+${SLURM_CLI_USAGE}
   --json-schema       print the sweep file's JSON Schema (configs/ablations/schema.json)
   -h, --help          this help
 
@@ -86,16 +87,7 @@ await runMain(async () => {
       quiet: { type: "boolean" },
       slurm: { type: "boolean" },
       collect: { type: "boolean" },
-      "dry-run": { type: "boolean" },
-      partition: { type: "string" },
-      time: { type: "string" },
-      cpus: { type: "string" },
-      gpus: { type: "string" },
-      mem: { type: "string" },
-      "max-parallel": { type: "string" },
-      account: { type: "string" },
-      "slurm-task": { type: "string" },
-      index: { type: "string" },
+      ...SLURM_CLI_OPTIONS,
     },
     USAGE,
     { "json-schema": () => JSON.stringify(sweepJsonSchema(), null, 2) },
@@ -123,7 +115,7 @@ await runMain(async () => {
     if (values.slurm && values.collect) {
       throw new StarmambaError("give --slurm (submit) or --collect (summarise), not both");
     }
-    const slurm = values.slurm ? slurmOptions(values) : null;
+    const slurm = values.slurm ? slurmOptionsOf(values) : null;
     const sw = openSweep(spec, sweepOptions);
     if (!slurm) return await collect(sw);
     // What names this sweep again for --collect: the file and the options that shape it.
@@ -171,23 +163,6 @@ function printSummary(out: SweepOutcome): void {
       } ${d ? fmt(d.mean, d.std, true) : "—"}`,
     );
   }
-}
-
-/** The #SBATCH settings given on the command line, checked (a bad one is a StarmambaError). */
-function slurmOptions(values: Record<string, unknown>): SlurmOptions {
-  const int = (name: string, min: number): number | undefined =>
-    numberOption(name, values[name] as string | undefined, min, 1e6);
-  const o: SlurmOptions = {
-    partition: values.partition as string | undefined,
-    time: values.time as string | undefined,
-    cpus: int("cpus", 1),
-    gpus: int("gpus", 0),
-    memGiB: numberOption("mem", values.mem as string | undefined, 0.001, 1e6),
-    maxParallel: int("max-parallel", 1),
-    account: values.account as string | undefined,
-  };
-  checkSlurmOptions(o);
-  return o;
 }
 
 /**

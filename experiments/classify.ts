@@ -20,7 +20,12 @@ import {
   writeClassifyJob,
 } from "../lib/experiment/classify_slurm.ts";
 import { queuedTasks } from "../lib/experiment/slurm.ts";
-import { slurmOptionsOf } from "../lib/experiment/slurm_array.ts";
+import {
+  SLURM_CLI_OPTIONS,
+  SLURM_CLI_USAGE,
+  SLURM_FLAGS,
+  slurmOptionsOf,
+} from "../lib/experiment/slurm_array.ts";
 import { type LoadedRun, loadRun } from "../lib/experiment/predict.ts";
 import { shellWord } from "../lib/results/provenance.ts";
 import { numberOption, parseArgs, runMain } from "../lib/util/cli.ts";
@@ -87,10 +92,7 @@ on a SLURM cluster (one job array, as deno task ablate --slurm):
                       skipped when its task is requeued. Run the same command again once the
                       array has ended: it submits the unfinished shards, or collects
   --frames-per-task N frames per array task (default 1)
-  --dry-run           with --slurm: write the job, do not submit it
-  --partition P       --time HH:MM:SS   --cpus N (default 2)   --gpus N   --mem GiB
-  --max-parallel K    at most K tasks at once (--array=0-(N-1)%K)
-  --account A         sbatch's own options of the same names
+${SLURM_CLI_USAGE}
   --collect <dir>     merge <dir>/shards/*/ into <dir>/ (catalog.csv/.fits/.json, each frame's
                       .reg/.png); refused, naming them, while shards are missing
 
@@ -116,17 +118,8 @@ const OPTIONS = {
   quiet: { type: "boolean" },
   slurm: { type: "boolean" },
   "frames-per-task": { type: "string" },
-  "dry-run": { type: "boolean" },
-  partition: { type: "string" },
-  time: { type: "string" },
-  cpus: { type: "string" },
-  gpus: { type: "string" },
-  mem: { type: "string" },
-  "max-parallel": { type: "string" },
-  account: { type: "string" },
   collect: { type: "string" },
-  "slurm-task": { type: "string" },
-  index: { type: "string" },
+  ...SLURM_CLI_OPTIONS,
 } as const;
 
 /** Parsed command-line values. */
@@ -164,9 +157,6 @@ async function main(): Promise<number> {
     run.model.params.dispose();
   }
 }
-
-/** The SLURM resource flags (slurmOptionsOf). */
-const SLURM_FLAGS = ["partition", "time", "cpus", "gpus", "mem", "max-parallel", "account"];
 
 /** The options every frame (and every shard) is classified with, checked. */
 function shardOptions(values: Values): ShardOptions {

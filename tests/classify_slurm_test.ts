@@ -18,32 +18,16 @@ import { classifyFrames } from "../lib/experiment/classify.ts";
 import { loadRun } from "../lib/experiment/predict.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { assertOneLineError, ROOT, runScript } from "./permissions.ts";
+import {
+  assertArrayScript,
+  IGNORED,
+  PROBLEM,
+  sharedTempDir as project,
+  waitForJob,
+} from "./slurm_harness.ts";
 
 const FX = join(ROOT, "tests/fixtures/frames");
 const FIELD_A = join(FX, "field_a.fits.gz"), FIELD_B = join(FX, "field_b.fits.gz");
-
-/** Why no cluster answers (null when one does): sinfo must list a usable node. */
-function clusterProblem(): string | null {
-  try {
-    const out = new Deno.Command("sinfo", { args: ["-h", "-o", "%T"], stdout: "piped" })
-      .outputSync();
-    const states = new TextDecoder().decode(out.stdout).trim();
-    if (out.code !== 0) return "sinfo failed (is slurmctld running? tests/slurm/start.sh)";
-    if (!/idle|mixed|allocated/.test(states)) return `no usable node (sinfo: ${states || "none"})`;
-    return null;
-  } catch {
-    return Deno.env.get("STARMAMBA_SLURM_UNAVAILABLE") ??
-      "no SLURM here (sinfo not on PATH; tests/slurm/start.sh starts a one-node cluster)";
-  }
-}
-
-const PROBLEM = clusterProblem();
-const IGNORED = PROBLEM ? ` [ignored: ${PROBLEM}]` : "";
-
-/** A fresh project folder (on the nodes' shared filesystem where the CI says which). */
-function project(): string {
-  return Deno.makeTempDirSync({ dir: Deno.env.get("STARMAMBA_SHARED_TMP") ?? undefined });
-}
 
 /** catalog.json without what differs between two writings of one catalogue. */
 function record(dir: string): Record<string, unknown> {
@@ -90,22 +74,17 @@ Deno.test("--slurm job files: shards of --frames-per-task frames, the manifest, 
     `0\t0\tshards/0\t${JSON.stringify([FIELD_A, FIELD_B])}`,
     `1\t1\tshards/1\t${JSON.stringify([frames[2]])}`,
   ]);
-  const script = Deno.readTextFileSync(plan.script);
-  for (
-    const line of [
-      "#SBATCH --array=0-1%3",
-      "#SBATCH --requeue",
-      "#SBATCH --signal=B:TERM@120",
-      "#SBATCH --time=00:20:00",
-      "#SBATCH --cpus-per-task=1",
-      "#SBATCH --mem=2048M",
-      "#SBATCH --partition=cpu",
-      `#SBATCH --chdir=${root}`,
-      `#SBATCH --output=${join(out, "slurm", "logs", "%A_%a.log")}`,
-      `${join(ROOT, "experiments/classify.ts")} \\`,
-      `--slurm-task ${join(out, "slurm", "job.json")} --index "$SLURM_ARRAY_TASK_ID"`,
-    ]
-  ) assert(script.includes(line), `${line} missing from\n${script}`);
+  assertArrayScript(plan.script, [
+    "#SBATCH --array=0-1%3",
+    "#SBATCH --time=00:20:00",
+    "#SBATCH --cpus-per-task=1",
+    "#SBATCH --mem=2048M",
+    "#SBATCH --partition=cpu",
+    `#SBATCH --chdir=${root}`,
+    `#SBATCH --output=${join(out, "slurm", "logs", "%A_%a.log")}`,
+    `${join(ROOT, "experiments/classify.ts")} \\`,
+    `--slurm-task ${join(out, "slurm", "job.json")} --index "$SLURM_ARRAY_TASK_ID"`,
+  ]);
   assertEquals(readClassifyJob(out)?.tasks.length, 2);
   // The same folder with other options is another job: refused, naming job.json.
   const e = assertThrows(
@@ -213,18 +192,6 @@ Deno.test("the shards run here as the nodes run them, collected, equal one call 
     [shardDir(out, 0), shardDir(out, 1)],
   );
 });
-
-/** Polls until squeue no longer lists the job (or the deadline passes). */
-async function waitForJob(jobId: string, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    const out = new Deno.Command("squeue", { args: ["-h", "-j", jobId], stdout: "piped" })
-      .outputSync();
-    if (new TextDecoder().decode(out.stdout).trim() === "") return;
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(`job ${jobId} still queued after ${seconds} s`);
-}
 
 Deno.test({
   name: "classify through SLURM: the array's shards collected equal one call over both frames" +

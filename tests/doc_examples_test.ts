@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import * as api from "../mod.ts";
+import { TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -57,12 +58,7 @@ Deno.test("deno test --doc runs every example of those files, and they pass", ()
     args: [
       "test",
       "--doc",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-sys",
+      ...TASK_PERMISSIONS,
       ...files,
     ],
     cwd: ROOT.pathname,

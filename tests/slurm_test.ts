@@ -1,7 +1,7 @@
 /**
  * Sweeps through SLURM (lib/experiment/slurm.ts). The job files are checked everywhere; the two
  * cluster tests run on a real one-node SLURM (tests/slurm/start.sh, started by .ci/run) and are
- * ignored, with the reason, where none answers.
+ * ignored, with the reason, where none answers (tests/slurm_harness.ts).
  */
 import { dirname, join, resolve } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
@@ -14,6 +14,7 @@ import {
 } from "../lib/experiment/slurm.ts";
 import { sha256Hex } from "../lib/util/fs.ts";
 import { TASK_PERMISSIONS } from "./permissions.ts";
+import { assertArrayScript, IGNORED, PROBLEM, sharedTempDir, waitForJob } from "./slurm_harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -33,27 +34,9 @@ variants:
   - { name: k1, set: { model.directions: 1 } }
 `;
 
-/** Why no cluster answers (null when one does): sinfo must list an idle or mixed node. */
-function clusterProblem(): string | null {
-  try {
-    const out = new Deno.Command("sinfo", { args: ["-h", "-o", "%T"], stdout: "piped" })
-      .outputSync();
-    const states = new TextDecoder().decode(out.stdout).trim();
-    if (out.code !== 0) return "sinfo failed (is slurmctld running? tests/slurm/start.sh)";
-    if (!/idle|mixed|allocated/.test(states)) return `no usable node (sinfo: ${states || "none"})`;
-    return null;
-  } catch {
-    return Deno.env.get("STARMAMBA_SLURM_UNAVAILABLE") ??
-      "no SLURM here (sinfo not on PATH; tests/slurm/start.sh starts a one-node cluster)";
-  }
-}
-
-const PROBLEM = clusterProblem();
-const IGNORED = PROBLEM ? ` [ignored: ${PROBLEM}]` : "";
-
 /** A fresh project folder with the sweep file in it. */
 function project(body = SWEEP): { root: string; file: string } {
-  const root = Deno.makeTempDirSync({ dir: Deno.env.get("STARMAMBA_SHARED_TMP") ?? undefined });
+  const root = sharedTempDir();
   const file = join(root, "sweep.yaml");
   Deno.writeTextFileSync(file, body);
   return { root, file };
@@ -76,27 +59,6 @@ async function ablate(cwd: string, args: string[]): Promise<{ code: number; out:
   }).output();
   const text = new TextDecoder();
   return { code: out.code, out: text.decode(out.stdout) + text.decode(out.stderr) };
-}
-
-/** Polls until squeue no longer lists the job (or the deadline passes). */
-async function waitForJob(jobId: string, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    const out = new Deno.Command("squeue", { args: ["-h", "-j", jobId], stdout: "piped" })
-      .outputSync();
-    if (new TextDecoder().decode(out.stdout).trim() === "") return;
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  // Say why: a job left by an earlier cluster holding the node shows up here
-  // (.ci/run starts the cluster with --fresh so that none is).
-  const queue = new Deno.Command("squeue", {
-    args: ["-o", "%.12i %.9T %.20r %.10M %j"],
-    stdout: "piped",
-  }).outputSync();
-  throw new Error(
-    `job ${jobId} still queued after ${seconds} s; the queue:\n` +
-      new TextDecoder().decode(queue.stdout),
-  );
 }
 
 /** summary.json without the wall-clock figures (the only part allowed to differ). */
@@ -130,18 +92,13 @@ Deno.test("--slurm job files: one manifest line per unfinished run, the array an
     [2, "base/seed2"],
     [3, "k1/seed2"],
   ]);
-  const script = Deno.readTextFileSync(plan.script);
-  for (
-    const line of [
-      "#SBATCH --array=0-3%2",
-      "#SBATCH --requeue",
-      "#SBATCH --signal=B:TERM@120",
-      "#SBATCH --time=00:30:00",
-      "#SBATCH --cpus-per-task=1",
-      "#SBATCH --mem=2048M",
-      `#SBATCH --chdir=${root}`,
-    ]
-  ) assert(script.includes(line), `${line} missing from\n${script}`);
+  assertArrayScript(plan.script, [
+    "#SBATCH --array=0-3%2",
+    "#SBATCH --time=00:30:00",
+    "#SBATCH --cpus-per-task=1",
+    "#SBATCH --mem=2048M",
+    `#SBATCH --chdir=${root}`,
+  ]);
   const manifest = Deno.readTextFileSync(plan.manifest).trim().split("\n");
   assertEquals(manifest[0], "index\tname\trun_folder\toverrides");
   assertEquals(manifest[2].split("\t").slice(0, 3), [

@@ -106,8 +106,30 @@ interface RowProblem {
   fatal: boolean;
 }
 
-/** Parses the catalogue's columns and rows; a malformed CSV is a {@link StarmambaError}. */
-export function parseCatalog(text: string, file: string): { columns: string[]; rows: Row[] } {
+/** A CSV whose first line names the columns: the names (trimmed) and every later row. */
+export interface CsvTable {
+  /** The header's column names, trimmed. */
+  columns: string[];
+  /** The rows after the header: each one's fields and the file line it ends on. */
+  rows: { line: number; values: string[] }[];
+}
+
+/**
+ * Parses a CSV whose first line names the columns (a UTF-8 BOM and blank lines are skipped;
+ * rows may have another number of fields than the header, for the caller to judge).
+ * @param text the file's text.
+ * @param where what names the file in messages: its path, or e.g. `--sources <path>`.
+ * @param empty what an empty file is called in the message, e.g. "empty catalogue".
+ * @throws {StarmambaError} `<where>: not a valid CSV (…)`, or `<where>: <empty>; the first line
+ *   must name the columns`.
+ * @example
+ * ```ts
+ * import { readCsvTable } from "./catalog.ts";
+ * const t = readCsvTable("path,label\na.png,star\n", "cat.csv", "empty catalogue");
+ * console.log(t.columns, t.rows[0]); // ["path", "label"] { line: 2, values: ["a.png", "star"] }
+ * ```
+ */
+export function readCsvTable(text: string, where: string, empty: string): CsvTable {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parseCsv(text, {
@@ -120,12 +142,20 @@ export function parseCatalog(text: string, file: string): { columns: string[]; r
       info: { lines: number };
     }[];
   } catch (e) {
-    throw new StarmambaError(`${file}: not a valid CSV (${(e as Error).message})`);
+    throw new StarmambaError(`${where}: not a valid CSV (${(e as Error).message})`);
   }
   if (records.length === 0) {
-    throw new StarmambaError(`${file}: empty catalogue; the first line must name the columns`);
+    throw new StarmambaError(`${where}: ${empty}; the first line must name the columns`);
   }
-  const columns = records[0].record.map((c) => c.trim());
+  return {
+    columns: records[0].record.map((c) => c.trim()),
+    rows: records.slice(1).map((r) => ({ line: r.info.lines, values: r.record })),
+  };
+}
+
+/** Parses the catalogue's columns and rows; a malformed CSV is a {@link StarmambaError}. */
+export function parseCatalog(text: string, file: string): { columns: string[]; rows: Row[] } {
+  const { columns, rows } = readCsvTable(text, file, "empty catalogue");
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);
   if (dup !== undefined) throw new StarmambaError(`${file}: column "${dup}" appears twice`);
   if (!columns.includes("path")) {
@@ -135,7 +165,6 @@ export function parseCatalog(text: string, file: string): { columns: string[]; r
         `(class name); "frame", "ra" and "dec" (degrees) are optional.`,
     );
   }
-  const rows = records.slice(1).map((r) => ({ line: r.info.lines, values: r.record }));
   return { columns, rows };
 }
 

@@ -381,8 +381,10 @@ function imageHeader(file: FitsBytes, hdu: Hdu, name: string, option: string): F
         "Download or export the file again.",
     );
   }
-  const bscale = numberCard(hdu.header, "BSCALE", 1, hdu.index, name);
-  const bzero = numberCard(hdu.header, "BZERO", 0, hdu.index, name);
+  const notNumber = (v: FitsValue | undefined, key: string) =>
+    `${name}: HDU ${hdu.index} has ${key} = ${v}, expected a number; fix or remove the card.`;
+  const bscale = numericCard(hdu.header, "BSCALE", 1, notNumber);
+  const bzero = numericCard(hdu.header, "BZERO", 0, notNumber);
   const blankCard = hdu.header["BLANK"];
   const image: FitsImageHeader = {
     width,
@@ -492,21 +494,26 @@ function suggestImageHdu(file: FitsBytes, name: string, option: string): string 
   return `${chooseHdu(option, images[0])} (image HDU(s) in this file: ${images.join(", ")}).`;
 }
 
-/** A numeric card with a default (BSCALE, BZERO); a non-numeric value is an error. */
-function numberCard(
+/**
+ * The finite number a header card holds: `fallback` when the card is absent (absent with no
+ * fallback, or present but not a finite number, is a {@link StarmambaError} with the message
+ * `problem` words from the value and the key for the caller, which knows what the card is for).
+ * @example
+ * ```ts
+ * import { numericCard } from "./fits.ts";
+ * const bzero = numericCard({ BZERO: 32768 }, "BZERO", 0, (v) => `BZERO = ${v}: not a number`);
+ * console.log(bzero); // 32768
+ * ```
+ */
+export function numericCard(
   header: Record<string, FitsValue>,
   key: string,
-  fallback: number,
-  index: number,
-  name: string,
+  fallback: number | undefined,
+  problem: (v: FitsValue | undefined, key: string) => string,
 ): number {
   const v = header[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new StarmambaError(
-      `${name}: HDU ${index} has ${key} = ${v}, expected a number; fix or remove the card.`,
-    );
-  }
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new StarmambaError(problem(v, key));
   return v;
 }
 

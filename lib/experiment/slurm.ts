@@ -15,7 +15,6 @@
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.ts";
 import { runExperiment, type RunSummary } from "./run.ts";
 import {
@@ -28,30 +27,14 @@ import {
   saveSweepState,
   type SweepOutcome,
 } from "./sweep.ts";
-import { shellWord } from "../results/provenance.ts";
+import { arraySbatch, checkSlurmOptions, type SlurmOptions } from "./slurm_array.ts";
 import { readRunRecord } from "../results/run_record.ts";
 import { StarmambaError } from "../util/errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
 
-/** `#SBATCH` settings of the job array. */
-export interface SlurmOptions {
-  /** --partition. */
-  partition?: string;
-  /** --time, e.g. "02:00:00". */
-  time?: string;
-  /** --cpus-per-task (default 2). */
-  cpus?: number;
-  /** --gpus-per-task. */
-  gpus?: number;
-  /** --mem in GiB. */
-  memGiB?: number;
-  /** The `%K` of --array: at most K tasks at once. */
-  maxParallel?: number;
-  /** --account. */
-  account?: string;
-  /** Seconds before the time limit SLURM sends SIGTERM (--signal=B:TERM@N); default 120. */
-  signalSeconds?: number;
-}
+// The #SBATCH settings and their check live with the generic job array; callers of this module
+// (deno task ablate, classify_slurm.ts, mod.ts) keep importing them from here.
+export { checkSlurmOptions, type SlurmOptions };
 
 /** One task of the array: a run of the sweep. */
 export interface ManifestLine {
@@ -95,40 +78,9 @@ export interface SlurmPlan {
   finished: number;
 }
 
-/** The repository this module belongs to: the tasks run its code with its deno.json. */
-const CODE_DIR: string = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
-
 /** The slurm/ folder of a sweep. */
 export function slurmDir(sweepDir: string): string {
   return join(sweepDir, "slurm");
-}
-
-/** A SLURM `--time` value: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
-const TIME_RE = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
-
-/** Checks the options a user typed; a bad one is a {@link StarmambaError} naming it. */
-export function checkSlurmOptions(o: SlurmOptions): void {
-  if (o.time !== undefined && !TIME_RE.test(o.time)) {
-    throw new StarmambaError(`--time ${o.time}: expected HH:MM:SS (or D-HH:MM:SS, or minutes)`);
-  }
-  const positive = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
-      throw new StarmambaError(`--${name} ${v}: expected a positive whole number`);
-    }
-  };
-  positive("cpus", o.cpus);
-  positive("max-parallel", o.maxParallel);
-  if (o.gpus !== undefined && !(Number.isInteger(o.gpus) && o.gpus >= 0)) {
-    throw new StarmambaError(`--gpus ${o.gpus}: expected a whole number`);
-  }
-  if (o.memGiB !== undefined && !(o.memGiB > 0)) {
-    throw new StarmambaError(`--mem ${o.memGiB}: expected GiB, a positive number`);
-  }
-  for (const [name, v] of [["partition", o.partition], ["account", o.account]] as const) {
-    if (v !== undefined && !/^[\w.,-]+$/.test(v)) {
-      throw new StarmambaError(`--${name} ${v}: expected a SLURM name (letters, digits, _ . , -)`);
-    }
-  }
 }
 
 /**
@@ -185,42 +137,18 @@ export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
 
 /** The sbatch script: one array task per manifest line, each exec'ing the task runner. */
 function sbatchScript(sw: OpenedSweep, o: SlurmOptions, n: number, jobFile: string): string {
-  const logs = join(slurmDir(sw.sweepDir), "logs");
-  const lines = [
-    "#!/bin/bash",
-    `# starmamba sweep ${sw.spec.name} ${sw.version}: ${n} run(s), one per array task; task i`,
-    "# runs line i of manifest.tsv. Written by deno task ablate --slurm; submit with sbatch.",
-    `#SBATCH --job-name=${shellWord(`starmamba-${sw.spec.name}`)}`,
-    `#SBATCH --array=0-${n - 1}${o.maxParallel ? `%${o.maxParallel}` : ""}`,
-    `#SBATCH --output=${shellWord(join(logs, "%A_%a.log"))}`,
-    "#SBATCH --open-mode=append",
-    // Preempted or requeued tasks start again and resume from their saved state.
-    "#SBATCH --requeue",
-    // SIGTERM to the task (the exec'd deno) before the time limit: it saves and requeues itself.
-    `#SBATCH --signal=B:TERM@${o.signalSeconds ?? 120}`,
-    `#SBATCH --chdir=${shellWord(sw.root)}`,
-    `#SBATCH --cpus-per-task=${o.cpus ?? 2}`,
-    "#SBATCH --ntasks=1",
-  ];
-  if (o.partition) lines.push(`#SBATCH --partition=${o.partition}`);
-  if (o.time) lines.push(`#SBATCH --time=${o.time}`);
-  if (o.gpus) lines.push(`#SBATCH --gpus-per-task=${o.gpus}`);
-  if (o.memGiB) lines.push(`#SBATCH --mem=${Math.ceil(o.memGiB * 1024)}M`);
-  if (o.account) lines.push(`#SBATCH --account=${o.account}`);
-  const allow = "--allow-read --allow-write --allow-env --allow-ffi --allow-run --allow-sys";
-  lines.push(
-    "",
-    `echo "starmamba task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname)` +
-      ` (start $((SLURM_RESTART_COUNT + 1))), $(date -u +%FT%TZ)"`,
-    // exec: deno itself receives SLURM's signals (no shell in between to swallow them).
-    `exec ${shellWord(Deno.execPath())} run ${allow} --config ${
-      shellWord(CODE_DIR + "/deno.json")
-    } \\`,
-    `  ${shellWord(CODE_DIR + "/experiments/ablate.ts")} \\`,
-    `  --slurm-task ${shellWord(jobFile)} --index "$SLURM_ARRAY_TASK_ID"`,
-    "",
-  );
-  return lines.join("\n");
+  return arraySbatch({
+    name: `starmamba-${sw.spec.name}`,
+    comment: [
+      `# starmamba sweep ${sw.spec.name} ${sw.version}: ${n} run(s), one per array task; task i`,
+      "# runs line i of manifest.tsv. Written by deno task ablate --slurm; submit with sbatch.",
+    ],
+    tasks: n,
+    logs: join(slurmDir(sw.sweepDir), "logs"),
+    chdir: sw.root,
+    cli: "experiments/ablate.ts",
+    jobFile,
+  }, o);
 }
 
 /** job.json, or null when absent or unreadable. */

@@ -17,7 +17,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { parse as parseCsv } from "csv-parse/sync";
+import { readCsvTable } from "../data/catalog.ts";
 import { type Wcs, worldToPixel } from "./wcs.ts";
 import { StarmambaError } from "../util/errors.ts";
 
@@ -97,36 +97,22 @@ export function readSourceTable(file: string): SourceTable {
   } catch (e) {
     throw new StarmambaError(`--sources ${file}: cannot read it (${(e as Error).message})`);
   }
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parseCsv(text, {
-      bom: true,
-      skip_empty_lines: true,
-      info: true,
-      relax_column_count: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
-  } catch (e) {
-    throw new StarmambaError(`--sources ${file}: not a valid CSV (${(e as Error).message})`);
-  }
-  if (records.length === 0) {
-    throw new StarmambaError(`--sources ${file}: empty; the first line must name the columns`);
-  }
-  const columns = records[0].record.map((c) => c.trim());
+  const { columns, rows: records } = readCsvTable(text, `--sources ${file}`, "empty");
   const dup = columns.find((c, i) => columns.findIndex((d) => sameName(c, d)) !== i);
   if (dup !== undefined) {
     throw new StarmambaError(`--sources ${file}: column "${dup}" appears twice; rename one`);
   }
   const layout = positionLayout(columns, file);
   const rows: SourceRow[] = [];
-  for (const r of records.slice(1)) {
-    if (r.record.length !== columns.length) {
+  for (const r of records) {
+    if (r.values.length !== columns.length) {
       throw new StarmambaError(
-        `--sources ${file}: line ${r.info.lines} has ${r.record.length} fields, the header ` +
+        `--sources ${file}: line ${r.line} has ${r.values.length} fields, the header ` +
           `${columns.length}; fix that line`,
       );
     }
-    const row: SourceRow = { line: r.info.lines, values: r.record };
-    if (layout.frameColumn >= 0) row.frame = r.record[layout.frameColumn].trim();
+    const row: SourceRow = { line: r.line, values: r.values };
+    if (layout.frameColumn >= 0) row.frame = r.values[layout.frameColumn].trim();
     rows.push(row);
   }
   return { file, columns, rows, ...layout };

@@ -19,7 +19,7 @@
  * singular CD matrix are errors rather than a WCS.
  * @module
  */
-import type { FitsValue } from "../data/fits.ts";
+import { type FitsValue, numericCard } from "../data/fits.ts";
 import { StarmambaError } from "../util/errors.ts";
 
 /** The projections this module computes (the CTYPE code after the axis name). */
@@ -381,14 +381,14 @@ function stringKey(header: Record<string, FitsValue>, key: string, name: string)
 
 /** A numeric card that must be present. */
 function numKey(header: Record<string, FitsValue>, key: string, name: string): number {
-  const v = header[key];
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new StarmambaError(
+  return numericCard(
+    header,
+    key,
+    undefined,
+    (v) =>
       `${name}: the WCS needs ${key} as a number, found ${v === undefined ? "none" : `'${v}'`}; ` +
-        "add it or fit the frame's astrometry.",
-    );
-  }
-  return v;
+      "add it or fit the frame's astrometry.",
+  );
 }
 
 /** A numeric card with a default; present but not a number is an error. */
@@ -398,14 +398,12 @@ function optionalNum(
   fallback: number,
   name: string,
 ): number {
-  const v = header[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new StarmambaError(
-      `${name}: WCS card ${key} = '${v}' is not a number; fix or remove it.`,
-    );
-  }
-  return v;
+  return numericCard(
+    header,
+    key,
+    fallback,
+    (v) => `${name}: WCS card ${key} = '${v}' is not a number; fix or remove it.`,
+  );
 }
 
 /** Σ coef · u^p · v^q. */

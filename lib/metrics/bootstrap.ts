@@ -10,7 +10,7 @@
  * @module
  */
 import { rng } from "../util/rng.ts";
-import { type Interval, quantile } from "./operating.ts";
+import { groupMembers, type Interval, quantile } from "./operating.ts";
 
 /** The figures of one two-class score (issue 31): accuracy … star completeness at purity. */
 export interface BinaryFigures {
@@ -187,14 +187,7 @@ export function* bootstrapCounts(
   replicates: number,
   seed: number,
 ): Generator<Uint32Array> {
-  const byGroup = new Map<string, number[]>();
-  groupOf.forEach((g, i) => {
-    const m = byGroup.get(g);
-    if (m) m.push(i);
-    else byGroup.set(g, [i]);
-  });
-  const keys = [...byGroup.keys()].sort();
-  const members = keys.map((k) => byGroup.get(k)!);
+  const { keys, members } = groupMembers(groupOf);
   const r = rng(seed, "bootstrap/groups");
   for (let b = 0; b < replicates; b++) {
     const w = new Uint32Array(groupOf.length);

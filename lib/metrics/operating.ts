@@ -158,6 +158,26 @@ export function quantile(sorted: number[], p: number): number {
 }
 
 /**
+ * The clusters of a cluster bootstrap: the distinct groups, sorted (the order the draws index,
+ * so a seed gives the same replicates wherever it is used), and each one's sample indices.
+ * @example
+ * ```ts
+ * import { groupMembers } from "./operating.ts";
+ * console.log(groupMembers(["b", "a", "b"])); // { keys: ["a", "b"], members: [[1], [0, 2]] }
+ * ```
+ */
+export function groupMembers(groupOf: readonly string[]): { keys: string[]; members: number[][] } {
+  const byGroup = new Map<string, number[]>();
+  groupOf.forEach((g, i) => {
+    const m = byGroup.get(g);
+    if (m) m.push(i);
+    else byGroup.set(g, [i]);
+  });
+  const keys = [...byGroup.keys()].sort();
+  return { keys, members: keys.map((k) => byGroup.get(k)!) };
+}
+
+/**
  * 95% percentile intervals of statistics by a cluster bootstrap: each replicate draws as many
  * groups as there are, with replacement, and pools their samples; `stat` maps sample indices
  * (with repeats) to one number per statistic. Seeded, so the interval is reproducible.
@@ -168,13 +188,7 @@ export function clusterBootstrap(
   replicates = 1000,
   seed = 1,
 ): Record<string, Interval> {
-  const byGroup = new Map<string, number[]>();
-  groupOf.forEach((g, i) => {
-    const m = byGroup.get(g);
-    if (m) m.push(i);
-    else byGroup.set(g, [i]);
-  });
-  const keys = [...byGroup.keys()].sort();
+  const { keys, members } = groupMembers(groupOf);
   const all = groupOf.map((_, i) => i);
   const r = rng(seed, "bootstrap/groups");
   const draws: Record<string, number[]> = Object.fromEntries(
@@ -183,7 +197,7 @@ export function clusterBootstrap(
   for (let b = 0; b < replicates; b++) {
     const idx: number[] = [];
     for (let j = 0; j < keys.length; j++) {
-      idx.push(...byGroup.get(keys[r.int(keys.length)])!);
+      idx.push(...members[r.int(keys.length)]);
     }
     for (const [name, fn] of Object.entries(stats)) {
       const v = fn(idx);
