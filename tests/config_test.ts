@@ -157,7 +157,7 @@ Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in a
       }
     }
   }
-  assertEquals(n, 23);
+  assertEquals(n, 24);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {
