@@ -25,6 +25,7 @@ import { batchNorm, type ForwardContext, initBatchNorm } from "./layers.ts";
 import type { Network, NetworkEntry, NetworkShape } from "./network.ts";
 import { normal, ParamStore, uniform } from "./params.ts";
 import { type Rng, rng } from "../util/rng.ts";
+import { capabilities } from "../ops/capabilities.ts";
 import { StarmambaError } from "../util/errors.ts";
 
 /** ResNet-18's name in the network registry (`model.arch`) and in model.json. */
@@ -123,13 +124,59 @@ export function subsample2(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.slice(rows, [0, 0, 0, 0], [b * h2, 1, w2, c]), [b, h2, w2, c]);
 }
 
+/** Kernel of the strided convolution (x, filter; attrs {stride}), which a backend may offer. */
+export const CONV_STRIDED = "StarmambaConv2DStrided";
+/** Kernel of its filter gradient (x, dy; attrs {k, stride}). */
+export const CONV_STRIDED_FILTER_GRAD = "StarmambaConv2DStridedFilterGrad";
+/** Kernel of its input gradient (dy, filter; attrs {stride, height, width}: x's sides). */
+export const CONV_STRIDED_INPUT_GRAD = "StarmambaConv2DStridedInputGrad";
+
+let stridedGradient = false;
+
+/** Registers the strided convolution's gradient once (lazy closures: dx only when needed). */
+function registerStridedGradient(): void {
+  if (stridedGradient) return;
+  stridedGradient = true;
+  tf.registerGradient({
+    kernelName: CONV_STRIDED,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const g = dy as tf.Tensor4D;
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const { stride } = attrs as unknown as { stride: number };
+      const run = (name: string, inputs: tf.NamedTensorMap, a: Record<string, number>) =>
+        tf.engine().runKernel(name, inputs, a as never) as tf.Tensor;
+      return {
+        x: () =>
+          run(CONV_STRIDED_INPUT_GRAD, { dy: g, filter }, {
+            stride,
+            height: x.shape[1],
+            width: x.shape[2],
+          }),
+        filter: () => run(CONV_STRIDED_FILTER_GRAD, { x, dy: g }, { k: filter.shape[0], stride }),
+      };
+    },
+  });
+}
+
+/**
+ * Whether the active backend runs the strided convolution itself: wasm with the native library
+ * (its kernels come with the native convolutions, whose capability is convFilterGrad).
+ */
+function stridedConvAvailable(): boolean {
+  return capabilities().convFilterGrad() && tf.getKernel(CONV_STRIDED, tf.getBackend()) != null;
+}
+
 /**
  * A bias-free conv k×k (k odd) with PyTorch's padding (k − 1)/2 and stride 1 or 2, on NHWC.
- * 1×1: a matmul (after subsampling for stride 2). k > 1: the stride-1 SAME conv, subsampled for
- * stride 2 — output (i, j) of the strided conv is output (2i, 2j) of the stride-1 one, the same
- * products — because the stride-1 SAME conv is the one with a native kernel and a registered
+ * 1×1: a matmul (after subsampling for stride 2). k > 1, stride 2: the native strided
+ * convolution where the backend has it (wasm with the native library: native/cpu/conv.c);
+ * elsewhere the stride-1 SAME conv, subsampled — output (i, j) of the strided conv is output
+ * (2i, 2j) of the stride-1 one, the same products — because that is the conv with a registered
  * gradient on every backend (lib/ops/grads.ts); it costs 4× the strided conv's multiply-adds in
- * the three strided convs of layer2..4 (and the imagenet stem's conv1).
+ * the three strided convs of layer2..4 (and the imagenet stem's conv1). The two routes sum the
+ * same terms in the same order, forward and backward: the same bits (up to the sign of an exact
+ * zero; tests/cnn_kernels_test.ts).
  */
 export function convStrided(x: tf.Tensor4D, w: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
   const [k, , cin, cout] = w.shape;
@@ -138,6 +185,14 @@ export function convStrided(x: tf.Tensor4D, w: tf.Tensor4D, stride: 1 | 2): tf.T
     const [b, h, wd] = xs.shape;
     const y = tf.matMul(tf.reshape(xs, [b * h * wd, cin]), tf.reshape(w, [cin, cout]));
     return tf.reshape(y, [b, h, wd, cout]);
+  }
+  if (stride === 2 && stridedConvAvailable()) {
+    registerStridedGradient();
+    return tf.engine().runKernel(
+      CONV_STRIDED,
+      { x, filter: w },
+      { stride } as never,
+    ) as tf.Tensor4D;
   }
   const y = tf.conv2d(x, w, 1, "same");
   return stride === 2 ? subsample2(y) : y;
@@ -271,7 +326,8 @@ export interface ResnetFlops {
  * Analytic FLOPs per image of the network `cfg` describes, counted as bench/flops.ts counts
  * MedMamba's: 2 per multiply-add of every convolution and matmul at its true (strided) output
  * size; BatchNorm, ReLU, pooling and the residual adds left out; training = 3× forward.
- * (The strided 3×3 convs run at stride 1 here, see {@link convStrided}: the work done is more.)
+ * (Without the native strided convolution the strided convs run at stride 1, see
+ * {@link convStrided}: the work done is more.)
  */
 export function resnetFlops(cfg: ResnetConfig): ResnetFlops {
   let conv = 0, matmul = 0;

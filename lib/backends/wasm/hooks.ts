@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { AdamScalars } from "../../ops/adam.ts";
+import type { PoolGeometry } from "./kernels/max_pool_grad.ts";
 
 export type { AdamScalars };
 
@@ -107,12 +108,59 @@ export interface ConvDims {
   k: number;
 }
 
-/** Native stride-1 SAME convolutions: forward and filter gradient. */
+/**
+ * Native convolutions: stride-1 SAME forward and filter gradient; and (the library has them; a
+ * test's stand-in may not) strided ones with PyTorch's padding (k − 1)/2, where `d` gives the
+ * input's sides and the output's are ⌊(side − 1)/stride⌋ + 1.
+ */
 export interface NativeConv {
   /** y (B,H,W,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co): stride 1, SAME, NHWC. */
   conv2dSame(d: ConvDims, x: Float32Array, w: Float32Array, y: Float32Array): void;
   /** dW (k,k,Ci,Co) of {@link NativeConv.conv2dSame} given x and dy (B,H,W,Co). */
   conv2dSameFilterGrad(d: ConvDims, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** y (B,Ho,Wo,Co) = x (B,H,W,Ci) convolved with w (k,k,Ci,Co) at `stride`, padding (k − 1)/2. */
+  conv2dStrided?(
+    d: ConvDims,
+    stride: number,
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+  ): void;
+  /** dW (k,k,Ci,Co) of {@link NativeConv.conv2dStrided} given x and dy (B,Ho,Wo,Co). */
+  conv2dStridedFilterGrad?(
+    d: ConvDims,
+    stride: number,
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+  ): void;
+  /** dx (B,H,W,Ci) of {@link NativeConv.conv2dStrided} given dy (B,Ho,Wo,Co) and w. */
+  conv2dStridedInputGrad?(
+    d: ConvDims,
+    stride: number,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+  ): void;
+  /**
+   * The stride-1 input gradient's filter flip (lib/ops/grads.ts's FLIP_FILTER): out[kh, kw] =
+   * w[k − 1 − kh, k − 1 − kw], each (ci, co) plane transposed to (co, ci) when `swap`.
+   */
+  flipFilter?(
+    k: number,
+    ci: number,
+    co: number,
+    swap: boolean,
+    w: Float32Array,
+    out: Float32Array,
+  ): void;
+  /**
+   * The CNNs' pooling gradient beside their convolutions: dx (x's shape) of a max pooling of
+   * geometry `g`, each dy to its window's first maximum (native/cpu/pool.c).
+   */
+  maxPoolGrad?(g: PoolGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** The CNNs' activation: y = x < 0 ? α·x : x in float32, on every core. */
+  leakyRelu?(alpha: number, x: Float32Array, y: Float32Array): void;
 }
 
 /** Every native entry point the wasm backend's kernels may call; null where none is loaded. */

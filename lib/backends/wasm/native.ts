@@ -1,6 +1,6 @@
 /**
  * Builds and loads the native CPU library (native/cpu/*.c: the selective scan, the SS2D core,
- * gemm, convolutions, norms, Adam, the weight average, the fused block), compiled on first use
+ * gemm, convolutions, the max-pooling gradient, norms, Adam, the weight average, the fused block), compiled on first use
  * with gcc (or $CC) into native/build/<sha256>/libss.so and opened with Deno.dlopen. What its
  * functions look like to the backend: native_api.ts.
  *
@@ -45,6 +45,8 @@ const SS2D_URL = new URL("../../../native/cpu/ss2d_core.c", import.meta.url);
 const GEMM_URL = new URL("../../../native/cpu/gemm.c", import.meta.url);
 /** And stride-1 SAME convolutions (forward and filter gradient) on top of the gemm. */
 const CONV_URL = new URL("../../../native/cpu/conv.c", import.meta.url);
+/** And the max-pooling gradient (the CNNs' pooling layers). */
+const POOL_URL = new URL("../../../native/cpu/pool.c", import.meta.url);
 /** And the fused LayerNorm / BatchNorm, forward and backward. */
 const NORM_URL = new URL("../../../native/cpu/norm.c", import.meta.url);
 /** And the fused Adam(W) step. */
@@ -175,7 +177,7 @@ function buildAndOpen(portable: boolean): Loaded {
   if (version === null) throw new Error(`no C compiler (${cc} --version failed; set $CC)`);
   const sources = [
     src,
-    ...[SS2D_URL, GEMM_URL, CONV_URL, NORM_URL, ADAM_URL, EMA_URL, BLOCK_URL].map((u) =>
+    ...[SS2D_URL, GEMM_URL, CONV_URL, POOL_URL, NORM_URL, ADAM_URL, EMA_URL, BLOCK_URL].map((u) =>
       fileURLToPath(u)
     ),
   ];

@@ -4,7 +4,15 @@
  * code into an error). Building and loading the library is native.ts.
  * @module
  */
-import type { Gemm, NativeAdam, NativeBlock, NativeConv, NativeEma, NativeNorm } from "./hooks.ts";
+import type {
+  ConvDims,
+  Gemm,
+  NativeAdam,
+  NativeBlock,
+  NativeConv,
+  NativeEma,
+  NativeNorm,
+} from "./hooks.ts";
 import type {
   ScanGrads,
   ScanInputs,
@@ -30,7 +38,7 @@ export interface NativeKernelInfo {
  * copy and fresh allocations, whose first touch is expensive on some VMs (~3 ms per MB measured
  * in a Firecracker guest, far more than the scan itself).
  */
-export interface NativeScanKernel extends ScanKernel, NativeConv {
+export interface NativeScanKernel extends ScanKernel, Required<NativeConv> {
   /** The library behind it: compiler, flags, path. */
   readonly info: NativeKernelInfo;
   /** Like forward, writing y (batch·dim·len) into `y`. */
@@ -99,6 +107,30 @@ export const SYMBOLS = {
     parameters: [I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
     result: I32,
   },
+  // B, H, W, Ci, Co, k, stride, x, w, y, nthreads
+  sm_conv2d_strided: {
+    parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // B, H, W, Ci, Co, k, stride, x, dy, dw, nthreads
+  sm_conv2d_strided_filter_grad: {
+    parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // B, H, W, Ci, Co, k, stride, dy, w, dx, nthreads
+  sm_conv2d_strided_input_grad: {
+    parameters: [I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
+  // n, alpha, x, y, nthreads
+  sm_leaky_relu: { parameters: [I32, F32, BUF, BUF, I32], result: I32 },
+  // k, ci, co, swap, w, out, nthreads
+  sm_flip_filter: { parameters: [I32, I32, I32, I32, BUF, BUF, I32], result: I32 },
+  // B, H, W, C, Ho, Wo, fh, fw, sh, sw, pad top, pad left, x, dy, dx, nthreads
+  sm_max_pool_grad: {
+    parameters: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, BUF, BUF, BUF, I32],
+    result: I32,
+  },
   // count, sizes (Int32Array), pointer table (shadow, weights per tensor), decay, nthreads
   sm_ema_multi: { parameters: [I32, BUF, BUF, "f64", I32], result: I32 },
   // dims (Int32Array), pointer table (BigUint64Array), ln eps, bn eps, nthreads
@@ -154,6 +186,18 @@ function pointerTable(arrays: (Float32Array | null)[]): BigUint64Array {
  */
 export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): NativeScanKernel {
   const s = lib.symbols;
+  /** One of the strided convolutions: (B, H, W, Ci, Co, k, stride, a, b, out, threads). */
+  const s_conv = (
+    stride: number,
+    name:
+      | "sm_conv2d_strided"
+      | "sm_conv2d_strided_filter_grad"
+      | "sm_conv2d_strided_input_grad",
+    d: ConvDims,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+  ): number => s[name](d.batch, d.height, d.width, d.inC, d.outC, d.k, stride, a, b, out, threads);
   const shape = (x: ScanInputs) => [x.batch, x.dim, x.len, x.dstate, x.groups] as const;
   const inputs = (x: ScanInputs) =>
     [
@@ -312,6 +356,47 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
         threads,
       );
       if (rc !== 0) throw new Error(`native conv2d filter gradient failed (code ${rc})`);
+    },
+    conv2dStrided(d, s, x, w, y) {
+      const rc = s_conv(s, "sm_conv2d_strided", d, x, w, y);
+      if (rc !== 0) throw new Error(`native strided conv2d failed (code ${rc})`);
+    },
+    conv2dStridedFilterGrad(d, s, x, dy, dw) {
+      const rc = s_conv(s, "sm_conv2d_strided_filter_grad", d, x, dy, dw);
+      if (rc !== 0) throw new Error(`native strided conv2d filter gradient failed (code ${rc})`);
+    },
+    conv2dStridedInputGrad(d, s, dy, w, dx) {
+      const rc = s_conv(s, "sm_conv2d_strided_input_grad", d, dy, w, dx);
+      if (rc !== 0) throw new Error(`native strided conv2d input gradient failed (code ${rc})`);
+    },
+    leakyRelu(alpha, x, y) {
+      const rc = s.sm_leaky_relu(x.length, alpha, x, y, threads);
+      if (rc !== 0) throw new Error(`native leaky ReLU failed (code ${rc})`);
+    },
+    flipFilter(k, ci, co, swap, w, out) {
+      const rc = s.sm_flip_filter(k, ci, co, swap ? 1 : 0, w, out, threads);
+      if (rc !== 0) throw new Error(`native filter flip failed (code ${rc})`);
+    },
+    maxPoolGrad(g, x, dy, dx) {
+      const rc = s.sm_max_pool_grad(
+        g.batch,
+        g.height,
+        g.width,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+        x,
+        dy,
+        dx,
+        threads,
+      );
+      if (rc !== 0) throw new Error(`native max-pool gradient failed (code ${rc})`);
     },
     forward(x: ScanInputs): Float32Array {
       checkScanInputs(x); // before allocating, so a bad shape gets a clear message

@@ -14,10 +14,16 @@ import { activeNativeBlock, activeNativeConv, activeNativeGemm } from "./hooks.t
 import { slice, splitV } from "./kernels/slice.ts";
 import { concat } from "./kernels/concat.ts";
 import { batchMatMul } from "./kernels/batch_mat_mul.ts";
-import { conv2d, convFilterGradKernels } from "./kernels/conv2d.ts";
+import {
+  conv2d,
+  convFilterGradKernels,
+  convStridedKernels,
+  flipFilterKernels,
+} from "./kernels/conv2d.ts";
 import { mean, sum } from "./kernels/reduce.ts";
 import { identity } from "./kernels/identity.ts";
-import { maxPoolGrad } from "./kernels/max_pool_grad.ts";
+import { maxPoolGradNative } from "./kernels/max_pool_native.ts";
+import { leakyRelu } from "./kernels/leaky_relu.ts";
 import { ssConvSsmKernels } from "./kernels/ss_conv_ssm.ts";
 
 /** A replacement for a stock kernel, built around the original (its fallback). */
@@ -38,14 +44,18 @@ export const WASM_OVERRIDES: Override[] = [
   sum,
   mean,
   identity,
-  // Not a speed-up: tfjs-backend-wasm 4.22's MaxPoolGrad is wrong on some shapes.
-  maxPoolGrad,
+  // tfjs-backend-wasm 4.22's MaxPoolGrad is wrong on some shapes: ours (native, else TypeScript).
+  maxPoolGradNative,
+  leakyRelu,
 ];
 
 /** The custom ops' kernels on wasm. */
 export const WASM_KERNELS: KernelSpec[] = [
-  ...SHARED_KERNELS,
+  // The filter flip runs natively on wasm (bitwise the same copy as the shared loop).
+  ...SHARED_KERNELS.filter((k) => !flipFilterKernels.some((f) => f.kernelName === k.kernelName)),
+  ...flipFilterKernels,
   ...convFilterGradKernels,
+  ...convStridedKernels,
   ...ssConvSsmKernels,
 ];
 
