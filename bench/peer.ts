@@ -122,6 +122,19 @@ function run(
   }
 }
 
+/** {@link run}, or an Error naming the command and the end of its output; `command` for the JSON. */
+function runOrThrow(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  set: Record<string, string> = {},
+): { out: string; command: string; environment: PeerEnvironment } {
+  const r = run(cmd, args, cwd, set);
+  const command = `${cmd} ${args.join(" ")}`;
+  if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
+  return { out: r.out, command, environment: r.environment };
+}
+
 /** Checks for the peer folder and a torch-enabled /usr/bin/python3. */
 export function peerStatus(dir: string): PeerStatus {
   try {
@@ -211,10 +224,8 @@ export function runPeerModel(
     "--steps",
     String(o.steps),
   ];
-  const r = run("bash", args, dir);
-  const command = `bash ${args.join(" ")}`;
-  if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
-  return { ...parsePeerModel(r.out, preset, o.batch, command), environment: r.environment };
+  const r = runOrThrow("bash", args, dir);
+  return { ...parsePeerModel(r.out, preset, o.batch, r.command), environment: r.environment };
 }
 
 /**
@@ -243,10 +254,8 @@ export function runPeerScript(
     "--steps",
     String(o.steps),
   ];
-  const r = run(PYTHON, argv, benchDir, { ...PEER_BENCH_ENV });
-  const command = `${PYTHON} ${argv.join(" ")}`;
-  if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
-  return { ...parsePeerModel(r.out, name, o.batch, command), environment: r.environment };
+  const r = runOrThrow(PYTHON, argv, benchDir, { ...PEER_BENCH_ENV });
+  return { ...parsePeerModel(r.out, name, o.batch, r.command), environment: r.environment };
 }
 
 /** Runs the peer's scan-alone benchmark (its "fast" implementation, tiny stage-1 shape). */
@@ -261,8 +270,6 @@ export function runPeerScan(dir: string, o: { batch: number; reps: number }): Pe
     "--scan-reps",
     String(o.reps),
   ];
-  const r = run(PYTHON, args, dir, { ...PEER_BENCH_ENV });
-  const command = `${PYTHON} ${args.join(" ")}`;
-  if (!r.ok) throw new Error(`${command} failed:\n${r.out.slice(-2000)}`);
-  return { ...parsePeerScan(r.out, "fast", command), environment: r.environment };
+  const r = runOrThrow(PYTHON, args, dir, { ...PEER_BENCH_ENV });
+  return { ...parsePeerScan(r.out, "fast", r.command), environment: r.environment };
 }

@@ -120,12 +120,24 @@ export function initConv(
   cout: number,
   r: Rng,
 ): void {
+  initConvWeight(ps, name, k, cin, cout, r);
+  ps.add(`${name}.bias`, [cout], uniform(cout, 1 / Math.sqrt(k * k * cin), r));
+}
+
+/** `<name>.weight` of a conv k×k, cin → cout, HWIO: He normal, fan-out (kaiming_normal_). */
+export function initConvWeight(
+  ps: ParamStore,
+  name: string,
+  k: number,
+  cin: number,
+  cout: number,
+  r: Rng,
+): void {
   ps.add(
     `${name}.weight`,
     [k, k, cin, cout],
     normal(k * k * cin * cout, Math.sqrt(2 / (k * k * cout)), r),
   );
-  ps.add(`${name}.bias`, [cout], uniform(cout, 1 / Math.sqrt(k * k * cin), r));
 }
 
 /** Conv k×k, stride 1, SAME, with bias. 1×1 convs run as a matmul. */

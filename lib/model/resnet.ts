@@ -21,9 +21,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentConfig } from "../config/schema.ts";
-import { batchNorm, type ForwardContext, initBatchNorm } from "./layers.ts";
+import { batchNorm, type ForwardContext, initBatchNorm, initConvWeight } from "./layers.ts";
 import type { Network, NetworkEntry, NetworkShape } from "./network.ts";
-import { normal, ParamStore, uniform } from "./params.ts";
+import { ParamStore, uniform } from "./params.ts";
 import { type Rng, rng } from "../util/rng.ts";
 import { capabilities } from "../ops/capabilities.ts";
 import { StarmambaError } from "../util/errors.ts";
@@ -94,22 +94,6 @@ function stageWidth(cfg: ResnetConfig, i: number): number {
 /** Output side of a conv or pool with kernel k, stride s and padding (k − 1)/2 (PyTorch's floor). */
 export function stridedSide(side: number, stride: number): number {
   return Math.floor((side - 1) / stride) + 1;
-}
-
-/** A bias-free conv k×k, cin → cout, HWIO: He normal, fan-out (torchvision's kaiming_normal_). */
-function initConvNoBias(
-  ps: ParamStore,
-  name: string,
-  k: number,
-  cin: number,
-  cout: number,
-  r: Rng,
-): void {
-  ps.add(
-    `${name}.weight`,
-    [k, k, cin, cout],
-    normal(k * k * cin * cout, Math.sqrt(2 / (k * k * cout)), r),
-  );
 }
 
 /**
@@ -231,12 +215,12 @@ function initBasicBlock(
   downsample: boolean,
   r: Rng,
 ): void {
-  initConvNoBias(ps, `${name}.conv1`, 3, cin, planes, r);
+  initConvWeight(ps, `${name}.conv1`, 3, cin, planes, r);
   initBatchNorm(ps, `${name}.bn1`, planes);
-  initConvNoBias(ps, `${name}.conv2`, 3, planes, planes, r);
+  initConvWeight(ps, `${name}.conv2`, 3, planes, planes, r);
   initBatchNorm(ps, `${name}.bn2`, planes);
   if (downsample) {
-    initConvNoBias(ps, `${name}.downsample.0`, 1, cin, planes, r);
+    initConvWeight(ps, `${name}.downsample.0`, 1, cin, planes, r);
     initBatchNorm(ps, `${name}.downsample.1`, planes);
   }
 }
@@ -273,7 +257,7 @@ export function buildResnet(cfg: ResnetConfig, seed: number): Network<ResnetConf
   const r = rng(seed, "init");
   const ps = new ParamStore();
   const stemK = cfg.stem === "small" ? 3 : 7;
-  initConvNoBias(ps, "conv1", stemK, cfg.in_channels, cfg.width, r);
+  initConvWeight(ps, "conv1", stemK, cfg.in_channels, cfg.width, r);
   initBatchNorm(ps, "bn1", cfg.width);
   let cin = cfg.width;
   RESNET18_BLOCKS.forEach((blocks, i) => {
