@@ -16,7 +16,9 @@
  * with -march=native on an AVX-512 machine it is one zmm register; elsewhere gcc splits it into
  * AVX2/SSE halves, so the file builds with plain -O3 -fopenmp anywhere. Intrinsics are used only
  * under __AVX512F__, each with a portable fallback: scalef/roundscale in exp, 16x16 transposes,
- * and the shuffle tree that sums dB/dC over the 16 channel lanes when dstate is 16.
+ * and the shuffle tree that sums dB/dC over the 16 channel lanes when dstate is 16; under
+ * __AVX2__ the transposes are four 8x8 ones (transpose16.h) and compares are split in halves
+ * (vmath.h), which GCC would otherwise do one scalar lane at a time.
  *
  * Backward recomputes the states of a channel block (they never leave this file), keeping
  * exp(dt A) and h for up to SS_CHUNK steps in scratch; longer sequences first run a forward pass
@@ -92,7 +94,7 @@ static inline vf log_ge1_v(vf x) {
   vi xi = (vi)x;
   vi e = ((xi >> 23) & 0xff) - 126;
   vf m = (vf)((xi & 0x007fffff) | 0x3f000000); /* mantissa in [0.5, 1) */
-  vi small = m < 0.707106781186547524f;
+  vi small = lt_v(m, splat(0.707106781186547524f));
   e = e + small; /* small is -1 where true */
   m = select_v(small, m + m, m) - 1.0f;
   vf fe = __builtin_convertvector(e, vf);
@@ -119,15 +121,15 @@ static inline vf softplus_v(vf z) {
   vf e = exp_v(min_v(z, splat(20.0f)));
   vf w = e + 1.0f;
   vf d = w - 1.0f;
-  vf l = log_ge1_v(w) * (e / select_v(d == 0.0f, splat(1.0f), d));
-  l = select_v(d == 0.0f, e, l);
-  return select_v(z > 20.0f, z, l);
+  vf l = log_ge1_v(w) * (e / select_v(eq_v(d, splat(0.0f)), splat(1.0f), d));
+  l = select_v(eq_v(d, splat(0.0f)), e, l);
+  return select_v(gt_v(z, splat(20.0f)), z, l);
 }
 
 /* d softplus / dz = sigmoid(z); exactly 1 where softplus is the identity (z > 20). */
 static inline vf dsoftplus_v(vf z) {
   vf s = 1.0f / (exp_v(-z) + 1.0f);
-  return select_v(z > 20.0f, splat(1.0f), s);
+  return select_v(gt_v(z, splat(20.0f)), splat(1.0f), s);
 }
 
 static inline float hsum_v(vf v) {
@@ -153,6 +155,17 @@ static void load_rows_T(const float *restrict src, int len, int lanes, vf *restr
       for (int j = 0; j < 16; j++) _mm512_store_ps((float *)&dst[t + j], r[j]);
     }
   }
+#elif defined(__AVX2__)
+  if (lanes == SS_W) {
+    for (; t + 8 <= len; t += 8) {
+      for (int c0 = 0; c0 < 16; c0 += 8) {
+        __m256 r[8];
+        for (int c = 0; c < 8; c++) r[c] = _mm256_loadu_ps(src + (size_t)(c0 + c) * len + t);
+        transpose8(r);
+        for (int j = 0; j < 8; j++) _mm256_store_ps((float *)&dst[t + j] + c0, r[j]);
+      }
+    }
+  }
 #endif
   for (; t < len; t++) {
     vf v = {0};
@@ -171,6 +184,17 @@ static void store_rows_T(const vf *restrict src, int len, int lanes, float *rest
       for (int j = 0; j < 16; j++) r[j] = _mm512_load_ps((const float *)&src[t + j]);
       transpose16(r);
       for (int c = 0; c < 16; c++) _mm512_storeu_ps(dst + (size_t)c * len + t, r[c]);
+    }
+  }
+#elif defined(__AVX2__)
+  if (lanes == SS_W) {
+    for (; t + 8 <= len; t += 8) {
+      for (int c0 = 0; c0 < 16; c0 += 8) {
+        __m256 r[8];
+        for (int j = 0; j < 8; j++) r[j] = _mm256_load_ps((const float *)&src[t + j] + c0);
+        transpose8(r);
+        for (int c = 0; c < 8; c++) _mm256_storeu_ps(dst + (size_t)(c0 + c) * len + t, r[c]);
+      }
     }
   }
 #endif

@@ -76,7 +76,8 @@ typedef struct {
 
 /* Cross-scan x (B,H,W,di) into xs (B,K,di,L): xs[b,k,d,l] = x[b, pos_k(l), d]. With AVX-512 and
  * L, di multiples of 16 it moves 16×16 tiles through registers (16 rows of x in, 16 rows of xs
- * out) instead of writing one float per row of xs at a time. */
+ * out; with AVX2, 8×8 tiles and multiples of 8) instead of writing one float per row of xs at a
+ * time. */
 static void cross_scan(const Dims *s, const float *x, float *xs, int nt) {
   const int L = s->L, di = s->di;
   #pragma omp parallel for num_threads(nt) schedule(static)
@@ -93,6 +94,18 @@ static void cross_scan(const Dims *s, const float *x, float *xs, int nt) {
             r[j] = _mm512_loadu_ps(xb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0);
           transpose16(r);
           for (int j = 0; j < 16; j++) _mm512_storeu_ps(o + (size_t)(d0 + j) * L + l0, r[j]);
+        }
+      continue;
+    }
+#elif defined(__AVX2__)
+    if (L % 8 == 0 && di % 8 == 0) {
+      for (int l0 = 0; l0 < L; l0 += 8)
+        for (int d0 = 0; d0 < di; d0 += 8) {
+          __m256 r[8];
+          for (int j = 0; j < 8; j++)
+            r[j] = _mm256_loadu_ps(xb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0);
+          transpose8(r);
+          for (int j = 0; j < 8; j++) _mm256_storeu_ps(o + (size_t)(d0 + j) * L + l0, r[j]);
         }
       continue;
     }
@@ -124,6 +137,20 @@ static void cross_merge(const Dims *s, const float *ys, float *y, int nt) {
             for (int j = 0; j < 16; j++) {
               float *dst = yb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0;
               _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), r[j]));
+            }
+          }
+        continue;
+      }
+#elif defined(__AVX2__)
+      if (L % 8 == 0 && di % 8 == 0) {
+        for (int l0 = 0; l0 < L; l0 += 8)
+          for (int d0 = 0; d0 < di; d0 += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + (size_t)(d0 + j) * L + l0);
+            transpose8(r);
+            for (int j = 0; j < 8; j++) {
+              float *dst = yb + (size_t)dir_pos(code, l0 + j, s->H, s->W) * di + d0;
+              _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), r[j]));
             }
           }
         continue;

@@ -1,7 +1,8 @@
 /*
- * In-register 16×16 transpose of sixteen 512-bit vectors (AVX-512 only), shared by the
- * selective scan (selective_scan.c) and the SS2D core's cross-scan and cross-merge
- * (ss2d_core.c). Callers keep a scalar path for builds without AVX-512.
+ * In-register transposes shared by the selective scan (selective_scan.c) and the SS2D core's
+ * cross-scan and cross-merge (ss2d_core.c): 16×16 of sixteen 512-bit vectors with AVX-512,
+ * 8×8 of eight 256-bit vectors with AVX2 (callers move 16×16 tiles as four of those). They only
+ * move floats, so every path gives the same bits. Callers keep a scalar path for other builds.
  */
 #ifndef SM_TRANSPOSE16_H
 #define SM_TRANSPOSE16_H
@@ -32,6 +33,27 @@ static inline void transpose16(__m512 r[16]) {
     r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
     r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
   }
+}
+#elif defined(__AVX2__)
+#include <immintrin.h>
+/* In-register 8x8 transpose of r[0..7]. */
+static inline void transpose8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+  for (int i = 0; i < 8; i++) r[i] = t[i];
 }
 #endif
 #endif

@@ -19,9 +19,32 @@ static inline vf splat(float x) {
   return v + x;
 }
 
+/*
+ * Lane-wise compares, -1 where true. Without AVX-512, GCC 12 lowers a compare of two 64-byte
+ * vectors to 16 scalar compares and cmovs through the stack (that made the selective scan's
+ * exp 4× slower on AVX2); two 32-byte compares of the halves vectorize. Same lanes, same
+ * predicate (ordered: false on NaN), so the same bits either way.
+ */
+#if defined(__AVX512F__)
+static inline vi gt_v(vf a, vf b) { return a > b; }
+static inline vi lt_v(vf a, vf b) { return a < b; }
+static inline vi eq_v(vf a, vf b) { return a == b; }
+#else
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+static inline vf8 lo8(vf a) { return __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7); }
+static inline vf8 hi8(vf a) { return __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15); }
+static inline vi join8(vi8 l, vi8 h) {
+  return __builtin_shufflevector(l, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+static inline vi gt_v(vf a, vf b) { return join8(lo8(a) > lo8(b), hi8(a) > hi8(b)); }
+static inline vi lt_v(vf a, vf b) { return join8(lo8(a) < lo8(b), hi8(a) < hi8(b)); }
+static inline vi eq_v(vf a, vf b) { return join8(lo8(a) == lo8(b), hi8(a) == hi8(b)); }
+#endif
+
 static inline vf select_v(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf max_v(vf a, vf b) { return select_v(a > b, a, b); }
-static inline vf min_v(vf a, vf b) { return select_v(a < b, a, b); }
+static inline vf max_v(vf a, vf b) { return select_v(gt_v(a, b), a, b); }
+static inline vf min_v(vf a, vf b) { return select_v(lt_v(a, b), a, b); }
 
 /* 2^k * p for integral-valued k (as float) with |k| small enough after the callers' clamps. */
 static inline vf ldexp_v(vf p, vf k) {
