@@ -20,6 +20,45 @@ Deno.test("medianPlane: hand-worked odd and even counts, channel 0 only", () => 
   assertThrows(() => medianPlane(images, [], 1, 2, 2), RangeError);
 });
 
+/** The definition: sort each pixel's column (Float32Array order: −0 before +0, NaN last). */
+function medianBySort(images: Float32Array, members: number[], hw: number, c: number): number[] {
+  return Array.from({ length: hw }, (_, p) => {
+    const col = Float32Array.from(members, (i) => images[(i * hw + p) * c]).sort();
+    const m = col.length;
+    return m % 2 === 1 ? col[m >> 1] : Math.fround((col[m / 2 - 1] + col[m / 2]) / 2);
+  });
+}
+
+Deno.test("medianPlane: selection gives the sort's bits (ties, ±0, NaN, tile edges)", () => {
+  let state = 7;
+  const rand = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pool = [0, -0, 1, -1, 0.5, 0.5, 2, -3.25, 1e-38, -1e-38, Infinity, -Infinity];
+  for (
+    const [n, hw, c, nanRate] of [[1, 3, 1, 0], [2, 17, 3, 0], [5, 33, 2, 0], [64, 40, 3, 0], [
+      257,
+      18,
+      1,
+      0.02,
+    ], [1000, 20, 3, 0]]
+  ) {
+    const images = new Float32Array(n * hw * c);
+    for (let i = 0; i < images.length; i++) {
+      const r = rand();
+      images[i] = r < nanRate
+        ? NaN
+        : r < 0.5
+        ? pool[Math.floor(rand() * pool.length)]
+        : rand() - 0.5;
+    }
+    for (const members of [[...Array(n).keys()], [...Array(n).keys()].filter((i) => i % 3 !== 1)]) {
+      if (members.length === 0) continue;
+      const got = Array.from(medianPlane(images, members, 1, hw, c));
+      // assertEquals tells −0 from +0 and NaN equals NaN: the same bits, value by value
+      assertEquals(got, medianBySort(images, members, hw, c), `n ${n}, ${members.length} members`);
+    }
+  }
+});
+
 function greyDataset(values: number[][], files: string[]): Dataset {
   const hw = values[0].length;
   const images = new Float32Array(values.length * hw * 3);

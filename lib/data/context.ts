@@ -28,9 +28,14 @@ export interface FieldContext {
   frameCounts: Map<string, number>;
 }
 
+/** Pixels whose columns are gathered together: neighbouring pixels share cache lines. */
+const MEDIAN_TILE = 16;
+
 /**
  * Pixel-wise median of the single-channel planes `members` of `images` (NHWC with `c` channels;
- * channel 0 is read). Even counts average the two middle values.
+ * channel 0 is read). Even counts average the two middle values. The same values as sorting each
+ * pixel's column (Float32Array's sort: −0 before +0, NaN last), found by selection instead: a
+ * frame of 5,000 cutouts took 1.7 s to sort pixel by pixel, most of it cache misses.
  */
 export function medianPlane(
   images: Float32Array,
@@ -42,13 +47,75 @@ export function medianPlane(
   const hw = h * w, m = members.length;
   if (m === 0) throw new RangeError("medianPlane: no images");
   const out = new Float32Array(hw);
-  const column = new Float32Array(m);
-  for (let p = 0; p < hw; p++) {
-    for (let j = 0; j < m; j++) column[j] = images[(members[j] * hw + p) * c];
-    column.sort();
-    out[p] = m % 2 === 1 ? column[m >> 1] : (column[m / 2 - 1] + column[m / 2]) / 2;
+  const floats = new Float32Array(MEDIAN_TILE * m);
+  const keys = new Int32Array(floats.buffer);
+  for (let p0 = 0; p0 < hw; p0 += MEDIAN_TILE) {
+    const tile = Math.min(MEDIAN_TILE, hw - p0);
+    for (let j = 0; j < m; j++) {
+      const base = (members[j] * hw + p0) * c;
+      for (let q = 0; q < tile; q++) floats[q * m + j] = images[base + q * c];
+    }
+    for (let q = 0; q < tile; q++) {
+      out[p0 + q] = columnMedian(floats.subarray(q * m, (q + 1) * m), keys.subarray(q * m));
+    }
   }
   return out;
+}
+
+/** The two middle values, back from int32 keys to floats. */
+const PAIR = new Float32Array(2);
+const PAIR_KEYS = new Int32Array(PAIR.buffer);
+
+/** Median of `column` (reordered in place); `keys` views the same memory as int32. */
+function columnMedian(column: Float32Array, keys: Int32Array): number {
+  const m = column.length;
+  if (column.some((v) => v !== v)) { // NaN: the sort's order (NaN last) decides
+    column.sort();
+    return m % 2 === 1 ? column[m >> 1] : (column[m / 2 - 1] + column[m / 2]) / 2;
+  }
+  // Float bits → int32 in the float order, −0 before +0 (an involution: applied twice, it gives
+  // back the float's bits).
+  for (let j = 0; j < m; j++) keys[j] ^= (keys[j] >> 31) & 0x7fffffff;
+  const k = m >> 1;
+  selectKth(keys, m, k);
+  const upper = keys[k];
+  let lower = upper;
+  if (m % 2 === 0) {
+    lower = keys[0];
+    for (let j = 1; j < k; j++) if (keys[j] > lower) lower = keys[j];
+  }
+  PAIR_KEYS[0] = lower ^ ((lower >> 31) & 0x7fffffff);
+  PAIR_KEYS[1] = upper ^ ((upper >> 31) & 0x7fffffff);
+  return m % 2 === 1 ? PAIR[1] : (PAIR[0] + PAIR[1]) / 2;
+}
+
+/**
+ * Hoare's selection on a[0, n): afterwards a[k] is the k-th smallest, everything before it is
+ * ≤ a[k] and everything after ≥ a[k].
+ */
+function selectKth(a: Int32Array, n: number, k: number): void {
+  let lo = 0, hi = n - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    // median of three as the pivot keeps sorted and constant columns linear
+    const x = a[lo], y = a[mid], z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
 }
 
 /**
