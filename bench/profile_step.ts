@@ -1,13 +1,13 @@
 /**
  * Per-kernel profile of one training step: which kernels a step dispatches, where each runs
  * (native C, XNNPACK/wasm, or a TypeScript loop registered by starmamba), and its share of the
- * step. `deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]`.
+ * step. `deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]`;
+ * --preset takes any network `deno task bench --presets` does (convnet, resnet18-imagenet, …).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { openRuntime } from "../lib/backends/runtime.ts";
-import { modelConfig } from "../lib/model/config.ts";
-import { MEDMAMBA_ARCH } from "../lib/model/medmamba.ts";
+import { benchNetwork } from "./networks.ts";
 import { createNetwork } from "../lib/model/registry.ts";
 import { rng } from "../lib/util/rng.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
@@ -15,7 +15,8 @@ import { crossEntropy } from "../lib/train/loss.ts";
 import { Adam } from "../lib/train/optim.ts";
 
 const USAGE =
-  "usage: deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]";
+  "usage: deno run -A bench/profile_step.ts [--preset cpu] [--batch 32] [--backend wasm]\n" +
+  "  --preset: any network of deno task bench --presets (cpu, convnet, resnet18-imagenet, …)";
 
 /** Where each kernel starmamba dispatches runs, for the profile table. */
 export function kernelHome(name: string, backend: string): string {
@@ -40,6 +41,9 @@ export function kernelHome(name: string, backend: string): string {
       ? "native C on the wasm heap (TS loop without it)"
       : "TypeScript loop";
   }
+  if (name === "StarmambaLeakyReluGrad" || name === "LeakyRelu") {
+    return backend === "wasm" ? "native C, large tensors (else TS loop / stock)" : backend;
+  }
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
@@ -62,8 +66,7 @@ await runMain(async () => {
   const backend = (values.backend as string) ?? "wasm";
   const bs = Number(values.batch ?? 32);
   const { scanKernel: kernel } = await openRuntime({ backend, model: { scan_kernel: "auto" } });
-  const config = modelConfig((values.preset as string) ?? "cpu");
-  const m = createNetwork({ arch: MEDMAMBA_ARCH, config }, 1);
+  const m = createNetwork(benchNetwork((values.preset as string) ?? "cpu").description, 1);
   const vars = m.params.trainable();
   const opt = new Adam(vars, { weightDecay: 0.05 });
   const x = tf.randomNormal([bs, 64, 64, 3], 0, 1, "float32", 1) as tf.Tensor4D;

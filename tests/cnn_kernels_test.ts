@@ -396,3 +396,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "LeakyRelu gradient on wasm (native, else the TS loop) equals tfjs-core's bit for bit",
+  ignore: noNative,
+  fn: async () => {
+    await setupBackend("wasm");
+    const k = selectScanKernel("native") as unknown as Required<NativeConv>;
+    for (const n of [70_001, 999]) { // above and below the native threshold
+      const x = Float32Array.from(
+        { length: n },
+        (_, i) => 3 * Math.sin(i * 0.91) * 10 ** (i % 7 - 3),
+      );
+      const dy = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.37) * 10 ** (i % 5 - 2));
+      x.set([0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, -3.4e38, 2], 0);
+      dy.set([1, 2, 3, 4, 5, 6, 7, 8, NaN], 0);
+      const ours = () =>
+        tf.tidy(() =>
+          tf.grad((t: tf.Tensor) => tf.leakyRelu(t, 0.01))(tf.tensor1d(x), tf.tensor1d(dy))
+            .dataSync() as Float32Array
+        );
+      // tfjs-core's gradient, written out (LeakyRelu_grad.ts)
+      const stock = tf.tidy(() => {
+        const g = tf.tensor1d(dy);
+        return tf.where(tf.greater(tf.tensor1d(x), 0), g, tf.mul(g, 0.01))
+          .dataSync() as Float32Array;
+      });
+      let calls = 0;
+      setNativeHooks({ conv: { ...k, leakyReluGrad: (...a) => (calls++, k.leakyReluGrad(...a)) } });
+      try {
+        assertEquals(bits(ours()), bits(stock), `n ${n}: native library loaded`);
+        assertEquals(calls, n >= 1 << 16 ? 1 : 0, `n ${n}: native gradient calls`);
+        setNativeHooks({ conv: null });
+        assertEquals(bits(ours()), bits(stock), `n ${n}: TypeScript loop`);
+      } finally {
+        setNativeHooks({ conv: null, gemm: null });
+      }
+    }
+  },
+});

@@ -14,6 +14,8 @@ export interface Capabilities {
   transposedMatMulFast(): boolean;
   /** A CONV_FILTER_GRAD kernel can run now (lib/ops/grads.ts). */
   convFilterGrad(): boolean;
+  /** A LEAKY_RELU_GRAD kernel can run now (lib/ops/grads.ts). */
+  leakyReluGrad(): boolean;
   /** The fused SS-Conv-SSM block can run now (lib/ops/ss_conv_ssm.ts). */
   ssConvSsm(): boolean;
   /** The active backend runs the fused SS2D core (lib/ops/ss2d_core.ts) natively; where it
@@ -25,6 +27,7 @@ export interface Capabilities {
 const DEFAULTS: Capabilities = {
   transposedMatMulFast: () => true,
   convFilterGrad: () => false,
+  leakyReluGrad: () => false,
   ssConvSsm: () => false,
   fusedSS2DCore: () => true,
 };

@@ -12,6 +12,8 @@
  *   spatially flipped filter with in/out channels swapped; dW is im2col(x)ᵀ·dY.
  * - DepthwiseConv2dNative (stride 1, SAME, multiplier 1): dx is a depthwise convolution of dY
  *   with the flipped filter; dW[kh,kw,c] = Σ x_shifted·dY.
+ * - LeakyRelu: tfjs-core's where(x > 0, dY, α·dY) as one kernel where the backend has it
+ *   ({@link LEAKY_RELU_GRAD}), else as tfjs-core writes it; the same bits either way.
  *
  * The overrides apply to every backend, so the cpu backend (the cross-check in tests) runs the
  * same maths. Other conv configurations throw a clear error rather than a wrong gradient. The two
@@ -71,6 +73,27 @@ export function im2colT(x: tf.Tensor4D, k: number): tf.Tensor2D {
   return tf.engine().runKernel(IM2COL_T, { x }, { k } as never) as tf.Tensor2D;
 }
 
+/**
+ * Kernel name of the leaky ReLU's gradient in one kernel (x, dy → dx; attrs {alpha}), which a
+ * backend may offer (wasm: native on every core); see {@link capabilities}.
+ */
+export const LEAKY_RELU_GRAD = "StarmambaLeakyReluGrad";
+
+/**
+ * dx[i] = x[i] > 0 ? dy[i] : α·dy[i] in float32, as tfjs-core's where(greater(x, 0), dy,
+ * mul(dy, α)) (0 and NaN take the α side). Exported for tests and the kernels.
+ */
+export function leakyReluGradInto(
+  alpha: number,
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+): void {
+  const a = Math.fround(alpha);
+  // the product of two float32 values is exact in float64, so fround rounds it once, as float32
+  for (let i = 0; i < x.length; i++) dx[i] = x[i] > 0 ? dy[i] : Math.fround(a * dy[i]);
+}
+
 /** Installs the gradient overrides once per process (idempotent). */
 export function registerStockGradients(): void {
   if (installed) return;
@@ -82,6 +105,7 @@ export function registerStockGradients(): void {
     tf.registerGradient(batchMatMulGrad);
     tf.registerGradient(conv2dGrad);
     tf.registerGradient(depthwiseGrad);
+    tf.registerGradient(leakyReluGrad);
   } finally {
     console.warn = warn;
   }
@@ -260,5 +284,21 @@ const depthwiseGrad: tf.GradConfig = {
         return tf.reshape(tf.stack(taps), [k, k, c, 1]);
       },
     };
+  },
+};
+
+const leakyReluGrad: tf.GradConfig = {
+  kernelName: "LeakyRelu",
+  inputsToSave: ["x"],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const g = dy as tf.Tensor;
+    const [x] = saved;
+    const { alpha } = attrs as unknown as { alpha: number };
+    if (capabilities().leakyReluGrad()) {
+      return {
+        x: () => tf.engine().runKernel(LEAKY_RELU_GRAD, { x, dy: g }, { alpha }) as tf.Tensor,
+      };
+    }
+    return { x: () => tf.where(tf.greater(x, 0), g, tf.mul(g, alpha)) };
   },
 };

@@ -161,6 +161,8 @@ export interface NativeConv {
   maxPoolGrad?(g: PoolGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** The CNNs' activation: y = x < 0 ? α·x : x in float32, on every core. */
   leakyRelu?(alpha: number, x: Float32Array, y: Float32Array): void;
+  /** Its gradient as tfjs-core's: dx = x > 0 ? dy : α·dy in float32, on every core. */
+  leakyReluGrad?(alpha: number, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
 }
 
 /** Every native entry point the wasm backend's kernels may call; null where none is loaded. */

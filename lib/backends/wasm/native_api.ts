@@ -124,6 +124,8 @@ export const SYMBOLS = {
   },
   // n, alpha, x, y, nthreads
   sm_leaky_relu: { parameters: [I32, F32, BUF, BUF, I32], result: I32 },
+  // n, alpha, x, dy, dx, nthreads
+  sm_leaky_relu_grad: { parameters: [I32, F32, BUF, BUF, BUF, I32], result: I32 },
   // k, ci, co, swap, w, out, nthreads
   sm_flip_filter: { parameters: [I32, I32, I32, I32, BUF, BUF, I32], result: I32 },
   // B, H, W, C, Ho, Wo, fh, fw, sh, sw, pad top, pad left, x, dy, dx, nthreads
@@ -372,6 +374,10 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
     leakyRelu(alpha, x, y) {
       const rc = s.sm_leaky_relu(x.length, alpha, x, y, threads);
       if (rc !== 0) throw new Error(`native leaky ReLU failed (code ${rc})`);
+    },
+    leakyReluGrad(alpha, x, dy, dx) {
+      const rc = s.sm_leaky_relu_grad(x.length, alpha, x, dy, dx, threads);
+      if (rc !== 0) throw new Error(`native leaky ReLU gradient failed (code ${rc})`);
     },
     flipFilter(k, ci, co, swap, w, out) {
       const rc = s.sm_flip_filter(k, ci, co, swap ? 1 : 0, w, out, threads);

@@ -23,7 +23,7 @@ import {
 import { mean, sum } from "./kernels/reduce.ts";
 import { identity } from "./kernels/identity.ts";
 import { maxPoolGradNative } from "./kernels/max_pool_native.ts";
-import { leakyRelu } from "./kernels/leaky_relu.ts";
+import { leakyRelu, leakyReluGradKernels } from "./kernels/leaky_relu.ts";
 import { ssConvSsmKernels } from "./kernels/ss_conv_ssm.ts";
 
 /** A replacement for a stock kernel, built around the original (its fallback). */
@@ -57,6 +57,7 @@ export const WASM_KERNELS: KernelSpec[] = [
   ...convFilterGradKernels,
   ...convStridedKernels,
   ...ssConvSsmKernels,
+  ...leakyReluGradKernels,
 ];
 
 const REPLACED = new WeakSet<tf.KernelFunc>();
@@ -88,4 +89,6 @@ export const WASM_CAPABILITIES: Partial<Capabilities> = {
   // The native kernels behind these ops are registered for wasm only.
   convFilterGrad: () => onWasm() && activeNativeConv() !== null,
   ssConvSsm: () => onWasm() && activeNativeBlock() !== null,
+  // Native when the library is loaded, else a TypeScript loop: registered for wasm only.
+  leakyReluGrad: onWasm,
 };
