@@ -75,19 +75,37 @@ typedef struct {
 /* 2^t, Cephes exp2f polynomial on [-0.5, 0.5] (peak relative error 1.7e-7). The scan's hot loop
  * calls this on dt * (A log2 e): one multiply less than exp, and no Cody-Waite split, whose
  * extra precision the float32 product dt * A does not have anyway. */
+#define EXP2_POLY(p, r)                  \
+  do {                                   \
+    p = p * r + 1.339887440266574e-3f;   \
+    p = p * r + 9.618437357674640e-3f;   \
+    p = p * r + 5.550332471162809e-2f;   \
+    p = p * r + 2.402264791363012e-1f;   \
+    p = p * r + 6.931472028550421e-1f;   \
+    p = p * r + 1.0f;                    \
+  } while (0)
+
 static inline vf exp2_v(vf t) {
   t = clamp_v(t, -126.0f, 127.0f);
   const vf k = round_v(t);
   const vf r = t - k;
   vf p = splat(1.535336188319500e-4f);
-  p = p * r + 1.339887440266574e-3f;
-  p = p * r + 9.618437357674640e-3f;
-  p = p * r + 5.550332471162809e-2f;
-  p = p * r + 2.402264791363012e-1f;
-  p = p * r + 6.931472028550421e-1f;
-  p = p * r + 1.0f;
+  EXP2_POLY(p, r);
   return ldexp_v(p, k);
 }
+
+#if !defined(__AVX512F__) && defined(__AVX2__)
+/* exp2_v on 8 lanes: the same operations (vmath.h's 8-lane helpers, EXP2_POLY). */
+static inline vf8 exp2_v8(vf8 t) {
+  t = clamp8(t, -126.0f, 127.0f);
+  const vf8 k = round8(t);
+  const vf8 r = t - k;
+  vf8 p = splat8(1.535336188319500e-4f);
+  EXP2_POLY(p, r);
+  return ldexp8(p, k);
+}
+#define SS_FWD_HALVES 1
+#endif
 
 /* log for finite x >= 1 (Cephes logf, about 1 ulp). */
 static inline vf log_ge1_v(vf x) {
@@ -117,7 +135,7 @@ static inline vf log_ge1_v(vf x) {
 
 /* softplus as mamba_ssm: z > 20 ? z : log1p(exp(z)). log1p(e) = log(w) * e / (w - 1) with
  * w = 1 + e (Goldberg) keeps full relative precision for tiny e, i.e. very negative z. */
-static inline vf softplus_v(vf z) {
+static inline __attribute__((always_inline)) vf softplus_v(vf z) {
   vf e = exp_v(min_v(z, splat(20.0f)));
   vf w = e + 1.0f;
   vf d = w - 1.0f;
@@ -234,6 +252,39 @@ static inline __attribute__((always_inline)) void fwd_scan_impl(
   }
 }
 
+#ifdef SS_FWD_HALVES
+/* fwd_scan_impl for lanes 8·half … 8·half + 7 only. On AVX2 a 16-lane h[16] is 32 ymm registers,
+ * twice the register file, and gcc shuffled the spilled halves through general registers; one
+ * half at a time keeps 16. Each lane sees the same operations in the same order: the same bits. */
+static inline __attribute__((always_inline)) void fwd_scan_half(
+    const int NS, int len, int half, const vf *restrict us, const vf *restrict dts,
+    const vf *restrict An2, vf8 *restrict h, const float *restrict Bg, const float *restrict Cg,
+    vf Dv, vf *restrict ys) {
+  const vf8 Dh = half ? hi8(Dv) : lo8(Dv);
+  for (int n = 0; n < NS; n++) h[n] = splat8(0.0f);
+  for (int t = 0; t < len; t++) {
+    const vf8 dt = ((const vf8a *)&dts[t])[half], uu = ((const vf8a *)&us[t])[half];
+    const vf8 dtu = dt * uu;
+    vf8 y[4] = {Dh * uu, {0}, {0}, {0}};
+#pragma GCC unroll 16
+    for (int n = 0; n < NS; n++) {
+      const vf8 a = exp2_v8(dt * ((const vf8a *)&An2[n])[half]);
+      h[n] = a * h[n] + dtu * Bg[(size_t)n * len + t];
+      y[n & 3] += Cg[(size_t)n * len + t] * h[n];
+    }
+    ((vf8a *)&ys[t])[half] = (y[0] + y[1]) + (y[2] + y[3]);
+  }
+}
+
+#define SS_FWD_SCAN(NAME, NSV)                                                                    \
+  static void NAME(int ns, int len, const vf *us, const vf *dts, const vf *An2, const float *Bg, \
+                   const float *Cg, vf Dv, vf *ys) {                                             \
+    vf8 h[NSV];                                                                                   \
+    (void)ns;                                                                                     \
+    for (int half = 0; half < 2; half++)                                                          \
+      fwd_scan_half(NSV, len, half, us, dts, An2, h, Bg, Cg, Dv, ys);                             \
+  }
+#else
 #define SS_FWD_SCAN(NAME, NSV)                                                                    \
   static void NAME(int ns, int len, const vf *us, const vf *dts, const vf *An2, const float *Bg, \
                    const float *Cg, vf Dv, vf *ys) {                                             \
@@ -241,6 +292,7 @@ static inline __attribute__((always_inline)) void fwd_scan_impl(
     (void)ns;                                                                                     \
     fwd_scan_impl(NSV, len, us, dts, An2, h, Bg, Cg, Dv, ys);                                     \
   }
+#endif
 SS_FWD_SCAN(fwd_scan_1, 1)
 SS_FWD_SCAN(fwd_scan_2, 2)
 SS_FWD_SCAN(fwd_scan_4, 4)

@@ -40,6 +40,25 @@ static inline vi join8(vi8 l, vi8 h) {
 static inline vi gt_v(vf a, vf b) { return join8(lo8(a) > lo8(b), hi8(a) > hi8(b)); }
 static inline vi lt_v(vf a, vf b) { return join8(lo8(a) < lo8(b), hi8(a) < hi8(b)); }
 static inline vi eq_v(vf a, vf b) { return join8(lo8(a) == lo8(b), hi8(a) == hi8(b)); }
+
+/* The 8-lane forms of clamp_v, round_v and ldexp_v below (same operations lane by lane), for
+ * loops that keep more vectors live than 16 ymm registers hold as 16-lane pairs (the scan). */
+typedef float vf8a __attribute__((vector_size(32), may_alias)); /* a half of a vf in memory */
+static inline vf8 splat8(float x) {
+  vf8 v = {0};
+  return v + x;
+}
+static inline vf8 select8(vi8 m, vf8 a, vf8 b) { return (vf8)((m & (vi8)a) | (~m & (vi8)b)); }
+static inline vf8 clamp8(vf8 x, float lo, float hi) {
+  const vf8 l = splat8(lo), h = splat8(hi);
+  x = select8(x > l, x, l);
+  return select8(x < h, x, h);
+}
+static inline vf8 round8(vf8 x) { return (x + 12582912.0f) - 12582912.0f; }
+static inline vf8 ldexp8(vf8 p, vf8 k) {
+  vi8 ki = __builtin_convertvector(k, vi8);
+  return p * (vf8)((ki + 127) << 23);
+}
 #endif
 
 static inline vf select_v(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
