@@ -104,7 +104,7 @@ static inline vf8 exp2_v8(vf8 t) {
   EXP2_POLY(p, r);
   return ldexp8(p, k);
 }
-#define SS_FWD_HALVES 1
+#define SS_HALVES 1
 #endif
 
 /* log for finite x >= 1 (Cephes logf, about 1 ulp). */
@@ -231,82 +231,168 @@ static inline vf load_lanes(const float *p, int stride, int lanes) {
 
 /* ---------- forward ---------- */
 
-/* The scan of one 16-channel block; NS is a compile-time constant after inlining into the
- * specialised wrappers below, so h[] lives in registers. An2 = A log2 e. */
-static inline __attribute__((always_inline)) void fwd_scan_impl(
-    const int NS, int len, const vf *restrict us, const vf *restrict dts, const vf *restrict An2,
-    vf *restrict h, const float *restrict Bg, const float *restrict Cg, vf Dv,
-    vf *restrict ys) {
-  for (int n = 0; n < NS; n++) h[n] = splat(0.0f);
-  for (int t = 0; t < len; t++) {
-    const vf dt = dts[t], uu = us[t];
+/* Everything a block needs that is lane-wise and per channel: dt (after bias and softplus),
+ * u, and A, D, bias as lane vectors. */
+typedef struct {
+  int b, g, d0, lanes;
+  vf An[SS_MAXNS];  /* A[d0 + lane, n] */
+  vf An2[SS_MAXNS]; /* A log2 e, the exponent of exp(dt A) in base 2 */
+  vf Dv, biasv;
+  const float *Bg, *Cg;
+  vf dAacc[SS_MAXNS]; /* backward's sum over t of dL/dA per lane */
+} SsBlock;
+
+/* Per-thread scratch of the backward pass. */
+typedef struct {
+  vf *us, *zs, *dts, *dys, *dus, *ddts; /* [len] each */
+  vf *abuf;                              /* [SS_CHUNK + 1][ns]: exp(dt A); last row a_{t1} */
+  vf *hbuf;                              /* [SS_CHUNK + 1][ns]: state before t0, then h_t */
+  vf *hck;                               /* [nchunks][ns]: states before each chunk */
+  vf *accB, *accC; /* over the part's blocks: [len][ns] per-lane sums, or [len] with the tree */
+} SsScratch;
+
+#ifdef __AVX512F__
+/* dB and dC of a time step are sums over the 16 lanes (channels) of 16 vectors (states). With
+ * dstate 16 a shuffle tree turns the 16 vectors into one vector of 16 sums, fed one vector at a
+ * time like a binary counter so that at most 4 partial results are live. Input position p must
+ * carry state n = 4 (p % 4) + p / 4 for output lane n to hold the sum of state n. */
+#define SS_TREE16 1
+typedef struct {
+  __m512 l[4];
+} Tree16;
+
+static inline __attribute__((always_inline)) int tree16_state(int p) {
+  return 4 * (p & 3) + (p >> 2);
+}
+
+static inline __attribute__((always_inline)) void tree16_push(Tree16 *tr, int p, __m512 v,
+                                                              __m512 *out) {
+  if ((p & 1) == 0) {
+    tr->l[0] = v;
+    return;
+  }
+  /* halves of 8 partials: [a | b] */
+  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[0], v, 0x44),
+                    _mm512_shuffle_f32x4(tr->l[0], v, 0xEE));
+  if ((p & 2) == 0) {
+    tr->l[1] = v;
+    return;
+  }
+  /* quarters of 4 partials: [a b c d] */
+  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[1], v, 0x88),
+                    _mm512_shuffle_f32x4(tr->l[1], v, 0xDD));
+  if ((p & 4) == 0) {
+    tr->l[2] = v;
+    return;
+  }
+  /* pairs of 2 partials within each quarter */
+  v = _mm512_add_ps(_mm512_shuffle_ps(tr->l[2], v, 0x44),
+                    _mm512_shuffle_ps(tr->l[2], v, 0xEE));
+  if ((p & 8) == 0) {
+    tr->l[3] = v;
+    return;
+  }
+  *out = _mm512_add_ps(_mm512_shuffle_ps(tr->l[3], v, 0x88),
+                       _mm512_shuffle_ps(tr->l[3], v, 0xDD));
+}
+#else
+#define SS_TREE16 0
+#endif
+
+/* Whether dB/dC of a block are reduced per step by the tree ([t] vectors over n) rather than
+ * accumulated per lane ([t][n] vectors, reduced once per part). */
+static inline int uses_tree(int ns) { return SS_TREE16 && ns == 16; }
+
+#if SS_TREE16
+/* Backward through [t0, t1) in reverse with dstate 16 on AVX-512: scan_lanes.inc's bwd_reverse,
+ * except that dB and dC are summed over the lanes per step by the shuffle tree (accB/accC [t]). */
+static inline __attribute__((always_inline)) void bwd_reverse_tree16(
+    const SsShape *s, const SsBlock *blk, const SsScratch *w, int t0, int t1, int first_block,
+    vf *restrict g, vf *restrict dAacc) {
+  const int len = s->len;
+  const float *restrict Bg = blk->Bg, *restrict Cg = blk->Cg;
+  const vf *restrict An = blk->An;
+  const vf *restrict abuf = w->abuf, *restrict hbuf = w->hbuf;
+  for (int t = t1 - 1; t >= t0; t--) {
+    const int i = t - t0;
+    const vf dt = w->dts[t], uu = w->us[t], dy = w->dys[t];
     const vf dtu = dt * uu;
-    vf y[4] = {Dv * uu, {0}, {0}, {0}}; /* 4 partial sums shorten the dependency chain */
+    vf sgB[2] = {{0}, {0}}, sqA[2] = {{0}, {0}};
+    Tree16 tb, tc;
+    __m512 ob = _mm512_setzero_ps(), oc = _mm512_setzero_ps();
 #pragma GCC unroll 16
-    for (int n = 0; n < NS; n++) {
-      const vf a = exp2_v(dt * An2[n]);
-      h[n] = a * h[n] + dtu * Bg[(size_t)n * len + t];
-      y[n & 3] += Cg[(size_t)n * len + t] * h[n];
+    for (int p = 0; p < 16; p++) {
+      const int n = tree16_state(p);
+      const vf a = abuf[(size_t)i * 16 + n];
+      const vf gn = abuf[(size_t)(i + 1) * 16 + n] * g[n] + dy * Cg[(size_t)n * len + t];
+      g[n] = gn;
+      tree16_push(&tc, p, (__m512)(dy * hbuf[(size_t)(i + 1) * 16 + n]), &oc);
+      tree16_push(&tb, p, (__m512)(gn * dtu), &ob);
+      sgB[p & 1] += gn * Bg[(size_t)n * len + t];
+      const vf q = gn * a * hbuf[(size_t)i * 16 + n]; /* dL/d(dt A) */
+      sqA[p & 1] += q * An[n];
+      dAacc[n] += q * dt;
     }
-    ys[t] = (y[0] + y[1]) + (y[2] + y[3]);
+    w->accB[t] = first_block ? (vf)ob : w->accB[t] + (vf)ob;
+    w->accC[t] = first_block ? (vf)oc : w->accC[t] + (vf)oc;
+    const vf gB = sgB[0] + sgB[1];
+    w->dus[t] = gB * dt + blk->Dv * dy;
+    w->ddts[t] = (sqA[0] + sqA[1]) + gB * uu;
   }
 }
+#endif
 
-#ifdef SS_FWD_HALVES
-/* fwd_scan_impl for lanes 8·half … 8·half + 7 only. On AVX2 a 16-lane h[16] is 32 ymm registers,
- * twice the register file, and gcc shuffled the spilled halves through general registers; one
- * half at a time keeps 16. Each lane sees the same operations in the same order: the same bits. */
-static inline __attribute__((always_inline)) void fwd_scan_half(
-    const int NS, int len, int half, const vf *restrict us, const vf *restrict dts,
-    const vf *restrict An2, vf8 *restrict h, const float *restrict Bg, const float *restrict Cg,
-    vf Dv, vf *restrict ys) {
-  const vf8 Dh = half ? hi8(Dv) : lo8(Dv);
-  for (int n = 0; n < NS; n++) h[n] = splat8(0.0f);
-  for (int t = 0; t < len; t++) {
-    const vf8 dt = ((const vf8a *)&dts[t])[half], uu = ((const vf8a *)&us[t])[half];
-    const vf8 dtu = dt * uu;
-    vf8 y[4] = {Dh * uu, {0}, {0}, {0}};
-#pragma GCC unroll 16
-    for (int n = 0; n < NS; n++) {
-      const vf8 a = exp2_v8(dt * ((const vf8a *)&An2[n])[half]);
-      h[n] = a * h[n] + dtu * Bg[(size_t)n * len + t];
-      y[n & 3] += Cg[(size_t)n * len + t] * h[n];
-    }
-    ((vf8a *)&ys[t])[half] = (y[0] + y[1]) + (y[2] + y[3]);
-  }
-}
+/* ---------- the lane-wise loops (scan_lanes.inc): 16 lanes, and 8 at a time with AVX2 ---------- */
 
-#define SS_FWD_SCAN(NAME, NSV)                                                                    \
+#define LV vf
+#define LD(p) (*(p))
+#define ST(p, v) (*(p) = (v))
+#define LSPLAT(x) splat(x)
+#define LEXP2(x) exp2_v(x)
+#define LNAME(x) x##_v16
+#define LTREE SS_TREE16
+#include "scan_lanes.inc"
+
+#ifdef SS_HALVES
+#define LV vf8
+#define LD(p) ((vf8)((const vf8a *)(p))[half])
+#define ST(p, v) (((vf8a *)(p))[half] = (v))
+#define LSPLAT(x) splat8(x)
+#define LEXP2(x) exp2_v8(x)
+#define LNAME(x) x##_v8
+#define LTREE 0
+#include "scan_lanes.inc"
+#endif
+
+/* ---------- forward ---------- */
+
+#ifdef SS_HALVES
+#define SS_FWD_SCAN(NAME, NSV, SIZE)                                                              \
   static void NAME(int ns, int len, const vf *us, const vf *dts, const vf *An2, const float *Bg, \
-                   const float *Cg, vf Dv, vf *ys) {                                             \
-    vf8 h[NSV];                                                                                   \
+                   const float *Cg, const vf *Dv, vf *ys) {                                      \
+    vf8 h[SIZE];                                                                                  \
     (void)ns;                                                                                     \
     for (int half = 0; half < 2; half++)                                                          \
-      fwd_scan_half(NSV, len, half, us, dts, An2, h, Bg, Cg, Dv, ys);                             \
+      fwd_scan_v8(NSV, half, len, us, dts, An2, h, Bg, Cg, Dv, ys);                               \
   }
 #else
-#define SS_FWD_SCAN(NAME, NSV)                                                                    \
+#define SS_FWD_SCAN(NAME, NSV, SIZE)                                                              \
   static void NAME(int ns, int len, const vf *us, const vf *dts, const vf *An2, const float *Bg, \
-                   const float *Cg, vf Dv, vf *ys) {                                             \
-    vf h[NSV];                                                                                    \
+                   const float *Cg, const vf *Dv, vf *ys) {                                      \
+    vf h[SIZE];                                                                                   \
     (void)ns;                                                                                     \
-    fwd_scan_impl(NSV, len, us, dts, An2, h, Bg, Cg, Dv, ys);                                     \
+    fwd_scan_v16(NSV, 0, len, us, dts, An2, h, Bg, Cg, Dv, ys);                                   \
   }
 #endif
-SS_FWD_SCAN(fwd_scan_1, 1)
-SS_FWD_SCAN(fwd_scan_2, 2)
-SS_FWD_SCAN(fwd_scan_4, 4)
-SS_FWD_SCAN(fwd_scan_8, 8)
-SS_FWD_SCAN(fwd_scan_16, 16)
-
-static void fwd_scan_any(int ns, int len, const vf *us, const vf *dts, const vf *An2,
-                         const float *Bg, const float *Cg, vf Dv, vf *ys) {
-  vf h[SS_MAXNS];
-  fwd_scan_impl(ns, len, us, dts, An2, h, Bg, Cg, Dv, ys);
-}
+SS_FWD_SCAN(fwd_scan_1, 1, 1)
+SS_FWD_SCAN(fwd_scan_2, 2, 2)
+SS_FWD_SCAN(fwd_scan_4, 4, 4)
+SS_FWD_SCAN(fwd_scan_8, 8, 8)
+SS_FWD_SCAN(fwd_scan_16, 16, 16)
+SS_FWD_SCAN(fwd_scan_any, ns, SS_MAXNS)
 
 typedef void (*FwdScanFn)(int, int, const vf *, const vf *, const vf *, const float *,
-                          const float *, vf, vf *);
+                          const float *, const vf *, vf *);
 
 static FwdScanFn pick_fwd(int ns) {
   switch (ns) {
@@ -318,17 +404,6 @@ static FwdScanFn pick_fwd(int ns) {
   default: return fwd_scan_any;
   }
 }
-
-/* Everything a block needs that is lane-wise and per channel: dt (after bias and softplus),
- * u, and A, D, bias as lane vectors. */
-typedef struct {
-  int b, g, d0, lanes;
-  vf An[SS_MAXNS];  /* A[d0 + lane, n] */
-  vf An2[SS_MAXNS]; /* A log2 e, the exponent of exp(dt A) in base 2 */
-  vf Dv, biasv;
-  const float *Bg, *Cg;
-  vf dAacc[SS_MAXNS]; /* backward's sum over t of dL/dA per lane */
-} SsBlock;
 
 static void block_setup(const SsShape *s, int b, int g, int k, SsBlock *blk) {
   blk->b = b;
@@ -495,7 +570,7 @@ int ss_fwd(int batch, int dim, int len, int dstate, int groups, const float *u,
       const size_t off = ((size_t)b * dim + blk->d0) * len;
       load_rows_T(u + off, len, blk->lanes, us);
       block_dt(&s, blk, NULL, dts);
-      scan(dstate, len, us, dts, blk->An2, blk->Bg, blk->Cg, blk->Dv, ys);
+      scan(dstate, len, us, dts, blk->An2, blk->Bg, blk->Cg, &blk->Dv, ys);
       store_rows_T(ys, len, blk->lanes, y + off);
     }
     ftz_off(csr);
@@ -505,66 +580,7 @@ int ss_fwd(int batch, int dim, int len, int dstate, int groups, const float *u,
 
 /* ---------- backward ---------- */
 
-#ifdef __AVX512F__
-/* dB and dC of a time step are sums over the 16 lanes (channels) of 16 vectors (states). With
- * dstate 16 a shuffle tree turns the 16 vectors into one vector of 16 sums, fed one vector at a
- * time like a binary counter so that at most 4 partial results are live. Input position p must
- * carry state n = 4 (p % 4) + p / 4 for output lane n to hold the sum of state n. */
-#define SS_TREE16 1
-typedef struct {
-  __m512 l[4];
-} Tree16;
 
-static inline __attribute__((always_inline)) int tree16_state(int p) {
-  return 4 * (p & 3) + (p >> 2);
-}
-
-static inline __attribute__((always_inline)) void tree16_push(Tree16 *tr, int p, __m512 v,
-                                                              __m512 *out) {
-  if ((p & 1) == 0) {
-    tr->l[0] = v;
-    return;
-  }
-  /* halves of 8 partials: [a | b] */
-  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[0], v, 0x44),
-                    _mm512_shuffle_f32x4(tr->l[0], v, 0xEE));
-  if ((p & 2) == 0) {
-    tr->l[1] = v;
-    return;
-  }
-  /* quarters of 4 partials: [a b c d] */
-  v = _mm512_add_ps(_mm512_shuffle_f32x4(tr->l[1], v, 0x88),
-                    _mm512_shuffle_f32x4(tr->l[1], v, 0xDD));
-  if ((p & 4) == 0) {
-    tr->l[2] = v;
-    return;
-  }
-  /* pairs of 2 partials within each quarter */
-  v = _mm512_add_ps(_mm512_shuffle_ps(tr->l[2], v, 0x44),
-                    _mm512_shuffle_ps(tr->l[2], v, 0xEE));
-  if ((p & 8) == 0) {
-    tr->l[3] = v;
-    return;
-  }
-  *out = _mm512_add_ps(_mm512_shuffle_ps(tr->l[3], v, 0x88),
-                       _mm512_shuffle_ps(tr->l[3], v, 0xDD));
-}
-#else
-#define SS_TREE16 0
-#endif
-
-/* Whether dB/dC of a block are reduced per step by the tree ([t] vectors over n) rather than
- * accumulated per lane ([t][n] vectors, reduced once per part). */
-static inline int uses_tree(int ns) { return SS_TREE16 && ns == 16; }
-
-/* Per-thread scratch of the backward pass. */
-typedef struct {
-  vf *us, *zs, *dts, *dys, *dus, *ddts; /* [len] each */
-  vf *abuf;                              /* [SS_CHUNK + 1][ns]: exp(dt A); last row a_{t1} */
-  vf *hbuf;                              /* [SS_CHUNK + 1][ns]: state before t0, then h_t */
-  vf *hck;                               /* [nchunks][ns]: states before each chunk */
-  vf *accB, *accC; /* over the part's blocks: [len][ns] per-lane sums, or [len] with the tree */
-} SsScratch;
 
 static int scratch_alloc(SsScratch *w, int len, int ns) {
   const int nchunks = (len + SS_CHUNK - 1) / SS_CHUNK;
@@ -587,134 +603,25 @@ static int scratch_alloc(SsScratch *w, int len, int ns) {
   return 0;
 }
 
-/* States before each chunk (only needed when len > SS_CHUNK): a forward pass without y. */
-static inline __attribute__((always_inline)) void bwd_checkpoints(const int NS, const SsShape *s,
-                                                                  const SsBlock *blk,
-                                                                  const SsScratch *w,
-                                                                  vf *restrict h) {
-  const int len = s->len;
-  for (int n = 0; n < NS; n++) h[n] = splat(0.0f);
-  for (int t = 0; t < len; t++) {
-    if (t % SS_CHUNK == 0)
-      for (int n = 0; n < NS; n++) w->hck[(size_t)(t / SS_CHUNK) * NS + n] = h[n];
-    const vf dt = w->dts[t], dtu = dt * w->us[t];
-#pragma GCC unroll 16
-    for (int n = 0; n < NS; n++)
-      h[n] = exp2_v(dt * blk->An2[n]) * h[n] + dtu * blk->Bg[(size_t)n * len + t];
+#ifdef SS_HALVES
+#define SS_BWD_BLOCK(NAME, NSV, SIZE)                                                             \
+  static void NAME(const SsShape *s, const SsBlock *blk, const SsScratch *w, int first,          \
+                   vf *dA_out) {                                                                  \
+    vf8 h[SIZE], g[SIZE], dAacc[SIZE];                                                            \
+    for (int half = 0; half < 2; half++) {                                                        \
+      bwd_block_v8(NSV, half, s, blk, w, first, h, g, dAacc);                                     \
+      for (int n = 0; n < (NSV); n++) ((vf8a *)&dA_out[n])[half] = dAacc[n];                      \
+    }                                                                                             \
   }
-}
-
-/* Backward through the time steps [t0, t1) of one block, given the state before t0 in hck,
- * g = dL/dh_{t1} and abuf's last row = exp(dt A) at t1 (0 after the sequence end). */
-static inline __attribute__((always_inline)) void bwd_chunk(
-    const int NS, const SsShape *s, const SsBlock *blk, const SsScratch *w, int t0, int t1,
-    int first_block, vf *restrict h, vf *restrict g, vf *restrict dAacc) {
-  const int len = s->len, m = t1 - t0;
-  const float *restrict Bg = blk->Bg, *restrict Cg = blk->Cg;
-  const vf *restrict An = blk->An, *restrict An2 = blk->An2;
-  vf *restrict abuf = w->abuf, *restrict hbuf = w->hbuf;
-  /* a_{t1} goes after this chunk's rows; the buffer is rewritten below */
-  for (int n = 0; n < NS; n++) abuf[(size_t)m * NS + n] = abuf[n];
-  if (t1 == len)
-    for (int n = 0; n < NS; n++) abuf[(size_t)m * NS + n] = splat(0.0f);
-  /* recompute: abuf[i] = exp(dt A) at t0 + i, hbuf[i + 1] = h at t0 + i, hbuf[0] = h before */
-  for (int n = 0; n < NS; n++) h[n] = hbuf[n] = w->hck[(size_t)(t0 / SS_CHUNK) * NS + n];
-  for (int t = t0; t < t1; t++) {
-    const int i = t - t0;
-    const vf dt = w->dts[t], dtu = dt * w->us[t];
-#pragma GCC unroll 16
-    for (int n = 0; n < NS; n++) {
-      const vf a = exp2_v(dt * An2[n]);
-      h[n] = a * h[n] + dtu * Bg[(size_t)n * len + t];
-      abuf[(size_t)i * NS + n] = a;
-      hbuf[(size_t)(i + 1) * NS + n] = h[n];
-    }
-  }
-  /* reverse: g_t = dL/dh_t = dy_t C_t + a_{t+1} g_{t+1} */
-#if SS_TREE16
-  if (NS == 16) {
-    for (int t = t1 - 1; t >= t0; t--) {
-      const int i = t - t0;
-      const vf dt = w->dts[t], uu = w->us[t], dy = w->dys[t];
-      const vf dtu = dt * uu;
-      vf sgB[2] = {{0}, {0}}, sqA[2] = {{0}, {0}};
-      Tree16 tb, tc;
-      __m512 ob = _mm512_setzero_ps(), oc = _mm512_setzero_ps();
-#pragma GCC unroll 16
-      for (int p = 0; p < 16; p++) {
-        const int n = tree16_state(p);
-        const vf a = abuf[(size_t)i * 16 + n];
-        const vf gn = abuf[(size_t)(i + 1) * 16 + n] * g[n] + dy * Cg[(size_t)n * len + t];
-        g[n] = gn;
-        tree16_push(&tc, p, (__m512)(dy * hbuf[(size_t)(i + 1) * 16 + n]), &oc);
-        tree16_push(&tb, p, (__m512)(gn * dtu), &ob);
-        sgB[p & 1] += gn * Bg[(size_t)n * len + t];
-        const vf q = gn * a * hbuf[(size_t)i * 16 + n]; /* dL/d(dt A) */
-        sqA[p & 1] += q * An[n];
-        dAacc[n] += q * dt;
-      }
-      w->accB[t] = first_block ? (vf)ob : w->accB[t] + (vf)ob;
-      w->accC[t] = first_block ? (vf)oc : w->accC[t] + (vf)oc;
-      const vf gB = sgB[0] + sgB[1];
-      w->dus[t] = gB * dt + blk->Dv * dy;
-      w->ddts[t] = (sqA[0] + sqA[1]) + gB * uu;
-    }
-    return;
-  }
-#endif
-  for (int t = t1 - 1; t >= t0; t--) {
-    const int i = t - t0;
-    const vf dt = w->dts[t], uu = w->us[t], dy = w->dys[t];
-    const vf dtu = dt * uu;
-    vf sgB[2] = {{0}, {0}}, sqA[2] = {{0}, {0}};
-    vf *restrict aB = w->accB + (size_t)t * NS, *restrict aC = w->accC + (size_t)t * NS;
-#pragma GCC unroll 16
-    for (int n = 0; n < NS; n++) {
-      const vf a = abuf[(size_t)i * NS + n];
-      const vf gn = abuf[(size_t)(i + 1) * NS + n] * g[n] + dy * Cg[(size_t)n * len + t];
-      g[n] = gn;
-      const vf dC = dy * hbuf[(size_t)(i + 1) * NS + n];
-      const vf dB = gn * dtu;
-      aC[n] = first_block ? dC : aC[n] + dC;
-      aB[n] = first_block ? dB : aB[n] + dB;
-      sgB[n & 1] += gn * Bg[(size_t)n * len + t];
-      const vf q = gn * a * hbuf[(size_t)i * NS + n]; /* dL/d(dt A) */
-      sqA[n & 1] += q * An[n];
-      dAacc[n] += q * dt;
-    }
-    const vf gB = sgB[0] + sgB[1];
-    w->dus[t] = gB * dt + blk->Dv * dy;
-    w->ddts[t] = (sqA[0] + sqA[1]) + gB * uu;
-  }
-}
-
-static inline __attribute__((always_inline)) void bwd_block_impl(
-    const int NS, const SsShape *s, const SsBlock *blk, const SsScratch *w, int first_block,
-    vf *restrict h, vf *restrict g, vf *restrict dAacc) {
-  const int len = s->len;
-  for (int n = 0; n < NS; n++) {
-    g[n] = splat(0.0f);
-    dAacc[n] = splat(0.0f);
-  }
-  if (len > SS_CHUNK) {
-    bwd_checkpoints(NS, s, blk, w, h);
-  } else {
-    for (int n = 0; n < NS; n++) w->hck[n] = splat(0.0f);
-  }
-  const int nchunks = (len + SS_CHUNK - 1) / SS_CHUNK;
-  for (int c = nchunks - 1; c >= 0; c--) {
-    const int t0 = c * SS_CHUNK, t1 = t0 + SS_CHUNK < len ? t0 + SS_CHUNK : len;
-    bwd_chunk(NS, s, blk, w, t0, t1, first_block, h, g, dAacc);
-  }
-}
-
+#else
 #define SS_BWD_BLOCK(NAME, NSV, SIZE)                                                             \
   static void NAME(const SsShape *s, const SsBlock *blk, const SsScratch *w, int first,          \
                    vf *dA_out) {                                                                  \
     vf h[SIZE], g[SIZE], dAacc[SIZE];                                                             \
-    bwd_block_impl(NSV, s, blk, w, first, h, g, dAacc);                                           \
+    bwd_block_v16(NSV, 0, s, blk, w, first, h, g, dAacc);                                         \
     for (int n = 0; n < (NSV); n++) dA_out[n] = dAacc[n];                                         \
   }
+#endif
 SS_BWD_BLOCK(bwd_block_1, 1, 1)
 SS_BWD_BLOCK(bwd_block_2, 2, 2)
 SS_BWD_BLOCK(bwd_block_4, 4, 4)

@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   type NativeKernelInfo,
   type NativeScanKernel,
@@ -55,10 +56,9 @@ const ADAM_URL = new URL("../../../native/cpu/adam.c", import.meta.url);
 const EMA_URL = new URL("../../../native/cpu/ema.c", import.meta.url);
 /** And the fused SS-Conv-SSM block, built on all of the above. */
 const BLOCK_URL = new URL("../../../native/cpu/block.c", import.meta.url);
-/** Headers the sources include: part of the cache key, not compiled on their own. */
-const HEADER_URLS = ["transpose16.h", "vmath.h"].map((h) =>
-  new URL(`../../../native/cpu/${h}`, import.meta.url)
-);
+/** The folder of all of the above: every file in it (headers and scan_lanes.inc, which the
+ * sources include, too) is part of the cache key. */
+const CPU_DIR_URL = new URL("../../../native/cpu/", import.meta.url);
 const BUILD_URL = new URL("../../../native/build/", import.meta.url);
 /**
  * -z nodelete: the library (and with it libgomp) stays mapped when Deno closes it, e.g. when a
@@ -100,6 +100,14 @@ function compilerVersion(cc: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Every file of native/cpu in name order, each name before its text: a change to any source,
+ * header or included template makes a new build. */
+function cpuFolderText(): string {
+  const dir = fileURLToPath(CPU_DIR_URL);
+  const names = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name).sort();
+  return names.map((n) => `${n}\0${Deno.readTextFileSync(join(dir, n))}`).join("\0");
 }
 
 /** CPU model and feature flags, part of the cache key of -march=native builds. */
@@ -169,7 +177,9 @@ function buildAndOpen(portable: boolean): Loaded {
   if (SOURCE_URL.protocol !== "file:") throw new Error(`source is not a local file: ${SOURCE_URL}`);
   const src = fileURLToPath(SOURCE_URL);
   const buildDir = fileURLToPath(BUILD_URL);
-  if (!granted({ name: "read", path: src })) throw new Error("needs --allow-read");
+  if (!granted({ name: "read", path: fileURLToPath(CPU_DIR_URL) })) {
+    throw new Error("needs --allow-read (of native/cpu/)");
+  }
   if (!granted({ name: "env" })) throw new Error("needs --allow-env (to read $CC)");
   const cc = Deno.env.get("CC") || "gcc";
   if (!granted({ name: "run", command: cc })) throw new Error(`needs --allow-run for ${cc}`);
@@ -181,8 +191,7 @@ function buildAndOpen(portable: boolean): Loaded {
       fileURLToPath(u)
     ),
   ];
-  const headers = HEADER_URLS.map((u) => fileURLToPath(u));
-  const source = [...sources, ...headers].map((f) => Deno.readTextFileSync(f)).join("\0");
+  const source = cpuFolderText();
   const candidates = portable ? [BASE_FLAGS] : [[...BASE_FLAGS, "-march=native"], BASE_FLAGS];
   let lastFailure = "";
   for (const flags of candidates) {
