@@ -154,6 +154,11 @@ function nullable(a: Float32Array | undefined): Float32Array | null {
   return a === undefined ? null : a;
 }
 
+/** Throws when a native entry point returned non-zero: `native <what> failed (code rc)`. */
+function check(rc: number, what: string): void {
+  if (rc !== 0) throw new Error(`native ${what} failed (code ${rc})`);
+}
+
 function checkOut(name: string, arr: Float32Array | undefined, expected: number): void {
   if (!(arr instanceof Float32Array) || arr.length !== expected) {
     throw new Error(`native selective scan: output ${name} must be a Float32Array(${expected})`);
@@ -216,7 +221,7 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
     checkScanInputs(x);
     checkOut("y", y, x.batch * x.dim * x.len);
     const rc = s.ss_fwd(...shape(x), ...inputs(x), threads, y);
-    if (rc !== 0) throw new Error(`native selective scan forward failed (code ${rc})`);
+    check(rc, "selective scan forward");
   };
   const backwardInto = (x: ScanInputs, dy: Float32Array, g: ScanGrads): void => {
     checkScanInputs(x, dy);
@@ -234,14 +239,14 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
       nullable(g.dD),
       nullable(g.ddeltaBias),
     );
-    if (rc !== 0) throw new Error(`native selective scan backward failed (code ${rc})`);
+    check(rc, "selective scan backward");
   };
   const dimsArgs = (d: SS2DCoreDims) => [d.B, d.H, d.W, d.di, d.K, d.N, d.R] as const;
   const arrays = (a: SS2DCoreArrays) => [a.xc, a.Wx, a.Wdt, a.bias, a.A, a.D] as const;
   const ss2d: SS2DCoreImpl = {
     forwardInto(d, a, y) {
       const rc = s.ss2d_fwd(...dimsArgs(d), ...arrays(a), threads, y);
-      if (rc !== 0) throw new Error(`native SS2D forward failed (code ${rc})`);
+      check(rc, "SS2D forward");
     },
     backwardInto(d, a, dy, o) {
       const rc = s.ss2d_bwd(
@@ -256,23 +261,23 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
         o.dA,
         o.dD,
       );
-      if (rc !== 0) throw new Error(`native SS2D backward failed (code ${rc})`);
+      check(rc, "SS2D backward");
     },
   };
   const block: NativeBlock = {
     forward(dims, arrays, lnEps, bnEps) {
       const rc = s.sm_block_fwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
-      if (rc !== 0) throw new Error(`native block forward failed (code ${rc})`);
+      check(rc, "block forward");
     },
     backward(dims, arrays, lnEps, bnEps) {
       const rc = s.sm_block_bwd(dims, pointerTable(arrays), lnEps, bnEps, threads);
-      if (rc !== 0) throw new Error(`native block backward failed (code ${rc})`);
+      check(rc, "block backward");
     },
   };
   const ema: NativeEma = (pairs, d) => {
     const sizes = Int32Array.from(pairs, ([sh]) => sh.length);
     const rc = s.sm_ema_multi(pairs.length, sizes, pointerTable(pairs.flat()), d, threads);
-    if (rc !== 0) throw new Error(`native moving average failed (code ${rc})`);
+    check(rc, "moving average");
   };
   return {
     name: "native",
@@ -282,7 +287,7 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
     ema,
     gemm(M, N, K, A, transA, B, transB, C) {
       const rc = s.sm_gemm(M, N, K, A, transA ? 1 : 0, B, transB ? 1 : 0, C, threads);
-      if (rc !== 0) throw new Error(`native gemm failed (code ${rc})`);
+      check(rc, "gemm");
     },
     adamStep(tensors, c) {
       const sizes = Int32Array.from(tensors, (t) => t.w.length);
@@ -302,7 +307,7 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
         c.c2,
         threads,
       );
-      if (rc !== 0) throw new Error(`native Adam step failed (code ${rc})`);
+      check(rc, "Adam step");
     },
     norm: {
       forward(C, mode, eps, x, gamma, beta, y, mean, variance, rstd) {
@@ -320,7 +325,7 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
           rstd,
           threads,
         );
-        if (rc !== 0) throw new Error(`native norm forward failed (code ${rc})`);
+        check(rc, "norm forward");
       },
       backward(C, mode, dy, x, gamma, mean, rstd, dx, dgamma, dbeta) {
         const rc = s.sm_norm_bwd(
@@ -337,12 +342,12 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
           dbeta,
           threads,
         );
-        if (rc !== 0) throw new Error(`native norm backward failed (code ${rc})`);
+        check(rc, "norm backward");
       },
     },
     conv2dSame(d, x, w, y) {
       const rc = s.sm_conv2d_same(d.batch, d.height, d.width, d.inC, d.outC, d.k, x, w, y, threads);
-      if (rc !== 0) throw new Error(`native conv2d failed (code ${rc})`);
+      check(rc, "conv2d");
     },
     conv2dSameFilterGrad(d, x, dy, dw) {
       const rc = s.sm_conv2d_same_filter_grad(
@@ -357,31 +362,31 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
         dw,
         threads,
       );
-      if (rc !== 0) throw new Error(`native conv2d filter gradient failed (code ${rc})`);
+      check(rc, "conv2d filter gradient");
     },
     conv2dStrided(d, s, x, w, y) {
       const rc = s_conv(s, "sm_conv2d_strided", d, x, w, y);
-      if (rc !== 0) throw new Error(`native strided conv2d failed (code ${rc})`);
+      check(rc, "strided conv2d");
     },
     conv2dStridedFilterGrad(d, s, x, dy, dw) {
       const rc = s_conv(s, "sm_conv2d_strided_filter_grad", d, x, dy, dw);
-      if (rc !== 0) throw new Error(`native strided conv2d filter gradient failed (code ${rc})`);
+      check(rc, "strided conv2d filter gradient");
     },
     conv2dStridedInputGrad(d, s, dy, w, dx) {
       const rc = s_conv(s, "sm_conv2d_strided_input_grad", d, dy, w, dx);
-      if (rc !== 0) throw new Error(`native strided conv2d input gradient failed (code ${rc})`);
+      check(rc, "strided conv2d input gradient");
     },
     leakyRelu(alpha, x, y) {
       const rc = s.sm_leaky_relu(x.length, alpha, x, y, threads);
-      if (rc !== 0) throw new Error(`native leaky ReLU failed (code ${rc})`);
+      check(rc, "leaky ReLU");
     },
     leakyReluGrad(alpha, x, dy, dx) {
       const rc = s.sm_leaky_relu_grad(x.length, alpha, x, dy, dx, threads);
-      if (rc !== 0) throw new Error(`native leaky ReLU gradient failed (code ${rc})`);
+      check(rc, "leaky ReLU gradient");
     },
     flipFilter(k, ci, co, swap, w, out) {
       const rc = s.sm_flip_filter(k, ci, co, swap ? 1 : 0, w, out, threads);
-      if (rc !== 0) throw new Error(`native filter flip failed (code ${rc})`);
+      check(rc, "filter flip");
     },
     maxPoolGrad(g, x, dy, dx) {
       const rc = s.sm_max_pool_grad(
@@ -402,7 +407,7 @@ export function wrapLibrary(lib: Lib, threads: number, info: NativeKernelInfo): 
         dx,
         threads,
       );
-      if (rc !== 0) throw new Error(`native max-pool gradient failed (code ${rc})`);
+      check(rc, "max-pool gradient");
     },
     forward(x: ScanInputs): Float32Array {
       checkScanInputs(x); // before allocating, so a bad shape gets a clear message
