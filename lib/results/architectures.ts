@@ -756,8 +756,8 @@ const ms = (st: Stat | null, f: (x: number | null) => string): string =>
 /** A value and its 95% interval. */
 const ci = (i: { value: number; lo: number; hi: number }, f: (x: number) => string): string =>
   `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
-/** A p-value. */
-const pText = (p: number): string => (p < 0.001 ? "< 0.001" : p.toPrecision(2));
+/** "p < 0.001" or "p = 0.012": a McNemar p-value as the table prints it. */
+const pText = (p: number): string => (p < 0.001 ? "p < 0.001" : `p = ${p.toPrecision(2)}`);
 /** A difference of shares in percentage points, signed. */
 const points = (x: number | null): string =>
   x === null || !Number.isFinite(x) ? "—" : `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)}`;
@@ -889,7 +889,7 @@ function pairedSection(t: ArchitectureTable): string[] {
     return [...head, `${ref.label}'s sweep is not published yet: \`${ref.run_command}\`.`, ""];
   }
   const mc = (m: PairedMcNemar | null) =>
-    m ? `${m.b} / ${m.c} of ${m.n}, p = ${pText(m.pValue)}` : "—";
+    m ? `${m.b} / ${m.c} of ${m.n}, ${pText(m.pValue)}` : "—";
   const row = (r: ArchitectureRow) => {
     const c = t.comparisons.find((x) => x.key === r.key);
     if (!c) return `| ${r.label} | not run yet: \`${r.run_command}\` | | | |`;
