@@ -144,7 +144,9 @@ static inline void micro(int kc, const float *a, const float *b, float *C, int N
  * times the register file, and spilled ran at ~1 GFLOP/s. Here the same tile is computed as
  * sub-tiles of QR = 4 rows × up to 3 vectors of 8 columns (12 accumulators, 3 B vectors and a
  * broadcast: 16 registers), skipping column vectors wholly beyond w and row halves beyond h.
- * Each C element is still one chain of fused multiply-adds over k in order, started from 0 or
+ * A last single vector of columns (N = 32, 56, …) runs as one 8 × 8 sub-tile instead: 4 × 8 had
+ * only 4 independent chains of fused multiply-adds, fewer than the FMA units' latency × width
+ * (4 cycles × 2), and ran at half speed. Each C element is still one chain of fused multiply-adds over k in order, started from 0 or
  * from C, exactly as above: the same bits as the 16-wide kernel compiled for this machine.
  */
 typedef float v8 __attribute__((vector_size(32)));
@@ -153,14 +155,14 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
 static inline __attribute__((always_inline)) void micro_q(int kc, const float *a, const float *b,
                                                          float *C, int N, int h, int w, int first,
-                                                         const int nv) {
-  v8 acc[QR][3];
-  const int full = h == QR && w == 8 * nv;
-  for (int r = 0; r < QR; r++)
+                                                         const int nv, const int qr) {
+  v8 acc[MR][3];
+  const int full = h == qr && w == 8 * nv;
+  for (int r = 0; r < qr; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (v8){0};
   if (!first) {
     if (full) {
-      for (int r = 0; r < QR; r++)
+      for (int r = 0; r < qr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = *(const v8u *)(C + (size_t)r * N + 8 * v);
     } else {
       float t[24];
@@ -175,13 +177,13 @@ static inline __attribute__((always_inline)) void micro_q(int kc, const float *a
     v8 bv[3];
     for (int v = 0; v < nv; v++) bv[v] = *(const v8 *)(b + (size_t)k * NR + 8 * v);
     const float *ak = a + (size_t)k * MR;
-    for (int r = 0; r < QR; r++) {
+    for (int r = 0; r < qr; r++) {
       const float s = ak[r];
       for (int v = 0; v < nv; v++) acc[r][v] += s * bv[v];
     }
   }
   if (full) {
-    for (int r = 0; r < QR; r++)
+    for (int r = 0; r < qr; r++)
       for (int v = 0; v < nv; v++) *(v8u *)(C + (size_t)r * N + 8 * v) = acc[r][v];
   } else {
     float t[24];
@@ -195,15 +197,20 @@ static inline __attribute__((always_inline)) void micro_q(int kc, const float *a
 /* The MR × NR tile as sub-tiles (see micro_q); same contract as the AVX-512 micro. */
 static inline void micro(int kc, const float *a, const float *b, float *C, int N, int h, int w,
                          int first) {
+  if (h == MR && w % 24 > 0 && w % 24 <= 8) { /* the last vector as one 8 × 8 sub-tile */
+    const int j8 = w - w % 24;
+    micro_q(kc, a, b + j8, C + j8, N, MR, w - j8, first, 1, MR);
+    w = j8;
+  }
   for (int r0 = 0; r0 < h; r0 += QR) {
     const int hq = h - r0 < QR ? h - r0 : QR;
     for (int j0 = 0; j0 < w; j0 += 24) {
       const int wq = w - j0 < 24 ? w - j0 : 24, nv = (wq + 7) / 8;
       float *c = C + (size_t)r0 * N + j0;
       const float *aq = a + r0, *bq = b + j0;
-      if (nv == 3) micro_q(kc, aq, bq, c, N, hq, wq, first, 3);
-      else if (nv == 2) micro_q(kc, aq, bq, c, N, hq, wq, first, 2);
-      else micro_q(kc, aq, bq, c, N, hq, wq, first, 1);
+      if (nv == 3) micro_q(kc, aq, bq, c, N, hq, wq, first, 3, QR);
+      else if (nv == 2) micro_q(kc, aq, bq, c, N, hq, wq, first, 2, QR);
+      else micro_q(kc, aq, bq, c, N, hq, wq, first, 1, QR);
     }
   }
 }
@@ -302,7 +309,7 @@ int sm_gemm_packed(int M, int N, int K, PackA pack, const void *ctx, const float
         /* Runs of tiles, two per thread: B is packed once per run (twice per thread). */
         float *bp = sm_scratch(2, (size_t)panels * NR * KC);
         if (!bp) failed = 1;
-        const int runs = 2 * nt;
+        const int runs = tilesM >= 8 * nt ? 2 * nt : nt;
         #pragma omp for schedule(dynamic)
         for (int r = 0; r < runs; r++) {
           if (!ap || !bp) continue;

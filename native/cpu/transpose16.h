@@ -1,8 +1,10 @@
 /*
- * In-register transposes shared by the selective scan (selective_scan.c) and the SS2D core's
- * cross-scan and cross-merge (ss2d_core.c): 16×16 of sixteen 512-bit vectors with AVX-512,
- * 8×8 of eight 256-bit vectors with AVX2 (callers move 16×16 tiles as four of those). They only
- * move floats, so every path gives the same bits. Callers keep a scalar path for other builds.
+ * In-register transposes shared by the selective scan (selective_scan.c), the SS2D core's
+ * cross-scan and cross-merge (ss2d_core.c) and the convolutions' im2col packing (conv.c):
+ * 16×16 of sixteen 512-bit vectors with AVX-512, 8×8 of eight 256-bit vectors with AVX2 (also
+ * built with AVX-512, for conv.c's 8-row tiles; the scans move 16×16 tiles as four of them
+ * without AVX-512). They only move floats, so every path gives the same bits. Callers keep a
+ * scalar path for other builds.
  */
 #ifndef SM_TRANSPOSE16_H
 #define SM_TRANSPOSE16_H
@@ -34,9 +36,10 @@ static inline void transpose16(__m512 r[16]) {
     r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
   }
 }
-#elif defined(__AVX2__)
+#endif
+#if defined(__AVX2__)
 #include <immintrin.h>
-/* In-register 8x8 transpose of r[0..7]. */
+/* In-register 8x8 transpose of r[0..7] (also built with AVX-512: conv.c's MR = 8 packing). */
 static inline void transpose8(__m256 r[8]) {
   __m256 t[8];
   for (int i = 0; i < 8; i += 2) {
