@@ -888,8 +888,7 @@ function pairedSection(t: ArchitectureTable): string[] {
   if (!ref.cv) {
     return [...head, `${ref.label}'s sweep is not published yet: \`${ref.run_command}\`.`, ""];
   }
-  const mc = (m: PairedMcNemar | null) =>
-    m ? `${m.b} / ${m.c} of ${m.n}, ${pText(m.pValue)}` : "—";
+  const mc = (m: PairedMcNemar | null) => m ? `${m.b} / ${m.c} of ${m.n}, ${pText(m.pValue)}` : "—";
   const row = (r: ArchitectureRow) => {
     const c = t.comparisons.find((x) => x.key === r.key);
     if (!c) return `| ${r.label} | not run yet: \`${r.run_command}\` | | | |`;
