@@ -1,10 +1,10 @@
 /*
  * In-register transposes shared by the selective scan (selective_scan.c), the SS2D core's
- * cross-scan and cross-merge (ss2d_core.c) and the convolutions' im2col packing (conv.c):
- * 16×16 of sixteen 512-bit vectors with AVX-512, 8×8 of eight 256-bit vectors with AVX2 (also
- * built with AVX-512, for conv.c's 8-row tiles; the scans move 16×16 tiles as four of them
- * without AVX-512). They only move floats, so every path gives the same bits. Callers keep a
- * scalar path for other builds.
+ * cross-scan and cross-merge (ss2d_core.c) and the gemm's and convolutions' packing (gemm.c,
+ * conv.c): 16×16 of sixteen 512-bit vectors with AVX-512, 8×8 of eight 256-bit vectors with AVX2
+ * (also built with AVX-512, for the packing's 8-row blocks; without AVX-512 the scans move 16×16
+ * tiles as four of them). They only move floats, so every path gives the same bits. Callers keep
+ * a scalar path for other builds.
  */
 #ifndef SM_TRANSPOSE16_H
 #define SM_TRANSPOSE16_H
