@@ -68,8 +68,8 @@ static void pack_im2col(const void *ctx, int i0, int h, int k0, int kc, float *d
 #if defined(__AVX2__)
     if (h == MR && n >= 8) {
       /* Eight channels of the eight rows at a time, as one 8×8 in-register transpose: the
-       * scalar loop below writes every float on its own at a stride of MR, and for few output
-       * channels (ConvNet's 32) packing cost as much as the multiply-adds it feeds. */
+       * scalar loop below moves every float on its own, and with few output channels (ConvNet's
+       * 32) each packed float feeds few multiply-adds, so the packing shows. */
       const float *src[MR];
       for (int r = 0; r < MR; r++) src[r] = shifted(m, rows[r], dy, dx);
       int j = 0;

@@ -62,9 +62,9 @@ static void pack_b_block(const float *B, int transB, int K, int N, int j0, int w
     }
     return;
   }
-  /* B is (N, K): the panel is a transpose of w rows of B. Read one float per row and k, it
-   * gathered across w rows at a stride of K and ran at a third of the multiply's speed (the
-   * dense layers' input gradients, dY·Wᵀ); 8 × 8 blocks move through registers instead. */
+  /* B is (N, K): the panel is a transpose of w rows of B. Gathered one float at a time across
+   * the rows (a stride of K), the gemm ran at a third of its untransposed speed (the dense
+   * layers' input gradients, dY·Wᵀ); 8 × 8 blocks move through registers instead. */
   int k = 0;
 #if defined(__AVX2__)
   const int w8 = w / 8 * 8;
@@ -176,8 +176,9 @@ static inline void micro(int kc, const float *a, const float *b, float *C, int N
  * broadcast: 16 registers), skipping column vectors wholly beyond w and row halves beyond h.
  * A last single vector of columns (N = 32, 56, …) runs as one 8 × 8 sub-tile instead: 4 × 8 had
  * only 4 independent chains of fused multiply-adds, fewer than the FMA units' latency × width
- * (4 cycles × 2), and ran at half speed. Each C element is still one chain of fused multiply-adds over k in order, started from 0 or
- * from C, exactly as above: the same bits as the 16-wide kernel compiled for this machine.
+ * (4 cycles × 2), and ran at half speed. Each C element is still one chain of fused multiply-adds
+ * over k in order, started from 0 or from C, exactly as above: the same bits as the 16-wide
+ * kernel compiled for this machine.
  */
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
