@@ -332,6 +332,15 @@ Deno.test("speeds come from the newest bench JSON that measured the network, PyT
     "peer.convnet.train.images_per_s": 5,
     "peer.convnet.infer.images_per_s": 20,
   });
+  // Three rounds: the bench's ratio is the median of the per-round ones, not 30 ÷ 10.
+  bench("rounds.json", "2026-11-30T00:00:00Z", {
+    "resnet18.train.images_per_s": 30,
+    "resnet18.infer.images_per_s": 90,
+    "peer.resnet18.train.images_per_s": 10,
+    "peer.resnet18.infer.images_per_s": 30,
+    "ratio.resnet18.train": 2.5,
+    "ratio.resnet18.infer": 3.25,
+  });
   bench("new.json", "2026-12-05T00:00:00Z", {
     "convnet.train.images_per_s": 12,
     "convnet.infer.images_per_s": 44,
@@ -346,20 +355,33 @@ Deno.test("speeds come from the newest bench JSON that measured the network, PyT
     JSON.stringify({ schema: "starmamba.bench-sitting/1", figures: {} }),
   );
   const files = readBenchFiles(dir);
-  assertEquals(files.map((f) => f.file), ["newest-other.json", "new.json", "old.json"]);
+  assertEquals(files.map((f) => f.file), [
+    "newest-other.json",
+    "new.json",
+    "old.json",
+    "rounds.json",
+  ]);
   assertEquals(benchRow(files, "convnet"), {
     file: "new.json",
     train: 12,
     infer: 44,
     peer_train: null,
     peer_infer: null,
+    ratio_train: null,
+    ratio_infer: null,
   });
-  assertEquals(benchRow(files, "resnet18"), null);
+  assertEquals(benchRow(files, "resnet18")?.ratio_train, 2.5);
+  assertEquals(benchRow(files, "mamba"), null);
   const md = architecturesMarkdown(architectureTable(fakeResults(), stubSources(dir)));
   assert(
     md.includes(
       "| Net B | cv-b | 0.00 M | 3.000 | 12.0 (PyTorch —) | 44.0 (PyTorch —) | new.json |",
     ),
+    md,
+  );
+  // The bench's own ratio (2.50×), not the ratio of the medians (3.00×).
+  assert(
+    md.includes("| 30.0 (PyTorch 10.0, 2.50×) | 90.0 (PyTorch 30.0, 3.25×) | rounds.json |"),
     md,
   );
 });

@@ -131,6 +131,12 @@ export interface BenchRow {
   /** PyTorch's, measured in the same sitting (null: that file ran no peer for it). */
   peer_train: number | null;
   peer_infer: number | null;
+  /**
+   * The bench's own speed ratios (ours ÷ PyTorch's: with --rounds, the median of the per-round
+   * ratios, which need not equal the ratio of the medians); null where the file has none.
+   */
+  ratio_train: number | null;
+  ratio_infer: number | null;
 }
 
 /** One fold's figures (decided as the row is: prior-corrected where the folds were). */
@@ -521,6 +527,8 @@ export function benchRow(files: BenchFile[], name: string): BenchRow | null {
       infer,
       peer_train: num(`peer.${name}.train.images_per_s`),
       peer_infer: num(`peer.${name}.infer.images_per_s`),
+      ratio_train: num(`ratio.${name}.train`),
+      ratio_infer: num(`ratio.${name}.infer`),
     };
   }
   return null;
@@ -773,10 +781,11 @@ function rowLabel(r: ArchitectureRow): string {
 
 /** The first section: size, cost and speed. */
 function networksSection(t: ArchitectureTable): string[] {
-  const speed = (ours: number, peer: number | null) =>
+  // The ratio as the bench printed it (the same figure in both files), else ours ÷ PyTorch's.
+  const speed = (ours: number, peer: number | null, ratio: number | null) =>
     peer === null
       ? `${ours.toFixed(1)} (PyTorch —)`
-      : `${ours.toFixed(1)} (PyTorch ${peer.toFixed(1)}, ${(ours / peer).toFixed(2)}×)`;
+      : `${ours.toFixed(1)} (PyTorch ${peer.toFixed(1)}, ${(ratio ?? ours / peer).toFixed(2)}×)`;
   const notes = t.networks.filter((r) => r.network_note).map((r) =>
     `- ${r.label}: ${r.network_note}`
   );
@@ -787,7 +796,8 @@ function networksSection(t: ArchitectureTable): string[] {
     "else counted from bench/networks.ts. FLOPs: the analytic forward pass of one 3×64×64 image " +
     "(bench/flops.ts: 2 per multiply-add, plus the selective scan). Speeds: images/s of " +
     "`deno task bench`, from the newest bench JSON (bench/results/) that measured the network, " +
-    "beside its PyTorch equivalent from the same file (the same sitting).",
+    "beside its PyTorch equivalent from the same file (the same sitting); the ratio is the " +
+    "bench's own (over several rounds, the median of the per-round ratios).",
     "",
     "| network | sweep | parameters | forward GFLOP/img | training img/s | inference img/s | bench file |",
     "| --- | --- | ---: | ---: | ---: | ---: | --- |",
@@ -795,8 +805,10 @@ function networksSection(t: ArchitectureTable): string[] {
       `| ${r.label} | ${r.sweep} | ${
         r.params === null ? "—" : `${(r.params / 1e6).toFixed(2)} M`
       } | ${r.forward_gflop.toFixed(3)} | ${
-        r.bench ? speed(r.bench.train, r.bench.peer_train) : "—"
-      } | ${r.bench ? speed(r.bench.infer, r.bench.peer_infer) : "—"} | ${r.bench?.file ?? "—"} |`
+        r.bench ? speed(r.bench.train, r.bench.peer_train, r.bench.ratio_train) : "—"
+      } | ${r.bench ? speed(r.bench.infer, r.bench.peer_infer, r.bench.ratio_infer) : "—"} | ${
+        r.bench?.file ?? "—"
+      } |`
     ),
     ...(notes.length ? ["", ...notes] : []),
     "",
