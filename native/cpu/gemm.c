@@ -65,26 +65,22 @@ static void pack_b_block(const float *B, int transB, int K, int N, int j0, int w
   /* B is (N, K): the panel is a transpose of w rows of B. Gathered one float at a time across
    * the rows (a stride of K), the gemm ran at a third of its untransposed speed (the dense
    * layers' input gradients, dY·Wᵀ); 8 × 8 blocks move through registers instead. */
-  int k = 0;
+  int kv = 0, w8 = 0; /* the part moved as 8 × 8 blocks: k < kv, j < w8 */
 #if defined(__AVX2__)
-  const int w8 = w / 8 * 8;
-  for (; k + 8 <= kc; k += 8) {
+  kv = kc / 8 * 8;
+  w8 = w / 8 * 8;
+  for (int k = 0; k < kv; k += 8) {
     for (int j = 0; j < w8; j += 8) {
       __m256 t[8];
       for (int r = 0; r < 8; r++) t[r] = _mm256_loadu_ps(B + (size_t)(j0 + j + r) * K + k0 + k);
       transpose8(t);
       for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * NR + j, t[q]);
     }
-    for (int q = 0; q < 8; q++) {
-      float *d = dst + (size_t)(k + q) * NR;
-      for (int j = w8; j < w; j++) d[j] = B[(size_t)(j0 + j) * K + k0 + k + q];
-      for (int j = w; j < NR; j++) d[j] = 0.f;
-    }
   }
 #endif
-  for (; k < kc; k++) {
+  for (int k = 0; k < kc; k++) {
     float *d = dst + (size_t)k * NR;
-    for (int j = 0; j < w; j++) d[j] = B[(size_t)(j0 + j) * K + k0 + k];
+    for (int j = k < kv ? w8 : 0; j < w; j++) d[j] = B[(size_t)(j0 + j) * K + k0 + k];
     for (int j = w; j < NR; j++) d[j] = 0.f;
   }
 }
