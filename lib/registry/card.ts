@@ -11,6 +11,7 @@ import { RELEASED, type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { describeReleased, type ModelRow } from "./describe.ts";
 import type { NetworkShape } from "../model/network.ts";
 import { networkEntry } from "../model/registry.ts";
+import { ENSEMBLE, type TestScores } from "../results/test_scoring.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -110,18 +111,21 @@ function expectedAccuracy(runs: RunFacts[]): string {
  * context taken from itself alone. Paths are relative to the repository root.
  */
 interface NewFieldEvidence {
+  /** The sweep's cv.json (pooled out-of-fold figures over sky groups, and over folds). */
   cv: string;
-  lockedTest: string[];
+  /** The same sweep's test-scores.json: its fold models and their ensemble, scored once. */
+  lockedTest: string;
   single: string;
 }
 
 /** The recipes with such evidence (recipe name of lib/registry/released.ts → files). */
 const NEW_FIELD_EVIDENCE: Record<string, NewFieldEvidence> = {
+  // v2, not v1: v1's test figures are aggregates without per-image predictions and its fold
+  // weights cannot be rebuilt on this host (results/README.md); v2 is the same recipe retrained,
+  // its test-predictions.csv published, so every figure the card quotes can be recomputed.
   "cpu-ctx": {
-    cv: "results/ablations/cv-best-grouped-aries/v1/cv.json",
-    lockedTest: [0, 1, 2, 3, 4].map((k) =>
-      `results/evaluations/test-cv-best-grouped-fold${k}.json`
-    ),
+    cv: "results/ablations/cv-best-grouped-aries/v2/cv.json",
+    lockedTest: "results/ablations/cv-best-grouped-aries/v2/test-scores.json",
     single: "results/evaluations/improved-grouped-context-ema-shape-v1-single.json",
   },
 };
@@ -181,8 +185,9 @@ function singleAccuracy(recipe: string): SingleAccuracy | null {
 
 /**
  * "## Expected accuracy on new sky fields": the recipe's grouped cross-validation (pooled, with
- * its bootstrap interval over sky groups, and over folds) and its locked test set (over the fold
- * models, with the range of their per-model intervals), each naming the file it comes from.
+ * its bootstrap interval over sky groups, and over folds) and its locked test set (the fold
+ * models' ensemble with its intervals over images and fields, beside the fold models' spread),
+ * each naming the file it comes from.
  * Empty when the recipe has no such evidence.
  */
 function newFieldSection(recipe: string, ctx: boolean): string[] {
@@ -195,15 +200,10 @@ function newFieldSection(recipe: string, ctx: boolean): string[] {
     over_folds: { accuracy: { mean: number; std: number } };
   };
   const pooled = cv.pooled.intervals.accuracy;
-  const tests = ev.lockedTest.map((f) =>
-    mustRead(f) as {
-      metrics: { accuracy: number; n: number };
-      protocol: { intervals: { accuracy: Interval }; groups: number };
-    }
-  );
-  const test = meanStd(tests.map((t) => t.metrics.accuracy));
-  const lo = Math.min(...tests.map((t) => t.protocol.intervals.accuracy.lo));
-  const hi = Math.max(...tests.map((t) => t.protocol.intervals.accuracy.hi));
+  const scores = mustRead(ev.lockedTest) as unknown as TestScores;
+  const figures = scores.figures;
+  const ensemble = figures.decided.models[ENSEMBLE].accuracy;
+  const overModels = figures.decided.over_models.accuracy;
   const single = singleAccuracy(recipe);
   return [
     "## Expected accuracy on new sky fields",
@@ -219,14 +219,19 @@ function newFieldSection(recipe: string, ctx: boolean): string[] {
     }] by a bootstrap over ${cv.pooled.groups} sky groups; ${
       (100 * cv.over_folds.accuracy.mean).toFixed(2)
     } ± ${(100 * cv.over_folds.accuracy.std).toFixed(2)}% over the folds (\`${ev.cv}\`)`,
-    `- locked test set (${tests[0].metrics.n} cutouts in ${
-      tests[0].protocol.groups
-    } fields, scored once): **${(100 * test.mean!).toFixed(2)} ± ${
-      (100 * test.std!).toFixed(2)
-    }%** (mean ± std over the ${tests.length} fold models); each ` +
-    `model's 95% interval by a bootstrap over the ${tests[0].protocol.groups} fields lies within [${
-      pct1(lo)
-    }, ${pct1(hi)}] (\`${ev.lockedTest[0]}\` … \`fold${tests.length - 1}.json\`)`,
+    `- locked test set (${figures.images} cutouts in ${figures.groups} fields, scored once), the mean ` +
+    `of the ${overModels.n} fold models' probabilities as one model: **${
+      pct1(ensemble.value)
+    }%**, 95% interval [${pct1(ensemble.images.lo)}, ${
+      pct1(ensemble.images.hi)
+    }] by a bootstrap over its images ([${pct1(ensemble.groups.lo)}, ${
+      pct1(ensemble.groups.hi)
+    }] over its ${figures.groups} fields); the fold models alone ${
+      (100 * (overModels.mean ?? NaN)).toFixed(1)
+    } ± ${
+      (100 * (overModels.std ?? NaN)).toFixed(1)
+    }% (their spread, not an uncertainty; \`${ev.lockedTest}\`, recomputable from its ` +
+    `\`${scores.predictions.file}\`)`,
     ...(ctx && single
       ? [
         `- a cutout classified alone (\`--context single\`): ${
