@@ -23,7 +23,7 @@ import {
   slurmOptionsOf,
 } from "../lib/experiment/slurm_array.ts";
 import type { SweepOutcome } from "../lib/experiment/sweep.ts";
-import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
+import { parseArgs, runMain, stopOnSignals } from "../lib/util/cli.ts";
 import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { shellWord } from "../lib/results/provenance.ts";
@@ -128,14 +128,14 @@ await runMain(async () => {
     return await submit(sw, slurm, Boolean(values["dry-run"]), collectArgs);
   }
 
-  const sigint = stopOnSigint();
-  const out = await runSweep(spec, { ...sweepOptions, shouldStop: sigint.requested });
-  sigint.dispose();
+  const stop = stopOnSignals();
+  const out = await runSweep(spec, { ...sweepOptions, shouldStop: stop.requested });
+  stop.dispose();
   const dir = relative(Deno.cwd(), out.sweepDir) || ".";
   if (out.interrupted) {
     console.log(`\nstopped; progress saved in ${dir}/sweep.json`);
     console.log(`resume with the same command: deno task ablate ${Deno.args.join(" ")}`);
-    return 130;
+    return stop.exitCode();
   }
   console.log(
     `\n${out.executed} runs trained, ${out.resumed} resumed, ${out.skipped} already finished`,

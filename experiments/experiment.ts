@@ -7,7 +7,7 @@ import { loadConfig } from "../lib/config/load.ts";
 import { configReference } from "../lib/config/reference.ts";
 import { configJsonSchema } from "../lib/config/json_schema.ts";
 import { resumableRunOf, runExperiment } from "../lib/experiment/run.ts";
-import { parseArgs, runMain, stopOnSigint } from "../lib/util/cli.ts";
+import { parseArgs, runMain, stopOnSignals } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { DiskFullError } from "../lib/util/fs.ts";
 import { formatMetricsMarkdown } from "../lib/metrics/format.ts";
@@ -55,7 +55,7 @@ await runMain(async () => {
   const overrides = (values.set as string[] | undefined) ?? [];
   const loaded = loadConfig(positionals[0], overrides);
 
-  const sigint = stopOnSigint();
+  const stop = stopOnSignals();
   const resumeCommand = (runDir: string) =>
     `deno task experiment ${positionals[0]}${
       overrides.map((o) => ` --set ${o}`).join("")
@@ -64,18 +64,18 @@ await runMain(async () => {
     publish: values.publish ? true : undefined,
     resumeDir: values.resume as string | undefined,
     quiet: Boolean(values.quiet),
-    shouldStop: sigint.requested,
+    shouldStop: stop.requested,
   }).catch((e) => {
     // A full disk mid-run leaves the run resumable (every write is atomic): say how.
     const runDir = e instanceof DiskFullError ? resumableRunOf(e.path) : null;
     throw runDir ? new DiskFullError(e.path, `continue with: ${resumeCommand(runDir)}`) : e;
   });
-  sigint.dispose();
+  stop.dispose();
   const dir = relative(Deno.cwd(), summary.runDir);
   if (summary.interrupted) {
     console.log(`\nstopped; state saved in ${dir}/state`);
     console.log(`resume with: ${resumeCommand(summary.runDir)}`);
-    return 130;
+    return stop.exitCode();
   }
   const r = summary.result!;
   const best = r.best as { epoch: number; metrics: Metrics } | null;

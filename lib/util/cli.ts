@@ -76,19 +76,51 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
 }
 
 /**
- * Graceful Ctrl-C: the first SIGINT sets a flag that long loops poll (they save and stop after
- * the current step); a second one exits at once. Returns the flag's getter and a function
- * that removes the listener.
+ * Graceful stop on Ctrl-C and on SIGTERM (what `timeout`, `docker stop`, systemd and a batch
+ * system's preemption send first): the first signal sets a flag that long loops poll (they save
+ * their state and stop after the current step, so the run resumes from there); a second one exits
+ * at once. Returns the flag's getter, the exit code for a stopped run (128 + the first signal's
+ * number, as a shell reports it: 130 or 143) and a function that removes the listeners.
+ *
+ * @example Poll it between steps
+ * ```ts
+ * import { stopOnSignals } from "./cli.ts";
+ * const stop = stopOnSignals();
+ * try {
+ *   for (let step = 0; step < 3 && !stop.requested(); step++) console.log(`step ${step}`);
+ * } finally {
+ *   stop.dispose();
+ * }
+ * ```
  */
-export function stopOnSigint(): { requested: () => boolean; dispose: () => void } {
+export function stopOnSignals(): {
+  requested: () => boolean;
+  exitCode: () => number;
+  dispose: () => void;
+} {
   let stop = false;
-  const onSigint = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\nstopping after the current step (Ctrl-C again to abort without saving)…");
+  let code = 130;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const onSignal = () => {
+      // 128 + the signal's number, as a shell reports a process the signal ended.
+      const exit = signal === "SIGINT" ? 130 : 143;
+      if (stop) Deno.exit(exit);
+      stop = true;
+      code = exit;
+      console.error(
+        signal === "SIGINT"
+          ? "\nstopping after the current step (Ctrl-C again to abort without saving)…"
+          : "\nSIGTERM: stopping after the current step, state saved (a second SIGTERM aborts)…",
+      );
+    };
+    Deno.addSignalListener(signal, onSignal);
+    return { signal, onSignal };
+  });
+  return {
+    requested: () => stop,
+    exitCode: () => code,
+    dispose: () => listeners.forEach((l) => Deno.removeSignalListener(l.signal, l.onSignal)),
   };
-  Deno.addSignalListener("SIGINT", onSigint);
-  return { requested: () => stop, dispose: () => Deno.removeSignalListener("SIGINT", onSigint) };
 }
 
 /**
