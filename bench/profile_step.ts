@@ -44,6 +44,11 @@ export function kernelHome(name: string, backend: string): string {
   if (name === "StarmambaLeakyReluGrad" || name === "LeakyRelu") {
     return backend === "wasm" ? "native C, large tensors (else TS loop / stock)" : backend;
   }
+  // ResNet's strided convolutions: native only (the wasm backend needs the library for them).
+  if (name.startsWith("StarmambaConv2DStrided")) return "native C (im2col + gemm)";
+  if (name === "StarmambaFlipFilter") {
+    return backend === "wasm" ? "native C (TS loop without it)" : "TypeScript loop";
+  }
   if (name.startsWith("Starmamba")) return "TypeScript loop (starmamba)";
   if (backend !== "wasm") return backend;
   if (["Slice", "SplitV", "Concat"].includes(name)) return "TypeScript loop (starmamba override)";
