@@ -490,6 +490,29 @@ Deno.test("deno task compare (read and write permissions only) writes architectu
     md,
   );
   assert(md.includes("sweep is not published yet"), md);
+  // A sweep under way: its sweep.json lists 5 folds, 2 of them published with a result.json.
+  const convnet = join(results, "ablations/cv-convnet-grouped-aries/v1");
+  const runs: Record<string, { run_dir: string | null }> = {};
+  ["base", "fold-1", "fold-2", "fold-3", "fold-4"].forEach((v, k) => {
+    runs[`${v}/seed1`] = { run_dir: k < 3 ? `runs/${v}/v1` : null };
+    if (k < 3) Deno.mkdirSync(join(convnet, `runs/${v}/v1`), { recursive: true });
+    if (k < 2) Deno.writeTextFileSync(join(convnet, `runs/${v}/v1/result.json`), "{}");
+  });
+  Deno.writeTextFileSync(join(convnet, "sweep.json"), JSON.stringify({ runs }));
+  assertEquals(
+    runScript("experiments/compare.ts", ["--results", results, "--bench", join(results, "none")], {
+      permissions: perms,
+    }).code,
+    0,
+  );
+  const under = Deno.readTextFileSync(join(results, "architectures.md"));
+  assert(
+    under.includes(
+      "| ConvNet (Kim & Brunner 2017) | running: 2 of 5 folds published; " +
+        "`deno task ablate configs/ablations/cv-convnet-grouped-aries.yaml --publish` resumes it |",
+    ),
+    under,
+  );
   Deno.mkdirSync(join(results, "ablations/cv-best-grouped-aries/v1"), { recursive: true });
   Deno.writeTextFileSync(join(results, "ablations/cv-best-grouped-aries/v1/cv.json"), "{");
   assertOneLineError(

@@ -42,6 +42,7 @@ import {
 import { readJsonRecord } from "./write.ts";
 import { readRunRecord } from "./run_record.ts";
 import type { PriorCorrection } from "./prior.ts";
+import type { RunEntry } from "./sweep.ts";
 import { recordIfPublished, shown } from "./manifest.ts";
 import {
   ENSEMBLE,
@@ -181,6 +182,8 @@ export interface ArchitectureRow {
   published: boolean;
   /** The command that runs (or resumes) the sweep. */
   run_command: string;
+  /** Before cv.json: how many of its folds are published, e.g. "2 of 5 folds"; else null. */
+  progress: string | null;
   /** Trainable parameters; where the number comes from. */
   params: number | null;
   params_source: string;
@@ -283,6 +286,26 @@ function newestCvDir(results: string, sweep: string): string | null {
     .filter((e) => e.isDirectory && /^v\d+$/.test(e.name) && exists(join(base, e.name, "cv.json")))
     .map((e) => Number(e.name.slice(1))).sort((a, b) => b - a);
   return versions.length ? join("ablations", sweep, `v${versions[0]}`) : null;
+}
+
+/**
+ * How far an unfinished sweep is: its newest version folder's finished runs (those with a
+ * result.json) of all its sweep.json lists, e.g. "2 of 5 folds"; null when nothing is published.
+ */
+function sweepProgress(results: string, sweep: string): string | null {
+  const base = join(results, "ablations", sweep);
+  if (!exists(base)) return null;
+  const version = [...Deno.readDirSync(base)]
+    .filter((e) =>
+      e.isDirectory && /^v\d+$/.test(e.name) && exists(join(base, e.name, "sweep.json"))
+    )
+    .map((e) => Number(e.name.slice(1))).sort((a, b) => b - a)[0];
+  if (version === undefined) return null;
+  const dir = join(base, `v${version}`);
+  const state = readJsonRecord(join(dir, "sweep.json")) as { runs?: Record<string, RunEntry> };
+  const runs = Object.values(state.runs ?? {});
+  const done = runs.filter((r) => r.run_dir && exists(join(dir, r.run_dir, "result.json")));
+  return runs.length ? `${done.length} of ${runs.length} folds` : null;
 }
 
 /**
@@ -723,6 +746,7 @@ export function architectureTable(
       bench_name: net.bench,
       published: s !== null,
       run_command: `deno task ablate configs/ablations/${net.sweep}.yaml --publish`,
+      progress: s ? null : sweepProgress(results, net.sweep),
       ...networkFacts(results, net, s, sources),
       bench: benchRow(benchFiles, net.bench),
       cv: s ? cvFigures(s) : null,
@@ -815,10 +839,17 @@ function networksSection(t: ArchitectureTable): string[] {
   ];
 }
 
+/** The cell of a network without a cv.json: how far its sweep is, and the command that runs it. */
+function notYet(r: ArchitectureRow): string {
+  return r.progress
+    ? `running: ${r.progress} published; \`${r.run_command}\` resumes it`
+    : `not run yet: \`${r.run_command}\``;
+}
+
 /** The cross-validation's mean ± std over folds, and its pooled figures with intervals. */
 function cvSection(t: ArchitectureTable): string[] {
   const missing = (r: ArchitectureRow, cols: number) =>
-    `| ${r.label} | not run yet: \`${r.run_command}\` |${" |".repeat(cols)}`;
+    `| ${r.label} | ${notYet(r)} |${" |".repeat(cols)}`;
   const link = (r: ArchitectureRow) => `[${rowLabel(r)}](${r.cv!.dir}/cv.md)`;
   return [
     "## Cross-validation: mean ± std over folds",
@@ -871,9 +902,7 @@ function testSection(t: ArchitectureTable): string[] {
         BINARY_FIGURES.map((k) => cell(k, r)).join(" | ")
       } | ${ms(r.test.over_models.accuracy, pct)} |`;
     }
-    const why = r.test_command
-      ? `not scored yet: \`${r.test_command}\``
-      : `not run yet: \`${r.run_command}\``;
+    const why = r.test_command ? `not scored yet: \`${r.test_command}\`` : notYet(r);
     return `| ${r.label} | ${why} |${" |".repeat(6)}`;
   };
   return [
@@ -903,7 +932,7 @@ function pairedSection(t: ArchitectureTable): string[] {
   const mc = (m: PairedMcNemar | null) => m ? `${m.b} / ${m.c} of ${m.n}, ${pText(m.pValue)}` : "—";
   const row = (r: ArchitectureRow) => {
     const c = t.comparisons.find((x) => x.key === r.key);
-    if (!c) return `| ${r.label} | not run yet: \`${r.run_command}\` | | | |`;
+    if (!c) return `| ${r.label} | ${notYet(r)} | | | |`;
     if (c.refused) return `| ${r.label} | refused: ${c.refused} | | | |`;
     const test = c.mcnemar_test ? mc(c.mcnemar_test) : "— (a network not scored on it)";
     const d = c.accuracy_difference;
