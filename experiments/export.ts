@@ -1,8 +1,8 @@
 /**
  * `deno task export --model <name|run dir> --format safetensors|onnx --out <file>` — writes a
  * model for use outside starmamba: a PyTorch state_dict (the official MedMamba's, or
- * torchvision's resnet18 for a ResNet-18 run), or one ONNX graph of a whole MedMamba
- * (lib/interchange).
+ * torchvision's resnet18 for a ResNet-18 run), or one ONNX graph of the whole network (MedMamba
+ * or ResNet-18; lib/interchange).
  * @module
  */
 import { exportOnnx, exportSafetensors } from "../lib/experiment/interchange.ts";
@@ -29,12 +29,13 @@ Writes a run's model (the weights predict uses) in a format other tools read.
                         (torchvision's constructor, and conv1/maxpool for the small stem), then
                           net.load_state_dict(load_file(path), strict=True); net.eval()
                         and the same starmamba metadata. Other networks have no layout yet.
-  --format onnx         a MedMamba as one ONNX graph (opset 17), the selective scan
-                        included: input "images" (N, C, H, W) float32, normalised as the
-                        metadata's starmamba.input says; outputs "logits" and "probs". Runs in
-                        onnxruntime (deno task predict --runtime onnx uses it); the same
-                        metadata as above in metadata_props.
-  --onnx-scan <form>    how the scan is written: scan (ONNX Scan operator, the default; the
+  --format onnx         the whole network as one ONNX graph (opset 17): a MedMamba with its
+                        selective scan, a ResNet-18 as torchvision's forward pass (other
+                        networks have no graph yet). Input "images" (N, C, H, W) float32,
+                        normalised as the metadata's starmamba.input says; outputs "logits" and
+                        "probs". Runs in onnxruntime (deno task predict --runtime onnx uses it);
+                        the same metadata as above in metadata_props.
+  --onnx-scan <form>    MedMamba: how the scan is written: scan (ONNX Scan operator, the default; the
                         faster one measured, docs/interchange.md) or doubling (log2 L rounds of
                         whole-tensor ops, no loop)
 

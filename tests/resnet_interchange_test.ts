@@ -8,7 +8,8 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { assert, assertEquals } from "../lib/util/assert.ts";
+import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
+import { decodeModel } from "../lib/interchange/onnx/proto.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { runExperiment } from "../lib/experiment/run.ts";
 import { loadRun, predictFiles } from "../lib/experiment/predict.ts";
@@ -199,7 +200,7 @@ Deno.test({
   },
 });
 
-Deno.test("a convnet run's safetensors export and a resnet18 run's ONNX export are refused with one line naming the network", async () => {
+Deno.test("a convnet run's safetensors and ONNX exports are refused with one line naming the network", async () => {
   const convnet = await trainTiny("convnet", join(work, "convnet"));
   const st = runScript("experiments/export.ts", [
     "--model",
@@ -210,13 +211,52 @@ Deno.test("a convnet run's safetensors export and a resnet18 run's ONNX export a
   assertOneLineError(st, '"convnet"', "medmamba and resnet18");
   const onnx = runScript("experiments/export.ts", [
     "--model",
+    convnet,
+    "--format",
+    "onnx",
+    "--out",
+    join(work, "convnet.onnx"),
+  ]);
+  assertOneLineError(onnx, '"convnet"', "--format onnx", "medmamba and resnet18");
+});
+
+Deno.test("resnet18: deno task export --format onnx writes its graph; predict through it gives the default runtime's probabilities within 1e-5", async () => {
+  const file = join(work, "resnet18.onnx");
+  const r = runScript("experiments/export.ts", [
+    "--model",
     resnetRun,
     "--format",
     "onnx",
     "--out",
-    join(work, "resnet18.onnx"),
+    file,
   ]);
-  assertOneLineError(onnx, '"resnet18"', "--format onnx", "medmamba");
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stderr.includes("torchvision's resnet18"), r.stderr);
+  const props = decodeModel(Deno.readFileSync(file)).metadata_props as {
+    key: string;
+    value: string;
+  }[];
+  const metadata = new Map(props.map((p) => [p.key, p.value]));
+  assertEquals(metadata.get("torchvision.recipe"), RECIPE);
+  assertEquals(JSON.parse(metadata.get("starmamba.class_names")!), ["galaxy", "star"]);
+  const files = await cutouts();
+  const run = await loadRun(resnetRun);
+  try {
+    const ours = await predictFiles(run, files, { batch: 4 });
+    const viaOnnx = await predictFiles(run, files, {
+      batch: 4,
+      onnxModel: Deno.readFileSync(file),
+    });
+    assertAllClose(
+      viaOnnx.flatMap((row) => row.probs),
+      ours.flatMap((row) => row.probs),
+      0,
+      1e-5,
+      "predict: onnx vs starmamba",
+    );
+  } finally {
+    run.model.params.dispose();
+  }
 });
 
 globalThis.addEventListener("unload", () => {

@@ -38,7 +38,9 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   type StoredTensor,
+  type TensorToWrite,
 } from "../lib/interchange/safetensors.ts";
+import { resnetOnnx } from "../lib/interchange/onnx/resnet.ts";
 import { configHash, loadConfig } from "../lib/config/load.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { rng } from "../lib/util/rng.ts";
@@ -319,6 +321,39 @@ function assertProbe(
   );
   return Math.max(dNorm / rel, dProbe / (6 * rel));
 }
+
+Deno.test("resnet18 as ONNX (lib/interchange/onnx/resnet.ts), run by onnxruntime: torchvision's eval-mode logits from the pattern state_dict, every case and both stems", async () => {
+  const ort = await import("onnxruntime-node");
+  for (const [name, c] of CASES) {
+    const { batch, in_channels: ch, image_size: s, num_classes } = c.config;
+    // The graph is built from the state_dict alone: none of starmamba's layers is involved.
+    const bytes = resnetOnnx(patternStateDict(c) as Map<string, TensorToWrite>, c.config);
+    const session = await ort.InferenceSession.create(bytes);
+    const x = Float32Array.from(pattern("input", batch * ch * s * s), (v) => 2 * v); // NCHW
+    const out = await session.run({ images: new ort.Tensor("float32", x, [batch, ch, s, s]) });
+    await session.release();
+    const flat = out.logits.data as Float32Array;
+    const logits = Array.from(
+      { length: batch },
+      (_, i) => Array.from(flat.subarray(i * num_classes, (i + 1) * num_classes)),
+    );
+    const err = relErr(logits, c.eval_logits);
+    console.log(`${name}: |onnx − torchvision f64| / max ${err.toExponential(2)}`);
+    assert(err < 1e-5, `${name}: ONNX logits differ from torchvision's by ${err} (relative)`);
+    // probs is the softmax of logits, row by row.
+    const probs = out.probs.data as Float32Array;
+    logits.forEach((row, i) => {
+      const m = Math.max(...row), e = row.map((v) => Math.exp(v - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      assertAllClose(
+        probs.subarray(i * num_classes, (i + 1) * num_classes),
+        e.map((v) => v / z),
+        0,
+        1e-6,
+      );
+    });
+  }
+});
 
 Deno.test("resnet18: training-mode logits, running statistics and every gradient equal torchvision's (wasm)", async () => {
   await wasm();

@@ -46,6 +46,7 @@ import {
 } from "../interchange/torchvision_layout.ts";
 import { type LoadedRun, loadRun } from "./predict.ts";
 import { medmambaOnnx } from "../interchange/onnx/medmamba.ts";
+import { resnetOnnx } from "../interchange/onnx/resnet.ts";
 import type { OnnxScanForm } from "../interchange/onnx/selective_scan.ts";
 import { PRIOR_CORRECTION_METADATA, priorCorrectionOf } from "../results/prior.ts";
 import { StarmambaError } from "../util/errors.ts";
@@ -140,29 +141,6 @@ function noLayout(run: LoadedRun, format: string, have: string[]): StarmambaErro
   );
 }
 
-/**
- * The MedMamba config of a loaded run: the ONNX graph is MedMamba's, so a run of another
- * architecture (model.arch) is refused.
- */
-function medmambaConfigOf(run: LoadedRun, format: string): ModelConfig {
-  if (run.model.arch === MEDMAMBA_ARCH) return run.model.config as ModelConfig;
-  throw noLayout(run, format, [MEDMAMBA_ARCH]);
-}
-
-/** {@link loadRun} for an ONNX export: a run of another network than MedMamba is refused. */
-async function loadForExport(
-  runDir: string,
-  format: string,
-): Promise<{ run: LoadedRun; cfg: ModelConfig }> {
-  const run = await loadRun(runDir);
-  try {
-    return { run, cfg: medmambaConfigOf(run, format) };
-  } catch (e) {
-    run.model.params.dispose();
-    throw e;
-  }
-}
-
 /** What an exported MedMamba says about its model: for users of the weights outside starmamba. */
 function exportMetadata(run: LoadedRun, source: string): Record<string, string> {
   const cfg = run.model.config as ModelConfig;
@@ -246,37 +224,78 @@ export async function exportSafetensors(
   };
 }
 
-/** The ONNX graph of a loaded run (what `export --format onnx` writes and predict can run). */
+/** A run's network as one ONNX graph, and the layout and variant notes export reports. */
+interface OnnxExport {
+  bytes: Uint8Array;
+  layout: string;
+  variant: string[];
+}
+
+/** The ONNX graphs by model.arch: one line here per network with a graph writer. */
+const ONNX_LAYOUTS: Readonly<
+  Record<string, (run: LoadedRun, scan: OnnxScanForm, source: string) => OnnxExport>
+> = {
+  [MEDMAMBA_ARCH]: (run, scan, source) => {
+    const cfg = run.model.config as ModelConfig;
+    return {
+      bytes: medmambaOnnx(paramArrays(run.model.params), cfg, {
+        scan,
+        metadata: exportMetadata(run, source),
+      }),
+      layout: "the official MedMamba",
+      variant: variantNotes(cfg),
+    };
+  },
+  // torchvision's forward op for op, from the state_dict the safetensors export writes.
+  [RESNET18_ARCH]: (run, _scan, source) => {
+    const x = resnetExport(run, source);
+    return {
+      bytes: resnetOnnx(x.state, run.model.config as ResnetConfig, x.metadata),
+      layout: x.layout,
+      variant: x.variant,
+    };
+  },
+};
+
+/** The ONNX export of a loaded run; a network without a graph writer is one line. */
+function onnxExportOf(run: LoadedRun, scan: OnnxScanForm, source: string): OnnxExport {
+  const layout = Object.hasOwn(ONNX_LAYOUTS, run.model.arch)
+    ? ONNX_LAYOUTS[run.model.arch]
+    : undefined;
+  if (!layout) throw noLayout(run, "onnx", Object.keys(ONNX_LAYOUTS));
+  return layout(run, scan, source);
+}
+
+/**
+ * The ONNX graph of a loaded run (what `export --format onnx` writes and predict can run): a
+ * MedMamba with its selective scan written as `scan`, a ResNet-18 as torchvision's forward.
+ * @throws {StarmambaError} for a network with no ONNX graph writer (model.arch).
+ */
 export function onnxModelOf(
   run: LoadedRun,
   scan: OnnxScanForm = "scan",
   source = run.dir,
 ): Uint8Array {
-  return medmambaOnnx(paramArrays(run.model.params), medmambaConfigOf(run, "onnx"), {
-    scan,
-    metadata: exportMetadata(run, source),
-  });
+  return onnxExportOf(run, scan, source).bytes;
 }
 
-/** Writes a run's model as one ONNX graph, the selective scan included (MedMamba only). */
+/** Writes a run's model as one ONNX graph (MedMamba with its selective scan, or ResNet-18). */
 export async function exportOnnx(
   runDir: string,
   out: string,
   scan: OnnxScanForm = "scan",
   source = runDir,
 ): Promise<ExportSummary> {
-  const { run, cfg } = await loadForExport(runDir, "onnx");
-  const bytes = onnxModelOf(run, scan, source);
-  const n = run.model.params.params.size;
-  run.model.params.dispose();
-  writeFileAtomic(out, bytes);
-  return {
-    file: out,
-    tensors: n,
-    bytes: bytes.length,
-    layout: "the official MedMamba",
-    variant: variantNotes(cfg),
-  };
+  const run = await loadRun(runDir);
+  let x: OnnxExport, n: number;
+  try {
+    x = onnxExportOf(run, scan, source);
+    n = run.model.params.params.size;
+  } finally {
+    run.model.params.dispose();
+  }
+  writeFileAtomic(out, x.bytes);
+  return { file: out, tensors: n, bytes: x.bytes.length, layout: x.layout, variant: x.variant };
 }
 
 /** What starmamba.input says the channels are under field context. */

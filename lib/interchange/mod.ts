@@ -34,7 +34,14 @@ export {
 export { medmambaOnnx, ONNX_OPSET, type OnnxExportOptions } from "./onnx/medmamba.ts";
 export { type OnnxScanForm, type ScanTensors, selectiveScanOnnx } from "./onnx/selective_scan.ts";
 export { createOnnxSession, type OnnxSession } from "./onnx/runtime.ts";
-export { type Attr, OnnxGraph, type ValueInfo } from "./onnx/graph.ts";
+export { resnetOnnx } from "./onnx/resnet.ts";
+export {
+  type Attr,
+  type ClassifierShape,
+  encodeClassifier,
+  OnnxGraph,
+  type ValueInfo,
+} from "./onnx/graph.ts";
 export { decodeModel, encodeModel } from "./onnx/proto.ts";
 // Types the signatures above use
 export type { ModelConfig } from "../model/config.ts";

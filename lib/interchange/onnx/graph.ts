@@ -4,7 +4,10 @@
  * names, so a network reads as its forward pass.
  * @module
  */
-import { AttributeType, DataType } from "./proto.ts";
+import { AttributeType, DataType, encodeModel } from "./proto.ts";
+
+/** The ONNX opset the graphs are written for (LayerNormalization arrived in 17). */
+export const ONNX_OPSET = 17;
 
 /** An attribute value: an int, a float, a list of ints, a string, or a subgraph. */
 export type Attr =
@@ -114,4 +117,53 @@ function valueInfo(v: ValueInfo): Record<string, unknown> {
     };
   }
   return { name: v.name, type: { tensor_type: tensor } };
+}
+
+/** What a classifier graph takes and gives: NCHW images of one size, one logit per class. */
+export interface ClassifierShape {
+  in_channels: number;
+  image_size: number;
+  num_classes: number;
+}
+
+/**
+ * The serialised model of a classifier graph whose forward pass `g` ends in `logits`: input
+ * "images" (N, C, H, W), outputs "logits" and "probs" (their softmax), opset {@link ONNX_OPSET},
+ * `metadata` in metadata_props — the interface every starmamba export shares, so one runtime
+ * wrapper (lib/interchange/onnx/runtime.ts) runs any of them.
+ */
+export function encodeClassifier(
+  g: OnnxGraph,
+  logits: string,
+  shape: ClassifierShape,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const out = g.op1("Identity", [logits]);
+  const probs = g.op1("Softmax", [logits], { axis: { i: -1 } });
+  const s = shape.image_size;
+  const graph = g.proto(
+    [{ name: "images", dims: ["N", shape.in_channels, s, s] }],
+    [{ name: out, dims: ["N", shape.num_classes] }, {
+      name: probs,
+      dims: ["N", shape.num_classes],
+    }],
+  );
+  // Stable output names for users: rename the last two tensors.
+  renameOutput(graph, out, "logits");
+  renameOutput(graph, probs, "probs");
+  return encodeModel({
+    ir_version: 8,
+    opset_import: [{ domain: "", version: ONNX_OPSET }],
+    producer_name: "starmamba",
+    graph,
+    metadata_props: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+  });
+}
+
+/** Renames a graph output everywhere it appears. */
+function renameOutput(graph: Record<string, unknown>, from: string, to: string): void {
+  for (const n of graph.node as { output: string[] }[]) {
+    n.output = n.output.map((o) => (o === from ? to : o));
+  }
+  for (const o of graph.output as { name: string }[]) if (o.name === from) o.name = to;
 }

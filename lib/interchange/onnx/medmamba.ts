@@ -8,14 +8,12 @@
  */
 import type { ModelConfig } from "../../model/config.ts";
 import { type NamedArray, officialPermutation, permute } from "../medmamba_layout.ts";
-import { OnnxGraph } from "./graph.ts";
-import { encodeModel } from "./proto.ts";
+import { encodeClassifier, ONNX_OPSET, OnnxGraph } from "./graph.ts";
 import { type OnnxScanForm, selectiveScanOnnx } from "./selective_scan.ts";
 
 /** LayerNorm and BatchNorm epsilon of the official code (and starmamba's NORM_EPS). */
 const EPS = 1e-5;
-/** The ONNX opset the graph is written for (LayerNormalization arrived in 17). */
-export const ONNX_OPSET = 17;
+export { ONNX_OPSET };
 
 /** Options of {@link medmambaOnnx}. */
 export interface OnnxExportOptions {
@@ -33,32 +31,7 @@ export function medmambaOnnx(
 ): Uint8Array {
   const g = new OnnxGraph("medmamba");
   const net = new Net(g, params, cfg, opts.scan ?? "doubling");
-  const logits = net.forward("images");
-  const out = g.op1("Identity", [logits]);
-  const probs = g.op1("Softmax", [logits], { axis: { i: -1 } });
-  const s = cfg.image_size;
-  const graph = g.proto(
-    [{ name: "images", dims: ["N", cfg.in_channels, s, s] }],
-    [{ name: out, dims: ["N", cfg.num_classes] }, { name: probs, dims: ["N", cfg.num_classes] }],
-  );
-  // Stable output names for users: rename the last two tensors.
-  renameOutput(graph, out, "logits");
-  renameOutput(graph, probs, "probs");
-  return encodeModel({
-    ir_version: 8,
-    opset_import: [{ domain: "", version: ONNX_OPSET }],
-    producer_name: "starmamba",
-    graph,
-    metadata_props: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
-  });
-}
-
-/** Renames a graph output everywhere it appears. */
-function renameOutput(graph: Record<string, unknown>, from: string, to: string): void {
-  for (const n of graph.node as { output: string[] }[]) {
-    n.output = n.output.map((o) => (o === from ? to : o));
-  }
-  for (const o of graph.output as { name: string }[]) if (o.name === from) o.name = to;
+  return encodeClassifier(g, net.forward("images"), cfg, opts.metadata);
 }
 
 /** The network's layers as ONNX nodes; each method returns its output tensor's name. */
