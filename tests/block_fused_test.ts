@@ -35,6 +35,8 @@ interface Outcome {
   grads: Map<string, Float32Array>;
   running: Float32Array[];
   yEval: Float32Array;
+  /** The DropPath stream's next draw after the training forward: equal iff both drew alike. */
+  next: number;
 }
 
 /** The block's parameters, perturbed so that no gradient path sees γ = 1, β = 0 or zeros. */
@@ -85,26 +87,32 @@ function run(
   const g = new Map<string, Float32Array>();
   vars.forEach((v, i) => g.set(names[i], grads[v.name].dataSync() as Float32Array));
   const running = ctx.bnUpdates.map((u) => u.value.dataSync() as Float32Array);
+  const next = ctx.rng!.next();
   const yEval = impl(ps, NAME, x as unknown as tf.Tensor4D, cfg, dims, 0, evalContext())
     .dataSync() as Float32Array;
   tf.dispose([x, ...Object.values(grads), ...ctx.bnUpdates.map((u) => u.value)]);
   ps.dispose();
-  return { y, grads: g, running, yEval };
+  return { y, grads: g, running, yEval, next };
 }
 
 const VARIANTS = [
-  { K: 4 as const, pre: true, res: false, drop: 0.4, h: 6, w: 5 },
-  { K: 2 as const, pre: false, res: true, drop: 0, h: 4, w: 4 },
-  { K: 1 as const, pre: true, res: true, drop: 0.5, h: 3, w: 7 },
+  { K: 4 as const, pre: true, res: false, drop: 0.4, h: 6, w: 5, conv: true, ssm: true },
+  { K: 2 as const, pre: false, res: true, drop: 0, h: 4, w: 4, conv: true, ssm: true },
+  { K: 1 as const, pre: true, res: true, drop: 0.5, h: 3, w: 7, conv: true, ssm: true },
+  // The branch ablations: one half off passes its input through (and only the SSM half draws
+  // a DropPath mask).
+  { K: 4 as const, pre: true, res: false, drop: 0.4, h: 5, w: 6, conv: false, ssm: true },
+  { K: 2 as const, pre: true, res: true, drop: 0.3, h: 4, w: 5, conv: true, ssm: false },
 ];
 
 Deno.test({
   name:
-    "fused SS-Conv-SSM block equals the tensor-op block on the cpu backend: y, 26 gradients, BN updates, eval (K 4/2/1, pre-BN, residual, DropPath)",
+    "fused SS-Conv-SSM block equals the tensor-op block on the cpu backend: y, 26 gradients, BN updates, eval, DropPath draws (K 4/2/1, pre-BN, residual, DropPath, either half off)",
   ignore: native === null,
   fn: async () => {
     for (const v of VARIANTS) {
-      const label = `K=${v.K} pre_bn=${v.pre} residual=${v.res} drop=${v.drop}`;
+      const label = `K=${v.K} pre_bn=${v.pre} residual=${v.res} drop=${v.drop} conv=${v.conv} ` +
+        `ssm=${v.ssm}`;
       const cfg = modelConfig("cpu", {
         dim: 16,
         depths: [1],
@@ -113,6 +121,8 @@ Deno.test({
         directions: v.K,
         conv_pre_bn: v.pre,
         ssm_residual: v.res,
+        conv_branch: v.conv,
+        ssm_branch: v.ssm,
       });
       await setupBackend("cpu");
       setScanKernel(loopKernel);
@@ -137,6 +147,9 @@ Deno.test({
       }
       assertEquals(got.running.length, ref.running.length, `running updates ${label}`);
       got.running.forEach((u, i) => assertAllClose(u, ref.running[i], 1e-5, 1e-6, `bn ${i}`));
+      assertEquals(got.next, ref.next, `DropPath draws ${label}`);
+      // Each present half moves y: the off half's slots are absent, not ignored.
+      assertEquals(got.grads.size, 1 + [...values.values()].filter((p) => p.trainable).length);
     }
   },
 });

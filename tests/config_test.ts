@@ -157,7 +157,7 @@ Deno.test("shipped configs all validate (configs/, aries/, explore/; sweeps in a
       }
     }
   }
-  assertEquals(n, 24);
+  assertEquals(n, 25);
 });
 
 Deno.test("docs/config.md is the generated reference of every schema key", () => {

@@ -51,11 +51,10 @@ const PARAM_OF: Record<BlockSlot, string | null> = {
 
 /**
  * Whether blocks of `cfg` can run fused now: the backend offers the op (wasm with the native
- * library) and both halves of the block are on (the ablations that switch one off use the tensor
- * ops).
+ * library). A half switched off (the branch ablations) passes its input through in the op too.
  */
 export function fusedBlockAvailable(cfg: ModelConfig): boolean {
-  return ssConvSsmAvailable() && cfg.conv_branch && cfg.ssm_branch;
+  return ssConvSsmAvailable() && (cfg.conv_branch || cfg.ssm_branch);
 }
 
 /**
@@ -74,13 +73,19 @@ export function fusedBlock(
   const params: Partial<Record<BlockSlot, tf.Variable>> = {};
   for (const [slot, suffix] of Object.entries(PARAM_OF) as [BlockSlot, string | null][]) {
     if (suffix === null || (slot.startsWith("bn0") && !cfg.conv_pre_bn)) continue;
+    const conv = suffix.startsWith("conv33conv33conv11.");
+    if (conv ? !cfg.conv_branch : !cfg.ssm_branch) continue; // that half is off
     params[slot] = ps.get(`${name}.${suffix}`);
   }
   const { y, running } = ssConvSsm(x, params, {
     training: ctx.training,
     preBn: cfg.conv_pre_bn,
     residual: cfg.ssm_residual,
-    mask: dropPathMask(x.shape[0], dropRate, ctx),
+    convBranch: cfg.conv_branch,
+    ssmBranch: cfg.ssm_branch,
+    // DropPath sits in the SSM half: without it no mask is drawn (blockOps draws none either,
+    // so the random streams stay aligned).
+    mask: cfg.ssm_branch ? dropPathMask(x.shape[0], dropRate, ctx) : null,
     K: dims.K,
     N: dims.d_state,
     R: dims.dt_rank,

@@ -24,7 +24,16 @@ export const BLOCK_EVAL = "StarmambaBlockEval";
 export const BLOCK_GRAD = "StarmambaBlockGrad";
 
 /** Flag bits of the op's int table (block.c's F_*). */
-export const BLOCK_FLAGS = { train: 1, preBn: 2, residual: 4, mask: 8 } as const;
+export const BLOCK_FLAGS = {
+  train: 1,
+  preBn: 2,
+  residual: 4,
+  mask: 8,
+  /** The conv half off (model.conv_branch false): c = left, its slots absent. */
+  noConv: 16,
+  /** The SSM half off (model.ssm_branch false): s = right, its slots absent. */
+  noSsm: 32,
+} as const;
 
 /**
  * The op's inputs in block.c's pointer-table order (P_*): the block input, the DropPath mask,
@@ -78,6 +87,13 @@ export const BLOCK_DIFFERENTIABLE = BLOCK_SLOTS.filter((s) =>
 );
 /** Activations the training forward saves for the backward (block.c's O_T1 … O_M). */
 export const BLOCK_SAVED = ["t1", "t2", "c", "xz", "v", "m"] as const;
+/** Those of the conv half (the rest are the SSM half's). */
+const CONV_SAVED: readonly string[] = ["t1", "t2", "c"];
+
+/** The saved activations of a block with these halves on, in {@link BLOCK_SAVED}'s order. */
+export function savedOf(convBranch: boolean, ssmBranch: boolean): string[] {
+  return BLOCK_SAVED.filter((s) => CONV_SAVED.includes(s) ? convBranch : ssmBranch);
+}
 
 /** The op's attributes (the int table after the shape). */
 export interface BlockAttrs {
@@ -99,6 +115,10 @@ export interface BlockOptions {
   preBn: boolean;
   /** The SSM half adds its input back. */
   residual: boolean;
+  /** The conv half on (else it passes its input through; its slots absent). */
+  convBranch: boolean;
+  /** The SSM half on (else it passes its input through; its slots absent, no mask). */
+  ssmBranch: boolean;
   /** DropPath scale per sample (training only), or null. */
   mask: Float32Array | null;
   /** Scan directions of the SS2D core. */
@@ -128,7 +148,7 @@ export function ssConvSsm(
   const F = BLOCK_FLAGS;
   const attrs: BlockAttrs = {
     flags: (o.training ? F.train : 0) | (o.preBn ? F.preBn : 0) | (o.residual ? F.residual : 0) |
-      (o.mask ? F.mask : 0),
+      (o.mask ? F.mask : 0) | (o.convBranch ? 0 : F.noConv) | (o.ssmBranch ? 0 : F.noSsm),
     K: o.K,
     N: o.N,
     R: o.R,
@@ -140,6 +160,7 @@ export function ssConvSsm(
   const maskT = o.mask ? tf.tensor1d(o.mask) : null;
   const diff = BLOCK_DIFFERENTIABLE.filter((s) => s === "x" || params[s] !== undefined);
   const newRunning: tf.Tensor[] = [];
+  const savedNames = savedOf(o.convBranch, o.ssmBranch);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const ins: tf.NamedTensorMap = { ...params } as tf.NamedTensorMap;
@@ -147,8 +168,8 @@ export function ssConvSsm(
     if (maskT) ins.mask = maskT;
     const outs = tf.engine().runKernel(BLOCK, ins, attrs as never) as tf.Tensor[];
     const [y, ...rest] = outs;
-    const saved = rest.slice(0, BLOCK_SAVED.length);
-    newRunning.push(...rest.slice(BLOCK_SAVED.length).map((t) => tf.keep(t)));
+    const saved = rest.slice(0, savedNames.length);
+    newRunning.push(...rest.slice(savedNames.length).map((t) => tf.keep(t)));
     // Only saved tensors outlive the tidy that tf.grad runs the forward in: the block's input
     // (usually an intermediate) and the mask must be saved too.
     save([...saved, ins.x as tf.Tensor, ...(maskT ? [maskT] : [])]);
@@ -156,16 +177,16 @@ export function ssConvSsm(
       value: y,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => {
         const gin: tf.NamedTensorMap = { ...ins, dy };
-        BLOCK_SAVED.forEach((s, i) => (gin[s] = kept[i]));
-        gin.x = kept[BLOCK_SAVED.length];
-        if (maskT) gin.mask = kept[BLOCK_SAVED.length + 1];
+        savedNames.forEach((s, i) => (gin[s] = kept[i]));
+        gin.x = kept[savedNames.length];
+        if (maskT) gin.mask = kept[savedNames.length + 1];
         return tf.engine().runKernel(BLOCK_GRAD, gin, attrs as never) as tf.Tensor[];
       },
     };
   });
   const y = f(...diff.map((s) => (s === "x" ? x : params[s]!))) as tf.Tensor4D;
   const running: Partial<Record<BlockSlot, tf.Tensor>> = {};
-  BLOCK_RUNNING.filter((s) => o.preBn || !s.startsWith("bn0"))
+  BLOCK_RUNNING.filter((s) => o.convBranch && (o.preBn || !s.startsWith("bn0")))
     .forEach((s, i) => (running[s] = newRunning[i]));
   return { y, running };
 }

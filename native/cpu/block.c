@@ -57,8 +57,10 @@ static float *bws(int slot, size_t n) { return sm_scratch(BLOCK_SLOT0 + slot, n)
 
 /* Int table. */
 enum { D_B, D_H, D_W, D_C, D_K, D_N, D_R, D_FLAGS, D_COUNT };
-/* D_FLAGS bits. */
-enum { F_TRAIN = 1, F_PRE_BN = 2, F_RESIDUAL = 4, F_MASK = 8 };
+/* D_FLAGS bits. F_NO_CONV / F_NO_SSM switch a half off (the ablations' conv_branch /
+ * ssm_branch false): that half passes its input through unchanged, c = left or s = right, its
+ * parameters, saved activations and running statistics absent (NULL). */
+enum { F_TRAIN = 1, F_PRE_BN = 2, F_RESIDUAL = 4, F_MASK = 8, F_NO_CONV = 16, F_NO_SSM = 32 };
 
 /* Inputs, in the pointer table of both directions. */
 enum {
@@ -423,30 +425,37 @@ int sm_block_fwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   take_cols(x, P, C, 0, h, ca.left, s.nt);
   take_cols(x, P, C, h, h, sa.right, s.nt);
   PROF(0, "f split");
-  if ((rc = conv_half_fwd(&s, p, &ca, train ? &p[O_RM0] : NULL))) return rc;
+  const int conv = !(s.flags & F_NO_CONV), ssm = !(s.flags & F_NO_SSM);
+  if (conv && (rc = conv_half_fwd(&s, p, &ca, train ? &p[O_RM0] : NULL))) return rc;
   PROF(1, "f conv half");
-  if ((rc = ssm_half_to_core(&s, p, &sa))) return rc;
-  PROF(2, "f ln1 in_proj dw silu");
-  rc = ss2d_fwd(s.B, s.H, s.W, di, s.K, s.N, s.R, sa.xc, p[P_WX], p[P_WDT], p[P_DTB], sa.A,
-                p[P_D], s.nt, sa.m);
-  if (rc) return rc;
-  PROF(3, "f ss2d core");
-  if ((rc = ssm_gate(&s, p, &sa))) return rc;
-  float *o = bws(W_O, P * h);
-  if (!o) return -2;
-  if ((rc = sm_gemm((int)P, h, di, sa.g, 0, p[P_WOUT], 0, o, s.nt))) return rc;
-  PROF(4, "f gate out_proj");
-  const float *mask = (train && (s.flags & F_MASK)) ? p[P_MASK] : NULL;
+  float *o = NULL;
+  if (ssm) {
+    if ((rc = ssm_half_to_core(&s, p, &sa))) return rc;
+    PROF(2, "f ln1 in_proj dw silu");
+    rc = ss2d_fwd(s.B, s.H, s.W, di, s.K, s.N, s.R, sa.xc, p[P_WX], p[P_WDT], p[P_DTB], sa.A,
+                  p[P_D], s.nt, sa.m);
+    if (rc) return rc;
+    PROF(3, "f ss2d core");
+    if ((rc = ssm_gate(&s, p, &sa))) return rc;
+    if (!(o = bws(W_O, P * h))) return -2;
+    if ((rc = sm_gemm((int)P, h, di, sa.g, 0, p[P_WOUT], 0, o, s.nt))) return rc;
+    PROF(4, "f gate out_proj");
+  }
+  const float *mask = (ssm && train && (s.flags & F_MASK)) ? p[P_MASK] : NULL;
   const int res = s.flags & F_RESIDUAL, rows = s.H * s.W;
+  const float *c = conv ? ca.c : ca.left;
   float *y = p[O_Y];
   #pragma omp parallel for num_threads(s.nt) schedule(static)
   for (size_t r = 0; r < P; r++) {
     const float k = mask ? mask[r / rows] : 1.f;
-    const float *xr = x + r * C, *cr = ca.c + r * h, *orow = o + r * h, *rr = sa.right + r * h;
+    const float *xr = x + r * C, *cr = c + r * h, *rr = sa.right + r * h;
     float *yr = y + r * C;
     for (int i = 0; i < h; i++) {
-      float sv = mask ? orow[i] * k : orow[i];
-      if (res) sv = rr[i] + sv;
+      float sv = rr[i];
+      if (ssm) {
+        sv = mask ? o[r * h + i] * k : o[r * h + i];
+        if (res) sv = rr[i] + sv;
+      }
       yr[2 * i] = cr[i] + xr[2 * i];
       yr[2 * i + 1] = sv + xr[2 * i + 1];
     }
@@ -511,148 +520,162 @@ int sm_block_bwd(const int32_t *dims, void **p, float ln_eps, float bn_eps, int 
   take_cols(x, P, C, h, h, sa.right, nt);
   memcpy(dx, dy, sizeof(float) * P * C); /* the block's residual */
 
-  /* ---- SSM half: recompute u, xc, A, n, g from the saved xz, v, m ---- */
-  {
-    int r2 = sm_norm_fwd((int)P, h, 0, s.ln_eps, sa.right, p[P_LN1_G], p[P_LN1_B], sa.u,
-                         sa.ln1_mean, sa.var, sa.ln1_rstd, nt);
-    if (r2) return r2;
-    silu_all(sa.v, sa.xc, P, di, nt);
-    neg_exp(p[P_ALOG], (size_t)s.K * di * s.N, sa.A);
-    if ((r2 = ssm_gate(&s, p, &sa))) return r2;
-  }
-  PROF(10, "b split + recompute ssm");
-  /* do = ds·mask[b] (d2 as (P, h)) */
-  const float *mask = (s.flags & F_MASK) ? p[P_MASK] : NULL;
-  const int rows = H * W;
-  float *dO = d2;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++) {
-    const float k = mask ? mask[r / rows] : 1.f;
-    for (int i = 0; i < h; i++) dO[r * h + i] = mask ? dy[r * C + 2 * i + 1] * k : dy[r * C + 2 * i + 1];
-  }
-  /* out_proj: dWout = gᵀ·do, dg = do·Woutᵀ (dg in d1 as (P, di)) */
-  if ((rc = sm_gemm(di, h, (int)P, sa.g, 1, dO, 0, p[G_WOUT], nt))) return rc;
-  float *dg = d1;
-  if ((rc = sm_gemm((int)P, di, h, dO, 0, p[P_WOUT], 1, dg, nt))) return rc;
-  PROF(11, "b out_proj");
-  /* gate: dn = dg·SiLU(z) (into sa.g, no longer needed), dz = dg·n·SiLU'(z) (into dxz) */
-  float *dn = sa.g;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++) {
-    const float *z = sa.xz + r * 2 * di + di, *nr = sa.n + r * di, *gr = dg + r * di;
-    float *dnr = dn + r * di, *dzr = dxz + r * 2 * di + di;
-    for (int d = 0; d < di; d += 16) {
-      const int m = di - d < 16 ? di - d : 16;
-      const vf zv = load_n(z + d, m), g = load_n(gr + d, m);
-      const vf sg = sigmoid_v(zv);
-      store_n(dnr + d, g * (zv * sg), m);
-      store_n(dzr + d, g * load_n(nr + d, m) * (sg * (zv * (1.0f - sg) + 1.0f)), m);
+  if (!(s.flags & F_NO_SSM)) {
+    /* ---- SSM half: recompute u, xc, A, n, g from the saved xz, v, m ---- */
+    {
+      int r2 = sm_norm_fwd((int)P, h, 0, s.ln_eps, sa.right, p[P_LN1_G], p[P_LN1_B], sa.u,
+                           sa.ln1_mean, sa.var, sa.ln1_rstd, nt);
+      if (r2) return r2;
+      silu_all(sa.v, sa.xc, P, di, nt);
+      neg_exp(p[P_ALOG], (size_t)s.K * di * s.N, sa.A);
+      if ((r2 = ssm_gate(&s, p, &sa))) return r2;
     }
-  }
-  /* out_norm: dm (into d1) */
-  float *dm = d1;
-  rc = sm_norm_bwd((int)P, di, 0, dn, sa.m, p[P_LNO_G], sa.lno_mean, sa.lno_rstd, dm,
-                   p[G_LNO_G], p[G_LNO_B], nt);
-  if (rc) return rc;
-  PROF(12, "b gate + out_norm");
-  /* the core: dxc (into sa.n, no longer needed), dA (into the flipped-filter slot, which is
-   * free until the conv half) */
-  float *dxc = sa.n;
-  float *dA = bws(W_WF, (size_t)s.K * di * s.N);
-  if (!dA) return -2;
-  rc = ss2d_bwd(B, H, W, di, s.K, s.N, s.R, sa.xc, p[P_WX], p[P_WDT], p[P_DTB], sa.A, p[P_D], dm,
-                nt, dxc, p[G_WX], p[G_WDT], p[G_DTB], dA, p[G_D]);
-  if (rc) return rc;
-  {
-    float *dalog = p[G_ALOG];
-    for (size_t i = 0; i < (size_t)s.K * di * s.N; i++) dalog[i] = dA[i] * sa.A[i];
-  }
-  PROF(13, "b ss2d core");
-  /* SiLU: dv = dxc·SiLU'(v) (in place) */
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++)
-    for (int d = 0; d < di; d += 16) {
-      const int m = di - d < 16 ? di - d : 16;
-      float *g = dxc + r * di + d;
-      store_n(g, load_n(g, m) * dsilu_v(load_n(sa.v + r * di + d, m)), m);
+    PROF(10, "b split + recompute ssm");
+    /* do = ds·mask[b] (d2 as (P, h)) */
+    const float *mask = (s.flags & F_MASK) ? p[P_MASK] : NULL;
+    const int rows = H * W;
+    float *dO = d2;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++) {
+      const float k = mask ? mask[r / rows] : 1.f;
+      for (int i = 0; i < h; i++) dO[r * h + i] = mask ? dy[r * C + 2 * i + 1] * k : dy[r * C + 2 * i + 1];
     }
-  const float *dv = dxc;
-  /* depthwise conv: dWdw, dbdw, dxp (into dxz's first di columns) */
-  dw_bwd_filter(&s, sa.xz, 2 * di, dv, p[G_WDW], p[G_BDW]);
-  dw_conv(&s, dv, di, p[P_WDW], 1, NULL, dxz, 2 * di);
-  PROF(14, "b silu + dwconv");
-  /* in_proj: dWin = uᵀ·dxz, du = dxz·Winᵀ (du in d2 as (P, h)) */
-  if ((rc = sm_gemm(h, 2 * di, (int)P, sa.u, 1, dxz, 0, p[G_WIN], nt))) return rc;
-  float *du = d2;
-  if ((rc = sm_gemm((int)P, h, 2 * di, dxz, 0, p[P_WIN], 1, du, nt))) return rc;
-  PROF(15, "b in_proj");
-  /* LN1: dright (into o) */
-  float *dright = o;
-  rc = sm_norm_bwd((int)P, h, 0, du, sa.right, p[P_LN1_G], sa.ln1_mean, sa.ln1_rstd, dright,
-                   p[G_LN1_G], p[G_LN1_B], nt);
-  if (rc) return rc;
-  const int res = s.flags & F_RESIDUAL;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++) {
-    float *dr = dx + r * C + h;
-    const float *g = dright + r * h;
-    for (int i = 0; i < h; i++) dr[i] += res ? g[i] + dy[r * C + 2 * i + 1] : g[i];
-  }
-  PROF(16, "b ln1");
-
-  /* ---- conv half: recompute a0, a1, a2 (same functions, same bits) ---- */
-  {
-    if (s.flags & F_PRE_BN) {
-      rc = bn_apply(&s, ca.left, p[P_BN0_G], p[P_BN0_B], NULL, NULL, ca.a0, ca.mean[0],
-                    ca.rstd[0], NULL, NULL);
-      if (rc) return rc;
+    /* out_proj: dWout = gᵀ·do, dg = do·Woutᵀ (dg in d1 as (P, di)) */
+    if ((rc = sm_gemm(di, h, (int)P, sa.g, 1, dO, 0, p[G_WOUT], nt))) return rc;
+    float *dg = d1;
+    if ((rc = sm_gemm((int)P, di, h, dO, 0, p[P_WOUT], 1, dg, nt))) return rc;
+    PROF(11, "b out_proj");
+    /* gate: dn = dg·SiLU(z) (into sa.g, no longer needed), dz = dg·n·SiLU'(z) (into dxz) */
+    float *dn = sa.g;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++) {
+      const float *z = sa.xz + r * 2 * di + di, *nr = sa.n + r * di, *gr = dg + r * di;
+      float *dnr = dn + r * di, *dzr = dxz + r * 2 * di + di;
+      for (int d = 0; d < di; d += 16) {
+        const int m = di - d < 16 ? di - d : 16;
+        const vf zv = load_n(z + d, m), g = load_n(gr + d, m);
+        const vf sg = sigmoid_v(zv);
+        store_n(dnr + d, g * (zv * sg), m);
+        store_n(dzr + d, g * load_n(nr + d, m) * (sg * (zv * (1.0f - sg) + 1.0f)), m);
+      }
     }
-    rc = bn_apply(&s, ca.t1, p[P_BN1_G], p[P_BN1_B], NULL, NULL, ca.a1, ca.mean[1], ca.rstd[1],
-                  NULL, NULL);
+    /* out_norm: dm (into d1) */
+    float *dm = d1;
+    rc = sm_norm_bwd((int)P, di, 0, dn, sa.m, p[P_LNO_G], sa.lno_mean, sa.lno_rstd, dm,
+                     p[G_LNO_G], p[G_LNO_B], nt);
     if (rc) return rc;
-    bias_act(ca.a1, P, h, NULL, 1, nt);
-    rc = bn_apply(&s, ca.t2, p[P_BN2_G], p[P_BN2_B], NULL, NULL, ca.a2, ca.mean[2], ca.rstd[2],
-                  NULL, NULL);
+    PROF(12, "b gate + out_norm");
+    /* the core: dxc (into sa.n, no longer needed), dA (into the flipped-filter slot, which is
+     * free until the conv half) */
+    float *dxc = sa.n;
+    float *dA = bws(W_WF, (size_t)s.K * di * s.N);
+    if (!dA) return -2;
+    rc = ss2d_bwd(B, H, W, di, s.K, s.N, s.R, sa.xc, p[P_WX], p[P_WDT], p[P_DTB], sa.A, p[P_D], dm,
+                  nt, dxc, p[G_WX], p[G_WDT], p[G_DTB], dA, p[G_D]);
     if (rc) return rc;
-    bias_act(ca.a2, P, h, NULL, 1, nt);
-  }
-  PROF(17, "b recompute conv");
-  /* 1×1 conv + ReLU: dt3 = dc·(c > 0) (d2), db3, dW3 = a2ᵀ·dt3, da2 = dt3·W3ᵀ (d1) */
-  float *dt3 = d2;
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++)
-    for (int i = 0; i < h; i++) {
-      const float g = dy[r * C + 2 * i];
-      dt3[r * h + i] = ca.c[r * h + i] > 0.f ? g : 0.f;
+    {
+      float *dalog = p[G_ALOG];
+      for (size_t i = 0; i < (size_t)s.K * di * s.N; i++) dalog[i] = dA[i] * sa.A[i];
     }
-  col_sum(dt3, P, h, p[G_B3], nt);
-  if ((rc = sm_gemm(h, h, (int)P, ca.a2, 1, dt3, 0, p[G_W3], nt))) return rc;
-  if ((rc = sm_gemm((int)P, h, h, dt3, 0, p[P_W3], 1, d1, nt))) return rc; /* da2 */
-  PROF(18, "b conv3");
-  /* conv2 → BN2 → ReLU, then conv1 → BN1 → ReLU, each backward; da1 and da0 in d1 */
-  if ((rc = conv_bn_relu_bwd(&s, &ca, 2, p, ca.a1, d1, d2))) return rc;
-  PROF(20, "b bn2 + conv2 grads");
-  const float *a0 = (s.flags & F_PRE_BN) ? ca.a0 : ca.left;
-  if ((rc = conv_bn_relu_bwd(&s, &ca, 1, p, a0, d1, d2))) return rc;
-  PROF(22, "b bn1 + conv1 grads");
-  float *da0 = d1;
-  /* BN0: dleft (o) */
-  float *dleft = da0;
-  if (s.flags & F_PRE_BN) {
-    dleft = o;
-    rc = sm_norm_bwd((int)P, h, 1, da0, ca.left, p[P_BN0_G], ca.mean[0], ca.rstd[0], dleft,
-                     p[G_BN0_G], p[G_BN0_B], nt);
+    PROF(13, "b ss2d core");
+    /* SiLU: dv = dxc·SiLU'(v) (in place) */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++)
+      for (int d = 0; d < di; d += 16) {
+        const int m = di - d < 16 ? di - d : 16;
+        float *g = dxc + r * di + d;
+        store_n(g, load_n(g, m) * dsilu_v(load_n(sa.v + r * di + d, m)), m);
+      }
+    const float *dv = dxc;
+    /* depthwise conv: dWdw, dbdw, dxp (into dxz's first di columns) */
+    dw_bwd_filter(&s, sa.xz, 2 * di, dv, p[G_WDW], p[G_BDW]);
+    dw_conv(&s, dv, di, p[P_WDW], 1, NULL, dxz, 2 * di);
+    PROF(14, "b silu + dwconv");
+    /* in_proj: dWin = uᵀ·dxz, du = dxz·Winᵀ (du in d2 as (P, h)) */
+    if ((rc = sm_gemm(h, 2 * di, (int)P, sa.u, 1, dxz, 0, p[G_WIN], nt))) return rc;
+    float *du = d2;
+    if ((rc = sm_gemm((int)P, h, 2 * di, dxz, 0, p[P_WIN], 1, du, nt))) return rc;
+    PROF(15, "b in_proj");
+    /* LN1: dright (into o) */
+    float *dright = o;
+    rc = sm_norm_bwd((int)P, h, 0, du, sa.right, p[P_LN1_G], sa.ln1_mean, sa.ln1_rstd, dright,
+                     p[G_LN1_G], p[G_LN1_B], nt);
     if (rc) return rc;
+    const int res = s.flags & F_RESIDUAL;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++) {
+      float *dr = dx + r * C + h;
+      const float *g = dright + r * h;
+      for (int i = 0; i < h; i++) dr[i] += res ? g[i] + dy[r * C + 2 * i + 1] : g[i];
+    }
+    PROF(16, "b ln1");
   } else {
-    if (p[G_BN0_G]) memset(p[G_BN0_G], 0, sizeof(float) * h);
-    if (p[G_BN0_B]) memset(p[G_BN0_B], 0, sizeof(float) * h);
+    /* s = right: dright = ds */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++)
+      for (int i = 0; i < h; i++) dx[r * C + h + i] += dy[r * C + 2 * i + 1];
   }
-  #pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t r = 0; r < P; r++) {
-    float *dr = dx + r * C;
-    const float *g = dleft + r * h;
-    for (int i = 0; i < h; i++) dr[i] += g[i];
+
+  if (!(s.flags & F_NO_CONV)) {
+    /* ---- conv half: recompute a0, a1, a2 (same functions, same bits) ---- */
+    {
+      if (s.flags & F_PRE_BN) {
+        rc = bn_apply(&s, ca.left, p[P_BN0_G], p[P_BN0_B], NULL, NULL, ca.a0, ca.mean[0],
+                      ca.rstd[0], NULL, NULL);
+        if (rc) return rc;
+      }
+      rc = bn_apply(&s, ca.t1, p[P_BN1_G], p[P_BN1_B], NULL, NULL, ca.a1, ca.mean[1], ca.rstd[1],
+                    NULL, NULL);
+      if (rc) return rc;
+      bias_act(ca.a1, P, h, NULL, 1, nt);
+      rc = bn_apply(&s, ca.t2, p[P_BN2_G], p[P_BN2_B], NULL, NULL, ca.a2, ca.mean[2], ca.rstd[2],
+                    NULL, NULL);
+      if (rc) return rc;
+      bias_act(ca.a2, P, h, NULL, 1, nt);
+    }
+    PROF(17, "b recompute conv");
+    /* 1×1 conv + ReLU: dt3 = dc·(c > 0) (d2), db3, dW3 = a2ᵀ·dt3, da2 = dt3·W3ᵀ (d1) */
+    float *dt3 = d2;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++)
+      for (int i = 0; i < h; i++) {
+        const float g = dy[r * C + 2 * i];
+        dt3[r * h + i] = ca.c[r * h + i] > 0.f ? g : 0.f;
+      }
+    col_sum(dt3, P, h, p[G_B3], nt);
+    if ((rc = sm_gemm(h, h, (int)P, ca.a2, 1, dt3, 0, p[G_W3], nt))) return rc;
+    if ((rc = sm_gemm((int)P, h, h, dt3, 0, p[P_W3], 1, d1, nt))) return rc; /* da2 */
+    PROF(18, "b conv3");
+    /* conv2 → BN2 → ReLU, then conv1 → BN1 → ReLU, each backward; da1 and da0 in d1 */
+    if ((rc = conv_bn_relu_bwd(&s, &ca, 2, p, ca.a1, d1, d2))) return rc;
+    PROF(20, "b bn2 + conv2 grads");
+    const float *a0 = (s.flags & F_PRE_BN) ? ca.a0 : ca.left;
+    if ((rc = conv_bn_relu_bwd(&s, &ca, 1, p, a0, d1, d2))) return rc;
+    PROF(22, "b bn1 + conv1 grads");
+    float *da0 = d1;
+    /* BN0: dleft (o) */
+    float *dleft = da0;
+    if (s.flags & F_PRE_BN) {
+      dleft = o;
+      rc = sm_norm_bwd((int)P, h, 1, da0, ca.left, p[P_BN0_G], ca.mean[0], ca.rstd[0], dleft,
+                       p[G_BN0_G], p[G_BN0_B], nt);
+      if (rc) return rc;
+    } else {
+      if (p[G_BN0_G]) memset(p[G_BN0_G], 0, sizeof(float) * h);
+      if (p[G_BN0_B]) memset(p[G_BN0_B], 0, sizeof(float) * h);
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++) {
+      float *dr = dx + r * C;
+      const float *g = dleft + r * h;
+      for (int i = 0; i < h; i++) dr[i] += g[i];
+    }
+    PROF(23, "b bn0 + residual");
+  } else {
+    /* c = left: dleft = dc */
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t r = 0; r < P; r++)
+      for (int i = 0; i < h; i++) dx[r * C + i] += dy[r * C + 2 * i];
   }
-  PROF(23, "b bn0 + residual");
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * Kernels of the fused SS-Conv-SSM block (lib/ops/ss_conv_ssm.ts) for the wasm backend: the
  * present inputs' arrays (by slot) and fresh outputs go to native/cpu/block.c through its pointer
- * table (null for absent slots).
+ * table (null for absent slots: bn0 without its flag, the slots of a half that is off).
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
@@ -27,15 +27,21 @@ function dimsTable(x: tf.TensorInfo, a: BlockAttrs): Int32Array {
   return Int32Array.from([B, H, W, C, a.K, a.N, a.R, a.flags]);
 }
 
-/** Output shapes of the saved activations for x (B, H, W, C). */
-function savedShapes(x: tf.TensorInfo): number[][] {
+/** Output shapes of the saved activations for x (B, H, W, C); null: a half that is off. */
+function savedShapes(x: tf.TensorInfo, flags: number): (number[] | null)[] {
   const [B, H, W, C] = x.shape, h = C / 2;
-  return [[B, H, W, h], [B, H, W, h], [B, H, W, h], [B, H, W, 2 * C], [B, H, W, C], [
-    B,
-    H,
-    W,
-    C,
-  ]];
+  const conv = (flags & BLOCK_FLAGS.noConv) === 0, ssm = (flags & BLOCK_FLAGS.noSsm) === 0;
+  const half = conv ? [B, H, W, h] : null;
+  return [
+    half,
+    half,
+    half,
+    ...(ssm ? [[B, H, W, 2 * C], [B, H, W, C], [B, H, W, C]] : [
+      null,
+      null,
+      null,
+    ]),
+  ];
 }
 
 function native(): NativeBlock {
@@ -75,12 +81,13 @@ function call(
 function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const x = (args.inputs as Infos).x;
   const h = x.shape[3] / 2;
-  const preBn = ((args.attrs as unknown as BlockAttrs).flags & BLOCK_FLAGS.preBn) !== 0;
-  const running = BLOCK_RUNNING.map((n) => (n.startsWith("bn0") && !preBn ? null : [h]));
+  const flags = (args.attrs as unknown as BlockAttrs).flags;
+  const preBn = (flags & BLOCK_FLAGS.preBn) !== 0, conv = (flags & BLOCK_FLAGS.noConv) === 0;
+  const running = BLOCK_RUNNING.map((n) => (!conv || (n.startsWith("bn0") && !preBn) ? null : [h]));
   return call(
     args,
     [...BLOCK_SLOTS],
-    [x.shape, ...savedShapes(x), ...running],
+    [x.shape, ...savedShapes(x, flags), ...running],
     (dims, arrays) => native().forward(dims, arrays, NORM_EPS, NORM_EPS),
   );
 }
@@ -94,10 +101,8 @@ function evalKernel(args: KernelArgs): tf.TensorInfo[] {
 
 function backwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const inp = args.inputs as Infos;
-  const preBn = ((args.attrs as unknown as BlockAttrs).flags & BLOCK_FLAGS.preBn) !== 0;
-  const grads = BLOCK_DIFFERENTIABLE.map((s) =>
-    s.startsWith("bn0") && !preBn ? null : inp[s].shape
-  );
+  // An absent parameter (bn0 without preBn, a half that is off) has no gradient output.
+  const grads = BLOCK_DIFFERENTIABLE.map((s) => (inp[s] === undefined ? null : inp[s].shape));
   return call(
     args,
     [...BLOCK_SLOTS, "dy", ...BLOCK_SAVED],
