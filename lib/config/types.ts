@@ -225,7 +225,9 @@ export interface ExperimentConfig {
     workers: number;
     /**
      * threads of the native kernels (matmuls, convolutions, SS2D, Adam); 0 = OMP_NUM_THREADS or one
-     * per core. Results are bitwise the same for any value. Default `0`; range [0, 256].
+     * per core. Results are bitwise the same for any value. Runs that share a machine: cores / runs
+     * each (oversubscribed, two runs on 2 cores did half the work of one; docs/performance.md).
+     * Default `0`; range [0, 256].
      */
     threads: number;
   };

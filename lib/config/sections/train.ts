@@ -94,6 +94,8 @@ export const TRAIN_SECTION = {
     min: 0,
     max: 256,
     doc: "threads of the native kernels (matmuls, convolutions, SS2D, Adam); 0 = " +
-      "OMP_NUM_THREADS or one per core. Results are bitwise the same for any value",
+      "OMP_NUM_THREADS or one per core. Results are bitwise the same for any value. Runs that " +
+      "share a machine: cores / runs each (oversubscribed, two runs on 2 cores did half the " +
+      "work of one; docs/performance.md)",
   },
 } as const satisfies SectionSpec;
