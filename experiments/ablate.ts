@@ -23,7 +23,8 @@ import {
   slurmOptionsOf,
 } from "../lib/experiment/slurm_array.ts";
 import type { SweepOutcome } from "../lib/experiment/sweep.ts";
-import { parseArgs, runMain, stopOnSignals } from "../lib/util/cli.ts";
+import { numberOption, parseArgs, runMain, stopOnSignals } from "../lib/util/cli.ts";
+import { runSweepJobs } from "../lib/experiment/local_jobs.ts";
 import { sweepJsonSchema } from "../lib/config/json_schema.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { shellWord } from "../lib/results/provenance.ts";
@@ -53,6 +54,11 @@ options:
   --publish           write to the citable results/ folder instead of scratch/
   --new               start a new sweep version even if a matching one exists
   --quiet             no progress output
+  --jobs N            run N of the sweep's runs at once on this machine, each in its own
+                      process with cores / N native threads (logs in <sweep folder>/local/logs/);
+                      the same results as one at a time, sooner where one run leaves cores idle.
+                      Ctrl-C stops every run after its current step, state saved; the same
+                      command resumes
 
 on a SLURM cluster (one job array, no scheduler of our own; see README "On a cluster"):
   --slurm             write <sweep folder>/slurm/{manifest.tsv,sweep.sbatch} for the runs not
@@ -67,6 +73,7 @@ ${SLURM_CLI_USAGE}
 
 example:
   deno task ablate configs/ablations/directions.yaml --seeds 1,2 --set train.epochs=2
+  deno task ablate configs/ablations/cv-best-grouped-aries.yaml --jobs 2
   deno task ablate configs/ablations/directions.yaml --slurm --partition cpu --time 02:00:00
   deno task ablate configs/ablations/directions.yaml --collect`;
 
@@ -85,6 +92,7 @@ await runMain(async () => {
       publish: { type: "boolean" },
       new: { type: "boolean" },
       quiet: { type: "boolean" },
+      jobs: { type: "string" },
       slurm: { type: "boolean" },
       collect: { type: "boolean" },
       ...SLURM_CLI_OPTIONS,
@@ -111,6 +119,13 @@ await runMain(async () => {
   // Every option is checked before openSweep, which creates the sweep's version folder: a
   // refused option must not leave an empty folder behind.
   if (values["dry-run"] && !values.slurm) throw new StarmambaError("--dry-run goes with --slurm");
+  const jobs = numberOption("jobs", values.jobs, 1, 1024);
+  if (jobs !== undefined && !Number.isInteger(jobs)) {
+    throw new StarmambaError(`--jobs ${values.jobs}: give a whole number of runs at once`);
+  }
+  if (jobs !== undefined && (values.slurm || values.collect)) {
+    throw new StarmambaError("--jobs runs on this machine: give it or --slurm/--collect, not both");
+  }
   if (values.slurm || values.collect) {
     if (values.slurm && values.collect) {
       throw new StarmambaError("give --slurm (submit) or --collect (summarise), not both");
@@ -128,6 +143,7 @@ await runMain(async () => {
     return await submit(sw, slurm, Boolean(values["dry-run"]), collectArgs);
   }
 
+  if (jobs !== undefined && jobs > 1) return await runJobs(openSweep(spec, sweepOptions), jobs);
   const stop = stopOnSignals();
   const out = await runSweep(spec, { ...sweepOptions, shouldStop: stop.requested });
   stop.dispose();
@@ -208,6 +224,32 @@ async function submit(
     `collect: deno task ablate ${collectArgs.map(shellWord).join(" ")} --collect  ` +
       "(or this command again)",
   );
+  return 0;
+}
+
+/** --jobs N: the runs N at a time in child processes, then the summary. */
+async function runJobs(sw: ReturnType<typeof openSweep>, jobs: number): Promise<number> {
+  const stop = stopOnSignals();
+  const r = await runSweepJobs(sw, { jobs, shouldStop: stop.requested });
+  stop.dispose();
+  const dir = relative(Deno.cwd(), sw.sweepDir) || ".";
+  if (r.interrupted) {
+    console.log(`\nstopped; each run's state is saved in ${dir}/runs/`);
+    console.log(`resume with the same command: deno task ablate ${Deno.args.join(" ")}`);
+    return stop.exitCode();
+  }
+  if (r.failed.length > 0) {
+    console.log(`\n${r.failed.length} run(s) ended without finishing:`);
+    for (const f of r.failed) {
+      console.log(`  ${f.key}: exit code ${f.code}, log ${relative(Deno.cwd(), f.log)}`);
+    }
+    console.log("the same command resumes them (finished runs are skipped)");
+    return 1;
+  }
+  console.log(
+    `\nall ${sw.runs.length} runs finished (${r.started} in this call, ${r.threads} threads each)`,
+  );
+  printSummary(r.outcome!);
   return 0;
 }
 

@@ -246,3 +246,133 @@ Deno.test("CSV: toCsv output reads back through parseCsv (quotes, commas, newlin
   assertEquals(parseCsv(text), rows);
   assertEquals(parseCsv("a,b\r\nc,d\r\n"), [["a", "b"], ["c", "d"]]);
 });
+
+/** Each run's model shard of a finished sweep folder, by run key (sweep.json's run_dir). */
+function shardsOf(sweepDir: string): Map<string, Uint8Array> {
+  const state = JSON.parse(Deno.readTextFileSync(join(sweepDir, "sweep.json"))) as SweepState;
+  const out = new Map<string, Uint8Array>();
+  for (const [key, r] of Object.entries(state.runs)) {
+    const model = join(sweepDir, r.run_dir!, "model");
+    const meta = JSON.parse(Deno.readTextFileSync(join(model, "model.json")));
+    out.set(key, Deno.readFileSync(join(model, meta.weightsManifest[0].paths[0])));
+  }
+  return out;
+}
+
+Deno.test("ablate --jobs 2: two runs at once in child processes, one thread each; the same weights bit for bit and the same summary as one at a time", () => {
+  const body = (name: string) =>
+    `name: ${name}\nbase: ${JSON.stringify(BASE)}\nseeds: [1, 2]\n${TINY_SET}` +
+    "variants:\n  - { name: k1, set: { model.directions: 1 } }\n";
+  const ablate = (dir: string, ...args: string[]) => {
+    const o = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/ablate.ts"), ...args],
+      cwd: dir,
+      env: { NO_COLOR: "1", OMP_NUM_THREADS: "2" },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const dec = new TextDecoder();
+    return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+  };
+  const seqDir = Deno.makeTempDirSync(), jobsDir = Deno.makeTempDirSync();
+  const seq = ablate(seqDir, writeSweep(seqDir, body("pair")));
+  assertEquals(seq.code, 0, seq.err);
+  const par = ablate(jobsDir, writeSweep(jobsDir, body("pair")), "--jobs", "2");
+  assertEquals(par.code, 0, par.err);
+  assert(
+    par.out.includes("4 run(s) to do, 0 already finished; 2 at a time, 1 thread(s) each"),
+    par.out,
+  );
+  assert(par.out.includes("all 4 runs finished (4 in this call, 1 threads each)"), par.out);
+  const a = join(seqDir, "scratch/ablations/pair/v1"),
+    b = join(jobsDir, "scratch/ablations/pair/v1");
+  const [sa, sb] = [shardsOf(a), shardsOf(b)];
+  assertEquals([...sb.keys()].sort(), [...sa.keys()].sort());
+  for (const [k, bytes] of sa) assertEquals(sb.get(k), bytes, `${k}: weights differ`);
+  // Each task logged to its own file; the summaries agree.
+  assertEquals([...Deno.readDirSync(join(b, "local/logs"))].map((e) => e.name).sort(), [
+    "base-seed1.log",
+    "base-seed2.log",
+    "k1-seed1.log",
+    "k1-seed2.log",
+  ]);
+  const figures = (d: string) =>
+    (JSON.parse(Deno.readTextFileSync(join(d, "summary.json"))) as SweepSummary).variants.map((
+      v,
+    ) => ({ name: v.name, best: v.best, last: v.last, mcnemar: v.mcnemar }));
+  assertEquals(figures(b), figures(a));
+  // Run again: nothing to do, the summary stands.
+  const again = ablate(jobsDir, join(jobsDir, "sweep.yaml"), "--jobs", "2");
+  assertEquals(again.code, 0, again.err);
+  assert(again.out.includes("0 run(s) to do, 4 already finished"), again.out);
+  // Refused: not a whole number, with --slurm.
+  for (
+    const [args, msg] of [
+      [["--jobs", "0"], "--jobs 0: give a number from 1"],
+      [["--jobs", "1.5"], "--jobs 1.5: give a whole number"],
+      [["--jobs", "2", "--collect"], "give it or --slurm/--collect, not both"],
+    ] as const
+  ) {
+    const r = ablate(jobsDir, join(jobsDir, "sweep.yaml"), ...args);
+    assertEquals(r.code, 2, r.err);
+    assert(r.err.includes(msg), `expected "${msg}" in: ${r.err}`);
+  }
+  Deno.removeSync(seqDir, { recursive: true });
+  Deno.removeSync(jobsDir, { recursive: true });
+});
+
+Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state saved, exit 143; the same command finishes them", async () => {
+  const dir = Deno.makeTempDirSync();
+  const file = writeSweep(
+    dir,
+    `name: stop\nbase: ${JSON.stringify(BASE)}\nseeds: [1]\n` +
+      TINY_SET.replace("train.steps_per_epoch: 2", "train.steps_per_epoch: 1500") +
+      "  output.checkpoint_every: 100000\n" +
+      "variants:\n  - { name: k1, set: { model.directions: 1 } }\n",
+  );
+  const args = ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/ablate.ts"), file, "--jobs"];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...args, "2"],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Signal once both runs have started (each then trains 1500 steps, seconds even on a fast CPU).
+  const dec = new TextDecoder();
+  let out = "";
+  const reader = child.stdout.getReader();
+  while ((out.match(/: started/g) ?? []).length < 2) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += dec.decode(value);
+  }
+  // Each task logs "<key>: training" once its SIGTERM listener is set (before that a signal
+  // ends it with nothing trained, hence nothing to lose, but also no state to check here).
+  const logs = join(dir, "scratch/ablations/stop/v1/local/logs");
+  const ready = (f: string) =>
+    exists(join(logs, f)) && /: training/.test(Deno.readTextFileSync(join(logs, f)));
+  for (let i = 0; i < 600 && !(ready("base-seed1.log") && ready("k1-seed1.log")); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGTERM");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) out += dec.decode(r.value);
+  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assertEquals(status.code, 143, `${out}\n${err}`);
+  assert(out.includes("resume with the same command"), out);
+  const runs = join(dir, "scratch/ablations/stop/v1/runs");
+  for (const run of ["stop-base-s1", "stop-k1-s1"]) {
+    assert(exists(join(runs, run, "v1", "state", "state.json")), `${run}: no saved state\n${out}`);
+    assert(!exists(join(runs, run, "v1", "result.json")), `${run} finished before the signal`);
+  }
+  const again = new Deno.Command(Deno.execPath(), {
+    args: [...args, "2", "--quiet"],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+  }).outputSync();
+  assertEquals(again.code, 0, new TextDecoder().decode(again.stderr));
+  for (const run of ["stop-base-s1", "stop-k1-s1"]) {
+    assert(exists(join(runs, run, "v1", "result.json")), `${run} not finished on resume`);
+  }
+  Deno.removeSync(dir, { recursive: true });
+});

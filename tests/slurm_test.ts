@@ -186,7 +186,7 @@ Deno.test({
     assertEquals(rq.code, 0, new TextDecoder().decode(rq.stderr));
     await waitForJob(jobId, 600);
     const log = Deno.readTextFileSync(join(sweepDir, "slurm", "logs", `${jobId}_0.log`));
-    assert(/stopped by SIGTERM, state saved/.test(log), log);
+    assert(/stopped by a signal, state saved/.test(log), log);
     assert(/resuming/.test(log), log);
     const result = JSON.parse(Deno.readTextFileSync(join(runDir, "result.json")));
     assert(result.environment.slurm.restart_count >= 1);

@@ -51,6 +51,13 @@ export {
   type SweepOutcome,
 } from "./sweep.ts";
 export {
+  availableCores,
+  type FailedTask,
+  type LocalJobsOptions,
+  type LocalJobsOutcome,
+  runSweepJobs,
+} from "./local_jobs.ts";
+export {
   collectSweep,
   type ManifestLine,
   type MissingRun,
@@ -58,7 +65,9 @@ export {
   type SlurmOptions,
   type SlurmPlan,
   submitSlurm,
+  type SweepJobFile,
   writeSlurmJob,
+  writeSweepJob,
 } from "./slurm.ts";
 // Types the signatures above use
 export type {

@@ -83,13 +83,24 @@ export function slurmDir(sweepDir: string): string {
   return join(sweepDir, "slurm");
 }
 
+/** What {@link writeSweepJob} wrote: job.json and manifest.tsv of a sweep's unfinished runs. */
+export interface SweepJobFile {
+  /** job.json. */
+  jobFile: string;
+  /** manifest.tsv. */
+  manifest: string;
+  /** The tasks (unfinished runs); empty when every run has finished. */
+  tasks: ManifestLine[];
+  /** Runs already finished (left out). */
+  finished: number;
+}
+
 /**
- * Writes job.json, manifest.tsv and sweep.sbatch for the sweep's unfinished runs (finished ones
- * are left out, as a local sweep skips them) and marks them "submitted"-pending in sweep.json.
+ * Writes `dir`/job.json and `dir`/manifest.tsv for the sweep's unfinished runs (finished ones
+ * are left out, as a local sweep skips them) and records where each run is in sweep.json: what
+ * both an array task (`--slurm-task <job.json> --index i`) and `ablate --jobs` run line by line.
  */
-export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
-  checkSlurmOptions(o);
-  const dir = slurmDir(sw.sweepDir);
+export function writeSweepJob(sw: OpenedSweep, dir: string): SweepJobFile {
   Deno.mkdirSync(join(dir, "logs"), { recursive: true });
   const tasks: ManifestLine[] = [];
   let finished = 0;
@@ -130,6 +141,17 @@ export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
       ...tasks.map((t) => `${t.index}\t${t.key}\t${t.runFolder}\t${JSON.stringify(t.overrides)}`),
     ].join("\n") + "\n",
   );
+  return { jobFile, manifest, tasks, finished };
+}
+
+/**
+ * Writes job.json, manifest.tsv and sweep.sbatch for the sweep's unfinished runs
+ * ({@link writeSweepJob}) under its slurm/ folder.
+ */
+export function writeSlurmJob(sw: OpenedSweep, o: SlurmOptions): SlurmPlan {
+  checkSlurmOptions(o);
+  const dir = slurmDir(sw.sweepDir);
+  const { jobFile, manifest, tasks, finished } = writeSweepJob(sw, dir);
   const script = join(dir, "sweep.sbatch");
   writeFileAtomic(script, sbatchScript(sw, o, tasks.length, jobFile));
   return { dir, script, manifest, tasks, finished };
@@ -254,7 +276,10 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
   const onTerm = () => {
     stop = true;
   };
+  // SIGINT too: a task of `ablate --jobs` shares the terminal's process group with its parent,
+  // so Ctrl-C reaches it directly; it saves its state as on SIGTERM.
   Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onTerm);
   try {
     console.log(
       `${line.key}: ${partial ? `resuming ${relative(job.root, partial)}` : "training"}`,
@@ -266,13 +291,14 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
       shouldStop: () => stop,
     });
     console.log(
-      `${line.key}: ${summary.interrupted ? "stopped by SIGTERM, state saved" : "finished"} in ${
+      `${line.key}: ${summary.interrupted ? "stopped by a signal, state saved" : "finished"} in ${
         relative(job.root, summary.runDir)
       }`,
     );
     return summary;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onTerm);
   }
 }
 
