@@ -7,7 +7,7 @@ import { meanStd } from "../lib/metrics/stats.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { toCsv } from "../lib/results/write.ts";
 import { exists } from "../lib/util/fs.ts";
-import { TASK_PERMISSIONS } from "./permissions.ts";
+import { spawnScript, TASK_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -330,23 +330,9 @@ Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state 
       "  output.checkpoint_every: 100000\n" +
       "variants:\n  - { name: k1, set: { model.directions: 1 } }\n",
   );
-  const args = ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/ablate.ts"), file, "--jobs"];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...args, "2"],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const run = spawnScript("experiments/ablate.ts", [file, "--jobs", "2"], dir);
   // Signal once both runs have started (each then trains 1500 steps, seconds even on a fast CPU).
-  const dec = new TextDecoder();
-  let out = "";
-  const reader = child.stdout.getReader();
-  while ((out.match(/: started/g) ?? []).length < 2) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += dec.decode(value);
-  }
+  await run.readUntil((out) => (out.match(/: started/g) ?? []).length >= 2);
   // Each task logs "<key>: training" once its SIGTERM listener is set (before that a signal
   // ends it with nothing trained, hence nothing to lose, but also no state to check here).
   const logs = join(dir, "scratch/ablations/stop/v1/local/logs");
@@ -355,10 +341,9 @@ Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state 
   for (let i = 0; i < 600 && !(ready("base-seed1.log") && ready("k1-seed1.log")); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill("SIGTERM");
-  for (let r = await reader.read(); !r.done; r = await reader.read()) out += dec.decode(r.value);
-  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  assertEquals(status.code, 143, `${out}\n${err}`);
+  run.child.kill("SIGTERM");
+  const { code, out, err } = await run.finish();
+  assertEquals(code, 143, `${out}\n${err}`);
   assert(out.includes("resume with the same command"), out);
   const runs = join(dir, "scratch/ablations/stop/v1/runs");
   for (const run of ["stop-base-s1", "stop-k1-s1"]) {
@@ -366,7 +351,7 @@ Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state 
     assert(!exists(join(runs, run, "v1", "result.json")), `${run} finished before the signal`);
   }
   const again = new Deno.Command(Deno.execPath(), {
-    args: [...args, "2", "--quiet"],
+    args: ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/ablate.ts"), file, "--jobs", "2"],
     cwd: dir,
     env: { NO_COLOR: "1" },
   }).outputSync();

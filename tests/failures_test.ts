@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "../lib/util/assert.ts";
 import { resumableRunOf } from "../lib/experiment/run.ts";
 import { exists } from "../lib/util/fs.ts";
-import { ROOT, runScript, TASK_PERMISSIONS } from "./permissions.ts";
+import { ROOT, runScript, spawnScript, TASK_PERMISSIONS } from "./permissions.ts";
 
 /** Runs an experiments/ script in `cwd` with the tasks' permissions (or others given). */
 const cli = (script: string, args: string[], cwd: string, permissions = TASK_PERMISSIONS) =>
@@ -212,33 +212,13 @@ function modelBytes(runDir: string): Uint8Array {
 
 Deno.test("SIGTERM (timeout, docker stop, systemd) stops training after the step, saves the state, exits 143; resuming gives the uninterrupted run's weights bit for bit", async () => {
   const dir = Deno.makeTempDirSync();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...TASK_PERMISSIONS, join(ROOT, "experiments/experiment.ts"), ...QUICK],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const run = spawnScript("experiments/experiment.ts", QUICK, dir);
   // Signal once the run has printed its model line: the listener is set by then, and the
   // 200 steps that follow take longer than the signal takes to arrive.
-  const dec = new TextDecoder();
-  let out = "";
-  const reader = child.stdout.getReader();
-  while (!/^model: /m.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += dec.decode(value);
-  }
-  child.kill("SIGTERM");
-  const rest = async () => {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) out += dec.decode(r.value);
-  };
-  const [status, err] = await Promise.all([
-    child.status,
-    new Response(child.stderr).text(),
-    rest(),
-  ]);
-  assertEquals(status.code, 143, `${out}\n${err}`);
+  await run.readUntil((out) => /^model: /m.test(out));
+  run.child.kill("SIGTERM");
+  const { code, out, err } = await run.finish();
+  assertEquals(code, 143, `${out}\n${err}`);
   assert(err.includes("SIGTERM: stopping after the current step"), err);
   assert(out.includes("stopped; state saved in scratch/quickstart/v1/state"), out);
   const m = /resume with: deno task experiment (.*)/.exec(out);

@@ -89,3 +89,43 @@ export function assertOneLineError(
   assert(lines[0].startsWith("error: "), r.stderr);
   for (const w of wants) assert(lines[0].includes(w), `expected "${w}" in: ${r.stderr}`);
 }
+
+/** A script started in the background, its stdout read as it comes. */
+export interface Spawned {
+  child: Deno.ChildProcess;
+  /** Reads stdout until `done(everything so far)` holds or it ends; returns what was read. */
+  readUntil(done: (out: string) => boolean): Promise<string>;
+  /** Waits for the end: the exit code, all of stdout and all of stderr. */
+  finish(): Promise<{ code: number; out: string; err: string }>;
+}
+
+/** Starts `script` with the tasks' permissions in `cwd`, stdout and stderr piped. */
+export function spawnScript(script: string, args: readonly string[], cwd: string): Spawned {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...TASK_PERMISSIONS, join(ROOT, script), ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const dec = new TextDecoder();
+  const reader = child.stdout.getReader();
+  let out = "";
+  const readUntil = async (done: (out: string) => boolean) => {
+    while (!done(out)) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += dec.decode(r.value);
+    }
+    return out;
+  };
+  const finish = async () => {
+    const [status, err] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+      readUntil(() => false),
+    ]);
+    return { code: status.code, out, err };
+  };
+  return { child, readUntil, finish };
+}
