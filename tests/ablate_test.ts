@@ -8,6 +8,7 @@ import { StarmambaError } from "../lib/util/errors.ts";
 import { toCsv } from "../lib/results/write.ts";
 import { exists } from "../lib/util/fs.ts";
 import { spawnScript, TASK_PERMISSIONS } from "./permissions.ts";
+import { briefProgress } from "../lib/experiment/local_jobs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = join(ROOT, "configs/quickstart.yaml");
@@ -360,4 +361,13 @@ Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state 
     assert(exists(join(runs, run, "v1", "result.json")), `${run} not finished on resume`);
   }
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("ablate --jobs status: a task's latest progress line, briefly (lib/train/progress.ts's non-terminal line)", () => {
+  assertEquals(
+    briefProgress("epoch 15/48 1122/3792  loss 0.2992  acc 0.881  img/s 22.5  ETA 1:24:06"),
+    "epoch 15/48, step 1122/3792, ETA 1:24:06",
+  );
+  assertEquals(briefProgress(null), "starting");
+  assertEquals(briefProgress("epoch 15/48  train loss 0.2866 acc 0.885"), "starting");
 });

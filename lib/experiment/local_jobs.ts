@@ -35,6 +35,8 @@ export interface LocalJobsOptions {
   shouldStop?: () => boolean;
   /** No progress lines. */
   quiet?: boolean;
+  /** How often the running runs' progress is printed (default every minute). */
+  statusEveryMs?: number;
 }
 
 /** A task that ended without finishing its run (not by a stop that was asked for). */
@@ -60,6 +62,15 @@ export interface LocalJobsOutcome {
   threads: number;
 }
 
+/** A training progress line in a task's log (lib/train/progress.ts, not a terminal). */
+const PROGRESS_LINE = /^epoch \d+\/\d+ \d+\/\d+ /;
+
+/** "epoch 3/48, step 1200/3792, ETA 0:40:00" from a progress line; "starting" before one. */
+export function briefProgress(line: string | null): string {
+  const m = line === null ? null : /^(epoch \d+\/\d+) (\d+\/\d+).*ETA (\S+)/.exec(line);
+  return m ? `${m[1]}, step ${m[2]}, ETA ${m[3]}` : "starting";
+}
+
 /** The cores a machine offers this process: OMP_NUM_THREADS when set, else the CPU count. */
 export function availableCores(): number {
   const env = Number(Deno.env.get("OMP_NUM_THREADS"));
@@ -72,6 +83,8 @@ interface Running {
   line: ManifestLine;
   child: Deno.ChildProcess;
   log: string;
+  /** Its latest progress line ("epoch 3/48 1200/3792 … ETA 0:40:00"), or null before one. */
+  progress: string | null;
   done: Promise<{ line: ManifestLine; code: number; log: string }>;
 }
 
@@ -146,19 +159,36 @@ export async function runSweepJobs(
       stderr: "piped",
     }).spawn();
     const file = Deno.openSync(logFile, { append: true, create: true });
-    // stdout and stderr both into the log, each chunk as it comes.
-    const toLog = () =>
-      new WritableStream<Uint8Array>({ write: (chunk) => void file.writeSync(chunk) });
-    const copied = Promise.all([child.stdout.pipeTo(toLog()), child.stderr.pipeTo(toLog())]);
+    started++;
+    log(`${line.key}: started (${shown(logFile)})`);
+    const task = { line, child, log: logFile, progress: null as string | null };
+    // stdout and stderr both into the log, each chunk as it comes; the latest progress line
+    // (stdout's, whole lines only) kept for the status lines.
+    const toLog = (watch: boolean) => {
+      const dec = new TextDecoder();
+      let partial = "";
+      return new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          file.writeSync(chunk);
+          if (!watch) return;
+          const lines = (partial + dec.decode(chunk, { stream: true })).split("\n");
+          partial = lines.pop()!;
+          const last = lines.reverse().find((l) => PROGRESS_LINE.test(l));
+          if (last) task.progress = last.trim();
+        },
+      });
+    };
+    const copied = Promise.all([
+      child.stdout.pipeTo(toLog(true)),
+      child.stderr.pipeTo(toLog(false)),
+    ]);
     const done = (async () => {
       const { code } = await child.status;
       await copied;
       file.close();
       return { line, code, log: logFile };
     })();
-    started++;
-    log(`${line.key}: started (${shown(logFile)})`);
-    return { line, child, log: logFile, done };
+    return Object.assign(task, { done });
   };
 
   const fill = () => {
@@ -168,7 +198,12 @@ export async function runSweepJobs(
     }
   };
   fill();
+  let lastStatus = performance.now();
   while (running.size > 0) {
+    if (performance.now() - lastStatus >= (o.statusEveryMs ?? 60_000)) {
+      lastStatus = performance.now();
+      for (const t of running.values()) log(`  ${t.line.key}: ${briefProgress(t.progress)}`);
+    }
     // Wakes twice a second to see whether a stop was asked for.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = new Promise<null>((r) => (timer = setTimeout(() => r(null), 500)));

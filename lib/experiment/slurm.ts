@@ -284,9 +284,10 @@ export async function runSlurmTask(jobFile: string, index: number): Promise<RunS
     console.log(
       `${line.key}: ${partial ? `resuming ${relative(job.root, partial)}` : "training"}`,
     );
+    // Not quiet: the log gets the data and model lines and, as it is no terminal, a progress
+    // line every 10 s (what `squeue` users and `ablate --jobs` follow a run by).
     const summary = await runExperiment(loaded, {
       projectRoot: job.root,
-      quiet: true,
       resumeDir: partial ?? undefined,
       shouldStop: () => stop,
     });
