@@ -85,7 +85,7 @@ interface Running {
   log: string;
   /** Its latest progress line ("epoch 3/48 1200/3792 … ETA 0:40:00"), or null before one. */
   progress: string | null;
-  done: Promise<{ line: ManifestLine; code: number; log: string }>;
+  done: Promise<Ended>;
 }
 
 /**
@@ -127,74 +127,26 @@ export async function runSweepJobs(
   const parallel = Math.max(1, Math.min(o.jobs, tasks.length));
   const threads = Math.max(1, Math.floor((o.cores ?? availableCores()) / parallel));
   const total = tasks.length + before;
-  const shown = (p: string) => relative(Deno.cwd(), p) || ".";
   log(
-    `${tasks.length} run(s) to do, ${before} already finished; ${parallel} at a time, ${threads} thread(s) each; logs in ${
-      shown(join(dir, "logs"))
-    }/`,
+    `${tasks.length} run(s) to do, ${before} already finished; ${parallel} at a time, ` +
+      `${threads} thread(s) each; logs in ${shown(join(dir, "logs"))}/`,
   );
+  const spawn: TaskSpawn = {
+    root: sw.root,
+    jobFile,
+    logs: join(dir, "logs"),
+    threads,
+    permissions: inheritedPermissions(),
+  };
   const queue = [...tasks];
   const running = new Map<number, Running>();
   const failed: FailedTask[] = [];
-  let finished = before, started = 0, stopping = false;
-
-  const permissions = inheritedPermissions();
-  const start = (line: ManifestLine): Running => {
-    // One log per run (`<variant>-seed<seed>.log`), appended to when the run resumes.
-    const logFile = join(dir, "logs", `${line.key.replace("/", "-")}.log`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...permissions,
-        join(REPO_ROOT, "experiments/ablate.ts"),
-        "--slurm-task",
-        jobFile,
-        "--index",
-        String(line.index),
-      ],
-      cwd: sw.root,
-      env: { OMP_NUM_THREADS: String(threads), NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const file = Deno.openSync(logFile, { append: true, create: true });
-    started++;
-    log(`${line.key}: started (${shown(logFile)})`);
-    const task = { line, child, log: logFile, progress: null as string | null };
-    // stdout and stderr both into the log, each chunk as it comes; the latest progress line
-    // (stdout's, whole lines only) kept for the status lines.
-    const toLog = (watch: boolean) => {
-      const dec = new TextDecoder();
-      let partial = "";
-      return new WritableStream<Uint8Array>({
-        write: (chunk) => {
-          file.writeSync(chunk);
-          if (!watch) return;
-          const lines = (partial + dec.decode(chunk, { stream: true })).split("\n");
-          partial = lines.pop()!;
-          const last = lines.reverse().find((l) => PROGRESS_LINE.test(l));
-          if (last) task.progress = last.trim();
-        },
-      });
-    };
-    const copied = Promise.all([
-      child.stdout.pipeTo(toLog(true)),
-      child.stderr.pipeTo(toLog(false)),
-    ]);
-    const done = (async () => {
-      const { code } = await child.status;
-      await copied;
-      file.close();
-      return { line, code, log: logFile };
-    })();
-    return Object.assign(task, { done });
-  };
-
+  let finished = before, stopping = false;
   const fill = () => {
     while (!stopping && running.size < o.jobs && queue.length > 0) {
-      const line = queue.shift()!;
-      running.set(line.index, start(line));
+      const t = startTask(queue.shift()!, spawn);
+      log(`${t.line.key}: started (${shown(t.log)})`);
+      running.set(t.line.index, t);
     }
   };
   fill();
@@ -204,19 +156,11 @@ export async function runSweepJobs(
       lastStatus = performance.now();
       for (const t of running.values()) log(`  ${t.line.key}: ${briefProgress(t.progress)}`);
     }
-    // Wakes twice a second to see whether a stop was asked for.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = new Promise<null>((r) => (timer = setTimeout(() => r(null), 500)));
-    const ended = await Promise.race([...[...running.values()].map((t) => t.done), tick]);
-    clearTimeout(timer);
+    const ended = await nextEnded(running);
     if (!stopping && o.shouldStop?.()) {
       stopping = true;
       log("stopping: each running task saves its state after its current step…");
-      for (const t of running.values()) {
-        try {
-          t.child.kill("SIGTERM");
-        } catch { /* it has just ended */ }
-      }
+      for (const t of running.values()) stopTask(t);
     }
     if (ended === null) continue;
     running.delete(ended.line.index);
@@ -231,5 +175,90 @@ export async function runSweepJobs(
   }
   const complete = !stopping && failed.length === 0 && finished === total;
   const outcome = complete ? (await collectSweep(sw)).outcome : null;
+  const started = tasks.length - queue.length;
   return { outcome, started, finished, interrupted: stopping, failed, dir, threads };
+}
+
+/** A path as the user sees it: relative to the working directory. */
+const shown = (p: string): string => relative(Deno.cwd(), p) || ".";
+
+/** What every task of one call is started with. */
+interface TaskSpawn {
+  root: string;
+  jobFile: string;
+  logs: string;
+  threads: number;
+  permissions: string[];
+}
+
+/** How a task ended. */
+interface Ended {
+  line: ManifestLine;
+  code: number;
+  log: string;
+}
+
+/**
+ * Starts the task of `line`: `ablate --slurm-task <job.json> --index i` with `s.threads` native
+ * threads, its stdout and stderr appended to `<variant>-seed<seed>.log` as they come, the latest
+ * progress line (stdout's, whole lines only) kept for the status lines.
+ */
+function startTask(line: ManifestLine, s: TaskSpawn): Running {
+  const log = join(s.logs, `${line.key.replace("/", "-")}.log`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...s.permissions,
+      join(REPO_ROOT, "experiments/ablate.ts"),
+      "--slurm-task",
+      s.jobFile,
+      "--index",
+      String(line.index),
+    ],
+    cwd: s.root,
+    env: { OMP_NUM_THREADS: String(s.threads), NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const file = Deno.openSync(log, { append: true, create: true });
+  const task = { line, child, log, progress: null as string | null };
+  const toLog = (watch: boolean) => {
+    const dec = new TextDecoder();
+    let partial = "";
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        file.writeSync(chunk);
+        if (!watch) return;
+        const lines = (partial + dec.decode(chunk, { stream: true })).split("\n");
+        partial = lines.pop()!;
+        const last = lines.reverse().find((l) => PROGRESS_LINE.test(l));
+        if (last) task.progress = last.trim();
+      },
+    });
+  };
+  const copied = Promise.all([child.stdout.pipeTo(toLog(true)), child.stderr.pipeTo(toLog(false))]);
+  const done = (async (): Promise<Ended> => {
+    const { code } = await child.status;
+    await copied;
+    file.close();
+    return { line, code, log };
+  })();
+  return Object.assign(task, { done });
+}
+
+/** The next task to end, or null after half a second (to look at the stop flag again). */
+async function nextEnded(running: Map<number, Running>): Promise<Ended | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = new Promise<null>((r) => (timer = setTimeout(() => r(null), 500)));
+  const ended = await Promise.race([...[...running.values()].map((t) => t.done), tick]);
+  clearTimeout(timer);
+  return ended;
+}
+
+/** Asks a task to save its state and stop (it may have ended already). */
+function stopTask(t: Running): void {
+  try {
+    t.child.kill("SIGTERM");
+  } catch { /* it has just ended */ }
 }
