@@ -41,8 +41,11 @@ export interface LocalJobsOptions {
 
 /** A task that ended without finishing its run (not by a stop that was asked for). */
 export interface FailedTask {
+  /** The run's key, `<variant>/seed<seed>`. */
   key: string;
+  /** The task's exit code. */
   code: number;
+  /** Its log file. */
   log: string;
 }
 
@@ -50,11 +53,13 @@ export interface FailedTask {
 export interface LocalJobsOutcome {
   /** The collected sweep (summary written) once every run has finished; else null. */
   outcome: SweepOutcome | null;
-  /** Tasks started and finished, or found finished before. */
+  /** Tasks started in this call. */
   started: number;
+  /** Runs finished: in this call, or found finished before it. */
   finished: number;
   /** Stopped by shouldStop: the running tasks saved their state. */
   interrupted: boolean;
+  /** Tasks that ended without finishing, each with its exit code and log. */
   failed: FailedTask[];
   /** The folder of job.json and logs/. */
   dir: string;

@@ -121,8 +121,11 @@ function valueInfo(v: ValueInfo): Record<string, unknown> {
 
 /** What a classifier graph takes and gives: NCHW images of one size, one logit per class. */
 export interface ClassifierShape {
+  /** Channels of the input images (C). */
   in_channels: number;
+  /** Their side (H = W). */
   image_size: number;
+  /** Logits per image. */
   num_classes: number;
 }
 
