@@ -493,12 +493,15 @@ Deno.test("deno task compare (read and write permissions only) writes architectu
   // A sweep under way: its sweep.json lists 5 folds, 2 of them published with a result.json.
   const convnet = join(results, "ablations/cv-convnet-grouped-aries/v1");
   const runs: Record<string, { run_dir: string | null }> = {};
-  ["base", "fold-1", "fold-2", "fold-3", "fold-4"].forEach((v, k) => {
-    runs[`${v}/seed1`] = { run_dir: k < 3 ? `runs/${v}/v1` : null };
-    if (k < 3) Deno.mkdirSync(join(convnet, `runs/${v}/v1`), { recursive: true });
+  // sweep.json lists a run once it has begun: here 3 of the spec's 5 (base, fold-1 … fold-4).
+  const variants = ["base", "fold-1", "fold-2", "fold-3", "fold-4"];
+  variants.slice(0, 3).forEach((v, k) => {
+    runs[`${v}/seed1`] = { run_dir: `runs/${v}/v1` };
+    Deno.mkdirSync(join(convnet, `runs/${v}/v1`), { recursive: true });
     if (k < 2) Deno.writeTextFileSync(join(convnet, `runs/${v}/v1/result.json`), "{}");
   });
-  Deno.writeTextFileSync(join(convnet, "sweep.json"), JSON.stringify({ runs }));
+  const spec = { variants: variants.map((name) => ({ name })), seeds: [1] };
+  Deno.writeTextFileSync(join(convnet, "sweep.json"), JSON.stringify({ spec, runs }));
   assertEquals(
     runScript("experiments/compare.ts", ["--results", results, "--bench", join(results, "none")], {
       permissions: perms,

@@ -302,10 +302,16 @@ function sweepProgress(results: string, sweep: string): string | null {
     .map((e) => Number(e.name.slice(1))).sort((a, b) => b - a)[0];
   if (version === undefined) return null;
   const dir = join(base, `v${version}`);
-  const state = readJsonRecord(join(dir, "sweep.json")) as { runs?: Record<string, RunEntry> };
+  const state = readJsonRecord(join(dir, "sweep.json")) as {
+    runs?: Record<string, RunEntry>;
+    spec?: { variants?: unknown[]; seeds?: unknown[] };
+  };
   const runs = Object.values(state.runs ?? {});
   const done = runs.filter((r) => r.run_dir && exists(join(dir, r.run_dir, "result.json")));
-  return runs.length ? `${done.length} of ${runs.length} folds` : null;
+  // The planned runs: every variant × seed of the spec (runs lists only those begun so far).
+  const planned = (state.spec?.variants?.length ?? 0) * (state.spec?.seeds?.length ?? 0);
+  const total = Math.max(planned, runs.length);
+  return total ? `${done.length} of ${total} folds` : null;
 }
 
 /**
