@@ -278,14 +278,22 @@ interface Sweep {
   runDir: string;
 }
 
-/** The newest version folder of `sweep` with a cv.json, relative to `results`; null: none. */
-function newestCvDir(results: string, sweep: string): string | null {
+/**
+ * The newest version folder of `sweep` that holds `file` (cv.json, sweep.json), relative to
+ * `results`; null: none.
+ */
+function newestVersionWith(results: string, sweep: string, file: string): string | null {
   const base = join(results, "ablations", sweep);
   if (!exists(base)) return null;
   const versions = [...Deno.readDirSync(base)]
-    .filter((e) => e.isDirectory && /^v\d+$/.test(e.name) && exists(join(base, e.name, "cv.json")))
+    .filter((e) => e.isDirectory && /^v\d+$/.test(e.name) && exists(join(base, e.name, file)))
     .map((e) => Number(e.name.slice(1))).sort((a, b) => b - a);
   return versions.length ? join("ablations", sweep, `v${versions[0]}`) : null;
+}
+
+/** The newest version folder of `sweep` with a cv.json, relative to `results`; null: none. */
+function newestCvDir(results: string, sweep: string): string | null {
+  return newestVersionWith(results, sweep, "cv.json");
 }
 
 /**
@@ -293,15 +301,9 @@ function newestCvDir(results: string, sweep: string): string | null {
  * result.json) of all its sweep.json lists, e.g. "2 of 5 folds"; null when nothing is published.
  */
 function sweepProgress(results: string, sweep: string): string | null {
-  const base = join(results, "ablations", sweep);
-  if (!exists(base)) return null;
-  const version = [...Deno.readDirSync(base)]
-    .filter((e) =>
-      e.isDirectory && /^v\d+$/.test(e.name) && exists(join(base, e.name, "sweep.json"))
-    )
-    .map((e) => Number(e.name.slice(1))).sort((a, b) => b - a)[0];
-  if (version === undefined) return null;
-  const dir = join(base, `v${version}`);
+  const version = newestVersionWith(results, sweep, "sweep.json");
+  if (version === null) return null;
+  const dir = join(results, version);
   const state = readJsonRecord(join(dir, "sweep.json")) as {
     runs?: Record<string, RunEntry>;
     spec?: { variants?: unknown[]; seeds?: unknown[] };

@@ -15,6 +15,7 @@ import {
   BLOCK_SAVED,
   BLOCK_SLOTS,
   type BlockAttrs,
+  savedOf,
 } from "../../../ops/ss_conv_ssm.ts";
 import { NORM_EPS } from "../../../ops/norm.ts";
 import { activeNativeBlock, type NativeBlock } from "../hooks.ts";
@@ -30,18 +31,14 @@ function dimsTable(x: tf.TensorInfo, a: BlockAttrs): Int32Array {
 /** Output shapes of the saved activations for x (B, H, W, C); null: a half that is off. */
 function savedShapes(x: tf.TensorInfo, flags: number): (number[] | null)[] {
   const [B, H, W, C] = x.shape, h = C / 2;
-  const conv = (flags & BLOCK_FLAGS.noConv) === 0, ssm = (flags & BLOCK_FLAGS.noSsm) === 0;
-  const half = conv ? [B, H, W, h] : null;
-  return [
-    half,
-    half,
-    half,
-    ...(ssm ? [[B, H, W, 2 * C], [B, H, W, C], [B, H, W, C]] : [
-      null,
-      null,
-      null,
-    ]),
-  ];
+  const shapes = [[B, H, W, h], [B, H, W, h], [B, H, W, h], [B, H, W, 2 * C], [B, H, W, C], [
+    B,
+    H,
+    W,
+    C,
+  ]];
+  const present = savedOf((flags & BLOCK_FLAGS.noConv) === 0, (flags & BLOCK_FLAGS.noSsm) === 0);
+  return BLOCK_SAVED.map((s, i) => (present.includes(s) ? shapes[i] : null));
 }
 
 function native(): NativeBlock {
