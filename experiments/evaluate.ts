@@ -250,7 +250,8 @@ runMain(async () => {
     writeJsonAtomic(values.out as string, {
       schema: "starmamba.evaluation/1",
       created: new Date().toISOString(),
-      code: codeVersion(new URL("..", import.meta.url).pathname),
+      // results/ and scratch/ are outputs (SHA256SUMS changes as runs publish), not code.
+      code: codeVersion(new URL("..", import.meta.url).pathname, ["results", "scratch"]),
       environment: environment(),
       run: ev.run,
       ...(members
