@@ -74,8 +74,30 @@ function recipeRuns(m: ReleasedModel): RunFacts[] {
   return RELEASED.filter((o) => o.recipe === m.recipe).map(facts);
 }
 
-/** The evaluation table over the recipe's released runs: one line per split. */
-function evaluationTable(runs: RunFacts[]): string {
+/**
+ * The evaluation table over the recipe's released runs, one line per split, with its notes; no
+ * lines when no released run of the recipe has a validation split (a release model alone).
+ */
+function evaluationSection(runs: RunFacts[], ctx: boolean): string[] {
+  const table = evaluationTable(runs);
+  if (table.length === 2) return [];
+  return [
+    "The recipe over its released runs (validation accuracy, mean ± sample std over seeds):",
+    "",
+    ...table,
+    "",
+    "last epoch: after a fixed schedule, nothing chosen on the validation images. *saved weights:",
+    "the epoch with the best validation accuracy, chosen on the images that score it (the",
+    "reference study's protocol; optimistic). TTA: the mean over 8 flips and quarter turns.",
+    ctx
+      ? "†one image alone: each cutout's field-context template from the cutout itself."
+      : "†one image alone: the same as the other columns (no field context).",
+    "",
+  ];
+}
+
+/** The evaluation table's lines over the recipe's released runs: one row per split. */
+function evaluationTable(runs: RunFacts[]): string[] {
   const lines = [
     "| split | seeds | last epoch | saved weights* | saved weights, TTA* | one image alone† |",
     "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -93,7 +115,7 @@ function evaluationTable(runs: RunFacts[]): string {
       } |`,
     );
   }
-  return lines.join("\n");
+  return lines;
 }
 
 /** The recipe's grouped-split last-epoch accuracy: the expected accuracy of a release model. */
@@ -115,7 +137,19 @@ interface NewFieldEvidence {
   cv: string;
   /** The same sweep's test-scores.json: its fold models and their ensemble, scored once. */
   lockedTest: string;
-  single: string;
+  /**
+   * `deno task evaluate --context single --out` of each fold model of the same sweep on its own
+   * held-out fold, in fold order: pooled, what a cutout classified alone gets on new fields.
+   */
+  alone: string[];
+}
+
+/** The per-fold evaluation files of a sweep's `k` fold models with `--context single`. */
+function aloneFiles(sweep: string, version: string, k = 5): string[] {
+  return Array.from(
+    { length: k },
+    (_, fold) => `results/evaluations/${sweep}-${version}-fold-${fold}-single.json`,
+  );
 }
 
 /** The recipes with such evidence (recipe name of lib/registry/released.ts → files). */
@@ -126,7 +160,13 @@ const NEW_FIELD_EVIDENCE: Record<string, NewFieldEvidence> = {
   "cpu-ctx": {
     cv: "results/ablations/cv-best-grouped-aries/v2/cv.json",
     lockedTest: "results/ablations/cv-best-grouped-aries/v2/test-scores.json",
-    single: "results/evaluations/improved-grouped-context-ema-shape-v1-single.json",
+    alone: aloneFiles("cv-best-grouped-aries", "v2"),
+  },
+  // The same protocol with only the network changed (issue 31): ResNet-18's grouped CV.
+  "resnet18-ctx": {
+    cv: "results/ablations/cv-resnet18-grouped-aries/v1/cv.json",
+    lockedTest: "results/ablations/cv-resnet18-grouped-aries/v1/test-scores.json",
+    alone: aloneFiles("cv-resnet18-grouped-aries", "v1"),
   },
 };
 
@@ -155,31 +195,49 @@ function mustRead(path: string): Obj {
   return o;
 }
 
-/** A field-context model's accuracy with each cutout alone on new fields, as measured. */
+/** A field-context recipe's accuracy with each cutout alone on new fields, as measured. */
 interface SingleAccuracy {
+  /** Pooled over the folds: correct / scored. */
   accuracy: number;
   n: number;
-  file: string;
-  /** The scored weights' epoch and the run's epochs (the epoch was chosen on validation). */
-  epoch: number;
-  epochs: number;
+  /** The first and last evaluation file (the folds' names differ only in their number). */
+  files: string[];
+  folds: number;
 }
 
-/** The accuracy of a field-context model of `recipe` given each cutout alone, or null. */
+/**
+ * The out-of-fold accuracy of `recipe`'s cross-validation with each cutout's template taken from
+ * itself alone, pooled over its fold models' evaluations, or null without evidence. Each file
+ * must score a run its cv.json lists, on that run's held-out fold, with `--context single`.
+ */
 function singleAccuracy(recipe: string): SingleAccuracy | null {
   const ev = NEW_FIELD_EVIDENCE[recipe];
   if (!ev) return null;
-  const e = mustRead(ev.single) as { run: string; metrics: { accuracy: number; n: number } };
-  const run = mustRead(join(e.run, "result.json")) as {
-    best: { epoch: number };
-    config: { train: { epochs: number } };
-  };
+  const sweepDir = ev.cv.slice(0, ev.cv.lastIndexOf("/"));
+  const cv = mustRead(ev.cv) as { folds: { run: string }[] };
+  let correct = 0;
+  let n = 0;
+  ev.alone.forEach((file, fold) => {
+    const e = mustRead(file) as {
+      run: string;
+      context: string;
+      metrics: { accuracy: number; n: number };
+    };
+    const expected = `${sweepDir}/${cv.folds[fold]?.run}`;
+    if (e.run !== expected || e.context !== "single") {
+      throw new Error(
+        `model card: ${file} scores ${e.run} (context ${e.context}), not fold ${fold} of ` +
+          `${ev.cv} (${expected}) with --context single`,
+      );
+    }
+    correct += Math.round(e.metrics.accuracy * e.metrics.n);
+    n += e.metrics.n;
+  });
   return {
-    accuracy: e.metrics.accuracy,
-    n: e.metrics.n,
-    file: ev.single,
-    epoch: run.best.epoch,
-    epochs: run.config.train.epochs,
+    accuracy: correct / n,
+    n,
+    files: [ev.alone[0], ev.alone.at(-1)!],
+    folds: ev.alone.length,
   };
 }
 
@@ -234,11 +292,10 @@ function newFieldSection(recipe: string, ctx: boolean): string[] {
     `\`${scores.predictions.file}\`)`,
     ...(ctx && single
       ? [
-        `- a cutout classified alone (\`--context single\`): ${
-          pct(single.accuracy)
-        } on the ${single.n} ` +
-        `validation cutouts of the grouped split, 1 seed, the weights saved at epoch ${single.epoch} ` +
-        `of ${single.epochs} (chosen on those images, so if anything optimistic; \`${single.file}\`)`,
+        `- a cutout classified alone (\`--context single\`, its template from itself): **${
+          pct1(single.accuracy)
+        }%** out of fold, the same ${single.folds} fold models each on its own held-out fold ` +
+        `(${single.n} cutouts; \`${single.files[0]}\` … \`${single.files[1]}\`)`,
       ]
       : []),
     "",
@@ -396,17 +453,7 @@ export function modelCard(m: ReleasedModel): string {
       : "This model was trained on every labelled image, so none is left to score it. Expect " +
         `the recipe's accuracy on new sky fields: ${expectedAccuracy(runs)} (last epoch).`,
     "",
-    "The recipe over its released runs (validation accuracy, mean ± sample std over seeds):",
-    "",
-    evaluationTable(runs),
-    "",
-    "last epoch: after a fixed schedule, nothing chosen on the validation images. *saved weights:",
-    "the epoch with the best validation accuracy, chosen on the images that score it (the",
-    "reference study's protocol; optimistic). TTA: the mean over 8 flips and quarter turns.",
-    ctx
-      ? "†one image alone: each cutout's field-context template from the cutout itself."
-      : "†one image alone: the same as the other columns (no field context).",
-    "",
+    ...evaluationSection(runs, ctx),
     ...newFieldSection(m.recipe, ctx),
     ...contextSection,
     "## Limitations",
