@@ -77,6 +77,7 @@ const POOL_ENTRY: NetworkEntry<PoolConfig> = {
   },
   label: () => "pool-linear",
   summary: (_config, parameters) => `pooled linear classifier, ${parameters} parameters`,
+  paper: "none (a test network)",
 };
 
 /** A 32×32 RGB cutout: a Gaussian blob (wide for galaxies, point-like for stars) on noise. */

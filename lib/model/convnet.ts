@@ -334,6 +334,7 @@ export const CONVNET_ENTRY: NetworkEntry<ConvNetConfig> = {
   configFor: convnetConfigFor,
   create: buildConvNet,
   label: (cfg) => (published(cfg) ? "ConvNet" : "ConvNet (variant)"),
+  paper: "Kim & Brunner's paper (2017, MNRAS 464, 4463, arXiv:1608.04369)",
   summary: (cfg, parameters) =>
     `ConvNet of Kim & Brunner (2017), ${
       published(cfg) ? "the published layers" : "a variant of the published layers"

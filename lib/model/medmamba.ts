@@ -191,6 +191,7 @@ export const MEDMAMBA_ENTRY: NetworkEntry<ModelConfig> = {
   configFor: medmambaConfigFor,
   create: buildMedMamba,
   label: (cfg) => (cfg.preset === "tiny" ? "MedMamba-T" : cfg.preset),
+  paper: "the MedMamba paper (Yue & Li 2024, arXiv:2403.03849)",
   summary: (cfg, parameters) =>
     `MedMamba, \`${cfg.preset}\` preset (C = ${cfg.dim}, depths ${cfg.depths.join("-")}), ` +
     `${parameters.toLocaleString("en")} parameters; ${

@@ -77,4 +77,6 @@ export interface NetworkEntry<C extends NetworkShape = NetworkShape> {
   label(config: C): string;
   /** The model card's line on the network: what it is, its shape and its size. */
   summary(config: C, parameters: number): string;
+  /** The paper that defines the network, as a model card asks users to cite it. */
+  paper: string;
 }

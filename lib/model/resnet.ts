@@ -362,4 +362,5 @@ export const RESNET18_ENTRY: NetworkEntry<ResnetConfig> = {
         : "torchvision's ImageNet stem (conv 7×7 stride 2, max-pool)"
     }, ${cfg.in_channels}×${cfg.image_size}×${cfg.image_size} → ${cfg.num_classes} classes, ` +
     `${parameters.toLocaleString("en")} parameters`,
+  paper: "ResNet's paper (He et al. 2016, CVPR, arXiv:1512.03385)",
 };

@@ -469,7 +469,9 @@ export function modelCard(m: ReleasedModel): string {
     "",
     "## How to cite",
     "",
-    `Cite the software (CITATION.cff), the MedMamba paper and the ARIES data set, and this model as \`${m.run}\` at commit \`${row.commit}\` (weights sha256 \`${row.sha256}\`).`,
+    `Cite the software (CITATION.cff), ${
+      networkEntry(row.arch).paper
+    } and the ARIES data set, and this model as \`${m.run}\` at commit \`${row.commit}\` (weights sha256 \`${row.sha256}\`).`,
     "",
   ].join("\n");
 }
