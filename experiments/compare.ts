@@ -14,7 +14,11 @@ import { join } from "node:path";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 import { comparisonMarkdown } from "../lib/results/comparison.ts";
-import { architectureTable, writeArchitectures } from "../lib/results/architectures.ts";
+import {
+  architectureTable,
+  writeArchitectures,
+  writeArchitecturesFigure,
+} from "../lib/results/architectures.ts";
 import { recordIfPublished } from "../lib/results/manifest.ts";
 import { openRuntime } from "../lib/backends/runtime.ts";
 import { createNetwork } from "../lib/model/registry.ts";
@@ -80,6 +84,7 @@ runMain(async () => {
     });
     // writeArchitectures records both files in the manifest, as comparison.md is above.
     const [archMd] = writeArchitectures(root, table);
+    await writeArchitecturesFigure(root, table);
     console.log(Deno.readTextFileSync(archMd));
   } finally {
     runtime.close();

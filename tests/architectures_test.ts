@@ -16,6 +16,7 @@ import { writeTestScoring } from "../lib/results/test_scoring.ts";
 import { parseCsv, toCsv } from "../lib/results/write.ts";
 import { skyGroupOf } from "../lib/data/splits.ts";
 import {
+  architectureIntervals,
   type ArchitectureNetwork,
   ARCHITECTURES,
   architecturesMarkdown,
@@ -25,6 +26,7 @@ import {
   benchRow,
   readBenchFiles,
   writeArchitectures,
+  writeArchitecturesFigure,
 } from "../lib/results/architectures.ts";
 import type { NetworkDescription } from "../lib/model/network.ts";
 import { benchNetwork } from "../bench/networks.ts";
@@ -288,6 +290,37 @@ function refusalOf(folds: Img[][]): string | null {
   const t: ArchitectureTable = architectureTable(results, stubSources(null));
   return t.comparisons[0].refused;
 }
+
+Deno.test("architectures.svg plots the tables' own intervals, in percent; a network not run has none", async () => {
+  const results = fakeResults();
+  const t = architectureTable(results, stubSources(null));
+  const rows = architectureIntervals(t);
+  const [a, b] = t.networks;
+  const oof = "out of fold (cross-validation), over sky groups";
+  const test = "locked test set (fold models' mean), over images";
+  const pick = (row: string, series: string, panel: string) =>
+    rows.filter((r) => r.row === row && r.series === series && r.panel === panel);
+  for (const [net, label] of [[a, "Net A"], [b, "Net B"]] as const) {
+    const i = net.cv!.pooled.accuracy, e = net.test!.ensemble.balanced_accuracy;
+    assertEquals(pick(label, oof, "accuracy %").map((r) => [r.value, r.lo, r.hi]), [
+      [100 * i.value, 100 * i.lo, 100 * i.hi],
+    ]);
+    assertEquals(pick(label, test, "balanced accuracy %").map((r) => [r.value, r.lo, r.hi]), [
+      [100 * e.value, 100 * e.images.lo, 100 * e.images.hi],
+    ]);
+  }
+  // Two networks × two estimates × two figures; Net C (not run) draws nothing.
+  assertEquals(rows.length, 8);
+  assert(!rows.some((r) => r.row === "Net C"));
+  const svg = Deno.readTextFileSync(await writeArchitecturesFigure(results, t));
+  for (
+    const text of ["Net A", "Net B", oof, "locked test set (fold models", "balanced accuracy %"]
+  ) {
+    assert(svg.includes(text), `${text} missing from the figure`);
+  }
+  assert(!svg.includes("Net C"));
+  assert(architecturesMarkdown(t).includes("](architectures.svg)"));
+});
 
 Deno.test("two sweeps on other images or other folds are refused with one line, the table kept", () => {
   const renamed = B.map((f) =>

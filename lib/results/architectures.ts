@@ -44,6 +44,7 @@ import { readRunRecord } from "./run_record.ts";
 import type { PriorCorrection } from "./prior.ts";
 import type { RunEntry } from "./sweep.ts";
 import { recordIfPublished, shown } from "./manifest.ts";
+import { type IntervalRow, intervalsSvg } from "./plots.ts";
 import {
   ENSEMBLE,
   type FigureSet,
@@ -981,11 +982,66 @@ export function architecturesMarkdown(t: ArchitectureTable): string {
     "augmentation, EMA, 48 epochs, last epoch kept, seed 1), with only the network changed " +
     `(tests/architecture_cv_test.ts). The reference is ${ref.label} (${ref.sweep}).`,
     "",
+    `![${FIGURE_TITLE}](${FIGURE_FILE})`,
+    "",
     ...networksSection(t),
     ...cvSection(t),
     ...testSection(t),
     ...pairedSection(t),
   ].join("\n");
+}
+
+/** architectures.svg: the forest plot of the accuracies, beside architectures.md. */
+export const FIGURE_FILE = "architectures.svg";
+const FIGURE_TITLE = "Accuracy of each network on sky fields it never saw, with 95% intervals";
+/** The figures the plot shows, and the panel each is drawn in. */
+const FIGURE_PANELS: [Figure, string][] = [
+  ["accuracy", "accuracy %"],
+  ["balanced_accuracy", "balanced accuracy %"],
+];
+
+/**
+ * The points of architectures.svg, in percent: per network with published figures, the pooled
+ * out-of-fold value with its interval over sky groups, and the locked test set's ensemble with
+ * its interval over images — the same numbers as the tables.
+ */
+export function architectureIntervals(t: ArchitectureTable): IntervalRow[] {
+  const rows: IntervalRow[] = [];
+  const add = (r: ArchitectureRow, series: string, panel: string, i: Bounds) =>
+    rows.push({ row: rowLabel(r).replaceAll("`", ""), series, panel, ...scaled(i) });
+  for (const [k, panel] of FIGURE_PANELS) {
+    for (const r of t.networks) {
+      if (r.cv) add(r, "out of fold (cross-validation), over sky groups", panel, r.cv.pooled[k]);
+      if (r.test) {
+        const e = r.test.ensemble[k];
+        add(r, "locked test set (fold models' mean), over images", panel, {
+          value: e.value,
+          lo: e.images.lo,
+          hi: e.images.hi,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+/** A value and its interval's bounds. */
+type Bounds = { value: number; lo: number; hi: number };
+
+/** An interval of shares as percentages. */
+function scaled(i: Bounds): Bounds {
+  return { value: 100 * i.value, lo: 100 * i.lo, hi: 100 * i.hi };
+}
+
+/**
+ * Writes architectures.svg ({@link architectureIntervals} as a forest plot) into `dir` and
+ * records it in the checksum manifest above, if any. Returns its path.
+ */
+export async function writeArchitecturesFigure(dir: string, t: ArchitectureTable): Promise<string> {
+  const path = resolve(dir, FIGURE_FILE);
+  writeFileAtomic(path, await intervalsSvg(architectureIntervals(t), FIGURE_TITLE));
+  recordIfPublished([path]);
+  return path;
 }
 
 /**

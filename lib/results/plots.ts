@@ -47,6 +47,73 @@ export interface BarRow {
   std: number;
 }
 
+/** One estimate with its interval, for {@link intervalsSvg}. */
+export interface IntervalRow {
+  /** The thing measured (one line of the chart), e.g. a network. */
+  row: string;
+  /** Which estimate (colour; several per row side by side), e.g. "out of fold". */
+  series: string;
+  /** Which figure (one panel per figure), e.g. "accuracy %". */
+  panel: string;
+  value: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * A forest plot: per panel, each row's estimates as a point with its interval as a line, the
+ * series of a row side by side in their colours, the value printed beside the interval. Rows
+ * and series keep their first-seen order.
+ */
+export function intervalsSvg(rows: IntervalRow[], title: string): Promise<string> {
+  const order = (k: keyof IntervalRow) => [...new Set(rows.map((r) => String(r[k])))];
+  const values = rows.map((r) => ({ ...r, label: r.value.toFixed(1) }));
+  const series = order("series");
+  const y: VlSpec = {
+    field: "row",
+    type: "nominal",
+    title: null,
+    sort: order("row"),
+    axis: { labelLimit: 320 },
+  };
+  const x = (field: string): VlSpec => ({
+    field,
+    type: "quantitative",
+    title: null,
+    scale: { zero: false, nice: true },
+  });
+  const color: VlSpec = {
+    field: "series",
+    type: "nominal",
+    title: null,
+    sort: series,
+    legend: { orient: "bottom", direction: "vertical", labelLimit: 480 },
+  };
+  const yOffset: VlSpec = { field: "series", type: "nominal", sort: series };
+  return renderSvg({
+    title,
+    data: { values },
+    facet: { column: { field: "panel", type: "nominal", title: null, sort: order("panel") } },
+    resolve: { scale: { x: "independent" } },
+    spec: {
+      width: 260,
+      height: { step: 12 * series.length + 8 },
+      encoding: { y, yOffset, color },
+      layer: [
+        {
+          mark: { type: "rule", strokeWidth: 2 },
+          encoding: { x: x("lo"), x2: { field: "hi" } },
+        },
+        { mark: { type: "point", filled: true, size: 50 }, encoding: { x: x("value") } },
+        {
+          mark: { type: "text", align: "left", dx: 5, fontSize: 10 },
+          encoding: { x: x("hi"), text: { field: "label", type: "nominal" } },
+        },
+      ],
+    },
+  });
+}
+
 /**
  * A Vega-Lite (sub)spec or field definition. Vega-Lite's package exports only `TopLevelSpec`,
  * not the types of its parts, and deep imports don't resolve through the import map, so parts
