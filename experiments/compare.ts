@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
+import { StarmambaError } from "../lib/util/errors.ts";
 import { comparisonMarkdown } from "../lib/results/comparison.ts";
 import {
   architectureTable,
@@ -31,18 +32,28 @@ Regenerates <dir>/comparison.md (default results/) from the published ARIES runs
 (baseline and every improved-* recipe) and the test-time-augmentation re-evaluations
 written by deno task evaluate --out into <dir>/evaluations/.
 
-Writes <dir>/architectures.md and architectures.json (issue 31): one row per network
+Writes <dir>/architectures.md, architectures.json and architectures.svg (issue 31): one row per network
 (MedMamba cpu, its conv-only and SS2D-only blocks, ConvNet, ResNet-18) from its published
 cross-validation sweep (ablations/cv-<network>-grouped-aries/v<N>: cv.json, the folds'
 predictions.csv, test-scores.json and test-predictions.csv where scored): parameters,
 forward FLOPs, bench speeds beside PyTorch, CV figures over folds and pooled with 95%
 intervals over sky groups, test-set figures; then each network against MedMamba cpu
-(paired fold differences, McNemar out of fold and on the test set). A sweep not yet
-published is a row saying so, with the command that runs it.
+(paired fold differences, McNemar out of fold and on the test set); the svg plots the
+accuracies with their intervals. A sweep not yet published is a row saying so, with the
+command that runs it.
 
 options:
   --results <dir>   the results folder (default results/)
   --bench <dir>     the bench JSON folder for the speeds (default bench/results/)`;
+
+/** Whether `path` is an existing folder. */
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 /** Trainable parameters of a network, built once on the CPU backend (weights never used). */
 function countParams(description: NetworkDescription): number {
@@ -63,6 +74,12 @@ runMain(async () => {
     new URL("../results", import.meta.url).pathname;
   const benchDir = (values.bench as string | undefined) ??
     new URL("../bench/results", import.meta.url).pathname;
+  // A mistyped --results would otherwise be created and filled with empty reports.
+  if (!isDirectory(root)) {
+    throw new StarmambaError(
+      `--results ${root}: no such folder; give the results folder (default results/)`,
+    );
+  }
   const md = comparisonMarkdown(root);
   writeFileAtomic(join(root, "comparison.md"), md);
   // results/comparison.md is a published file: keep its checksum manifest entry current.

@@ -7,6 +7,7 @@
  * MedMamba `cpu` row is cv-best-grouped's cv.json.
  */
 import { join } from "node:path";
+import { exists } from "../lib/util/fs.ts";
 import { assert, assertAllClose, assertEquals } from "../lib/util/assert.ts";
 import { computeMetrics } from "../lib/metrics/metrics.ts";
 import { BinaryScorer, bootstrapCounts } from "../lib/metrics/bootstrap.ts";
@@ -497,7 +498,7 @@ Deno.test("on the real results/: the MedMamba cpu row is the newest cv-best-grou
   assertAllClose([i.lo, i.hi], [quantile(draws, 0.025), quantile(draws, 0.975)], 1e-12);
 });
 
-Deno.test("deno task compare (read and write permissions only) writes architectures.md and .json; a damaged cv.json is one line", () => {
+Deno.test("deno task compare (read and write permissions only) writes architectures.md and .json; a damaged cv.json or a missing --results folder is one line", () => {
   const results = Deno.makeTempDirSync({ prefix: "compare-" });
   const perms = ["--allow-read", "--allow-write"]; // the compare task's, deno.json
   const r = runScript("experiments/compare.ts", [
@@ -555,4 +556,11 @@ Deno.test("deno task compare (read and write permissions only) writes architectu
     runScript("experiments/compare.ts", ["--results", results], { permissions: perms }),
     "cv.json: not valid JSON",
   );
+  // A mistyped results folder is refused, not created and filled with empty reports.
+  const missing = join(results, "no-such-folder");
+  assertOneLineError(
+    runScript("experiments/compare.ts", ["--results", missing], { permissions: perms }),
+    `--results ${missing}: no such folder`,
+  );
+  assertEquals(exists(missing), false);
 });
