@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects } from "../lib/util/assert.ts";
 import { RELEASED, REPO_ROOT, resolveModel } from "../lib/registry/released.ts";
-import { describeReleased } from "../lib/registry/describe.ts";
+import { describeReleased, modelsTable } from "../lib/registry/describe.ts";
 import { modelCards } from "../lib/registry/card.ts";
 import { loadRun } from "../lib/experiment/predict.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
@@ -125,4 +125,20 @@ Deno.test("cards of field-context models call predict with --context frame and -
       assert(predicts.length > 0 && predicts.every((l) => !l.includes("--context")), path);
     }
   }
+});
+
+Deno.test("deno task models gives each recipe's accuracy on new sky fields: its grouped CV out of fold", () => {
+  const rows = RELEASED.map(describeReleased);
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  // cv-best-grouped-aries v2: 2867 of the 3190 out-of-fold images right (counted in Python from
+  // the folds' predictions.csv), whatever split the released run itself trained on.
+  for (const name of ["aries-cpu-ctx-s1", "aries-cpu-ctx-release"]) {
+    assertEquals(byName.get(name)!.newFields, 2867 / 3190);
+  }
+  // MedMamba-T's recipe has no grouped cross-validation.
+  assertEquals(byName.get("aries-medmamba-t-s1")!.newFields, null);
+  const table = modelsTable(rows);
+  const release = table.split("\n").find((l) => l.startsWith("aries-cpu-ctx-release "))!;
+  assert(release.includes("89.87%"), release);
+  assert(table.includes("new fields†: the recipe's grouped 5-fold cross-validation"), table);
 });

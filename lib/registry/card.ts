@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { meanStd } from "../metrics/stats.ts";
-import { RELEASED, type ReleasedModel, REPO_ROOT } from "./released.ts";
+import { RECIPE_EVIDENCE, RELEASED, type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { describeReleased, type ModelRow } from "./describe.ts";
 import type { NetworkShape } from "../model/network.ts";
 import { networkEntry } from "../model/registry.ts";
@@ -127,56 +127,12 @@ function expectedAccuracy(runs: RunFacts[]): string {
 }
 
 /**
- * Where a recipe's accuracy on new sky fields is measured under the honest protocol
- * (results/README.md): its grouped cross-validation (cv.json of the sweep), its fold models
- * scored once on the locked test set, and one grouped-split run evaluated with each cutout's
- * context taken from itself alone. Paths are relative to the repository root.
- */
-interface NewFieldEvidence {
-  /** The sweep's cv.json (pooled out-of-fold figures over sky groups, and over folds). */
-  cv: string;
-  /** The same sweep's test-scores.json: its fold models and their ensemble, scored once. */
-  lockedTest: string;
-  /**
-   * `deno task evaluate --context single --out` of each fold model of the same sweep on its own
-   * held-out fold, in fold order: pooled, what a cutout classified alone gets on new fields.
-   */
-  alone: string[];
-}
-
-/** The per-fold evaluation files of a sweep's `k` fold models with `--context single`. */
-function aloneFiles(sweep: string, version: string, k = 5): string[] {
-  return Array.from(
-    { length: k },
-    (_, fold) => `results/evaluations/${sweep}-${version}-fold-${fold}-single.json`,
-  );
-}
-
-/** The recipes with such evidence (recipe name of lib/registry/released.ts → files). */
-const NEW_FIELD_EVIDENCE: Record<string, NewFieldEvidence> = {
-  // v2, not v1: v1's test figures are aggregates without per-image predictions and its fold
-  // weights cannot be rebuilt on this host (results/README.md); v2 is the same recipe retrained,
-  // its test-predictions.csv published, so every figure the card quotes can be recomputed.
-  "cpu-ctx": {
-    cv: "results/ablations/cv-best-grouped-aries/v2/cv.json",
-    lockedTest: "results/ablations/cv-best-grouped-aries/v2/test-scores.json",
-    alone: aloneFiles("cv-best-grouped-aries", "v2"),
-  },
-  // The same protocol with only the network changed (issue 31): ResNet-18's grouped CV.
-  "resnet18-ctx": {
-    cv: "results/ablations/cv-resnet18-grouped-aries/v1/cv.json",
-    lockedTest: "results/ablations/cv-resnet18-grouped-aries/v1/test-scores.json",
-    alone: aloneFiles("cv-resnet18-grouped-aries", "v1"),
-  },
-};
-
-/**
  * The CV sweep (its cv.json, relative to the repository root) whose pooled out-of-fold
  * predictions speak for a released recipe, or null when the recipe has none: what
  * `deno task classify --purity` chooses its threshold on.
  */
 export function recipeCvSweep(recipe: string): string | null {
-  return NEW_FIELD_EVIDENCE[recipe]?.cv ?? null;
+  return RECIPE_EVIDENCE[recipe]?.cv ?? null;
 }
 
 /** A bootstrap interval as result files record it. */
@@ -211,7 +167,7 @@ interface SingleAccuracy {
  * must score a run its cv.json lists, on that run's held-out fold, with `--context single`.
  */
 function singleAccuracy(recipe: string): SingleAccuracy | null {
-  const ev = NEW_FIELD_EVIDENCE[recipe];
+  const ev = RECIPE_EVIDENCE[recipe];
   if (!ev) return null;
   const sweepDir = ev.cv.slice(0, ev.cv.lastIndexOf("/"));
   const cv = mustRead(ev.cv) as { folds: { run: string }[] };
@@ -249,7 +205,7 @@ function singleAccuracy(recipe: string): SingleAccuracy | null {
  * Empty when the recipe has no such evidence.
  */
 function newFieldSection(recipe: string, ctx: boolean): string[] {
-  const ev = NEW_FIELD_EVIDENCE[recipe];
+  const ev = RECIPE_EVIDENCE[recipe];
   if (!ev) return [];
   const cv = mustRead(ev.cv) as {
     k: number;
@@ -447,7 +403,7 @@ export function modelCard(m: ReleasedModel): string {
       }; saved weights (epoch ${row.savedEpoch}) ${pct(accuracy(result, "best"))}*; galaxy recall ${
         pct(best.perClass.galaxy?.recall ?? NaN)
       }, star recall ${pct(best.perClass.star?.recall ?? NaN)}* (validation images, ${best.n}).`
-      : NEW_FIELD_EVIDENCE[m.recipe]
+      : RECIPE_EVIDENCE[m.recipe]
       ? "This model was trained on every labelled image, so none is left to score it: expect " +
         "the recipe's accuracy on new sky fields (next section)."
       : "This model was trained on every labelled image, so none is left to score it. Expect " +

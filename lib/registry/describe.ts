@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type ReleasedModel, REPO_ROOT } from "./released.ts";
+import { RECIPE_EVIDENCE, type ReleasedModel, REPO_ROOT } from "./released.ts";
 import { readJsonRecord } from "../results/write.ts";
 import { readRunRecord, RUN_RECORD_FILE } from "../results/run_record.ts";
 import { networkEntry } from "../model/registry.ts";
@@ -34,6 +34,11 @@ export interface ModelRow {
   lastAccuracy: number;
   /** Validation accuracy of the saved weights' epoch, chosen on the same images (optimistic). */
   bestAccuracy: number;
+  /**
+   * The recipe's accuracy on sky fields its models never saw: its grouped cross-validation's
+   * pooled out-of-fold accuracy (RECIPE_EVIDENCE's cv.json), or null without one.
+   */
+  newFields: number | null;
   /** The epoch the saved weights are from, and the number of epochs. */
   savedEpoch: number;
   /** Epochs trained. */
@@ -86,6 +91,7 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     split: `${data.split.kind} ${data.split.n_train}/${data.split.n_val}`,
     lastAccuracy: last?.metrics.accuracy ?? NaN,
     bestAccuracy: best?.metrics.accuracy ?? NaN,
+    newFields: recipeOutOfFold(m.recipe),
     savedEpoch: (manifest.epoch as number | undefined) ?? best?.epoch ?? NaN,
     epochs: cfg.train.epochs ?? last?.epoch ?? NaN,
     seed: r.seed,
@@ -95,6 +101,16 @@ export function describeReleased(m: ReleasedModel): ModelRow {
     sha256: r.artifacts[shard],
     rebuilt: m.rebuilt,
   };
+}
+
+/** The pooled out-of-fold accuracy of the recipe's grouped cross-validation, or null. */
+function recipeOutOfFold(recipe: string): number | null {
+  const ev = RECIPE_EVIDENCE[recipe];
+  if (!ev) return null;
+  const cv = readJsonRecord(join(REPO_ROOT, ev.cv)) as {
+    pooled: { intervals: { accuracy: { value: number } } };
+  };
+  return cv.pooled.intervals.accuracy.value;
 }
 
 /** The rows as an aligned text table (the default output of `deno task models`). */
@@ -108,6 +124,7 @@ export function modelsTable(rows: ModelRow[]): string {
     "split train/val",
     "acc last",
     "acc saved*",
+    "new fields†",
     "weights",
   ];
   const body = rows.map((r) => [
@@ -120,6 +137,7 @@ export function modelsTable(rows: ModelRow[]): string {
     Number.isFinite(r.bestAccuracy)
       ? `${pct(r.bestAccuracy)} @${r.savedEpoch}/${r.epochs}`
       : `— @${r.savedEpoch}/${r.epochs}`,
+    r.newFields === null ? "—" : pct(r.newFields),
     r.bytes === null ? "missing" : `${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -133,5 +151,7 @@ export function modelsTable(rows: ModelRow[]): string {
     "those same images (optimistic; the reference study's protocol). One seed per row; the model",
     "cards (models/<name>.md) give mean ± std over seeds and both splits. — : trained on every",
     "labelled image (split all), nothing held out; its card gives the recipe's expected accuracy.",
+    "new fields†: the recipe's grouped 5-fold cross-validation, pooled out of fold (sky fields",
+    "its models never saw, last epoch, nothing chosen); the card adds the locked test set.",
   ].join("\n");
 }

@@ -90,6 +90,50 @@ export const RELEASED: readonly ReleasedModel[] = [
   },
 ];
 
+/**
+ * Where a recipe's accuracy on new sky fields is measured under the honest protocol
+ * (results/README.md): its grouped cross-validation (cv.json of the sweep), its fold models
+ * scored once on the locked test set, and the same fold models given each cutout's context from
+ * itself alone. Paths are relative to the repository root.
+ */
+export interface NewFieldEvidence {
+  /** The sweep's cv.json (pooled out-of-fold figures over sky groups, and over folds). */
+  cv: string;
+  /** The same sweep's test-scores.json: its fold models and their ensemble, scored once. */
+  lockedTest: string;
+  /**
+   * `deno task evaluate --context single --out` of each fold model of the same sweep on its own
+   * held-out fold, in fold order: pooled, what a cutout classified alone gets on new fields.
+   */
+  alone: string[];
+}
+
+/** The per-fold evaluation files of a sweep's `k` fold models with `--context single`. */
+function aloneFiles(sweep: string, version: string, k = 5): string[] {
+  return Array.from(
+    { length: k },
+    (_, fold) => `results/evaluations/${sweep}-${version}-fold-${fold}-single.json`,
+  );
+}
+
+/** The recipes with such evidence (a released model's `recipe` → files). */
+export const RECIPE_EVIDENCE: Record<string, NewFieldEvidence> = {
+  // v2, not v1: v1's test figures are aggregates without per-image predictions and its fold
+  // weights cannot be rebuilt on this host (results/README.md); v2 is the same recipe retrained,
+  // its test-predictions.csv published, so every figure the card quotes can be recomputed.
+  "cpu-ctx": {
+    cv: "results/ablations/cv-best-grouped-aries/v2/cv.json",
+    lockedTest: "results/ablations/cv-best-grouped-aries/v2/test-scores.json",
+    alone: aloneFiles("cv-best-grouped-aries", "v2"),
+  },
+  // The same protocol with only the network changed (issue 31): ResNet-18's grouped CV.
+  "resnet18-ctx": {
+    cv: "results/ablations/cv-resnet18-grouped-aries/v1/cv.json",
+    lockedTest: "results/ablations/cv-resnet18-grouped-aries/v1/test-scores.json",
+    alone: aloneFiles("cv-resnet18-grouped-aries", "v1"),
+  },
+};
+
 /** The released model called `name`, or undefined. */
 export function releasedModel(name: string): ReleasedModel | undefined {
   return RELEASED.find((m) => m.name === name);
