@@ -82,6 +82,15 @@ export const RELEASED: readonly ReleasedModel[] = [
     rebuilt: REBUILT_2026_12_03,
   },
   {
+    name: "aries-resnet18-ctx-release",
+    run: "results/release-resnet18-context-ema-shape/v1",
+    recipe: "resnet18-ctx",
+    title: "ResNet-18 (torchvision's layout and ImageNet stem) in the cpu preset's recipe (field " +
+      "context, EMA, shape augmentation), trained on every labelled ARIES cutout (no validation), " +
+      "seed 1",
+    rebuilt: "",
+  },
+  {
     name: "aries-medmamba-t-s1",
     run: "results/improved-tiny/v1",
     recipe: "medmamba-t",
