@@ -33,6 +33,12 @@ const REBUILT_2026_12_03 =
   "2026-12-03: retrained from its config and seed at its recorded commit " +
   "(a clean worktree, 2-core AMD EPYC, wasm backend); the new shard's sha256 equals result.json's";
 
+/** How the ResNet-18 release's weights were checked (issue 31). */
+const REBUILT_2026_12_07 =
+  "2026-12-07: retrained from its config and seed at its recorded commit (a clean " +
+  "worktree, 2-core AMD EPYC, wasm backend, one thread as the first); the new shard's sha256 " +
+  "equals result.json's";
+
 /**
  * The released models, best recipe first.
  *
@@ -88,7 +94,7 @@ export const RELEASED: readonly ReleasedModel[] = [
     title: "ResNet-18 (torchvision's layout and ImageNet stem) in the cpu preset's recipe (field " +
       "context, EMA, shape augmentation), trained on every labelled ARIES cutout (no validation), " +
       "seed 1",
-    rebuilt: "",
+    rebuilt: REBUILT_2026_12_07,
   },
   {
     name: "aries-medmamba-t-s1",
