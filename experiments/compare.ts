@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
-import { writeFileAtomic } from "../lib/util/fs.ts";
+import { isFolder, writeFileAtomic } from "../lib/util/fs.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { comparisonMarkdown } from "../lib/results/comparison.ts";
 import {
@@ -46,15 +46,6 @@ options:
   --results <dir>   the results folder (default results/)
   --bench <dir>     the bench JSON folder for the speeds (default bench/results/)`;
 
-/** Whether `path` is an existing folder. */
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** Trainable parameters of a network, built once on the CPU backend (weights never used). */
 function countParams(description: NetworkDescription): number {
   const net = createNetwork(description, 1);
@@ -75,7 +66,7 @@ runMain(async () => {
   const benchDir = (values.bench as string | undefined) ??
     new URL("../bench/results", import.meta.url).pathname;
   // A mistyped --results would otherwise be created and filled with empty reports.
-  if (!isDirectory(root)) {
+  if (!isFolder(root)) {
     throw new StarmambaError(
       `--results ${root}: no such folder; give the results folder (default results/)`,
     );

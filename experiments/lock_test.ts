@@ -7,7 +7,7 @@
 import { dirname, join, relative } from "node:path";
 import { chooseTestSet } from "../lib/data/test_set.ts";
 import { skyGroupOf } from "../lib/data/splits.ts";
-import { readJsonObject, writeJsonAtomic } from "../lib/util/fs.ts";
+import { isFolder, readJsonObject, writeJsonAtomic } from "../lib/util/fs.ts";
 import { parseArgs, runMain } from "../lib/util/cli.ts";
 import { StarmambaError } from "../lib/util/errors.ts";
 import { loadConfig, validateConfig } from "../lib/config/load.ts";
@@ -56,15 +56,6 @@ function usedValidationGroups(dir: string, groupOf: (file: string) => string): s
   };
   walk(dir);
   return [...groups].sort();
-}
-
-/** True when `path` is an existing folder. */
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /**

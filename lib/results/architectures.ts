@@ -794,8 +794,11 @@ const fmtOf = (k: Figure) => (k === "roc_auc" ? auc : pct);
 /** Mean ± std ("—" without a mean, the mean alone without a std). */
 const ms = (st: Stat | null, f: (x: number | null) => string): string =>
   !st || st.mean === null ? "—" : st.std === null ? f(st.mean) : `${f(st.mean)} ± ${f(st.std)}`;
+/** A value and its interval's bounds. */
+type Bounds = { value: number; lo: number; hi: number };
+
 /** A value and its 95% interval. */
-const ci = (i: { value: number; lo: number; hi: number }, f: (x: number) => string): string =>
+const ci = (i: Bounds, f: (x: number) => string): string =>
   `${f(i.value)} [${f(i.lo)}, ${f(i.hi)}]`;
 /** "p < 0.001" or "p = 0.012": a McNemar p-value as the table prints it. */
 const pText = (p: number): string => (p < 0.001 ? "p < 0.001" : `p = ${p.toPrecision(2)}`);
@@ -1024,9 +1027,6 @@ export function architectureIntervals(t: ArchitectureTable): IntervalRow[] {
   }
   return rows;
 }
-
-/** A value and its interval's bounds. */
-type Bounds = { value: number; lo: number; hi: number };
 
 /** An interval of shares as percentages. */
 function scaled(i: Bounds): Bounds {

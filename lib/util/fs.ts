@@ -169,6 +169,15 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
+/** True when `path` is an existing folder (a link to one counts). */
+export function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** True if `path` exists. */
 export function exists(path: string): boolean {
   try {
