@@ -152,6 +152,7 @@ function stubSources(benchDir: string | null, counted: string[] = []): Architect
   return {
     benchDir,
     networks: NETWORKS,
+    benchOnly: [],
     network: (name) => ({
       description: FAKE_NET,
       forwardFlops: { cpu: 2e9, convnet: 3e9 }[name] ?? 5e8,
@@ -420,11 +421,47 @@ Deno.test("speeds come from the newest bench JSON that measured the network, PyT
   );
 });
 
+Deno.test("a bench-only network gets a row in the networks table (counted, with its speeds) and none in the CV, test or paired sections, nor the figure", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "bench-only-" });
+  Deno.writeTextFileSync(
+    join(dir, "b.json"),
+    JSON.stringify({
+      schema: "starmamba-bench/2",
+      createdAt: "2026-12-07T00:00:00Z",
+      figures: {
+        "tiny.train.images_per_s": 35,
+        "tiny.infer.images_per_s": 125,
+        "peer.tiny.train.images_per_s": 20,
+        "peer.tiny.infer.images_per_s": 50,
+      },
+    }),
+  );
+  const counted: string[] = [];
+  const t = architectureTable(fakeResults(), {
+    ...stubSources(dir, counted),
+    benchOnly: [{ key: "t", label: "Net T", bench: "tiny", why: "not cross-validated" }],
+  });
+  assertEquals(t.bench_only.map((r) => [r.key, r.params, r.forward_gflop]), [["t", 4242, 0.5]]);
+  assertEquals(counted.length, 2); // C (unpublished) and T: both counted, A and B read
+  const md = architecturesMarkdown(t);
+  assert(
+    md.includes(
+      "| Net T | not cross-validated | 0.00 M | 0.500 | 35.0 (PyTorch 20.0, 1.75×) | " +
+        "125.0 (PyTorch 50.0, 2.50×) | b.json |",
+    ),
+    md,
+  );
+  assertEquals(md.split("Net T").length - 1, 1);
+  assert(!architectureIntervals(t).some((r) => r.row === "Net T"));
+  assert(!t.comparisons.some((c) => c.key === "t"));
+});
+
 Deno.test("on the real results/: the MedMamba cpu row is the newest cv-best-grouped cv.json (v2)", () => {
   const results = join(ROOT, "results");
   const t = architectureTable(results, {
     benchDir: join(ROOT, "bench/results"),
     networks: [ARCHITECTURES[0]],
+    benchOnly: [],
     network: (name) => {
       const b = benchNetwork(name);
       return { description: b.description, forwardFlops: b.flops.forward };

@@ -4,6 +4,7 @@
  * the SS2D branch, the ConvNet of Kim & Brunner (2017) and ResNet-18 — each trained by its own
  * cross-validation sweep (configs/ablations/cv-<network>-grouped-aries.yaml: cv-best-grouped's
  * folds, seed and recipe with only the network changed, tests/architecture_cv_test.ts).
+ * MedMamba-T, the seed study's network, has a row in the first table only (size and speed).
  *
  * Per network: parameters, analytic forward FLOPs, training and inference speed beside PyTorch
  * (the newest bench JSON that measured it), the cross-validation's figures as mean ± std over
@@ -99,6 +100,31 @@ export const ARCHITECTURES: readonly ArchitectureNetwork[] = [
     label: "ResNet-18 (torchvision stem)",
     sweep: "cv-resnet18-grouped-aries",
     bench: "resnet18-imagenet",
+  },
+];
+
+/** A network the table measures for size and speed only: no cross-validation of it is run. */
+export interface BenchOnlyNetwork {
+  key: string;
+  label: string;
+  /** Its name in bench/networks.ts and the bench JSON. */
+  bench: string;
+  /** Why it has no sweep (the table says so beside its speeds). */
+  why: string;
+}
+
+/**
+ * MedMamba-T, the seed study's network, is in the networks table for its size and speed (issue
+ * 31 lists it) but not cross-validated: at 35 training img/s on 2 cores a 48-epoch fold would
+ * take ~4× the `cpu` preset's, and the `cpu` preset already matches its accuracy on the seed
+ * study's protocol (docs/results.md).
+ */
+export const BENCH_ONLY_NETWORKS: readonly BenchOnlyNetwork[] = [
+  {
+    key: "tiny",
+    label: "MedMamba-T (the seed study's)",
+    bench: "tiny",
+    why: "not cross-validated (~4× the `cpu` preset's time a fold on 2 cores)",
   },
 ];
 
@@ -224,7 +250,21 @@ export interface ArchitectureTable {
   reference: string;
   rules: Record<string, string>;
   networks: ArchitectureRow[];
+  /** The networks of the first table only: size, cost and speed, no sweep. */
+  bench_only: BenchOnlyRow[];
   comparisons: PairedComparison[];
+}
+
+/** A bench-only network's row: what the networks table prints. */
+export interface BenchOnlyRow {
+  key: string;
+  label: string;
+  bench_name: string;
+  why: string;
+  /** Trainable parameters, counted from bench/networks.ts's description. */
+  params: number;
+  forward_gflop: number;
+  bench: BenchRow | null;
 }
 
 /** What the table needs beside the results folder: the bench's networks and its JSON files. */
@@ -237,6 +277,8 @@ export interface ArchitectureSources {
   countParams: (description: NetworkDescription) => number;
   /** The networks (default {@link ARCHITECTURES}); the first is the reference. */
   networks?: readonly ArchitectureNetwork[];
+  /** Networks measured for size and speed only (default {@link BENCH_ONLY_NETWORKS}). */
+  benchOnly?: readonly BenchOnlyNetwork[];
 }
 
 /** The rules architectures.json states beside its numbers. */
@@ -772,11 +814,24 @@ export function architectureTable(
       return s ? [comparison(n, s, ref, refSweep)] : [];
     })
     : [];
+  const bench_only = (sources.benchOnly ?? BENCH_ONLY_NETWORKS).map((n): BenchOnlyRow => {
+    const b = sources.network(n.bench);
+    return {
+      key: n.key,
+      label: n.label,
+      bench_name: n.bench,
+      why: n.why,
+      params: sources.countParams(b.description),
+      forward_gflop: b.forwardFlops / 1e9,
+      bench: benchRow(benchFiles, n.bench),
+    };
+  });
   return {
     schema: ARCHITECTURES_SCHEMA,
     reference: ref.key,
     rules: ARCHITECTURE_RULES,
     networks: rows,
+    bench_only,
     comparisons,
   };
 }
@@ -833,12 +888,13 @@ function networksSection(t: ArchitectureTable): string[] {
     "(bench/flops.ts: 2 per multiply-add, plus the selective scan). Speeds: images/s of " +
     "`deno task bench`, from the newest bench JSON (bench/results/) that measured the network, " +
     "beside its PyTorch equivalent from the same file (the same sitting); the ratio is the " +
-    "bench's own (over several rounds, the median of the per-round ratios).",
+    "bench's own (over several rounds, the median of the per-round ratios). A network without " +
+    "a sweep is measured here only.",
     "",
     "| network | sweep | parameters | forward GFLOP/img | training img/s | inference img/s | bench file |",
     "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-    ...t.networks.map((r) =>
-      `| ${r.label} | ${r.sweep} | ${
+    ...[...t.networks, ...t.bench_only].map((r) =>
+      `| ${r.label} | ${"why" in r ? r.why : r.sweep} | ${
         r.params === null ? "—" : `${(r.params / 1e6).toFixed(2)} M`
       } | ${r.forward_gflop.toFixed(3)} | ${
         r.bench ? speed(r.bench.train, r.bench.peer_train, r.bench.ratio_train) : "—"
