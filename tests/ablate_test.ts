@@ -327,12 +327,15 @@ Deno.test("ablate --jobs: SIGTERM stops every running run after its step, state 
   const file = writeSweep(
     dir,
     `name: stop\nbase: ${JSON.stringify(BASE)}\nseeds: [1]\n` +
-      TINY_SET.replace("train.steps_per_epoch: 2", "train.steps_per_epoch: 1500") +
+      // 40 epochs of 3 steps (the 77 training images' whole epoch: steps_per_epoch only caps):
+      // long enough that neither run ends between the first being ready and the signal.
+      TINY_SET.replace("train.epochs: 1", "train.epochs: 40")
+        .replace("train.steps_per_epoch: 2", "train.steps_per_epoch: 3") +
       "  output.checkpoint_every: 100000\n" +
       "variants:\n  - { name: k1, set: { model.directions: 1 } }\n",
   );
   const run = spawnScript("experiments/ablate.ts", [file, "--jobs", "2"], dir);
-  // Signal once both runs have started (each then trains 1500 steps, seconds even on a fast CPU).
+  // Signal once both runs have started (each then trains 120 steps, seconds even on a fast CPU).
   await run.readUntil((out) => (out.match(/: started/g) ?? []).length >= 2);
   // Each task logs "<key>: training" once its SIGTERM listener is set (before that a signal
   // ends it with nothing trained, hence nothing to lose, but also no state to check here).
