@@ -28,16 +28,20 @@ export interface ReleasedModel {
 /** The repository root (two folders above this file). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** How the weights committed on 2026-12-03 were obtained and checked. */
-const REBUILT_2026_12_03 =
-  "2026-12-03: retrained from its config and seed at its recorded commit " +
-  "(a clean worktree, 2-core AMD EPYC, wasm backend); the new shard's sha256 equals result.json's";
+/**
+ * How a release's weights were checked: retrained at its recorded commit on `date`, with what
+ * the setting added (`extra`), the shard's sha256 compared with result.json's.
+ */
+function rebuiltOn(date: string, extra = ""): string {
+  return `${date}: retrained from its config and seed at its recorded commit (a clean worktree, ` +
+    `2-core AMD EPYC, wasm backend${extra}); the new shard's sha256 equals result.json's`;
+}
 
-/** How the ResNet-18 release's weights were checked (issue 31). */
-const REBUILT_2026_12_07 =
-  "2026-12-07: retrained from its config and seed at its recorded commit (a clean " +
-  "worktree, 2-core AMD EPYC, wasm backend, one thread as the first); the new shard's sha256 " +
-  "equals result.json's";
+/** The weights committed on 2026-12-03. */
+const REBUILT_2026_12_03 = rebuiltOn("2026-12-03");
+
+/** The ResNet-18 release's weights (issue 31): its first training ran on one thread, so this too. */
+const REBUILT_2026_12_07 = rebuiltOn("2026-12-07", ", one thread as the first");
 
 /**
  * The released models, best recipe first.
